@@ -1,0 +1,1 @@
+"""The `agent-runtime` command: dev stack launcher, api, worker, migrate."""

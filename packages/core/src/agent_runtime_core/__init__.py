@@ -1,0 +1,1 @@
+"""Shared core of Agent Runtime: settings, database models, repositories, Temporal contracts."""

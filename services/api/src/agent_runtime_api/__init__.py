@@ -1,0 +1,1 @@
+"""Agent Runtime control plane: the REST /v1 API (FastAPI)."""

@@ -1,0 +1,1 @@
+"""Agent Runtime worker: Temporal workflows and activities running pydantic-ai agents."""
