@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="127.0.0.1:7233", description="host:port of Temporal.")
     temporal_namespace: str = "default"
     temporal_task_queue: str = Field(
-        default="agent-runtime", description="Task queue the worker polls and the API starts runs on."
+        default="agent-runtime",
+        description="Task queue the worker polls and the API starts runs on.",
     )
     temporal_ui_url: str | None = Field(
         default=None, description="Base URL of the Temporal Web UI, used to link runs."

@@ -1,0 +1,47 @@
+"""What the platform offers an agent version: model providers and built-in tools.
+
+The API validates agent versions against this catalog without importing the worker; the worker
+checks at start-up (and in its tests) that it implements exactly these names.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MODEL_PROVIDERS: Final[dict[str, str]] = {
+    "openai": "OpenAI chat models, e.g. openai:gpt-4o (needs AGENT_RUNTIME_OPENAI_API_KEY).",
+    "anthropic": (
+        "Anthropic models, e.g. anthropic:claude-sonnet-4-5 "
+        "(needs AGENT_RUNTIME_ANTHROPIC_API_KEY)."
+    ),
+    "openai-compatible": (
+        "Any OpenAI-compatible server (Ollama, vLLM, ...), e.g. openai-compatible:llama3.1; "
+        "the server is AGENT_RUNTIME_OPENAI_BASE_URL."
+    ),
+    "builtin": "Offline models shipped with Agent Runtime; no network, no key.",
+}
+
+BUILTIN_MODELS: Final[dict[str, str]] = {
+    "scripted": (
+        "Offline, deterministic model for demos and tests: calls each of the agent's tools once "
+        "(arguments derived from the prompt), then answers from their results. Streams its text."
+    ),
+}
+
+BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("current_time", "calculator", "http_get")
+
+
+def model_name_problem(model: str) -> str | None:
+    """Return why ``model`` is not a usable model name, or ``None`` when it is fine."""
+    provider, sep, name = model.partition(":")
+    if not sep or not provider or not name.strip():
+        return f"'{model}' is not of the form 'provider:model_name'; providers: " + ", ".join(
+            MODEL_PROVIDERS
+        )
+    if provider not in MODEL_PROVIDERS:
+        return f"unknown model provider '{provider}'; known providers: " + ", ".join(
+            MODEL_PROVIDERS
+        )
+    if provider == "builtin" and name not in BUILTIN_MODELS:
+        return f"unknown builtin model '{name}'; builtin models: " + ", ".join(BUILTIN_MODELS)
+    return None

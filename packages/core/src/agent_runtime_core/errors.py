@@ -1,0 +1,78 @@
+"""Domain errors: each carries its HTTP status and a stable machine-readable ``code``.
+
+Services raise these; one exception handler in the API turns them into RFC 9457
+``application/problem+json`` responses. Nothing here knows about HTTP beyond the status number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One offending field: ``loc`` is the path to it (``["body", "limits", "max_requests"]``)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str = "value_error"
+
+
+@dataclass
+class DomainError(Exception):
+    """Base of every error a client may cause or must be told about."""
+
+    detail: str
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+    errors: list[FieldError] = field(default_factory=list[FieldError])
+    headers: dict[str, str] = field(default_factory=dict[str, str])
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
+
+
+class NotFoundError(DomainError):
+    """The resource does not exist for this tenant (another tenant's object is also 404)."""
+
+    def __init__(self, resource: str, resource_id: str) -> None:
+        super().__init__(
+            detail=f"{resource} '{resource_id}' was not found.",
+            status=404,
+            code=f"{resource.lower().replace(' ', '_')}_not_found",
+            title="Not found",
+        )
+
+
+class ConflictError(DomainError):
+    """The request conflicts with the current state of the resource."""
+
+    def __init__(self, detail: str, code: str = "conflict") -> None:
+        super().__init__(detail=detail, status=409, code=code, title="Conflict")
+
+
+class InvalidRequestError(DomainError):
+    """The request is well-formed JSON but a field is wrong; ``loc`` names the field."""
+
+    def __init__(self, detail: str, loc: list[str | int], code: str = "validation_error") -> None:
+        super().__init__(
+            detail=detail,
+            status=422,
+            code=code,
+            title="Validation error",
+            errors=[FieldError(loc=loc, msg=detail)],
+        )
+
+
+class ServiceUnavailableError(DomainError):
+    """A dependency (Temporal, the database) is unreachable; the client may retry."""
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(
+            detail=detail,
+            status=503,
+            code="service_unavailable",
+            title="Service unavailable",
+            headers={"Retry-After": str(retry_after_s)},
+        )

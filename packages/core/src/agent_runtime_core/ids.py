@@ -1,0 +1,28 @@
+"""Prefixed, time-sortable identifiers (``agt_…``, ``run_…``): never guessable sequences."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ulid import ULID
+
+PREFIXES: Final = {
+    "agent": "agt",
+    "run": "run",
+    "tenant": "ten",
+}
+
+
+def new_id(prefix: str) -> str:
+    """Return ``<prefix>_<ulid>``: lexicographic order is creation order (to the millisecond)."""
+    return f"{prefix}_{str(ULID()).lower()}"
+
+
+def new_agent_id() -> str:
+    """Return a new agent id (``agt_…``)."""
+    return new_id(PREFIXES["agent"])
+
+
+def new_run_id() -> str:
+    """Return a new run id (``run_…``)."""
+    return new_id(PREFIXES["run"])

@@ -1,0 +1,115 @@
+"""Runs and their events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, UniqueConstraint
+from sqlalchemy import Enum as SqlEnum
+from sqlmodel import Field, SQLModel
+
+from agent_runtime_core.models.base import jsonb_column, timestamp_column, utcnow
+
+
+class RunStatus(StrEnum):
+    """Lifecycle: ``queued → running ⇄ waiting → succeeded | failed | cancelled | timed_out``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether nothing may follow this status."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
+)
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING})
+
+ALLOWED_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING} | TERMINAL_STATUSES),
+    RunStatus.RUNNING: frozenset({RunStatus.WAITING} | TERMINAL_STATUSES),
+    RunStatus.WAITING: frozenset({RunStatus.RUNNING} | TERMINAL_STATUSES),
+    **{status: frozenset[RunStatus]() for status in TERMINAL_STATUSES},
+}
+
+
+def can_transition(current: RunStatus, target: RunStatus) -> bool:
+    """Whether a run may move from ``current`` to ``target`` (staying put is always allowed)."""
+    return current == target or target in ALLOWED_TRANSITIONS[current]
+
+
+def _status_values(statuses: type[RunStatus]) -> list[str]:
+    return [status.value for status in statuses]
+
+
+class Run(SQLModel, table=True):
+    """One execution of a pinned agent version: one Temporal workflow ``run-<id>``."""
+
+    __tablename__ = "runs"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agent_id", "agent_version"], ["agent_versions.agent_id", "agent_versions.version"]
+        ),
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_runs_tenant_idempotency_key"),
+        Index("ix_runs_tenant_agent_id", "tenant_id", "agent_id", "id"),
+        Index("ix_runs_tenant_status_id", "tenant_id", "status", "id"),
+        Index("ix_runs_tenant_id", "tenant_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(max_length=40)
+    agent_id: str = Field(max_length=40)
+    agent_version: int
+    status: RunStatus = Field(
+        default=RunStatus.QUEUED,
+        sa_type=SqlEnum(
+            RunStatus,
+            native_enum=False,
+            length=20,
+            values_callable=_status_values,
+            validate_strings=True,
+        ),
+    )
+    input: str
+    output: Any | None = Field(default=None, sa_column=jsonb_column(nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=jsonb_column(nullable=True))
+    usage_requests: int = 0
+    usage_input_tokens: int = 0
+    usage_output_tokens: int = 0
+    cost_usd: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 8), nullable=True))
+    workflow_id: str = Field(max_length=60)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    request_fingerprint: str | None = Field(default=None, max_length=64)
+    last_event_seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    started_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
+
+class RunEvent(SQLModel, table=True):
+    """One event of a run. ``seq`` is gap-free per run (allocated under the run's row lock).
+
+    ``dedupe_key`` makes writes idempotent: an activity that runs twice writes its events once.
+    """
+
+    __tablename__ = "run_events"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (UniqueConstraint("run_id", "dedupe_key", name="uq_run_events_dedupe"),)
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id", max_length=40)
+    seq: int = Field(primary_key=True)
+    tenant_id: str = Field(index=True, max_length=40)
+    type: str = Field(max_length=60)
+    at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb_column())
+    dedupe_key: str = Field(max_length=200)

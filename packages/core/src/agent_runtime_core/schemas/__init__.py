@@ -1,0 +1,31 @@
+"""Request and response models of the public API (and the config the workflow receives)."""
+
+from agent_runtime_core.schemas.agent import (
+    AgentCreate,
+    AgentPublic,
+    AgentUpdate,
+    AgentVersionCreate,
+    AgentVersionPublic,
+    Limits,
+    ModelSettings,
+    ToolSpec,
+)
+from agent_runtime_core.schemas.common import Page
+from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
+
+__all__ = [
+    "AgentCreate",
+    "AgentPublic",
+    "AgentUpdate",
+    "AgentVersionCreate",
+    "AgentVersionPublic",
+    "Limits",
+    "ModelSettings",
+    "Page",
+    "RunCreate",
+    "RunError",
+    "RunEventPublic",
+    "RunPublic",
+    "RunUsage",
+    "ToolSpec",
+]

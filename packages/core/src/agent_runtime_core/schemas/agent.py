@@ -1,0 +1,164 @@
+"""Agents and agent versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, model_name_problem
+from agent_runtime_core.schemas.common import StrictInput
+
+AgentName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$",
+        description="Unique per tenant among live agents; letters, digits, space, _ . -",
+        examples=["support-bot"],
+    ),
+]
+ModelName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=200,
+        description=(
+            "`provider:model`, e.g. `openai:gpt-4o`, `anthropic:claude-sonnet-4-5`, "
+            "`openai-compatible:llama3.1` (server at AGENT_RUNTIME_OPENAI_BASE_URL) or the "
+            "offline `builtin:scripted`."
+        ),
+        examples=["builtin:scripted"],
+    ),
+]
+
+
+def _check_model_name(value: str) -> str:
+    problem = model_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class ToolSpec(StrictInput):
+    """A built-in tool the agent may call."""
+
+    name: str = Field(
+        description="One of: " + ", ".join(BUILTIN_TOOL_NAMES), examples=["calculator"]
+    )
+    requires_approval: bool = Field(
+        default=False, description="Pause the run for a human decision before the tool runs."
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="Tool-specific settings.")
+
+    @field_validator("name")
+    @classmethod
+    def _known_tool(cls, value: str) -> str:
+        if value not in BUILTIN_TOOL_NAMES:
+            raise ValueError(
+                f"unknown tool '{value}'; available tools: " + ", ".join(BUILTIN_TOOL_NAMES)
+            )
+        return value
+
+
+class ModelSettings(StrictInput):
+    """Sampling settings passed to the model."""
+
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class Limits(StrictInput):
+    """Per-run limits. A run that exceeds one ends ``failed`` (or ``timed_out`` for time)."""
+
+    max_requests: int = Field(default=50, ge=1, le=10_000, description="Model requests per run.")
+    max_total_tokens: int | None = Field(
+        default=None, ge=1, le=100_000_000, description="Input + output tokens per run."
+    )
+    run_timeout_s: int = Field(
+        default=3600, ge=1, le=30 * 24 * 3600, description="Wall-clock limit of a run, seconds."
+    )
+    approval_timeout_s: int = Field(
+        default=24 * 3600, ge=1, le=30 * 24 * 3600, description="How long an approval may wait."
+    )
+
+
+class AgentVersionCreate(StrictInput):
+    """A new immutable version of an agent."""
+
+    model: ModelName
+    fallback_models: list[ModelName] = Field(default_factory=list, max_length=5)
+    instructions: str = Field(default="", max_length=100_000)
+    tools: list[ToolSpec] = Field(default_factory=list[ToolSpec], max_length=64)
+    model_settings: ModelSettings = Field(default_factory=ModelSettings)
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("model")
+    @classmethod
+    def _model_known(cls, value: str) -> str:
+        return _check_model_name(value)
+
+    @field_validator("fallback_models")
+    @classmethod
+    def _fallbacks_known(cls, value: list[str]) -> list[str]:
+        for model in value:
+            _check_model_name(model)
+        if len(set(value)) != len(value):
+            raise ValueError("fallback_models must not repeat a model")
+        return value
+
+    @model_validator(mode="after")
+    def _tools_unique(self) -> Self:
+        names = [tool.name for tool in self.tools]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError("tools must not repeat a name: " + ", ".join(duplicates))
+        return self
+
+
+class AgentCreate(StrictInput):
+    """A new agent, optionally with its first version in the same call."""
+
+    name: AgentName
+    description: str = Field(default="", max_length=2000)
+    version: AgentVersionCreate | None = Field(
+        default=None, description="If given, version 1 is created with the agent."
+    )
+
+
+class AgentUpdate(StrictInput):
+    """Change an agent's name or description (behaviour changes are new versions)."""
+
+    name: AgentName | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class AgentPublic(BaseModel):
+    """An agent."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(examples=["agt_01jd3x7k2m9q8r4t6v5w0y1z2a"])
+    name: str
+    description: str
+    latest_version: int | None = Field(description="Newest version number; null before the first.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AgentVersionPublic(BaseModel):
+    """An immutable agent version."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    agent_id: str
+    version: int
+    model: str
+    fallback_models: list[str]
+    instructions: str
+    tools: list[ToolSpec]
+    model_settings: ModelSettings
+    limits: Limits
+    created_at: datetime

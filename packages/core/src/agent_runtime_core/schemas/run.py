@@ -1,0 +1,73 @@
+"""Runs and run events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent_runtime_core.models.run import RunStatus
+from agent_runtime_core.schemas.common import StrictInput
+
+
+class RunCreate(StrictInput):
+    """Start a run of an agent."""
+
+    agent_id: str = Field(min_length=1, max_length=40, examples=["agt_01jd3x7k2m9q8r4t6v5w0y1z2a"])
+    agent_version: int | None = Field(
+        default=None, ge=1, description="Version to run; the agent's latest version if omitted."
+    )
+    input: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="The user's message to the agent.",
+        examples=["What is 12 * 7?"],
+    )
+
+
+class RunError(BaseModel):
+    """Why a run did not succeed."""
+
+    code: str = Field(examples=["model_error", "cancelled", "timed_out", "usage_limit_exceeded"])
+    message: str
+
+
+class RunUsage(BaseModel):
+    """Model usage of a run so far."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal | None = Field(default=None, description="Null while pricing is unknown.")
+
+
+class RunPublic(BaseModel):
+    """A run."""
+
+    id: str = Field(examples=["run_01jd3x8a0b1c2d3e4f5g6h7j8k"])
+    agent_id: str
+    agent_version: int
+    status: RunStatus
+    input: str
+    output: Any | None = Field(description="The agent's final output once succeeded.")
+    error: RunError | None
+    usage: RunUsage
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    workflow_id: str = Field(
+        description="Temporal workflow id (`run-<id>`): open it in the Temporal UI."
+    )
+
+
+class RunEventPublic(BaseModel):
+    """One event of a run; ``seq`` is gap-free per run and starts at 1."""
+
+    id: str = Field(description="`<run_id>:<seq>`", examples=["run_01jd3x8a0b1c2d3e4f5g6h7j8k:3"])
+    seq: int
+    run_id: str
+    type: str = Field(examples=["run.started", "tool.call.finished"])
+    at: datetime
+    data: dict[str, Any]

@@ -1,0 +1,30 @@
+"""How the API and the worker speak about runs: names, ids, inputs, search attributes.
+
+The API never imports the worker; both sides use these contracts.
+"""
+
+from agent_runtime_core.temporal.client import connect_temporal
+from agent_runtime_core.temporal.contracts import (
+    AGENT_RUN_WORKFLOW,
+    SEARCH_ATTRIBUTE_TYPES,
+    AgentConfig,
+    AgentRunInput,
+    AgentRunResult,
+    agent_id_key,
+    run_status_key,
+    tenant_id_key,
+    workflow_id_for_run,
+)
+
+__all__ = [
+    "AGENT_RUN_WORKFLOW",
+    "SEARCH_ATTRIBUTE_TYPES",
+    "AgentConfig",
+    "AgentRunInput",
+    "AgentRunResult",
+    "agent_id_key",
+    "connect_temporal",
+    "run_status_key",
+    "tenant_id_key",
+    "workflow_id_for_run",
+]
