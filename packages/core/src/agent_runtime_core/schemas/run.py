@@ -60,6 +60,9 @@ class RunPublic(BaseModel):
     workflow_id: str = Field(
         description="Temporal workflow id (`run-<id>`): open it in the Temporal UI."
     )
+    temporal_ui_url: str | None = Field(
+        default=None, description="Link to this run's workflow in the Temporal Web UI, if known."
+    )
 
 
 class RunEventPublic(BaseModel):

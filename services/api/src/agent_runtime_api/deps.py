@@ -1,0 +1,72 @@
+"""FastAPI dependencies: settings, a database session scope, Temporal, the calling principal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Annotated
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
+from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from agent_runtime_api.temporal_connection import TemporalConnection
+
+
+@dataclass
+class AppState:
+    """What the lifespan opens once per process."""
+
+    settings: Settings
+    database: Database
+    temporal: TemporalConnection
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. Until authentication lands, everyone is the default tenant."""
+
+    tenant_id: str
+    subject: str
+
+
+def get_app_state(request: Request) -> AppState:
+    """The process-wide state built by the lifespan."""
+    state: AppState = request.app.state.agent_runtime
+    return state
+
+
+AppStateDep = Annotated[AppState, Depends(get_app_state)]
+
+
+def get_settings_dep(state: AppStateDep) -> Settings:
+    """The settings of this process."""
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_session(state: AppStateDep) -> AsyncGenerator[AsyncSession]:
+    """One transaction per request: committed on success, rolled back on error."""
+    async with session_scope(state.database) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a client never reads stale state.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_temporal_client(state: AppStateDep) -> Client:
+    """The shared Temporal client (503 if Temporal is unreachable)."""
+    return await state.temporal.client()
+
+
+def get_principal() -> Principal:
+    """The calling principal."""
+    return Principal(tenant_id=DEFAULT_TENANT_ID, subject="anonymous")
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,79 @@
+"""Turn table rows into public resources."""
+
+from __future__ import annotations
+
+from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent
+from agent_runtime_core.schemas import (
+    AgentPublic,
+    AgentVersionPublic,
+    Limits,
+    ModelSettings,
+    RunError,
+    RunEventPublic,
+    RunPublic,
+    RunUsage,
+    ToolSpec,
+)
+
+
+def agent_public(agent: Agent) -> AgentPublic:
+    """An agent as the API shows it."""
+    return AgentPublic(
+        id=agent.id,
+        name=agent.name,
+        description=agent.description,
+        latest_version=agent.latest_version or None,
+        created_at=agent.created_at,
+        updated_at=agent.updated_at,
+    )
+
+
+def agent_version_public(version: AgentVersion) -> AgentVersionPublic:
+    """An agent version as the API shows it."""
+    return AgentVersionPublic(
+        agent_id=version.agent_id,
+        version=version.version,
+        model=version.model,
+        fallback_models=list(version.fallback_models),
+        instructions=version.instructions,
+        tools=[ToolSpec.model_validate(tool) for tool in version.tools],
+        model_settings=ModelSettings.model_validate(version.model_settings),
+        limits=Limits.model_validate(version.limits),
+        created_at=version.created_at,
+    )
+
+
+def run_public(run: Run, temporal_ui_url: str | None = None) -> RunPublic:
+    """A run as the API shows it."""
+    return RunPublic(
+        id=run.id,
+        agent_id=run.agent_id,
+        agent_version=run.agent_version,
+        status=run.status,
+        input=run.input,
+        output=run.output,
+        error=RunError.model_validate(run.error) if run.error else None,
+        usage=RunUsage(
+            requests=run.usage_requests,
+            input_tokens=run.usage_input_tokens,
+            output_tokens=run.usage_output_tokens,
+            cost_usd=run.cost_usd,
+        ),
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        workflow_id=run.workflow_id,
+        temporal_ui_url=temporal_ui_url,
+    )
+
+
+def run_event_public(event: RunEvent) -> RunEventPublic:
+    """A run event in its envelope."""
+    return RunEventPublic(
+        id=f"{event.run_id}:{event.seq}",
+        seq=event.seq,
+        run_id=event.run_id,
+        type=event.type,
+        at=event.at,
+        data=event.data,
+    )

@@ -1,0 +1,318 @@
+"""Runs: create (idempotently) and start the workflow, read, list, cancel, events."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from agent_runtime_core.ids import new_run_id
+from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent, RunStatus
+from agent_runtime_core.models.base import utcnow
+from agent_runtime_core.repositories import (
+    AgentRepository,
+    RunEventRepository,
+    RunRepository,
+    decode_cursor,
+)
+from agent_runtime_core.schemas import Limits, ModelSettings, RunCreate, ToolSpec
+from agent_runtime_core.temporal import (
+    AGENT_RUN_WORKFLOW,
+    AgentConfig,
+    AgentRunInput,
+    agent_id_key,
+    run_status_key,
+    tenant_id_key,
+    workflow_id_for_run,
+)
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from agent_runtime_api.services.pages import Window, window
+from agent_runtime_api.temporal_connection import TemporalConnection
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+EXECUTION_TIMEOUT_GRACE = timedelta(minutes=10)
+"""Backstop on top of the run timeout: the workflow ends the run itself at ``run_timeout_s``."""
+
+
+@dataclass(frozen=True)
+class CreatedRun:
+    """The run and whether this request created it (``False``: an idempotent replay)."""
+
+    run: Run
+    created: bool
+
+
+def request_fingerprint(body: RunCreate) -> str:
+    """Hash of the request body, to tell a retry from a different request with the same key."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_idempotency_key(key: str | None) -> str | None:
+    """Return the key, or raise 422 naming the header."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_PATTERN.match(key):
+        raise InvalidRequestError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            loc=["header", "Idempotency-Key"],
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInput:
+    """The pinned configuration the workflow receives: it loads nothing by itself."""
+    return AgentRunInput(
+        run_id=run.id,
+        tenant_id=run.tenant_id,
+        input=run.input,
+        agent=AgentConfig(
+            agent_id=agent.id,
+            agent_name=agent.name,
+            version=version.version,
+            model=version.model,
+            fallback_models=list(version.fallback_models),
+            instructions=version.instructions,
+            tools=[ToolSpec.model_validate(tool) for tool in version.tools],
+            model_settings=ModelSettings.model_validate(version.model_settings),
+            limits=Limits.model_validate(version.limits),
+        ),
+    )
+
+
+class RunService:
+    """Rules for the runs of one tenant. Owns its transactions: a run's row is committed
+    before its workflow starts, so the worker always finds it."""
+
+    def __init__(
+        self,
+        database: Database,
+        temporal: TemporalConnection,
+        tenant_id: str,
+        *,
+        task_queue: str,
+    ) -> None:
+        self.database = database
+        self.temporal = temporal
+        self.tenant_id = tenant_id
+        self.task_queue = task_queue
+
+    async def create(self, body: RunCreate, idempotency_key: str | None) -> CreatedRun:
+        """Write the run (``queued``) and start its workflow, in that order, idempotently.
+
+        Same key and body: the original run. Same key, other body: 422. A run whose workflow
+        could not be started stays ``queued`` under its key; retrying the request starts it.
+        """
+        key = validate_idempotency_key(idempotency_key)
+        fingerprint = request_fingerprint(body)
+        try:
+            prepared = await self._write_run(body, key, fingerprint)
+        except IntegrityError:
+            # A concurrent request with the same key committed first: answer as its replay.
+            prepared = await self._write_run(body, key, fingerprint)
+        created, start_input = prepared
+        if start_input is not None:
+            await self._start_workflow(created.run, start_input, forget_on_failure=key is None)
+        return created
+
+    async def _write_run(
+        self, body: RunCreate, key: str | None, fingerprint: str
+    ) -> tuple[CreatedRun, AgentRunInput | None]:
+        async with session_scope(self.database) as session:
+            runs = RunRepository(session, self.tenant_id)
+            if key is not None:
+                existing = await runs.get_by_idempotency_key(key)
+                if existing is not None:
+                    if existing.request_fingerprint != fingerprint:
+                        raise InvalidRequestError(
+                            "This Idempotency-Key was already used with a different request "
+                            "body; use a new key for a new run.",
+                            loc=["header", "Idempotency-Key"],
+                            code="idempotency_key_reused",
+                        )
+                    start = None
+                    if existing.status == RunStatus.QUEUED:
+                        start = await self._input_for_existing(
+                            AgentRepository(session, self.tenant_id), existing
+                        )
+                    return CreatedRun(run=existing, created=False), start
+            agents = AgentRepository(session, self.tenant_id)
+            agent = await agents.get(body.agent_id)
+            if agent is None:
+                raise NotFoundError("Agent", body.agent_id)
+            version_number = body.agent_version or agent.latest_version
+            if version_number == 0:
+                raise ConflictError(
+                    f"Agent '{agent.id}' has no version yet; create one with "
+                    f"POST /v1/agents/{agent.id}/versions first.",
+                    code="agent_has_no_version",
+                )
+            version = await agents.get_version(agent.id, version_number)
+            if version is None:
+                raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
+            run_id = new_run_id()
+            run = Run(
+                id=run_id,
+                tenant_id=self.tenant_id,
+                agent_id=agent.id,
+                agent_version=version.version,
+                status=RunStatus.QUEUED,
+                input=body.input,
+                workflow_id=workflow_id_for_run(run_id),
+                idempotency_key=key,
+                request_fingerprint=fingerprint if key else None,
+            )
+            await runs.add(run)
+            await RunEventRepository(session, self.tenant_id).append(
+                run,
+                "run.queued",
+                {"agent_id": agent.id, "agent_version": version.version},
+            )
+            return CreatedRun(run=run, created=True), workflow_input(run, agent, version)
+
+    async def _input_for_existing(self, agents: AgentRepository, run: Run) -> AgentRunInput | None:
+        agent = await agents.get(run.agent_id)
+        version = await agents.get_version(run.agent_id, run.agent_version)
+        if agent is None or version is None:
+            return None
+        return workflow_input(run, agent, version)
+
+    async def _start_workflow(self, run: Run, start_input: AgentRunInput, *, forget_on_failure: bool) -> None:
+        try:
+            client = await self.temporal.client()
+            await self._start(client, start_input)
+        except (ServiceUnavailableError, RPCError, RuntimeError) as exc:
+            logger.warning("could not start workflow for %s: %s", run.id, exc)
+            if forget_on_failure:
+                await self._fail_unstarted(run.id, "Temporal was unreachable; the run never started.")
+            raise ServiceUnavailableError(
+                "The run could not be started because Temporal is unreachable. "
+                + (
+                    "Retry with the same Idempotency-Key to start it."
+                    if not forget_on_failure
+                    else "It was marked failed; retry the request (an Idempotency-Key makes retries safe)."
+                )
+            ) from exc
+
+    async def _start(self, client: Client, start_input: AgentRunInput) -> None:
+        agent = start_input.agent
+        # Started before (a retried request): the workflow id made the start idempotent.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await client.start_workflow(
+                AGENT_RUN_WORKFLOW,
+                start_input,
+                id=workflow_id_for_run(start_input.run_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                execution_timeout=timedelta(seconds=agent.limits.run_timeout_s) + EXECUTION_TIMEOUT_GRACE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(tenant_id_key, start_input.tenant_id),
+                        SearchAttributePair(agent_id_key, agent.agent_id),
+                        SearchAttributePair(run_status_key, RunStatus.QUEUED.value),
+                    ]
+                ),
+                memo={"agent_name": agent.agent_name, "agent_version": agent.version},
+                static_summary=f"{agent.agent_name} v{agent.version}",
+            )
+
+    async def _fail_unstarted(self, run_id: str, message: str) -> None:
+        async with session_scope(self.database) as session:
+            run = await RunRepository(session, self.tenant_id).get(run_id, for_update=True)
+            if run is None or run.status != RunStatus.QUEUED:
+                return
+            run.status = RunStatus.FAILED
+            run.error = {"code": "start_failed", "message": message}
+            run.finished_at = utcnow()
+            await RunEventRepository(session, self.tenant_id).append(run, "run.failed", {"error": run.error})
+
+    async def get(self, run_id: str) -> Run:
+        """Return a run or raise 404."""
+        async with session_scope(self.database) as session:
+            run = await RunRepository(session, self.tenant_id).get(run_id)
+        if run is None:
+            raise NotFoundError("Run", run_id)
+        return run
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        cursor: str | None,
+        agent_id: str | None,
+        statuses: Sequence[RunStatus],
+    ) -> Window[Run]:
+        """A page of runs, newest first."""
+        before = decode_cursor(cursor) if cursor else None
+        async with session_scope(self.database) as session:
+            rows = await RunRepository(session, self.tenant_id).list(
+                limit=limit + 1, before_id=before, agent_id=agent_id, statuses=statuses
+            )
+        return window(rows, limit, key=lambda run: run.id)
+
+    async def cancel(self, run_id: str) -> Run:
+        """Ask the run's workflow to cancel. The run ends ``cancelled`` once the workflow
+        has stopped its current step (running activities see it through heartbeats)."""
+        run = await self.get(run_id)
+        if run.status.is_terminal:
+            raise ConflictError(
+                f"Run '{run_id}' already finished with status '{run.status.value}'.",
+                code="run_already_finished",
+            )
+        client = await self.temporal.client()
+        try:
+            await client.get_workflow_handle(run.workflow_id).cancel()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise ServiceUnavailableError(f"Temporal refused the cancel: {exc}") from exc
+            # No workflow (its start failed): nothing runs, so the run ends here.
+            await self._cancel_unstarted(run_id)
+        return await self.get(run_id)
+
+    async def _cancel_unstarted(self, run_id: str) -> None:
+        async with session_scope(self.database) as session:
+            run = await RunRepository(session, self.tenant_id).get(run_id, for_update=True)
+            if run is None or run.status.is_terminal:
+                return
+            run.status = RunStatus.CANCELLED
+            run.error = {"code": "cancelled", "message": "Cancelled before it started."}
+            run.finished_at = utcnow()
+            await RunEventRepository(session, self.tenant_id).append(
+                run, "run.cancelled", {"error": run.error}
+            )
+
+    async def events(self, run_id: str, *, after: int, limit: int) -> Window[RunEvent]:
+        """Events of a run with ``seq > after``, in order."""
+        async with session_scope(self.database) as session:
+            if await RunRepository(session, self.tenant_id).get(run_id) is None:
+                raise NotFoundError("Run", run_id)
+            rows = await RunEventRepository(session, self.tenant_id).list(
+                run_id, after_seq=after, limit=limit + 1
+            )
+        return window(rows, limit, key=lambda event: event.seq)
