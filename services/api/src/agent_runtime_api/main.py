@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
-from agent_runtime_core.db import Database
-from agent_runtime_core.settings import Settings, get_settings
 from fastapi import FastAPI
 
 from agent_runtime_api.deps import AppState
@@ -14,6 +12,8 @@ from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.problems import install_problem_handlers
 from agent_runtime_api.routers import agents, health, runs
 from agent_runtime_api.temporal_connection import TemporalConnection
+from agent_runtime_core.db import Database
+from agent_runtime_core.settings import Settings, get_settings
 
 DESCRIPTION = """
 Agent Runtime runs AI agents durably: every run is a Temporal workflow whose model calls and

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent_runtime_core.errors import DomainError, FieldError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agent_runtime_core.errors import DomainError, FieldError
 
 logger = logging.getLogger(__name__)
 

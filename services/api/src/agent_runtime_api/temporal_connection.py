@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from temporalio.client import Client
+
 from agent_runtime_core.errors import ServiceUnavailableError
 from agent_runtime_core.temporal import connect_temporal
-from temporalio.client import Client
 
 logger = logging.getLogger(__name__)
 

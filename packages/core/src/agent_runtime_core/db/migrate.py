@@ -17,9 +17,7 @@ def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation: a literal % in a password must be doubled.
-    config.set_main_option(
-        "sqlalchemy.url", normalize_database_url(database_url).replace("%", "%%")
-    )
+    config.set_main_option("sqlalchemy.url", normalize_database_url(database_url).replace("%", "%%"))
     return config
 
 

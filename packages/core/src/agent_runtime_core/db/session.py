@@ -27,9 +27,7 @@ class Database:
             pool_pre_ping=True,
             echo=echo,
         )
-        self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
-        )
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
         """Return a new session (prefer :func:`session_scope`)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import agent_runtime_core.models  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 from sqlmodel import SQLModel
+
+import agent_runtime_core.models  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
 MIGRATION_LOCK_ID = 7_343_001  # any constant; serializes concurrent `upgrade` calls
 

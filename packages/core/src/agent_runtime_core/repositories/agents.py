@@ -40,9 +40,7 @@ class AgentRepository:
 
     async def list(self, *, limit: int, before_id: str | None = None) -> Sequence[Agent]:
         """Return up to ``limit`` live agents, newest first, older than ``before_id``."""
-        statement = select(Agent).where(
-            Agent.tenant_id == self.tenant_id, col(Agent.deleted_at).is_(None)
-        )
+        statement = select(Agent).where(Agent.tenant_id == self.tenant_id, col(Agent.deleted_at).is_(None))
         if before_id is not None:
             statement = statement.where(col(Agent.id) < before_id)
         statement = statement.order_by(col(Agent.id).desc()).limit(limit)

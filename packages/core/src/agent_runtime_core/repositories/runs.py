@@ -114,9 +114,7 @@ class RunEventRepository:
         await self.session.flush()
         return event
 
-    async def list(
-        self, run_id: str, *, after_seq: int = 0, limit: int = 100
-    ) -> Sequence[RunEvent]:
+    async def list(self, run_id: str, *, after_seq: int = 0, limit: int = 100) -> Sequence[RunEvent]:
         """Return up to ``limit`` events of ``run_id`` with ``seq > after_seq``, in order."""
         statement = (
             select(RunEvent)

@@ -45,9 +45,7 @@ def _check_model_name(value: str) -> str:
 class ToolSpec(StrictInput):
     """A built-in tool the agent may call."""
 
-    name: str = Field(
-        description="One of: " + ", ".join(BUILTIN_TOOL_NAMES), examples=["calculator"]
-    )
+    name: str = Field(description="One of: " + ", ".join(BUILTIN_TOOL_NAMES), examples=["calculator"])
     requires_approval: bool = Field(
         default=False, description="Pause the run for a human decision before the tool runs."
     )
@@ -57,9 +55,7 @@ class ToolSpec(StrictInput):
     @classmethod
     def _known_tool(cls, value: str) -> str:
         if value not in BUILTIN_TOOL_NAMES:
-            raise ValueError(
-                f"unknown tool '{value}'; available tools: " + ", ".join(BUILTIN_TOOL_NAMES)
-            )
+            raise ValueError(f"unknown tool '{value}'; available tools: " + ", ".join(BUILTIN_TOOL_NAMES))
         return value
 
 

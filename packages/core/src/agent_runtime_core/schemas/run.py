@@ -57,9 +57,7 @@ class RunPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    workflow_id: str = Field(
-        description="Temporal workflow id (`run-<id>`): open it in the Temporal UI."
-    )
+    workflow_id: str = Field(description="Temporal workflow id (`run-<id>`): open it in the Temporal UI.")
     temporal_ui_url: str | None = Field(
         default=None, description="Link to this run's workflow in the Temporal Web UI, if known."
     )

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, Path, Response, status
+
+from agent_runtime_api.deps import PrincipalDep, SessionDep
+from agent_runtime_api.routers.common import Cursor, Limit, problems
+from agent_runtime_api.services.agents import AgentService
+from agent_runtime_api.services.presenters import agent_public, agent_version_public
 from agent_runtime_core.schemas import (
     AgentCreate,
     AgentPublic,
@@ -12,12 +18,6 @@ from agent_runtime_core.schemas import (
     AgentVersionPublic,
     Page,
 )
-from fastapi import APIRouter, Path, Response, status
-
-from agent_runtime_api.deps import PrincipalDep, SessionDep
-from agent_runtime_api.routers.common import Cursor, Limit, problems
-from agent_runtime_api.services.agents import AgentService
-from agent_runtime_api.services.presenters import agent_public, agent_version_public
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 

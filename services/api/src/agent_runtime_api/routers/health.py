@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from agent_runtime_core.errors import ServiceUnavailableError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from agent_runtime_api.deps import AppStateDep
+from agent_runtime_core.errors import ServiceUnavailableError
 
 router = APIRouter(tags=["health"])
 

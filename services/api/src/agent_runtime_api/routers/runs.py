@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agent_runtime_core.errors import InvalidRequestError
-from agent_runtime_core.models import RunStatus
-from agent_runtime_core.repositories import decode_cursor
-from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from agent_runtime_api.deps import AppStateDep, PrincipalDep
 from agent_runtime_api.routers.common import Cursor, Limit, problems
 from agent_runtime_api.services.presenters import run_event_public, run_public
 from agent_runtime_api.services.runs import RunService
+from agent_runtime_core.errors import InvalidRequestError
+from agent_runtime_core.models import RunStatus
+from agent_runtime_core.repositories import decode_cursor
+from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 

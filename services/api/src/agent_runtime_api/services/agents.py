@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agent_runtime_api.services.pages import Window, window
 from agent_runtime_core.errors import ConflictError, NotFoundError
 from agent_runtime_core.ids import new_agent_id
 from agent_runtime_core.models import Agent, AgentVersion
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import AgentRepository, RunRepository, decode_cursor
 from agent_runtime_core.schemas import AgentCreate, AgentUpdate, AgentVersionCreate
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from agent_runtime_api.services.pages import Window, window
 
 
 def _name_taken(name: str) -> ConflictError:

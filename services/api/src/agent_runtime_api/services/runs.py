@@ -11,6 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from agent_runtime_api.services.pages import Window, window
+from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.errors import (
     ConflictError,
@@ -37,19 +50,6 @@ from agent_runtime_core.temporal import (
     tenant_id_key,
     workflow_id_for_run,
 )
-from sqlalchemy.exc import IntegrityError
-from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
-
-from agent_runtime_api.services.pages import Window, window
-from agent_runtime_api.temporal_connection import TemporalConnection
 
 logger = logging.getLogger(__name__)
 
