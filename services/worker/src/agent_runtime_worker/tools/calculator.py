@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import math
-import operator
 from collections.abc import Callable
 from typing import Annotated, Final, TypeAlias
 
@@ -35,14 +34,21 @@ MAX_ABS_RESULT: Final = 10**300
 _MAX_RESULT_BITS: Final = MAX_ABS_RESULT.bit_length()
 _MAX_NESTING_DEPTH: Final = 50
 
-_BINARY_OPERATORS: Final[dict[type[ast.operator], Callable[[CalculatorResult, CalculatorResult], object]]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
+_BinaryOperator: TypeAlias = Callable[[CalculatorResult, CalculatorResult], object]
+
+_BINARY_OPERATORS: Final[dict[type[ast.operator], _BinaryOperator]] = {
+    ast.Add: lambda left, right: left + right,
+    ast.Sub: lambda left, right: left - right,
+    ast.Mult: lambda left, right: left * right,
+    ast.Div: lambda left, right: left / right,
+    ast.FloorDiv: lambda left, right: left // right,
+    ast.Mod: lambda left, right: left % right,
 }
+
+
+def _raw_power(base: CalculatorResult, exponent: CalculatorResult) -> object:
+    return base**exponent
+
 
 _CONSTANTS: Final[dict[str, float]] = {"pi": math.pi, "e": math.e}
 
@@ -105,7 +111,7 @@ def calculator(
             At most 500 characters.
 
     Returns:
-        The value of the expression: an integer when the arithmetic is exact, otherwise a float.
+        The value of the expression, an integer when the arithmetic is exact and a float otherwise.
 
     Raises:
         ModelRetry: If the expression is malformed, uses anything outside the whitelist,
@@ -121,9 +127,7 @@ def calculator(
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as error:
-        raise ModelRetry(
-            f"Could not parse {expression!r}: {error.msg}. " + _ALLOWED_SUMMARY
-        ) from None
+        raise ModelRetry(f"Could not parse {expression!r}: {error.msg}. " + _ALLOWED_SUMMARY) from None
     except (ValueError, MemoryError, RecursionError):
         raise ModelRetry(f"Could not parse {expression!r}. " + _ALLOWED_SUMMARY) from None
     return _evaluate(tree.body, depth=0)
@@ -131,15 +135,13 @@ def calculator(
 
 def _evaluate(node: ast.expr, depth: int) -> CalculatorResult:
     if depth > _MAX_NESTING_DEPTH:
-        raise ModelRetry(
-            f"The expression is nested more than {_MAX_NESTING_DEPTH} levels deep; simplify it."
-        )
+        raise ModelRetry(f"The expression is nested more than {_MAX_NESTING_DEPTH} levels deep; simplify it.")
     match node:
         case ast.Constant(value=value):
-            # `type(...) in` rather than isinstance: bool is an int subclass and must be refused.
-            if type(value) not in (int, float):
+            # bool is an int subclass, but True/False are not numbers to the calculator.
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ModelRetry(f"Unsupported literal {value!r}. Only numbers are allowed.")
-            return _checked(value)  # pyright: ignore[reportUnknownArgumentType]
+            return _checked(value)
         case ast.UnaryOp(op=ast.USub(), operand=operand):
             return _checked(-_evaluate(operand, depth + 1))
         case ast.UnaryOp(op=ast.UAdd(), operand=operand):
@@ -192,16 +194,14 @@ def _power(base: CalculatorResult, exponent: CalculatorResult) -> CalculatorResu
             raise ModelRetry(
                 f"{base} ** {exponent} is too large; results must stay below 1e300 in magnitude."
             )
-    return _apply(operator.pow, base, exponent)
+    return _apply(_raw_power, base, exponent)
 
 
 def _apply(function: Callable[..., object], *arguments: CalculatorResult) -> CalculatorResult:
     try:
         result = function(*arguments)
     except ZeroDivisionError:
-        raise ModelRetry(
-            "Division by zero (or zero raised to a negative power) is undefined."
-        ) from None
+        raise ModelRetry("Division by zero (or zero raised to a negative power) is undefined.") from None
     except OverflowError:
         raise ModelRetry("The result is too large; results must stay below 1e300.") from None
     except ValueError as error:
@@ -210,9 +210,9 @@ def _apply(function: Callable[..., object], *arguments: CalculatorResult) -> Cal
     if isinstance(result, complex):
         # A negative base raised to a fractional power, e.g. (-8) ** (1/3).
         raise ModelRetry("The result is a complex number; only real results are supported.")
-    if type(result) not in (int, float):
+    if isinstance(result, bool) or not isinstance(result, int | float):
         raise ModelRetry("The expression did not produce a number.")  # pragma: no cover
-    return _checked(result)  # pyright: ignore[reportArgumentType]
+    return _checked(result)
 
 
 def _checked(value: CalculatorResult) -> CalculatorResult:

@@ -19,13 +19,14 @@ def current_time(
     """Get the current date and time in a time zone, as an ISO-8601 timestamp.
 
     Use this whenever the answer depends on today's date or the current time; never guess it.
+    The result carries the zone's UTC offset, e.g. 2025-05-04T13:37:00+02:00 for Europe/Paris.
 
     Args:
         timezone: An IANA time zone name such as `UTC`, `Europe/Paris` or `America/New_York`.
             Defaults to `UTC`.
 
     Returns:
-        The current time with its UTC offset, e.g. `2025-05-04T13:37:00+02:00`.
+        The current time in ISO-8601 format, to the second, with the UTC offset.
 
     Raises:
         ModelRetry: If `timezone` is not a known IANA time zone name.

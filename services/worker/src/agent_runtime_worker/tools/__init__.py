@@ -1,0 +1,112 @@
+"""Built-in tools every agent can be given: a calculator, the current time and HTTP GET.
+
+The tools' docstrings are what the model reads as tool descriptions, and their type hints become
+the JSON schemas pydantic-ai validates arguments against (invalid arguments, like a `ModelRetry`
+raised by a tool, go back to the model as a retry prompt).
+
+Tool names and the toolset id are part of the durable contract: pydantic-ai's Temporal
+integration derives activity names from the toolset id and records tool names in workflow
+histories, so treat both as frozen once released.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, TypedDict
+
+from pydantic import Field
+from pydantic_ai import FunctionToolset
+
+from agent_runtime_worker.tools.calculator import CalculatorResult, calculator
+from agent_runtime_worker.tools.current_time import current_time
+from agent_runtime_worker.tools.http_get import (
+    HttpGetPolicy,
+    HttpGetResult,
+    http_get,
+    is_public_address,
+)
+
+__all__ = [
+    "BUILTIN_TOOL_NAMES",
+    "BuiltinToolDescription",
+    "CalculatorResult",
+    "HttpGetPolicy",
+    "HttpGetResult",
+    "build_builtin_toolset",
+    "calculator",
+    "current_time",
+    "describe_builtin_tools",
+    "http_get",
+    "is_public_address",
+]
+
+BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("calculator", "current_time", "http_get")
+"""Names of the built-in tools, in the order the toolset lists them."""
+
+MAX_URL_LENGTH: Final = 2048
+
+
+class BuiltinToolDescription(TypedDict):
+    """A built-in tool as the model sees it."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """The JSON schema of the tool's arguments."""
+
+
+def build_builtin_toolset(policy: HttpGetPolicy, *, toolset_id: str = "builtin") -> FunctionToolset[Any]:
+    """Build the toolset holding every built-in tool.
+
+    Args:
+        policy: The limits `http_get` enforces. The model never sees or chooses them.
+        toolset_id: The toolset id; durable execution names the toolset's activities after it,
+            so it must be unique within an agent and stable across releases.
+
+    Returns:
+        A toolset with exactly the tools named in `BUILTIN_TOOL_NAMES`.
+    """
+
+    async def fetch_url(
+        url: Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)],
+    ) -> HttpGetResult:
+        """Fetch a public web page or HTTP API with a GET request and return its text.
+
+        Only public http:// and https:// URLs can be fetched; private, local and internal
+        network addresses are refused. Redirects are followed a limited number of times.
+        Error statuses (404, 500, ...) are returned in `status_code` rather than failing.
+        Long bodies are cut off, which `truncated` reports.
+
+        Args:
+            url: The absolute http:// or https:// URL to fetch, e.g. `https://example.com/page`.
+
+        Returns:
+            The final URL after redirects, the HTTP status code, the content type, the body text
+            and whether the body was truncated.
+        """
+        return await http_get(url, policy)
+
+    toolset = FunctionToolset[Any](id=toolset_id)
+    toolset.add_function(calculator, takes_ctx=False, name="calculator")
+    toolset.add_function(current_time, takes_ctx=False, name="current_time")
+    toolset.add_function(fetch_url, takes_ctx=False, name="http_get")
+    return toolset
+
+
+def describe_builtin_tools() -> list[BuiltinToolDescription]:
+    """Describe the built-in tools for API clients choosing which tools to give an agent.
+
+    Returns:
+        Each tool's name, description and parameters JSON schema, exactly as sent to the model.
+    """
+    toolset = build_builtin_toolset(HttpGetPolicy())
+    descriptions: list[BuiltinToolDescription] = []
+    for name in BUILTIN_TOOL_NAMES:
+        definition = toolset.tools[name].tool_def
+        descriptions.append(
+            BuiltinToolDescription(
+                name=definition.name,
+                description=definition.description or "",
+                parameters=definition.parameters_json_schema,
+            )
+        )
+    return descriptions
