@@ -122,3 +122,30 @@ def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 def task_queue() -> str:
     """A task queue of this test alone."""
     return f"test-{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def worker_settings(database_url: str, temporal_env: WorkflowEnvironment, task_queue: str):  # type: ignore[no-untyped-def]
+    """Settings of a worker (and API) bound to the session's servers and this test's queue."""
+    from agent_runtime_core.settings import Settings
+
+    return Settings.model_validate(
+        {
+            "database_url": database_url,
+            "database_pool_size": 5,
+            "temporal_address": temporal_env.client.service_client.config.target_host,
+            "temporal_task_queue": task_queue,
+            "temporal_ui_url": "http://127.0.0.1:8233",
+            "http_get_allow_private_networks": True,
+        }
+    )
+
+
+@pytest.fixture
+async def running_worker(worker_settings, temporal_env: WorkflowEnvironment, database: Database):  # type: ignore[no-untyped-def]
+    """Our real worker polling this test's task queue."""
+    from agent_runtime_worker.main import build_worker
+
+    worker = build_worker(temporal_env.client, worker_settings, database)
+    async with worker:
+        yield worker

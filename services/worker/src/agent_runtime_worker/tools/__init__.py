@@ -11,6 +11,7 @@ histories, so treat both as frozen once released.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final, TypedDict
 
 from pydantic import Field
@@ -54,13 +55,21 @@ class BuiltinToolDescription(TypedDict):
     """The JSON schema of the tool's arguments."""
 
 
-def build_builtin_toolset(policy: HttpGetPolicy, *, toolset_id: str = "builtin") -> FunctionToolset[Any]:
+def build_builtin_toolset(
+    policy: HttpGetPolicy | Callable[[], HttpGetPolicy],
+    *,
+    toolset_id: str = "builtin",
+    toolset_factory: Callable[[str], FunctionToolset[Any]] | None = None,
+) -> FunctionToolset[Any]:
     """Build the toolset holding every built-in tool.
 
     Args:
-        policy: The limits `http_get` enforces. The model never sees or chooses them.
+        policy: The limits `http_get` enforces, or a function returning them at call time (the
+            worker reads them from its settings). The model never sees or chooses them.
         toolset_id: The toolset id; durable execution names the toolset's activities after it,
             so it must be unique within an agent and stable across releases.
+        toolset_factory: Builds the (empty) toolset from its id, e.g. a subclass that records
+            tool-call events; a plain `FunctionToolset` by default.
 
     Returns:
         A toolset with exactly the tools named in `BUILTIN_TOOL_NAMES`.
@@ -83,13 +92,17 @@ def build_builtin_toolset(policy: HttpGetPolicy, *, toolset_id: str = "builtin")
             The final URL after redirects, the HTTP status code, the content type, the body text
             and whether the body was truncated.
         """
-        return await http_get(url, policy)
+        return await http_get(url, policy if isinstance(policy, HttpGetPolicy) else policy())
 
-    toolset = FunctionToolset[Any](id=toolset_id)
+    toolset = (toolset_factory or _plain_toolset)(toolset_id)
     toolset.add_function(calculator, takes_ctx=False, name="calculator")
     toolset.add_function(current_time, takes_ctx=False, name="current_time")
     toolset.add_function(fetch_url, takes_ctx=False, name="http_get")
     return toolset
+
+
+def _plain_toolset(toolset_id: str) -> FunctionToolset[Any]:
+    return FunctionToolset[Any](id=toolset_id)
 
 
 def describe_builtin_tools() -> list[BuiltinToolDescription]:

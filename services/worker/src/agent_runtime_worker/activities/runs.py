@@ -1,0 +1,90 @@
+"""Run lifecycle writes: started, finished. Idempotent: a retry changes nothing twice."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.models import RunStatus
+from agent_runtime_core.models.base import utcnow
+from agent_runtime_core.models.run import can_transition
+from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_worker.activities.contracts import (
+    FINISH_RUN,
+    MARK_RUN_STARTED,
+    FinishRunInput,
+    RunRef,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _missing(run_id: str) -> ApplicationError:
+    return ApplicationError(f"run {run_id} does not exist", type="RunNotFound", non_retryable=True)
+
+
+class RunActivities:
+    """Activities bound to the worker's database engine."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @activity.defn(name=MARK_RUN_STARTED)
+    async def mark_run_started(self, ref: RunRef) -> bool:
+        """``queued → running`` with ``started_at`` and a ``run.started`` event.
+
+        Returns ``False`` when the run already finished (e.g. cancelled before it started),
+        in which case the workflow must not run the agent.
+        """
+        async with session_scope(self.database) as session:
+            run = await RunRepository(session, ref.tenant_id).get(ref.run_id, for_update=True)
+            if run is None:
+                raise _missing(ref.run_id)
+            if run.status.is_terminal:
+                return False
+            if run.status == RunStatus.QUEUED:
+                run.status = RunStatus.RUNNING
+                run.started_at = utcnow()
+            await RunEventRepository(session, ref.tenant_id).append(
+                run, "run.started", {"attempt": activity.info().attempt}
+            )
+            return True
+
+    @activity.defn(name=FINISH_RUN)
+    async def finish_run(self, result: FinishRunInput) -> str:
+        """Write the terminal status, output, error and usage, and the ``run.<status>`` event.
+
+        Returns the status the run has afterwards (an earlier terminal status wins: nothing
+        leaves a terminal state).
+        """
+        target = RunStatus(result.status)
+        if not target.is_terminal:
+            raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
+        async with session_scope(self.database) as session:
+            run = await RunRepository(session, result.tenant_id).get(result.run_id, for_update=True)
+            if run is None:
+                raise _missing(result.run_id)
+            if not can_transition(run.status, target):
+                logger.info("run %s already %s; not moving to %s", run.id, run.status, target)
+                return run.status.value
+            run.status = target
+            run.finished_at = run.finished_at or utcnow()
+            run.output = result.output
+            run.error = (
+                {"code": result.error_code, "message": result.error_message or result.error_code}
+                if result.error_code
+                else None
+            )
+            run.usage_requests = result.usage.requests
+            run.usage_input_tokens = result.usage.input_tokens
+            run.usage_output_tokens = result.usage.output_tokens
+            data: dict[str, object] = {"usage": result.usage.model_dump()}
+            if run.error:
+                data["error"] = run.error
+            await RunEventRepository(session, result.tenant_id).append(
+                run, f"run.{target.value}", data, dedupe_key="run.finished"
+            )
+            return target.value

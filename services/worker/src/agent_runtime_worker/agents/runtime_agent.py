@@ -1,0 +1,243 @@
+"""The generic, durable agent every run executes.
+
+User agents are data (model string, instructions, enabled tools, settings, limits), so the
+worker registers ONE pydantic-ai agent and configures it per run: the model is resolved from its
+string inside each model-request activity, instructions and settings are run arguments, and a
+``PrepareTools`` capability hides the tools the agent version did not enable.
+
+Frozen names (they appear in workflow histories and activity names): the agent name
+``agent_runtime`` and the toolset id ``builtin`` give activities such as
+``agent__agent_runtime__model_request_stream`` and
+``agent__agent_runtime__toolset__builtin__call_tool``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterable
+from datetime import timedelta
+from typing import Any, Final
+
+from pydantic import BaseModel
+from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
+from pydantic_ai.capabilities import PrepareTools, ResolveModelId
+from pydantic_ai.durable_exec.temporal import TemporalDurability
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    PartEndEvent,
+    TextPart,
+    ToolCallPart,
+)
+from pydantic_ai.tools import ToolDefinition
+from pydantic_ai.toolsets import ToolsetTool
+from temporalio import activity
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType, ActivityConfig
+
+from agent_runtime_worker.models.registry import resolve_model
+from agent_runtime_worker.models.scripted import build_scripted_model
+from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
+
+logger = logging.getLogger(__name__)
+
+AGENT_NAME: Final = "agent_runtime"
+BUILTIN_TOOLSET_ID: Final = "builtin"
+
+
+class RunDeps(BaseModel):
+    """Per-run dependencies. Copied into every activity's input: small, and no secrets."""
+
+    run_id: str
+    tenant_id: str
+    enabled_tools: list[str]
+
+
+def _activity_attempt() -> int:
+    return activity.info().attempt if activity.in_activity() else 1
+
+
+class RecordingToolset(FunctionToolset[RunDeps]):
+    """The built-in tools, writing ``tool.call.started``/``tool.call.finished`` events from inside
+    the tool-call activity itself (no extra activity per event)."""
+
+    async def call_tool(
+        self,
+        name: str,
+        tool_args: dict[str, Any],
+        ctx: RunContext[RunDeps],
+        tool: ToolsetTool[RunDeps],
+    ) -> Any:
+        """Run the tool between its two events; a retried activity writes each event once."""
+        from agent_runtime_worker.events import record_run_event
+
+        call_id = ctx.tool_call_id or name
+        deps = ctx.deps
+        await record_run_event(
+            deps.tenant_id,
+            deps.run_id,
+            "tool.call.started",
+            {"tool_call_id": call_id, "tool": name, "args": tool_args, "attempt": _activity_attempt()},
+            dedupe_key=f"tool:{call_id}:started",
+        )
+        try:
+            result = await super().call_tool(name, tool_args, ctx, tool)
+        except ModelRetry as exc:
+            await record_run_event(
+                deps.tenant_id,
+                deps.run_id,
+                "tool.call.finished",
+                {"tool_call_id": call_id, "tool": name, "ok": False, "error": exc.message},
+                dedupe_key=f"tool:{call_id}:finished",
+            )
+            raise
+        await record_run_event(
+            deps.tenant_id,
+            deps.run_id,
+            "tool.call.finished",
+            {"tool_call_id": call_id, "tool": name, "ok": True, "result": _jsonable(result)},
+            dedupe_key=f"tool:{call_id}:finished",
+        )
+        return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _http_get_policy() -> HttpGetPolicy:
+    """Read at call time, inside the tool-call activity, from the worker's settings."""
+    from agent_runtime_worker.runtime import resources
+
+    settings = resources().settings
+    return HttpGetPolicy(
+        allow_private_networks=settings.http_get_allow_private_networks,
+        max_bytes=settings.http_get_max_bytes,
+        timeout_s=settings.http_get_timeout_s,
+    )
+
+
+async def only_enabled_tools(
+    ctx: RunContext[RunDeps], tool_defs: list[ToolDefinition]
+) -> list[ToolDefinition]:
+    """Hide the tools the agent version did not enable (runs in workflow code, every step)."""
+    enabled = set(ctx.deps.enabled_tools)
+    return [tool_def for tool_def in tool_defs if tool_def.name in enabled]
+
+
+async def record_model_events(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]) -> None:
+    """Runs inside the model-request activity, on the live stream of the model's response.
+
+    Writes ``model.request.started`` when the response starts and ``model.request.finished``
+    (text and tool calls) when it ends. Keys use the run step, so a retried request writes once.
+    """
+    from agent_runtime_worker.events import record_run_event
+
+    deps = ctx.deps
+    step = ctx.run_step
+    model_name = ctx.model.model_name
+    started = False
+    text: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    async for event in stream:
+        if not started:
+            started = True
+            await record_run_event(
+                deps.tenant_id,
+                deps.run_id,
+                "model.request.started",
+                {"step": step, "model": model_name, "attempt": _activity_attempt()},
+                dedupe_key=f"model:{step}:started",
+            )
+        if not isinstance(event, PartEndEvent):
+            continue  # text deltas are not persisted yet; the finished part carries the text
+        if isinstance(event.part, TextPart):
+            text.append(event.part.content)
+        elif isinstance(event.part, ToolCallPart):
+            tool_calls.append(
+                {
+                    "tool_call_id": event.part.tool_call_id,
+                    "tool": event.part.tool_name,
+                    "args": event.part.args_as_dict(),
+                }
+            )
+    await record_run_event(
+        deps.tenant_id,
+        deps.run_id,
+        "model.request.finished",
+        {"step": step, "model": model_name, "text": "".join(text) or None, "tool_calls": tool_calls},
+        dedupe_key=f"model:{step}:finished",
+    )
+
+
+class RuntimeDurability(TemporalDurability[RunDeps]):
+    """Temporal durability whose event handler only sees the live model stream.
+
+    Tool events are recorded inside the tool-call activity (``RecordingToolset``); dispatching
+    them to the handler would cost two extra activities (~20 ms each) per tool call.
+    """
+
+    async def wrap_run_event_stream(
+        self,
+        ctx: RunContext[RunDeps],
+        *,
+        stream: AsyncIterable[AgentStreamEvent],
+    ) -> AsyncIterable[AgentStreamEvent]:
+        """Pass workflow-side events through without scheduling handler activities."""
+        async for event in stream:
+            yield event
+
+
+MODEL_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+)
+TOOL_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+)
+
+durability = RuntimeDurability(
+    event_stream_handler=record_model_events,
+    activity_config=ActivityConfig(start_to_close_timeout=timedelta(seconds=60)),
+    model_activity_config=ActivityConfig(
+        start_to_close_timeout=timedelta(minutes=10),
+        heartbeat_timeout=timedelta(seconds=5),
+        retry_policy=MODEL_RETRY_POLICY,
+        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    ),
+    toolset_activity_config={
+        BUILTIN_TOOLSET_ID: ActivityConfig(
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=5),
+            retry_policy=TOOL_RETRY_POLICY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+    },
+)
+
+builtin_toolset = build_builtin_toolset(
+    _http_get_policy,
+    toolset_id=BUILTIN_TOOLSET_ID,
+    toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
+)
+
+runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
+    build_scripted_model(),  # a default is required; every run passes its own `model=`
+    name=AGENT_NAME,
+    deps_type=RunDeps,
+    output_type=str,
+    toolsets=[builtin_toolset],
+    capabilities=[ResolveModelId(resolve_model), PrepareTools(only_enabled_tools), durability],
+)

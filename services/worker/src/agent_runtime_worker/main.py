@@ -1,0 +1,82 @@
+"""Build and run the worker: workflows, activities, the pydantic-ai plugin, tuning."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from datetime import timedelta
+
+from pydantic_ai.durable_exec.temporal import PydanticAIPlugin
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES
+from agent_runtime_core.db import Database
+from agent_runtime_core.settings import Settings
+from agent_runtime_core.temporal import connect_temporal
+from agent_runtime_worker.activities.runs import RunActivities
+from agent_runtime_worker.agents.runtime_agent import builtin_toolset
+from agent_runtime_worker.runtime import WorkerResources, install_resources
+from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
+
+logger = logging.getLogger(__name__)
+
+# Import provider SDKs now: their first import inside a workflow (model resolution runs there)
+# takes seconds and could trip Temporal's deadlock detector.
+for _module in (
+    "pydantic_ai.models.openai",
+    "pydantic_ai.providers.openai",
+    "pydantic_ai.models.anthropic",
+    "pydantic_ai.providers.anthropic",
+):
+    importlib.import_module(_module)
+
+
+def check_catalog() -> None:
+    """The worker must implement exactly the tools the API lets agent versions enable."""
+    implemented = tuple(builtin_toolset.tools)
+    if sorted(implemented) != sorted(BUILTIN_TOOL_NAMES):
+        raise RuntimeError(f"worker tools {implemented} differ from the catalog {BUILTIN_TOOL_NAMES}")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    database: Database,
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker for ``task_queue`` (default: the settings') executing agent runs."""
+    check_catalog()
+    install_resources(WorkerResources(settings=settings, database=database))
+    run_activities = RunActivities(database)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=[AgentRunWorkflow],
+        activities=[run_activities.mark_run_started, run_activities.finish_run],
+        plugins=[PydanticAIPlugin()],
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        # Measured: ~1 s (default 10 s) plus heartbeats cut crash recovery from ~13 s to ~4 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Connect, run until SIGINT/SIGTERM, then shut down gracefully."""
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    worker = build_worker(client, settings, database)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        logger.info("shutting down worker")
+    await database.dispose()

@@ -1,0 +1,147 @@
+"""``builtin:scripted``: an offline, deterministic model for demos and tests.
+
+It reads the user's prompt and calls each of the agent's tools that the prompt gives arguments
+for (all in one turn, so they run in parallel): ``calculator`` with an arithmetic expression
+found in the prompt, ``current_time`` with an IANA timezone named in it (else UTC), ``http_get``
+with a URL in it. When the tools have answered, it replies from their results. Its reply is
+streamed in chunks, like a real model's. No network, no key, same answer every time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+
+MODEL_NAME = "builtin:scripted"
+
+_EXPRESSION = re.compile(r"[-+(]*\s*\d[\d.\s]*(?:(?:\*\*|//|[-+*/%])[\s(]*[-+]?\s*\d[\d.\s)]*)+")
+_TIMEZONE = re.compile(r"\b(UTC|[A-Z][A-Za-z_]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)\b")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def _user_prompt(messages: list[ModelMessage]) -> str:
+    prompts: list[str] = []
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                    prompts.append(part.content)
+    return prompts[-1] if prompts else ""
+
+
+def _balanced(expression: str) -> str:
+    expression = expression.strip()
+    while expression.count(")") > expression.count("(") and expression.endswith(")"):
+        expression = expression[:-1].rstrip()
+    while expression.count("(") > expression.count(")") and expression.startswith("("):
+        expression = expression[1:].lstrip()
+    return expression
+
+
+def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dict[str, str]]]:
+    """The tool calls the scripted model makes for ``prompt``, given the tools it may use."""
+    calls: list[tuple[str, dict[str, str]]] = []
+    if "calculator" in tool_names and (match := _EXPRESSION.search(prompt)):
+        calls.append(("calculator", {"expression": _balanced(match.group(0))}))
+    if "current_time" in tool_names:
+        zone = _TIMEZONE.search(prompt)
+        calls.append(("current_time", {"timezone": zone.group(1) if zone else "UTC"}))
+    if "http_get" in tool_names and (url := _URL.search(prompt)):
+        calls.append(("http_get", {"url": url.group(0).rstrip(".,;:!?)")}))
+    return calls
+
+
+def _tool_returns(messages: list[ModelMessage]) -> list[ToolReturnPart]:
+    return [
+        part
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, ToolReturnPart)
+    ]
+
+
+def _summarize(content: object, limit: int = 500) -> str:
+    if isinstance(content, str):
+        text = content
+    else:
+        try:
+            text = json.dumps(content, default=str)
+        except TypeError:
+            text = str(content)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _answer(prompt: str, returns: list[ToolReturnPart]) -> str:
+    if not returns:
+        return f"You said: {prompt}" if prompt else "Hello! How can I help?"
+    lines: list[str] = []
+    for part in returns:
+        if part.outcome == "success":
+            lines.append(f"- {part.tool_name}: {_summarize(part.content)}")
+        else:
+            lines.append(f"- {part.tool_name} failed: {_summarize(part.content)}")
+    return "Here is what my tools found:\n" + "\n".join(lines)
+
+
+def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict[str, str]]] | str:
+    """Tool calls to make now, or the final answer text."""
+    prompt = _user_prompt(messages)
+    returns = _tool_returns(messages)
+    if returns:
+        return _answer(prompt, returns)
+    calls = planned_tool_calls(prompt, {tool.name for tool in info.function_tools})
+    return calls or _answer(prompt, [])
+
+
+def _call_id(messages: list[ModelMessage], index: int) -> str:
+    return f"call_{len(messages)}_{index}"  # deterministic: same history, same ids
+
+
+def scripted_request(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """One non-streamed response."""
+    plan = _plan(messages, info)
+    if isinstance(plan, str):
+        return ModelResponse(parts=[TextPart(plan)], model_name=MODEL_NAME)
+    return ModelResponse(
+        parts=[
+            ToolCallPart(name, json.dumps(args), tool_call_id=_call_id(messages, index))
+            for index, (name, args) in enumerate(plan)
+        ],
+        model_name=MODEL_NAME,
+    )
+
+
+async def scripted_stream(
+    messages: list[ModelMessage], info: AgentInfo
+) -> AsyncIterator[str | DeltaToolCalls]:
+    """The same response, streamed: text word by word, tool calls in two argument chunks."""
+    plan = _plan(messages, info)
+    if isinstance(plan, str):
+        for chunk in re.findall(r"\S+\s*|\s+", plan):
+            yield chunk
+        return
+    for index, (name, args) in enumerate(plan):
+        encoded = json.dumps(args)
+        half = len(encoded) // 2
+        yield {
+            index: DeltaToolCall(name=name, json_args=encoded[:half], tool_call_id=_call_id(messages, index))
+        }
+        yield {index: DeltaToolCall(json_args=encoded[half:])}
+
+
+def build_scripted_model() -> FunctionModel:
+    """A new ``builtin:scripted`` model."""
+    return FunctionModel(scripted_request, stream_function=scripted_stream, model_name=MODEL_NAME)

@@ -1,0 +1,1 @@
+"""Workflows: deterministic only (no I/O, clock, randomness, settings or database)."""
