@@ -1,0 +1,5 @@
+"""``python -m agent_runtime_cli`` is the ``agent-runtime`` command."""
+
+from agent_runtime_cli.main import app
+
+app()

@@ -1,0 +1,163 @@
+"""``agent-runtime dev``: the whole platform on one machine, on real servers, without Docker.
+
+Start order: Postgres (embedded unless a URL is given) → Temporal dev server (SQLite file, Web
+UI, our search attributes) → migrations → API and worker processes. Ctrl-C or SIGTERM stops
+everything in reverse order. Data lives in the data dir, so a restart keeps it all.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from agent_runtime_cli.embedded import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    PortInUseError,
+    ShutdownRequested,
+    Supervisor,
+    TemporalDevServer,
+    TemporalServerError,
+    ensure_port_free,
+    postgres_reachable,
+)
+from agent_runtime_core.db.migrate import upgrade_to_head
+from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
+
+DEV_DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": "1000"}
+"""Measured here: cuts the dev server's per-activity latency from ~51 ms to ~20 ms."""
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """Options of the dev command."""
+
+    data_dir: Path
+    host: str
+    api_port: int
+    temporal_port: int
+    temporal_ui_port: int
+    postgres_port: int
+    database_url: str | None
+    log_level: str
+
+
+def _hint(flag: str, variable: str) -> str:
+    return f"Stop the process using it, or choose another port with {flag} or {variable}."
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _wait_for_api(url: str, supervisor: Supervisor, timeout_s: float = 60) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if supervisor.state != "setup":
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def run_dev_stack(options: DevOptions) -> int:
+    """Start everything, block until stopped, and return the exit code."""
+    data_dir = options.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    api_url = f"http://{options.host}:{options.api_port}"
+    try:
+        ensure_port_free(
+            options.host,
+            options.api_port,
+            what="API",
+            hint=_hint("--api-port", "AGENT_RUNTIME_DEV_API_PORT"),
+        )
+        if options.database_url and not postgres_reachable(options.database_url):
+            _say(
+                f"error: cannot connect to Postgres at {options.database_url} "
+                "(from --database-url / DATABASE_URL)."
+            )
+            return 2
+        postgres = (
+            None
+            if options.database_url
+            else EmbeddedPostgres(
+                data_dir / "postgres",
+                port=options.postgres_port,
+                host=options.host,
+                port_hint=_hint("--postgres-port", "AGENT_RUNTIME_DEV_POSTGRES_PORT"),
+            )
+        )
+        temporal = TemporalDevServer(
+            data_dir / "temporal",
+            host=options.host,
+            port=options.temporal_port,
+            ui_port=options.temporal_ui_port,
+            search_attributes=dict(SEARCH_ATTRIBUTE_TYPES),
+            dynamic_config=DEV_DYNAMIC_CONFIG,
+            port_hint=_hint("--temporal-port", "AGENT_RUNTIME_DEV_TEMPORAL_PORT"),
+            ui_port_hint=_hint("--temporal-ui-port", "AGENT_RUNTIME_DEV_TEMPORAL_UI_PORT"),
+        )
+        with Supervisor() as supervisor:
+            if postgres is not None:
+                supervisor.attach("postgres", stop=postgres.stop, is_alive=postgres.is_running)
+                _say(f"Starting Postgres (data in {postgres.pgdata})...")
+                database_url = postgres.start()
+            else:
+                assert options.database_url is not None
+                database_url = options.database_url
+            supervisor.attach("temporal", stop=temporal.stop, is_alive=temporal.is_running)
+            _say("Starting the Temporal dev server...")
+            temporal.start()
+            temporal.wait_ready(timeout_s=60)
+            _say("Applying database migrations...")
+            upgrade_to_head(database_url)
+            env = {
+                "AGENT_RUNTIME_DATABASE_URL": database_url,
+                "AGENT_RUNTIME_TEMPORAL_ADDRESS": temporal.address,
+                "AGENT_RUNTIME_TEMPORAL_UI_URL": temporal.ui_url or "",
+                "AGENT_RUNTIME_API_PUBLIC_URL": api_url,
+            }
+            command = [sys.executable, "-m", "agent_runtime_cli"]
+            supervisor.start(
+                "api",
+                [
+                    *command,
+                    "api",
+                    "--host",
+                    options.host,
+                    "--port",
+                    str(options.api_port),
+                    "--log-level",
+                    options.log_level,
+                ],
+                env=env,
+            )
+            supervisor.start("worker", [*command, "worker", "--log-level", options.log_level], env=env)
+            if _wait_for_api(api_url, supervisor):
+                _say(
+                    "\nAgent Runtime is up.\n"
+                    f"  API            {api_url}        (docs: {api_url}/docs)\n"
+                    f"  Temporal UI    {temporal.ui_url}\n"
+                    f"  Temporal       {temporal.address}\n"
+                    f"  Postgres       {database_url}\n"
+                    f"  Data           {data_dir}\n"
+                    "Press Ctrl-C to stop.\n"
+                )
+            return supervisor.run()
+    except PortInUseError as exc:
+        _say(f"error: {exc}")
+        return 2
+    except (EmbeddedPostgresError, TemporalServerError) as exc:
+        _say(f"error: {exc}")
+        return 1
+    except ShutdownRequested as exc:
+        return exc.exit_code

@@ -1,0 +1,46 @@
+"""Run real Postgres and Temporal servers locally, without Docker, plus a process supervisor.
+
+Used by ``agent-runtime dev`` and by the test suites.
+"""
+
+from agent_runtime_cli.embedded.binaries import (
+    BinaryNotFoundError,
+    temporal_cli_path,
+    temporal_test_server_path,
+)
+from agent_runtime_cli.embedded.ports import (
+    PortInUseError,
+    ensure_port_free,
+    find_free_port,
+    wait_for_port,
+)
+from agent_runtime_cli.embedded.postgres import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    PostgresBinaries,
+    ensure_database,
+    find_postgres_binaries,
+    postgres_reachable,
+)
+from agent_runtime_cli.embedded.supervisor import ShutdownRequested, Supervisor
+from agent_runtime_cli.embedded.temporal_server import TemporalDevServer, TemporalServerError
+
+__all__ = [
+    "BinaryNotFoundError",
+    "EmbeddedPostgres",
+    "EmbeddedPostgresError",
+    "PortInUseError",
+    "PostgresBinaries",
+    "ShutdownRequested",
+    "Supervisor",
+    "TemporalDevServer",
+    "TemporalServerError",
+    "ensure_database",
+    "ensure_port_free",
+    "find_free_port",
+    "find_postgres_binaries",
+    "postgres_reachable",
+    "temporal_cli_path",
+    "temporal_test_server_path",
+    "wait_for_port",
+]

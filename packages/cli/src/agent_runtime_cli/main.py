@@ -1,0 +1,122 @@
+"""The ``agent-runtime`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent_runtime_core.settings import get_settings
+
+app = typer.Typer(
+    name="agent-runtime",
+    help=(
+        "Agent Runtime: durable AI agent runs on Temporal.\n\n"
+        "Start everything locally with `agent-runtime dev`; in production run "
+        "`agent-runtime migrate`, then `agent-runtime api` and `agent-runtime worker` "
+        "(configured with AGENT_RUNTIME_* environment variables)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[
+        Path,
+        typer.Option(envvar="AGENT_RUNTIME_DEV_DATA_DIR", help="Where Postgres and Temporal keep data."),
+    ] = Path(".dev"),
+    host: Annotated[
+        str, typer.Option(envvar="AGENT_RUNTIME_DEV_HOST", help="Interface every server binds to.")
+    ] = "127.0.0.1",
+    api_port: Annotated[
+        int, typer.Option(envvar="AGENT_RUNTIME_DEV_API_PORT", help="Port of the API.")
+    ] = 8000,
+    temporal_port: Annotated[
+        int, typer.Option(envvar="AGENT_RUNTIME_DEV_TEMPORAL_PORT", help="Port of Temporal's frontend.")
+    ] = 7233,
+    temporal_ui_port: Annotated[
+        int, typer.Option(envvar="AGENT_RUNTIME_DEV_TEMPORAL_UI_PORT", help="Port of the Temporal Web UI.")
+    ] = 8233,
+    postgres_port: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENT_RUNTIME_DEV_POSTGRES_PORT",
+            help="Port of the embedded Postgres (ignored with --database-url).",
+        ),
+    ] = 54329,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["AGENT_RUNTIME_DATABASE_URL", "DATABASE_URL"],
+            help="Use this Postgres instead of starting an embedded one.",
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level of the API and worker.")] = "info",
+) -> None:
+    """Start the whole platform locally: Postgres, Temporal (with its Web UI), the API, a worker.
+
+    Data is kept in --data-dir, so a restart keeps agents, runs and workflow histories.
+    Ctrl-C stops everything this command started.
+    """
+    from agent_runtime_cli.dev import DevOptions, run_dev_stack
+
+    _logging("warning")
+    options = DevOptions(
+        data_dir=data_dir.resolve(),
+        host=host,
+        api_port=api_port,
+        temporal_port=temporal_port,
+        temporal_ui_port=temporal_ui_port,
+        postgres_port=postgres_port,
+        database_url=database_url,
+        log_level=log_level,
+    )
+    raise typer.Exit(run_dev_stack(options))
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(envvar="AGENT_RUNTIME_API_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="AGENT_RUNTIME_API_PORT")] = 8000,
+    log_level: Annotated[str, typer.Option()] = "info",
+) -> None:
+    """Serve the REST API (uvicorn). Configure with AGENT_RUNTIME_* variables."""
+    import uvicorn
+
+    uvicorn.run(
+        "agent_runtime_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(log_level: Annotated[str, typer.Option()] = "info") -> None:
+    """Run a Temporal worker executing agent runs. Configure with AGENT_RUNTIME_* variables."""
+    from agent_runtime_worker.main import run_worker
+
+    _logging(log_level)
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (AGENT_RUNTIME_DATABASE_URL or DATABASE_URL)."""
+    from agent_runtime_core.db.migrate import upgrade_to_head
+
+    settings = get_settings()
+    upgrade_to_head(settings.database_url)
+    typer.echo("database is up to date")

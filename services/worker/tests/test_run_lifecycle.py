@@ -1,0 +1,84 @@
+"""Property: whatever order and however often the lifecycle activities run (retries, races),
+a run only moves along the lifecycle, never leaves a terminal status, and its events stay
+gap-free with exactly one terminal event."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from temporalio.testing import ActivityEnvironment
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.ids import new_agent_id, new_run_id
+from agent_runtime_core.models import Agent, AgentVersion, Run, RunStatus
+from agent_runtime_core.models.run import TERMINAL_STATUSES, can_transition
+from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_worker.activities.contracts import FinishRunInput, RunRef
+from agent_runtime_worker.activities.runs import RunActivities
+
+actions = st.lists(
+    st.one_of(
+        st.just(("start", None)),
+        st.tuples(st.just("finish"), st.sampled_from(sorted(s.value for s in TERMINAL_STATUSES))),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+async def new_run(database: Database, tenant_id: str) -> str:
+    agent_id, run_id = new_agent_id(), new_run_id()
+    async with session_scope(database) as session:
+        session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
+        await session.flush()
+        session.add(AgentVersion(agent_id=agent_id, version=1, tenant_id=tenant_id, model="builtin:scripted"))
+        await session.flush()
+        run = Run(
+            id=run_id,
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            agent_version=1,
+            input="x",
+            workflow_id=f"run-{run_id}",
+        )
+        await RunRepository(session, tenant_id).add(run)
+        await RunEventRepository(session, tenant_id).append(run, "run.queued", {})
+    return run_id
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=actions)
+async def test_lifecycle_activities_keep_the_run_consistent(
+    database: Database, tenant_id: str, steps: list[tuple[str, str | None]]
+) -> None:
+    run_id = await new_run(database, tenant_id)
+    activities = RunActivities(database)
+    env = ActivityEnvironment()
+    ref = RunRef(run_id=run_id, tenant_id=tenant_id)
+    status = RunStatus.QUEUED
+    for action, target in steps:
+        if action == "start":
+            proceed = await env.run(activities.mark_run_started, ref)
+            assert proceed == (not status.is_terminal)
+        else:
+            assert target is not None
+            result = await env.run(
+                activities.finish_run, FinishRunInput(run_id=run_id, tenant_id=tenant_id, status=target)
+            )
+            if not status.is_terminal:
+                assert result == target
+        async with session_scope(database) as session:
+            run = await RunRepository(session, tenant_id).get(run_id)
+            events = await RunEventRepository(session, tenant_id).list(run_id, limit=100)
+        assert run is not None
+        assert can_transition(status, run.status), (status, run.status)
+        if status.is_terminal:
+            assert run.status == status  # nothing leaves a terminal status
+        status = run.status
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        terminal_events = [e for e in events if e.type in {f"run.{s.value}" for s in TERMINAL_STATUSES}]
+        assert len(terminal_events) == (1 if status.is_terminal else 0)
+        assert [e.type for e in events].count("run.started") <= 1
+        if status.is_terminal:
+            assert run.finished_at is not None
+            assert terminal_events[0].type == f"run.{status.value}"
