@@ -1,0 +1,101 @@
+"""Replay saved workflow histories with the current code: a change that breaks determinism for
+runs in flight fails here, before it reaches a worker.
+
+To record new histories (after an intended, patched change), run:
+    AGENT_RUNTIME_RECORD_HISTORIES=1 uv run pytest services/worker/tests/test_replay.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from pydantic_ai.durable_exec.temporal import PydanticAIPlugin
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.ids import new_agent_id, new_run_id
+from agent_runtime_core.models import Agent, AgentVersion, Run
+from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_core.schemas import Limits, ToolSpec
+from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput
+from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+SCENARIOS: dict[str, tuple[str, list[str], Limits]] = {
+    "tools_succeeded": ("What is (2 + 3) * 4 in Europe/Paris?", ["calculator", "current_time"], Limits()),
+    "no_tools_succeeded": ("hello", [], Limits()),
+    "invalid_tool_args_retried": ("compute 1 / 0", ["calculator"], Limits()),
+    "request_limit_failed": ("3 * 3", ["calculator"], Limits(max_requests=1)),
+}
+
+
+def saved_histories() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", saved_histories(), ids=lambda p: p.stem)
+async def test_saved_history_replays_deterministically(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(
+        workflows=[AgentRunWorkflow], plugins=[PydanticAIPlugin()], data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)  # raises on nondeterminism
+
+
+def test_histories_are_saved() -> None:
+    assert {p.stem for p in saved_histories()} >= set(SCENARIOS)
+
+
+async def _insert_run(database: Database, tenant_id: str, text: str) -> tuple[str, str]:
+    agent_id, run_id = new_agent_id(), new_run_id()
+    async with session_scope(database) as session:
+        session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
+        await session.flush()
+        session.add(AgentVersion(agent_id=agent_id, version=1, tenant_id=tenant_id, model="builtin:scripted"))
+        await session.flush()
+        run = Run(
+            id=run_id,
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            agent_version=1,
+            input=text,
+            workflow_id=f"run-{run_id}",
+        )
+        await RunRepository(session, tenant_id).add(run)
+        await RunEventRepository(session, tenant_id).append(run, "run.queued", {})
+    return agent_id, run_id
+
+
+@pytest.mark.skipif(
+    not os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"), reason="records histories on demand"
+)
+async def test_record_histories(
+    temporal_client: Client, running_worker: object, task_queue: str, database: Database, tenant_id: str
+) -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    for name, (text, tools, limits) in SCENARIOS.items():
+        agent_id, run_id = await _insert_run(database, tenant_id, text)
+        run_input = AgentRunInput(
+            run_id=run_id,
+            tenant_id=tenant_id,
+            input=text,
+            agent=AgentConfig(
+                agent_id=agent_id,
+                agent_name="replay",
+                version=1,
+                model="builtin:scripted",
+                tools=[ToolSpec(name=tool) for tool in tools],
+                limits=limits,
+            ),
+        )
+        handle = await temporal_client.start_workflow(
+            AGENT_RUN_WORKFLOW, run_input, id=f"run-{run_id}", task_queue=task_queue
+        )
+        await asyncio.wait_for(handle.result(), timeout=30)
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
