@@ -40,9 +40,18 @@ class DevStack:
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "agent_runtime_cli", "dev", "--data-dir", str(self.data_dir / "state")]
-                + ["--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)]
-                + ["--temporal-ui-port", str(self.ui_port), "--postgres-port", str(self.postgres_port)],
+                [
+                    *(
+                        sys.executable,
+                        "-m",
+                        "agent_runtime_cli",
+                        "dev",
+                        "--data-dir",
+                        str(self.data_dir / "state"),
+                    ),
+                    *("--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)),
+                    *("--temporal-ui-port", str(self.ui_port), "--postgres-port", str(self.postgres_port)),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

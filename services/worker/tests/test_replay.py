@@ -40,7 +40,7 @@ def saved_histories() -> list[Path]:
 
 @pytest.mark.parametrize("path", saved_histories(), ids=lambda p: p.stem)
 async def test_saved_history_replays_deterministically(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(
         workflows=[AgentRunWorkflow], plugins=[PydanticAIPlugin()], data_converter=pydantic_data_converter
     )
