@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
 
+    redis_url: str | None = Field(
+        default="redis://127.0.0.1:6379/0",
+        description=(
+            "Redis (or Valkey) for live event fan-out. Optional: without it, streams read "
+            "Postgres only (slower). Empty disables it."
+        ),
+    )
+    event_stream_maxlen: int = Field(
+        default=10_000, ge=100, description="Approximate length cap of each Redis event stream."
+    )
+
     temporal_address: str = Field(default="127.0.0.1:7233", description="host:port of Temporal.")
     temporal_namespace: str = "default"
     temporal_task_queue: str = Field(

@@ -25,9 +25,6 @@ from pydantic_ai.capabilities import PrepareTools, ResolveModelId
 from pydantic_ai.durable_exec.temporal import TemporalDurability
 from pydantic_ai.messages import (
     AgentStreamEvent,
-    PartEndEvent,
-    TextPart,
-    ToolCallPart,
 )
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import ToolsetTool
@@ -35,6 +32,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
+from agent_runtime_worker.agents.model_events import record_model_events
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
@@ -130,51 +128,6 @@ async def only_enabled_tools(
     """Hide the tools the agent version did not enable (runs in workflow code, every step)."""
     enabled = set(ctx.deps.enabled_tools)
     return [tool_def for tool_def in tool_defs if tool_def.name in enabled]
-
-
-async def record_model_events(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]) -> None:
-    """Runs inside the model-request activity, on the live stream of the model's response.
-
-    Writes ``model.request.started`` when the response starts and ``model.request.finished``
-    (text and tool calls) when it ends. Keys use the run step, so a retried request writes once.
-    """
-    from agent_runtime_worker.events import record_run_event
-
-    deps = ctx.deps
-    step = ctx.run_step
-    model_name = ctx.model.model_name
-    started = False
-    text: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    async for event in stream:
-        if not started:
-            started = True
-            await record_run_event(
-                deps.tenant_id,
-                deps.run_id,
-                "model.request.started",
-                {"step": step, "model": model_name, "attempt": _activity_attempt()},
-                dedupe_key=f"model:{step}:started",
-            )
-        if not isinstance(event, PartEndEvent):
-            continue  # text deltas are not persisted yet; the finished part carries the text
-        if isinstance(event.part, TextPart):
-            text.append(event.part.content)
-        elif isinstance(event.part, ToolCallPart):
-            tool_calls.append(
-                {
-                    "tool_call_id": event.part.tool_call_id,
-                    "tool": event.part.tool_name,
-                    "args": event.part.args_as_dict(),
-                }
-            )
-    await record_run_event(
-        deps.tenant_id,
-        deps.run_id,
-        "model.request.finished",
-        {"step": step, "model": model_name, "text": "".join(text) or None, "tool_calls": tool_calls},
-        dedupe_key=f"model:{step}:finished",
-    )
 
 
 class RuntimeDurability(TemporalDurability[RunDeps]):
