@@ -27,7 +27,10 @@ BUILTIN_MODELS: Final[dict[str, str]] = {
     ),
 }
 
-BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("current_time", "calculator", "http_get")
+BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("current_time", "calculator", "http_get", "ask_human")
+
+HUMAN_INPUT_TOOL: Final = "ask_human"
+"""The tool that pauses the run until a human answers its question (`POST /v1/runs/{id}/input`)."""
 
 
 def model_name_problem(model: str) -> str | None:

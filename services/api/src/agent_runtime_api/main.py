@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from agent_runtime_api.deps import AppState
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, health, runs
+from agent_runtime_api.routers import agents, health, human_requests, runs
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "agents", "description": "Agents and their immutable versions."},
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
+            {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -61,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(agents.router)
     app.include_router(runs.router)
+    app.include_router(human_requests.router)
     app.include_router(health.router)
     return app

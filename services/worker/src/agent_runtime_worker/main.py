@@ -16,6 +16,7 @@ from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import connect_temporal
+from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.runtime_agent import builtin_toolset
 from agent_runtime_worker.runtime import WorkerResources, install_resources
@@ -52,11 +53,18 @@ def build_worker(
     check_catalog()
     install_resources(WorkerResources(settings=settings, database=database))
     run_activities = RunActivities(database)
+    human_activities = HumanRequestActivities(database)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[AgentRunWorkflow],
-        activities=[run_activities.mark_run_started, run_activities.finish_run],
+        activities=[
+            run_activities.mark_run_started,
+            run_activities.finish_run,
+            human_activities.open_human_requests,
+            human_activities.resolve_human_request,
+            human_activities.close_human_wait,
+        ],
         plugins=[PydanticAIPlugin()],
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,

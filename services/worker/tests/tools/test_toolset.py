@@ -22,10 +22,10 @@ from agent_runtime_worker.tools import (
 from .conftest import LocalServer
 
 
-def test_builtin_toolset_holds_exactly_the_three_builtin_tools() -> None:
+def test_builtin_toolset_holds_exactly_the_builtin_tools() -> None:
     toolset = build_builtin_toolset(HttpGetPolicy())
 
-    assert BUILTIN_TOOL_NAMES == ("calculator", "current_time", "http_get")
+    assert BUILTIN_TOOL_NAMES == ("calculator", "current_time", "http_get", "ask_human")
     assert list(toolset.tools) == list(BUILTIN_TOOL_NAMES)
     assert toolset.id == "builtin"
 

@@ -1,6 +1,16 @@
 """SQLModel tables, one module per aggregate. Import this package to register every table."""
 
 from agent_runtime_core.models.agent import Agent, AgentVersion
+from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 
-__all__ = ["Agent", "AgentVersion", "Run", "RunEvent", "RunStatus"]
+__all__ = [
+    "Agent",
+    "AgentVersion",
+    "HumanRequest",
+    "HumanRequestKind",
+    "HumanRequestStatus",
+    "Run",
+    "RunEvent",
+    "RunStatus",
+]

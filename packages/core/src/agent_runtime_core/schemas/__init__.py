@@ -10,6 +10,12 @@ from agent_runtime_core.schemas.agent import (
     ModelSettings,
     ToolSpec,
 )
+from agent_runtime_core.schemas.approval import (
+    ApprovalDecision,
+    ApprovalPublic,
+    InputAnswer,
+    InputRequestPublic,
+)
 from agent_runtime_core.schemas.common import Page
 from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
 
@@ -19,6 +25,10 @@ __all__ = [
     "AgentUpdate",
     "AgentVersionCreate",
     "AgentVersionPublic",
+    "ApprovalDecision",
+    "ApprovalPublic",
+    "InputAnswer",
+    "InputRequestPublic",
     "Limits",
     "ModelSettings",
     "Page",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -77,7 +77,17 @@ class Limits(StrictInput):
         default=3600, ge=1, le=30 * 24 * 3600, description="Wall-clock limit of a run, seconds."
     )
     approval_timeout_s: int = Field(
-        default=24 * 3600, ge=1, le=30 * 24 * 3600, description="How long an approval may wait."
+        default=24 * 3600,
+        ge=1,
+        le=30 * 24 * 3600,
+        description="How long an approval (or a question to a human) may wait, seconds.",
+    )
+    on_approval_timeout: Literal["reject", "fail"] = Field(
+        default="reject",
+        description=(
+            "When nobody answers in time: `reject` tells the model the call was rejected (or the "
+            "question unanswered) and the run goes on; `fail` ends the run `failed`."
+        ),
     )
 
 

@@ -62,3 +62,40 @@ class AgentRunResult(BaseModel):
     output: Any | None = None
     error_code: str | None = None
     error_message: str | None = None
+
+
+DECIDE_APPROVAL_UPDATE: Final = "decide_approval"
+"""Workflow update delivering a human's approve/reject decision."""
+ANSWER_INPUT_UPDATE: Final = "answer_input"
+"""Workflow update delivering a human's answer to an ``ask_human`` question."""
+
+REQUEST_NOT_FOUND: Final = "HumanRequestNotFound"
+"""Update rejected by the validator: no such pending request (the API answers 404)."""
+REQUEST_ALREADY_RESOLVED: Final = "HumanRequestAlreadyResolved"
+"""Update rejected by the validator: already decided, answered or expired (409)."""
+REQUEST_AMBIGUOUS: Final = "HumanRequestAmbiguous"
+"""Update rejected: no request id given and not exactly one question is pending (422)."""
+
+
+class ApprovalDecisionUpdate(BaseModel):
+    """Input of the ``decide_approval`` update."""
+
+    request_id: str
+    approve: bool
+    reason: str | None = None
+    decided_by: str
+
+
+class InputAnswerUpdate(BaseModel):
+    """Input of the ``answer_input`` update."""
+
+    request_id: str | None = None
+    answer: str
+    decided_by: str
+
+
+class HumanRequestResolution(BaseModel):
+    """Result of both updates: which request, and its status now."""
+
+    request_id: str
+    status: str

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent
+from agent_runtime_core.models import Agent, AgentVersion, HumanRequest, Run, RunEvent
 from agent_runtime_core.schemas import (
     AgentPublic,
     AgentVersionPublic,
+    ApprovalPublic,
+    InputRequestPublic,
     Limits,
     ModelSettings,
     RunError,
@@ -76,4 +78,36 @@ def run_event_public(event: RunEvent) -> RunEventPublic:
         type=event.type,
         at=event.at,
         data=event.data,
+    )
+
+
+def approval_public(request: HumanRequest) -> ApprovalPublic:
+    """An approval as the API shows it."""
+    return ApprovalPublic(
+        id=request.id,
+        run_id=request.run_id,
+        tool=request.tool,
+        tool_call_id=request.tool_call_id,
+        args=request.args,
+        status=request.status,
+        reason=request.reason,
+        decided_by=request.decided_by,
+        requested_at=request.requested_at,
+        expires_at=request.expires_at,
+        decided_at=request.decided_at,
+    )
+
+
+def input_request_public(request: HumanRequest) -> InputRequestPublic:
+    """A question to a human as the API shows it."""
+    return InputRequestPublic(
+        id=request.id,
+        run_id=request.run_id,
+        question=request.question or "",
+        status=request.status,
+        answer=request.answer,
+        decided_by=request.decided_by,
+        requested_at=request.requested_at,
+        expires_at=request.expires_at,
+        decided_at=request.decided_at,
     )

@@ -16,22 +16,24 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterable
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol, cast
 
 from pydantic import BaseModel
 from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
-from pydantic_ai.capabilities import PrepareTools, ResolveModelId
+from pydantic_ai.capabilities import HandleDeferredToolCalls, PrepareTools, ResolveModelId
 from pydantic_ai.durable_exec.temporal import TemporalDurability
 from pydantic_ai.messages import (
     AgentStreamEvent,
 )
-from pydantic_ai.tools import ToolDefinition
+from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
 from pydantic_ai.toolsets import ToolsetTool
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
+from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
 from agent_runtime_worker.agents.model_events import record_model_events
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
@@ -49,6 +51,15 @@ class RunDeps(BaseModel):
     run_id: str
     tenant_id: str
     enabled_tools: list[str]
+    approval_tools: list[str] = []
+
+
+class DeferredCallHandler(Protocol):
+    """What the running workflow offers to resolve deferred calls (approvals, questions)."""
+
+    async def resolve_deferred_calls(
+        self, ctx: RunContext[RunDeps], requests: DeferredToolRequests
+    ) -> DeferredToolResults: ...
 
 
 def _activity_attempt() -> int:
@@ -125,9 +136,34 @@ def _http_get_policy() -> HttpGetPolicy:
 async def only_enabled_tools(
     ctx: RunContext[RunDeps], tool_defs: list[ToolDefinition]
 ) -> list[ToolDefinition]:
-    """Hide the tools the agent version did not enable (runs in workflow code, every step)."""
+    """Offer only the tools the agent version enabled (runs in workflow code, every step).
+
+    Tools that need approval become ``unapproved`` and ``ask_human`` becomes ``external``: a
+    call to either ends the step as a deferred call (no activity runs) that
+    :func:`resolve_deferred_calls` waits out with the workflow.
+    """
     enabled = set(ctx.deps.enabled_tools)
-    return [tool_def for tool_def in tool_defs if tool_def.name in enabled]
+    needs_approval = set(ctx.deps.approval_tools)
+    offered: list[ToolDefinition] = []
+    for tool_def in tool_defs:
+        if tool_def.name not in enabled:
+            continue
+        if tool_def.name == HUMAN_INPUT_TOOL:
+            tool_def = replace(tool_def, kind="external")
+        elif tool_def.name in needs_approval:
+            tool_def = replace(tool_def, kind="unapproved")
+        offered.append(tool_def)
+    return offered
+
+
+async def resolve_deferred_calls(
+    ctx: RunContext[RunDeps], requests: DeferredToolRequests
+) -> DeferredToolResults | None:
+    """Resolve approvals and questions inline: the workflow waits for humans, the run goes on."""
+    if not workflow.in_workflow():
+        return None
+    handler = cast(DeferredCallHandler, workflow.instance())
+    return await handler.resolve_deferred_calls(ctx, requests)
 
 
 class RuntimeDurability(TemporalDurability[RunDeps]):
@@ -192,5 +228,10 @@ runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     deps_type=RunDeps,
     output_type=str,
     toolsets=[builtin_toolset],
-    capabilities=[ResolveModelId(resolve_model), PrepareTools(only_enabled_tools), durability],
+    capabilities=[
+        ResolveModelId(resolve_model),
+        PrepareTools(only_enabled_tools),
+        HandleDeferredToolCalls(handler=resolve_deferred_calls),
+        durability,
+    ],
 )

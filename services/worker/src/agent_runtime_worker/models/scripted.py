@@ -2,8 +2,8 @@
 
 It reads the user's prompt and calls each of the agent's tools that the prompt gives arguments
 for (all in one turn, so they run in parallel): ``calculator`` with an arithmetic expression
-found in the prompt, ``current_time`` with an IANA timezone named in it (else UTC), ``http_get``
-with a URL in it. When the tools have answered, it replies from their results. Its reply is
+found in the prompt, ``current_time`` with an IANA timezone named in it (else UTC),
+``http_get`` with a URL in it, ``ask_human`` with a question about the prompt. When the tools have answered, it replies from their results. Its reply is
 streamed in chunks, like a real model's. No network, no key, same answer every time.
 """
 
@@ -60,6 +60,8 @@ def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dic
         calls.append(("current_time", {"timezone": zone.group(1) if zone else "UTC"}))
     if "http_get" in tool_names and (url := _URL.search(prompt)):
         calls.append(("http_get", {"url": url.group(0).rstrip(".,;:!?)")}))
+    if "ask_human" in tool_names:
+        calls.append(("ask_human", {"question": f"Before I answer, anything I should know about: {prompt}"}))
     return calls
 
 
@@ -91,6 +93,8 @@ def _answer(prompt: str, returns: list[ToolReturnPart]) -> str:
     for part in returns:
         if part.outcome == "success":
             lines.append(f"- {part.tool_name}: {_summarize(part.content)}")
+        elif part.outcome == "denied":
+            lines.append(f"- {part.tool_name} was not run: {_summarize(part.content)}")
         else:
             lines.append(f"- {part.tool_name} failed: {_summarize(part.content)}")
     return "Here is what my tools found:\n" + "\n".join(lines)

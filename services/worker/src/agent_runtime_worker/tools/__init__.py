@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Final, TypedDict
 
 from pydantic import Field
-from pydantic_ai import FunctionToolset
+from pydantic_ai import CallDeferred, FunctionToolset
 
 from agent_runtime_worker.tools.calculator import CalculatorResult, calculator
 from agent_runtime_worker.tools.current_time import current_time
@@ -40,7 +40,7 @@ __all__ = [
     "is_public_address",
 ]
 
-BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("calculator", "current_time", "http_get")
+BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("calculator", "current_time", "http_get", "ask_human")
 """Names of the built-in tools, in the order the toolset lists them."""
 
 MAX_URL_LENGTH: Final = 2048
@@ -94,10 +94,29 @@ def build_builtin_toolset(
         """
         return await http_get(url, policy if isinstance(policy, HttpGetPolicy) else policy())
 
+    def ask_human(
+        question: Annotated[str, Field(min_length=1, max_length=10_000)],
+    ) -> str:
+        """Ask a human a question and wait for their answer.
+
+        Use this when you need information or a decision only a person can give. The run
+        pauses until someone answers (or the wait times out).
+
+        Args:
+            question: The question, phrased so that a person can answer it without more context.
+
+        Returns:
+            The human's answer.
+        """
+        # Agent Runtime marks this tool as external, so the run waits for the answer instead of
+        # calling it; outside a run, deferring is still the right behaviour.
+        raise CallDeferred(kind="question")
+
     toolset = (toolset_factory or _plain_toolset)(toolset_id)
     toolset.add_function(calculator, takes_ctx=False, name="calculator")
     toolset.add_function(current_time, takes_ctx=False, name="current_time")
     toolset.add_function(fetch_url, takes_ctx=False, name="http_get")
+    toolset.add_function(ask_human, takes_ctx=False, name="ask_human")
     return toolset
 
 

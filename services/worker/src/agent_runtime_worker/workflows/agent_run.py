@@ -8,6 +8,7 @@ The run timeout is enforced here with a durable timer so the run can still be wr
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -15,6 +16,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic_ai import RunContext
     from pydantic_ai.durable_exec.temporal import PydanticAIWorkflow
     from pydantic_ai.exceptions import (
         AgentRunError,
@@ -25,13 +27,25 @@ with workflow.unsafe.imports_passed_through():
         UserError,
     )
     from pydantic_ai.settings import ModelSettings
+    from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
     from pydantic_ai.usage import RunUsage, UsageLimits
+    from ulid import ULID
 
+    from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
+    from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestStatus
     from agent_runtime_core.models.run import RunStatus
     from agent_runtime_core.temporal.contracts import (
         AGENT_RUN_WORKFLOW,
+        ANSWER_INPUT_UPDATE,
+        DECIDE_APPROVAL_UPDATE,
+        REQUEST_ALREADY_RESOLVED,
+        REQUEST_AMBIGUOUS,
+        REQUEST_NOT_FOUND,
         AgentRunInput,
         AgentRunResult,
+        ApprovalDecisionUpdate,
+        HumanRequestResolution,
+        InputAnswerUpdate,
         run_status_key,
     )
     from agent_runtime_worker.activities.contracts import (
@@ -40,6 +54,15 @@ with workflow.unsafe.imports_passed_through():
         FinishRunInput,
         RunRef,
         RunUsageTotals,
+    )
+    from agent_runtime_worker.activities.human_requests import (
+        CLOSE_HUMAN_WAIT,
+        OPEN_HUMAN_REQUESTS,
+        RESOLVE_HUMAN_REQUEST,
+        CloseHumanWaitInput,
+        HumanRequestSpec,
+        OpenHumanRequestsInput,
+        ResolveHumanRequestInput,
     )
     from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
 
@@ -51,6 +74,30 @@ BOOKKEEPING_RETRY = RetryPolicy(
     maximum_attempts=0,  # the run's record must be written: retry until the database answers
     non_retryable_error_types=["RunNotFound", "InvalidStatus"],
 )
+
+
+class HumanWaitTimedOutError(Exception):
+    """Nobody answered in time and the agent version says to fail the run."""
+
+
+@dataclass
+class PendingRequest:
+    """A human request as the workflow tracks it (deterministic state)."""
+
+    spec: HumanRequestSpec
+    status: HumanRequestStatus = HumanRequestStatus.PENDING
+    reason: str | None = None
+    answer: str | None = None
+    decided_by: str | None = None
+    persisted: bool = False  # the row exists (open_human_requests finished)
+    recorded: bool = False  # the decision or answer is written
+
+
+def workflow_id_with_prefix(prefix: str) -> str:
+    """A time-sortable, replay-safe id (``apr_…``) from the workflow clock and random."""
+    milliseconds = int(workflow.now().timestamp() * 1000)
+    value = (milliseconds << 80) | workflow.random().getrandbits(80)
+    return f"{prefix}_{str(ULID.from_int(value)).lower()}"
 
 
 def activity_error(exc: ActivityError) -> tuple[str, str]:
@@ -75,6 +122,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
 
     def __init__(self) -> None:
         self._status = RunStatus.QUEUED
+        self._run_input: AgentRunInput | None = None
+        self._requests: dict[str, PendingRequest] = {}
 
     @workflow.query
     def get_status(self) -> str:
@@ -90,6 +139,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
     @workflow.run
     async def run(self, run_input: AgentRunInput) -> AgentRunResult:
         """Execute the run."""
+        self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
         try:
             should_run = await workflow.execute_activity(
@@ -117,6 +167,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             run_id=run_input.run_id,
             tenant_id=run_input.tenant_id,
             enabled_tools=[tool.name for tool in agent.tools],
+            approval_tools=[tool.name for tool in agent.tools if tool.requires_approval],
         )
         try:
             result = await runtime_agent.run(
@@ -147,6 +198,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             return await self._finish(
                 run_input, RunStatus.CANCELLED, error=("cancelled", str(exc)), usage=exc.usage
             )
+        except HumanWaitTimedOutError as exc:
+            return await self._finish(run_input, RunStatus.FAILED, error=("approval_timeout", str(exc)))
         except UsageLimitExceeded as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("usage_limit_exceeded", str(exc)))
         except ModelAPIError as exc:
@@ -168,6 +221,23 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         error: tuple[str, str] | None = None,
         usage: RunUsage | None = None,
     ) -> AgentRunResult:
+        unresolved = [rid for rid, r in self._requests.items() if r.status == HumanRequestStatus.PENDING]
+        if unresolved:  # the run ends while humans were asked: those requests are void now
+            for request_id in unresolved:
+                self._requests[request_id].status = HumanRequestStatus.CANCELLED
+            await workflow.execute_activity(
+                CLOSE_HUMAN_WAIT,
+                CloseHumanWaitInput(
+                    run_id=run_input.run_id,
+                    tenant_id=run_input.tenant_id,
+                    request_ids=unresolved,
+                    status=HumanRequestStatus.CANCELLED,
+                    resume=False,
+                ),
+                result_type=int,
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                retry_policy=BOOKKEEPING_RETRY,
+            )
         totals = RunUsageTotals()
         if usage is not None:
             totals = RunUsageTotals(
@@ -192,6 +262,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             retry_policy=BOOKKEEPING_RETRY,
         )
         self._set_status(RunStatus(final_status))
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return AgentRunResult(
             run_id=run_input.run_id,
             status=final_status,
@@ -199,3 +270,196 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             error_code=finish.error_code,
             error_message=finish.error_message,
         )
+
+    # ------------------------------------------------------------------ humans in the loop
+
+    async def resolve_deferred_calls(
+        self, ctx: RunContext[RunDeps], requests: DeferredToolRequests
+    ) -> DeferredToolResults:
+        """Open a request per approval and question, wait for humans (or the timeout), and
+        turn their answers into results the agent continues with."""
+        assert self._run_input is not None
+        run_input = self._run_input
+        limits = run_input.agent.limits
+        now = workflow.now()
+        expires = now + timedelta(seconds=limits.approval_timeout_s)
+        specs: list[HumanRequestSpec] = []
+        for call in requests.approvals:
+            specs.append(
+                HumanRequestSpec(
+                    id=workflow_id_with_prefix("apr"),
+                    kind=HumanRequestKind.APPROVAL,
+                    tool_call_id=call.tool_call_id,
+                    tool=call.tool_name,
+                    args=call.args_as_dict(),
+                    requested_at=now,
+                    expires_at=expires,
+                )
+            )
+        for call in requests.calls:
+            question = (
+                str(call.args_as_dict().get("question", "")) if call.tool_name == HUMAN_INPUT_TOOL else ""
+            )
+            specs.append(
+                HumanRequestSpec(
+                    id=workflow_id_with_prefix("inp"),
+                    kind=HumanRequestKind.INPUT,
+                    tool_call_id=call.tool_call_id,
+                    tool=call.tool_name,
+                    args=call.args_as_dict(),
+                    question=question or f"The agent called {call.tool_name}; provide its result.",
+                    requested_at=now,
+                    expires_at=expires,
+                )
+            )
+        # Track before persisting, so a decision that arrives while the rows are written is
+        # accepted (its handler waits for `persisted`).
+        for spec in specs:
+            self._requests[spec.id] = PendingRequest(spec=spec)
+        await workflow.execute_activity(
+            OPEN_HUMAN_REQUESTS,
+            OpenHumanRequestsInput(run_id=run_input.run_id, tenant_id=run_input.tenant_id, requests=specs),
+            result_type=int,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        for spec in specs:
+            self._requests[spec.id].persisted = True
+        self._set_status(RunStatus.WAITING)
+        pending = [self._requests[spec.id] for spec in specs]
+        expired: list[str] = []
+        try:
+            await workflow.wait_condition(
+                lambda: all(request.recorded for request in pending),
+                timeout=timedelta(seconds=limits.approval_timeout_s),
+                timeout_summary="human requests expire",
+            )
+        except TimeoutError:
+            # Decisions already accepted keep their outcome; wait until they are written.
+            for request in pending:
+                if request.status == HumanRequestStatus.PENDING:
+                    request.status = HumanRequestStatus.EXPIRED
+                    expired.append(request.spec.id)
+            await workflow.wait_condition(
+                lambda: all(r.recorded or r.status == HumanRequestStatus.EXPIRED for r in pending)
+            )
+        await workflow.execute_activity(
+            CLOSE_HUMAN_WAIT,
+            CloseHumanWaitInput(
+                run_id=run_input.run_id,
+                tenant_id=run_input.tenant_id,
+                request_ids=expired,
+                resume=not (expired and limits.on_approval_timeout == "fail"),
+            ),
+            result_type=int,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        if expired and limits.on_approval_timeout == "fail":
+            raise HumanWaitTimedOutError(
+                f"No human answered {len(expired)} request(s) within {limits.approval_timeout_s} s."
+            )
+        self._set_status(RunStatus.RUNNING)
+        return self._results(pending, limits.approval_timeout_s)
+
+    @staticmethod
+    def _results(pending: list[PendingRequest], timeout_s: int) -> DeferredToolResults:
+        results = DeferredToolResults()
+        for request in pending:
+            call_id = request.spec.tool_call_id
+            who = request.decided_by or "a human"
+            if request.spec.kind == HumanRequestKind.APPROVAL:
+                if request.status == HumanRequestStatus.APPROVED:
+                    results.approvals[call_id] = ToolApproved()
+                elif request.status == HumanRequestStatus.REJECTED:
+                    because = f": {request.reason}" if request.reason else "."
+                    results.approvals[call_id] = ToolDenied(
+                        f"Rejected by {who}{because} The tool was not run."
+                    )
+                else:
+                    results.approvals[call_id] = ToolDenied(
+                        f"Nobody approved this call within {timeout_s} s; the tool was not run."
+                    )
+            elif request.status == HumanRequestStatus.ANSWERED:
+                results.calls[call_id] = request.answer
+            else:
+                results.calls[call_id] = f"Nobody answered within {timeout_s} s."
+            if request.decided_by:
+                results.answered_by[call_id] = request.decided_by
+        return results
+
+    def _pending_request(self, request_id: str, kind: HumanRequestKind) -> PendingRequest:
+        request = self._requests.get(request_id)
+        if request is None or request.spec.kind != kind:
+            raise ApplicationError(
+                f"No {kind.value} request '{request_id}' in this run.", type=REQUEST_NOT_FOUND
+            )
+        if request.status != HumanRequestStatus.PENDING:
+            raise ApplicationError(
+                f"Request '{request_id}' is already {request.status.value}.", type=REQUEST_ALREADY_RESOLVED
+            )
+        return request
+
+    async def _record(self, request: PendingRequest) -> HumanRequestResolution:
+        assert self._run_input is not None
+        assert request.decided_by is not None
+        await workflow.wait_condition(lambda: request.persisted)
+        await workflow.execute_activity(
+            RESOLVE_HUMAN_REQUEST,
+            ResolveHumanRequestInput(
+                run_id=self._run_input.run_id,
+                tenant_id=self._run_input.tenant_id,
+                request_id=request.spec.id,
+                status=request.status,
+                reason=request.reason,
+                answer=request.answer,
+                decided_by=request.decided_by,
+            ),
+            result_type=int,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        request.recorded = True
+        return HumanRequestResolution(request_id=request.spec.id, status=request.status.value)
+
+    @workflow.update(name=DECIDE_APPROVAL_UPDATE)
+    async def decide_approval(self, decision: ApprovalDecisionUpdate) -> HumanRequestResolution:
+        """Approve or reject a pending tool call."""
+        request = self._pending_request(decision.request_id, HumanRequestKind.APPROVAL)
+        request.status = HumanRequestStatus.APPROVED if decision.approve else HumanRequestStatus.REJECTED
+        request.reason = decision.reason
+        request.decided_by = decision.decided_by
+        return await self._record(request)
+
+    @decide_approval.validator
+    def validate_decision(self, decision: ApprovalDecisionUpdate) -> None:
+        """Refuse unknown or already-decided approvals before anything reaches history."""
+        self._pending_request(decision.request_id, HumanRequestKind.APPROVAL)
+
+    def _question_for(self, answer: InputAnswerUpdate) -> PendingRequest:
+        if answer.request_id is not None:
+            return self._pending_request(answer.request_id, HumanRequestKind.INPUT)
+        pending = [
+            r
+            for r in self._requests.values()
+            if r.spec.kind == HumanRequestKind.INPUT and r.status == HumanRequestStatus.PENDING
+        ]
+        if len(pending) != 1:
+            raise ApplicationError(
+                f"{len(pending)} questions are pending; name one with request_id.", type=REQUEST_AMBIGUOUS
+            )
+        return pending[0]
+
+    @workflow.update(name=ANSWER_INPUT_UPDATE)
+    async def answer_input(self, answer: InputAnswerUpdate) -> HumanRequestResolution:
+        """Answer a pending question."""
+        request = self._question_for(answer)
+        request.status = HumanRequestStatus.ANSWERED
+        request.answer = answer.answer
+        request.decided_by = answer.decided_by
+        return await self._record(request)
+
+    @answer_input.validator
+    def validate_answer(self, answer: InputAnswerUpdate) -> None:
+        """Refuse answers to unknown or already-answered questions."""
+        self._question_for(answer)

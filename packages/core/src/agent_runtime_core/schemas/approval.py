@@ -1,0 +1,61 @@
+"""Approvals and questions for humans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agent_runtime_core.models.approval import HumanRequestStatus
+from agent_runtime_core.schemas.common import StrictInput
+
+
+class ApprovalPublic(BaseModel):
+    """A tool call waiting for (or given) a human decision."""
+
+    id: str = Field(examples=["apr_01jd3x8a0b1c2d3e4f5g6h7j8k"])
+    run_id: str
+    tool: str
+    tool_call_id: str
+    args: dict[str, Any]
+    status: HumanRequestStatus
+    reason: str | None = Field(description="The decider's reason, if any.")
+    decided_by: str | None
+    requested_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+
+
+class ApprovalDecision(StrictInput):
+    """Approve or reject a pending tool call."""
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Told to the model when the call is rejected."
+    )
+
+
+class InputRequestPublic(BaseModel):
+    """A question the agent asked a human (`ask_human`)."""
+
+    id: str = Field(examples=["inp_01jd3x8a0b1c2d3e4f5g6h7j8k"])
+    run_id: str
+    question: str
+    status: HumanRequestStatus
+    answer: str | None
+    decided_by: str | None = Field(description="Who answered.")
+    requested_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+
+
+class InputAnswer(StrictInput):
+    """Answer the run's pending question."""
+
+    request_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Which question (`inp_…`); may be omitted when exactly one is pending.",
+    )
+    answer: str = Field(min_length=1, max_length=100_000)

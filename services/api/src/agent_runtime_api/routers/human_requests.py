@@ -1,0 +1,87 @@
+"""``/v1/runs/{run_id}/approvals`` and ``/v1/runs/{run_id}/input``: humans in the loop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from agent_runtime_api.deps import AppStateDep, PrincipalDep
+from agent_runtime_api.routers.common import Cursor, Limit, problems
+from agent_runtime_api.services.human_requests import HumanRequestService
+from agent_runtime_api.services.presenters import approval_public, input_request_public
+from agent_runtime_core.models import HumanRequestKind
+from agent_runtime_core.schemas import (
+    ApprovalDecision,
+    ApprovalPublic,
+    InputAnswer,
+    InputRequestPublic,
+    Page,
+)
+
+router = APIRouter(prefix="/v1/runs/{run_id}", tags=["approvals"])
+
+RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
+ApprovalId = Annotated[str, Path(max_length=40, description="Approval id (`apr_…`).")]
+
+
+def _service(state: AppStateDep, principal: PrincipalDep) -> HumanRequestService:
+    return HumanRequestService(state.database, state.temporal, principal.tenant_id)
+
+
+@router.get("/approvals", summary="List a run's approvals", responses=problems(404))
+async def list_approvals(
+    run_id: RunId, state: AppStateDep, principal: PrincipalDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[ApprovalPublic]:
+    """Tool calls of the run that needed a human decision, oldest first (pending and decided)."""
+    page = await _service(state, principal).list(
+        run_id, HumanRequestKind.APPROVAL, limit=limit, cursor=cursor
+    )
+    return Page[ApprovalPublic](data=[approval_public(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/approvals/{approval_id}", summary="Get an approval", responses=problems(404))
+async def get_approval(
+    run_id: RunId, approval_id: ApprovalId, state: AppStateDep, principal: PrincipalDep
+) -> ApprovalPublic:
+    """One approval."""
+    request = await _service(state, principal).get(run_id, approval_id, HumanRequestKind.APPROVAL)
+    return approval_public(request)
+
+
+@router.post(
+    "/approvals/{approval_id}", summary="Approve or reject a tool call", responses=problems(404, 409, 503)
+)
+async def decide_approval(
+    run_id: RunId,
+    approval_id: ApprovalId,
+    body: ApprovalDecision,
+    state: AppStateDep,
+    principal: PrincipalDep,
+) -> ApprovalPublic:
+    """Deliver a decision. `approve` runs the tool; `reject` tells the model it was rejected
+    (with `reason`) and the run goes on. 409 if it was already decided or expired, or the run
+    ended; 404 if the approval is unknown. Returns the approval as recorded (who, when)."""
+    request = await _service(state, principal).decide(run_id, approval_id, body, principal.subject)
+    return approval_public(request)
+
+
+@router.get("/input", summary="List a run's questions to humans", responses=problems(404))
+async def list_input_requests(
+    run_id: RunId, state: AppStateDep, principal: PrincipalDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[InputRequestPublic]:
+    """Questions the agent asked with the `ask_human` tool, oldest first."""
+    page = await _service(state, principal).list(run_id, HumanRequestKind.INPUT, limit=limit, cursor=cursor)
+    return Page[InputRequestPublic](
+        data=[input_request_public(r) for r in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("/input", summary="Answer the agent's question", responses=problems(404, 409, 503))
+async def answer_input(
+    run_id: RunId, body: InputAnswer, state: AppStateDep, principal: PrincipalDep
+) -> InputRequestPublic:
+    """Answer a pending `ask_human` question; the run continues with the answer. `request_id`
+    may be omitted when exactly one question is pending. 409 if already answered or expired."""
+    request = await _service(state, principal).answer(run_id, body, principal.subject)
+    return input_request_public(request)

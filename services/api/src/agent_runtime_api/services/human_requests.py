@@ -1,0 +1,170 @@
+"""Approvals and questions: list them, and deliver decisions/answers as workflow updates.
+
+The database answers the common mistakes fast (unknown id → 404, decided → 409); the workflow's
+update validator is the authority and refuses anything that slipped through (a race with another
+decider or with the timeout) before it reaches the workflow history.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from agent_runtime_api.services.pages import Window, window
+from agent_runtime_api.temporal_connection import TemporalConnection
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus, Run
+from agent_runtime_core.repositories import HumanRequestRepository, RunRepository, decode_cursor
+from agent_runtime_core.schemas import ApprovalDecision, InputAnswer
+from agent_runtime_core.temporal import (
+    ANSWER_INPUT_UPDATE,
+    DECIDE_APPROVAL_UPDATE,
+    REQUEST_ALREADY_RESOLVED,
+    REQUEST_AMBIGUOUS,
+    REQUEST_NOT_FOUND,
+    ApprovalDecisionUpdate,
+    HumanRequestResolution,
+    InputAnswerUpdate,
+)
+
+_LABEL = {HumanRequestKind.APPROVAL: "Approval", HumanRequestKind.INPUT: "Input request"}
+
+
+class HumanRequestService:
+    """Human requests of the runs of one tenant."""
+
+    def __init__(self, database: Database, temporal: TemporalConnection, tenant_id: str) -> None:
+        self.database = database
+        self.temporal = temporal
+        self.tenant_id = tenant_id
+
+    async def list(
+        self, run_id: str, kind: HumanRequestKind, *, limit: int, cursor: str | None
+    ) -> Window[HumanRequest]:
+        """Requests of one kind of a run, oldest first."""
+        after = decode_cursor(cursor) if cursor else None
+        async with session_scope(self.database) as session:
+            await self._run(RunRepository(session, self.tenant_id), run_id)
+            rows = await HumanRequestRepository(session, self.tenant_id).list(
+                run_id, kind, limit=limit + 1, after_id=after
+            )
+        return window(rows, limit, key=lambda request: request.id)
+
+    async def get(self, run_id: str, request_id: str, kind: HumanRequestKind) -> HumanRequest:
+        """One request, or 404."""
+        async with session_scope(self.database) as session:
+            await self._run(RunRepository(session, self.tenant_id), run_id)
+            request = await HumanRequestRepository(session, self.tenant_id).get(run_id, request_id)
+        if request is None or request.kind != kind:
+            raise NotFoundError(_LABEL[kind], request_id)
+        return request
+
+    async def decide(
+        self, run_id: str, approval_id: str, body: ApprovalDecision, decided_by: str
+    ) -> HumanRequest:
+        """Approve or reject a pending approval."""
+        request = await self.get(run_id, approval_id, HumanRequestKind.APPROVAL)
+        run = await self._check_open(run_id, request)
+        update = ApprovalDecisionUpdate(
+            request_id=approval_id,
+            approve=body.decision == "approve",
+            reason=body.reason,
+            decided_by=decided_by,
+        )
+        await self._update(run, DECIDE_APPROVAL_UPDATE, update, HumanRequestKind.APPROVAL, approval_id)
+        return await self.get(run_id, approval_id, HumanRequestKind.APPROVAL)
+
+    async def answer(self, run_id: str, body: InputAnswer, decided_by: str) -> HumanRequest:
+        """Answer the run's pending question (the one named, or the only one)."""
+        if body.request_id is not None:
+            request = await self.get(run_id, body.request_id, HumanRequestKind.INPUT)
+            run = await self._check_open(run_id, request)
+        else:
+            pending = await self._pending_inputs(run_id)
+            if len(pending) != 1:
+                raise InvalidRequestError(
+                    f"{len(pending)} questions are pending on this run; name one with request_id.",
+                    loc=["body", "request_id"],
+                    code="input_request_ambiguous" if pending else "no_pending_input",
+                )
+            request = pending[0]
+            run = await self._check_open(run_id, request)
+        update = InputAnswerUpdate(request_id=request.id, answer=body.answer, decided_by=decided_by)
+        await self._update(run, ANSWER_INPUT_UPDATE, update, HumanRequestKind.INPUT, request.id)
+        return await self.get(run_id, request.id, HumanRequestKind.INPUT)
+
+    async def _pending_inputs(self, run_id: str) -> list[HumanRequest]:
+        async with session_scope(self.database) as session:
+            await self._run(RunRepository(session, self.tenant_id), run_id)
+            rows = await HumanRequestRepository(session, self.tenant_id).list(
+                run_id, HumanRequestKind.INPUT, status=HumanRequestStatus.PENDING
+            )
+        return list(rows)
+
+    @staticmethod
+    async def _run(runs: RunRepository, run_id: str) -> Run:
+        run = await runs.get(run_id)
+        if run is None:
+            raise NotFoundError("Run", run_id)
+        return run
+
+    async def _check_open(self, run_id: str, request: HumanRequest) -> Run:
+        if request.status != HumanRequestStatus.PENDING:
+            raise _already_resolved(request.kind, request.id, request.status.value)
+        async with session_scope(self.database) as session:
+            run = await self._run(RunRepository(session, self.tenant_id), run_id)
+        if run.status.is_terminal:
+            raise ConflictError(
+                f"Run '{run_id}' already finished with status '{run.status.value}'.",
+                code="run_already_finished",
+            )
+        return run
+
+    async def _update(
+        self,
+        run: Run,
+        update_name: str,
+        update: ApprovalDecisionUpdate | InputAnswerUpdate,
+        kind: HumanRequestKind,
+        request_id: str,
+    ) -> HumanRequestResolution:
+        client = await self.temporal.client()
+        handle = client.get_workflow_handle(run.workflow_id)
+        try:
+            return await handle.execute_update(  # pyright: ignore[reportUnknownMemberType]
+                update_name, update, result_type=HumanRequestResolution
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            error_type = cause.type if isinstance(cause, ApplicationError) else None
+            message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+            if error_type == REQUEST_NOT_FOUND:
+                raise NotFoundError(_LABEL[kind], request_id) from exc
+            if error_type == REQUEST_ALREADY_RESOLVED:
+                raise _already_resolved(kind, request_id, None, message) from exc
+            if error_type == REQUEST_AMBIGUOUS:
+                raise InvalidRequestError(message, loc=["body", "request_id"]) from exc
+            raise
+        except RPCError as exc:
+            if "completed" in exc.message.lower() or "not found" in exc.message.lower():
+                raise ConflictError(
+                    f"Run '{run.id}' is no longer waiting for this {kind.value}.", code="run_already_finished"
+                ) from exc
+            raise ServiceUnavailableError(f"Temporal refused the update: {exc.message}") from exc
+
+
+def _already_resolved(
+    kind: HumanRequestKind, request_id: str, status: str | None, detail: str | None = None
+) -> ConflictError:
+    code = "approval_already_decided" if kind == HumanRequestKind.APPROVAL else "input_already_answered"
+    return ConflictError(
+        detail or f"{_LABEL[kind]} '{request_id}' is already {status}.",
+        code=code,
+    )

@@ -1,0 +1,214 @@
+"""Human requests (approvals and questions): open them, record answers, close the wait.
+
+Each activity is one transaction and idempotent: rows are keyed by (run, tool call), events by
+dedupe keys, and status changes only move forward.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import BaseModel, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.models import (
+    HumanRequest,
+    HumanRequestKind,
+    HumanRequestStatus,
+    Run,
+    RunEvent,
+    RunStatus,
+)
+from agent_runtime_core.models.base import utcnow
+from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
+
+OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
+RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
+CLOSE_HUMAN_WAIT: Final = "close_human_wait"
+
+
+class HumanRequestSpec(BaseModel):
+    """One request as the workflow created it (ids and times are the workflow's)."""
+
+    id: str
+    kind: HumanRequestKind
+    tool_call_id: str
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    question: str | None = None
+    requested_at: datetime
+    expires_at: datetime
+
+
+class OpenHumanRequestsInput(BaseModel):
+    """Requests to open; the run becomes ``waiting``."""
+
+    run_id: str
+    tenant_id: str
+    requests: list[HumanRequestSpec]
+
+
+class ResolveHumanRequestInput(BaseModel):
+    """A human's decision or answer, accepted by the workflow's update validator."""
+
+    run_id: str
+    tenant_id: str
+    request_id: str
+    status: HumanRequestStatus
+    reason: str | None = None
+    answer: str | None = None
+    decided_by: str
+
+
+class CloseHumanWaitInput(BaseModel):
+    """Expire (timeout) or cancel what is still pending; optionally resume the run."""
+
+    run_id: str
+    tenant_id: str
+    request_ids: list[str] = Field(default_factory=list)
+    status: HumanRequestStatus = HumanRequestStatus.EXPIRED
+    resume: bool = True
+
+
+def _event_type(kind: HumanRequestKind, what: str) -> str:
+    return f"{'approval' if kind == HumanRequestKind.APPROVAL else 'input'}.{what}"
+
+
+def _public(request: HumanRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "request_id": request.id,
+        "tool": request.tool,
+        "tool_call_id": request.tool_call_id,
+        "status": request.status.value,
+        "expires_at": request.expires_at.isoformat(),
+    }
+    if request.kind == HumanRequestKind.APPROVAL:
+        data["args"] = request.args
+    else:
+        data["question"] = request.question
+    if request.decided_by:
+        data["decided_by"] = request.decided_by
+    if request.reason:
+        data["reason"] = request.reason
+    if request.answer is not None:
+        data["answer"] = request.answer
+    return data
+
+
+async def _locked_run(session: AsyncSession, tenant_id: str, run_id: str) -> Run:
+    run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
+    if run is None:
+        raise ApplicationError(f"run {run_id} does not exist", type="RunNotFound", non_retryable=True)
+    return run
+
+
+async def publish_committed(events: list[RunEvent]) -> None:
+    """Fan committed events out to live readers (wired to the event bus)."""
+    del events
+
+
+class HumanRequestActivities:
+    """Activities bound to the worker's database engine."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @activity.defn(name=OPEN_HUMAN_REQUESTS)
+    async def open_human_requests(self, data: OpenHumanRequestsInput) -> int:
+        """Write the requests and ``*.requested`` events; ``running → waiting`` (``run.waiting``)."""
+        written: list[RunEvent] = []
+        async with session_scope(self.database) as session:
+            run = await _locked_run(session, data.tenant_id, data.run_id)
+            events = RunEventRepository(session, data.tenant_id)
+            requests = HumanRequestRepository(session, data.tenant_id)
+            for spec in data.requests:
+                request = await requests.get(data.run_id, spec.id)
+                if request is None:
+                    request = HumanRequest(tenant_id=data.tenant_id, run_id=data.run_id, **spec.model_dump())
+                    session.add(request)
+                    await session.flush()
+                event = await events.append(
+                    run,
+                    _event_type(spec.kind, "requested"),
+                    _public(request),
+                    dedupe_key=f"human:{spec.id}:requested",
+                )
+                written += [event] if event else []
+            if run.status == RunStatus.RUNNING:
+                run.status = RunStatus.WAITING
+            if run.status == RunStatus.WAITING:
+                event = await events.append(
+                    run,
+                    "run.waiting",
+                    {"request_ids": [spec.id for spec in data.requests]},
+                    dedupe_key=f"run.waiting:{data.requests[0].id}",
+                )
+                written += [event] if event else []
+        await publish_committed(written)
+        return len(written)
+
+    @activity.defn(name=RESOLVE_HUMAN_REQUEST)
+    async def resolve_human_request(self, data: ResolveHumanRequestInput) -> int:
+        """Record who decided what, when; ``approval.decided`` / ``input.answered``."""
+        async with session_scope(self.database) as session:
+            run = await _locked_run(session, data.tenant_id, data.run_id)
+            request = await HumanRequestRepository(session, data.tenant_id).get(
+                data.run_id, data.request_id, for_update=True
+            )
+            if request is None:
+                raise ApplicationError(
+                    f"request {data.request_id} does not exist",
+                    type="HumanRequestNotFound",
+                    non_retryable=True,
+                )
+            if request.status == HumanRequestStatus.PENDING:
+                request.status = data.status
+                request.reason = data.reason
+                request.answer = data.answer
+                request.decided_by = data.decided_by
+                request.decided_at = utcnow()
+                session.add(request)
+            what = "decided" if request.kind == HumanRequestKind.APPROVAL else "answered"
+            event = await RunEventRepository(session, data.tenant_id).append(
+                run,
+                _event_type(request.kind, what),
+                _public(request),
+                dedupe_key=f"human:{request.id}:resolved",
+            )
+        await publish_committed([event] if event else [])
+        return 1 if event else 0
+
+    @activity.defn(name=CLOSE_HUMAN_WAIT)
+    async def close_human_wait(self, data: CloseHumanWaitInput) -> int:
+        """Expire or cancel still-pending requests; with ``resume``, ``waiting → running``."""
+        written: list[RunEvent] = []
+        async with session_scope(self.database) as session:
+            run = await _locked_run(session, data.tenant_id, data.run_id)
+            events = RunEventRepository(session, data.tenant_id)
+            if data.request_ids:
+                for request in await HumanRequestRepository(session, data.tenant_id).get_by_ids(
+                    data.run_id, data.request_ids
+                ):
+                    if request.status == HumanRequestStatus.PENDING:
+                        request.status = data.status
+                        request.decided_at = utcnow()
+                        session.add(request)
+                    event = await events.append(
+                        run,
+                        _event_type(request.kind, request.status.value),
+                        _public(request),
+                        dedupe_key=f"human:{request.id}:resolved",
+                    )
+                    written += [event] if event else []
+            if data.resume and run.status == RunStatus.WAITING:
+                run.status = RunStatus.RUNNING
+                event = await events.append(
+                    run, "run.resumed", {}, dedupe_key=f"run.resumed:{run.last_event_seq}"
+                )
+                written += [event] if event else []
+        await publish_committed(written)
+        return len(written)
