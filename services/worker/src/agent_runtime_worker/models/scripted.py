@@ -3,8 +3,9 @@
 It reads the user's prompt and calls each of the agent's tools that the prompt gives arguments
 for (all in one turn, so they run in parallel): ``calculator`` with an arithmetic expression
 found in the prompt, ``current_time`` with an IANA timezone named in it (else UTC),
-``http_get`` with a URL in it, ``ask_human`` with a question about the prompt. When the tools have answered, it replies from their results. Its reply is
-streamed in chunks, like a real model's. No network, no key, same answer every time.
+``http_get`` with a URL in it, ``ask_human`` with a question about the prompt. When the tools
+have answered, it replies from their results. Its reply is streamed in chunks, like a real
+model's. No network, no key, same answer every time.
 """
 
 from __future__ import annotations
