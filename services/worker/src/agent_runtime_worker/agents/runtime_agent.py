@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterable
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final, Protocol, cast
@@ -66,6 +67,20 @@ def _activity_attempt() -> int:
     return activity.info().attempt if activity.in_activity() else 1
 
 
+current_tool_idempotency_key: ContextVar[str | None] = ContextVar(
+    "current_tool_idempotency_key", default=None
+)
+"""Inside a tool call: ``<run_id>:<tool_call_id>``, the same on every retry of that call.
+
+A tool with side effects passes it on (e.g. as an ``Idempotency-Key`` header) so that a call
+retried after a worker crash does not do its effect twice."""
+
+
+def tool_idempotency_key(run_id: str, tool_call_id: str) -> str:
+    """The stable idempotency key of one tool call of one run."""
+    return f"{run_id}:{tool_call_id}"
+
+
 class RecordingToolset(FunctionToolset[RunDeps]):
     """The built-in tools, writing ``tool.call.started``/``tool.call.finished`` events from inside
     the tool-call activity itself (no extra activity per event)."""
@@ -82,11 +97,19 @@ class RecordingToolset(FunctionToolset[RunDeps]):
 
         call_id = ctx.tool_call_id or name
         deps = ctx.deps
+        key = tool_idempotency_key(deps.run_id, call_id)
+        token = current_tool_idempotency_key.set(key)
         await record_run_event(
             deps.tenant_id,
             deps.run_id,
             "tool.call.started",
-            {"tool_call_id": call_id, "tool": name, "args": tool_args, "attempt": _activity_attempt()},
+            {
+                "tool_call_id": call_id,
+                "tool": name,
+                "args": tool_args,
+                "attempt": _activity_attempt(),
+                "idempotency_key": key,
+            },
             dedupe_key=f"tool:{call_id}:started",
         )
         try:
@@ -100,6 +123,8 @@ class RecordingToolset(FunctionToolset[RunDeps]):
                 dedupe_key=f"tool:{call_id}:finished",
             )
             raise
+        finally:
+            current_tool_idempotency_key.reset(token)
         await record_run_event(
             deps.tenant_id,
             deps.run_id,
@@ -184,6 +209,10 @@ class RuntimeDurability(TemporalDurability[RunDeps]):
             yield event
 
 
+HEARTBEAT_TIMEOUT = timedelta(seconds=2)
+"""pydantic-ai beats every timeout/2: a killed worker's model or tool call is retried elsewhere
+within ~2 s, and a cancel reaches a running call within ~1 s."""
+
 MODEL_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -202,14 +231,14 @@ durability = RuntimeDurability(
     activity_config=ActivityConfig(start_to_close_timeout=timedelta(seconds=60)),
     model_activity_config=ActivityConfig(
         start_to_close_timeout=timedelta(minutes=10),
-        heartbeat_timeout=timedelta(seconds=5),
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=MODEL_RETRY_POLICY,
         cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     ),
     toolset_activity_config={
         BUILTIN_TOOLSET_ID: ActivityConfig(
             start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=timedelta(seconds=5),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=TOOL_RETRY_POLICY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )

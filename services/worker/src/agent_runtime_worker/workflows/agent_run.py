@@ -66,7 +66,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
 
-BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
+"""Our own activities are single short transactions: a crashed worker's attempt is retried soon."""
 BOOKKEEPING_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
