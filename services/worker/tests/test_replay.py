@@ -10,28 +10,77 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic_ai.durable_exec.temporal import PydanticAIPlugin
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.ids import new_agent_id, new_run_id
-from agent_runtime_core.models import Agent, AgentVersion, Run
-from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_core.models import Agent, AgentVersion, HumanRequestKind, HumanRequestStatus, Run
+from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
 from agent_runtime_core.schemas import Limits, ToolSpec
-from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput
+from agent_runtime_core.temporal import (
+    AGENT_RUN_WORKFLOW,
+    ANSWER_INPUT_UPDATE,
+    DECIDE_APPROVAL_UPDATE,
+    AgentConfig,
+    AgentRunInput,
+    ApprovalDecisionUpdate,
+    HumanRequestResolution,
+    InputAnswerUpdate,
+)
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-SCENARIOS: dict[str, tuple[str, list[str], Limits]] = {
-    "tools_succeeded": ("What is (2 + 3) * 4 in Europe/Paris?", ["calculator", "current_time"], Limits()),
+SCENARIOS: dict[str, tuple[str, list[ToolSpec], Limits]] = {
+    "tools_succeeded": (
+        "What is (2 + 3) * 4 in Europe/Paris?",
+        [ToolSpec(name="calculator"), ToolSpec(name="current_time")],
+        Limits(),
+    ),
     "no_tools_succeeded": ("hello", [], Limits()),
-    "invalid_tool_args_retried": ("compute 1 / 0", ["calculator"], Limits()),
-    "request_limit_failed": ("3 * 3", ["calculator"], Limits(max_requests=1)),
+    "invalid_tool_args_retried": ("compute 1 / 0", [ToolSpec(name="calculator")], Limits()),
+    "request_limit_failed": ("3 * 3", [ToolSpec(name="calculator")], Limits(max_requests=1)),
+    "approvals_approved_and_rejected": (
+        "What is 2 + 2 in Asia/Tokyo?",
+        [
+            ToolSpec(name="calculator", requires_approval=True),
+            ToolSpec(name="current_time", requires_approval=True),
+        ],
+        Limits(),
+    ),
+    "question_answered": ("Plan my trip", [ToolSpec(name="ask_human")], Limits()),
 }
+
+
+async def _answer_humans(
+    database: Database, tenant_id: str, run_id: str, handle: WorkflowHandle[Any, Any]
+) -> None:
+    """Decide approvals (approve the first, reject the rest) and answer questions as they come."""
+    answered: set[str] = set()
+    while True:
+        async with session_scope(database) as session:
+            run = await RunRepository(session, tenant_id).get(run_id)
+            repo = HumanRequestRepository(session, tenant_id)
+            approvals = await repo.list(run_id, HumanRequestKind.APPROVAL, status=HumanRequestStatus.PENDING)
+            questions = await repo.list(run_id, HumanRequestKind.INPUT, status=HumanRequestStatus.PENDING)
+        if run is None or run.status.is_terminal:
+            return
+        for index, approval in enumerate(a for a in approvals if a.id not in answered):
+            answered.add(approval.id)
+            decision = ApprovalDecisionUpdate(
+                request_id=approval.id, approve=index == 0, reason="recorded", decided_by="replay"
+            )
+            await handle.execute_update(DECIDE_APPROVAL_UPDATE, decision, result_type=HumanRequestResolution)
+        for question in (q for q in questions if q.id not in answered):
+            answered.add(question.id)
+            answer = InputAnswerUpdate(request_id=question.id, answer="By train.", decided_by="replay")
+            await handle.execute_update(ANSWER_INPUT_UPDATE, answer, result_type=HumanRequestResolution)
+        await asyncio.sleep(0.05)
 
 
 def saved_histories() -> list[Path]:
@@ -89,13 +138,14 @@ async def test_record_histories(
                 agent_name="replay",
                 version=1,
                 model="builtin:scripted",
-                tools=[ToolSpec(name=tool) for tool in tools],
+                tools=tools,
                 limits=limits,
             ),
         )
         handle = await temporal_client.start_workflow(
             AGENT_RUN_WORKFLOW, run_input, id=f"run-{run_id}", task_queue=task_queue
         )
+        await asyncio.wait_for(_answer_humans(database, tenant_id, run_id, handle), timeout=30)
         await asyncio.wait_for(handle.result(), timeout=30)
         history = await handle.fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json())
