@@ -98,6 +98,12 @@ async def test_saved_history_replays_deterministically(path: Path) -> None:
 
 def test_histories_are_saved() -> None:
     assert {p.stem for p in saved_histories()} >= set(SCENARIOS)
+    # Recorded after bookkeeping moved to local activities (the `local-bookkeeping-activities` patch).
+    assert {p.stem for p in saved_histories()} >= {
+        "tools_succeeded_local_bookkeeping",
+        "approvals_approved_and_rejected_local_bookkeeping",
+        "question_answered_local_bookkeeping",
+    }
 
 
 async def _insert_run(database: Database, tenant_id: str, text: str) -> tuple[str, str]:
