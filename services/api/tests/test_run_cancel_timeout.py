@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from .test_agents import assert_problem
 from .test_runs import TERMINAL, events_of, make_agent, runtime_api, wait_for_status
@@ -57,7 +57,10 @@ async def test_cancel_reaches_the_running_tool_and_ends_the_run_cancelled(
     types = [e["type"] for e in await events_of(runtime_api, run["id"])]
     assert types[-1] == "run.cancelled"
     assert "tool.call.finished" not in types
-    description = await temporal_client.get_workflow_handle(run["workflow_id"]).describe()
+    handle = temporal_client.get_workflow_handle(run["workflow_id"])
+    with pytest.raises(WorkflowFailureError):  # the run row is final a moment before the workflow
+        await handle.result()
+    description = await handle.describe()
     assert description.status == WorkflowExecutionStatus.CANCELED
     assert_problem(await runtime_api.post(f"/v1/runs/{run['id']}/cancel"), 409, "run_already_finished")
 

@@ -96,6 +96,7 @@ async def test_run_calls_tools_and_succeeds_with_gap_free_events(
 
     # Each model request and each tool call was its own activity in the workflow's history.
     handle = temporal_client.get_workflow_handle(run["workflow_id"])
+    await handle.result()  # the run row is final a moment before the workflow completes
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     activity_types = [
         event.activity_task_scheduled_event_attributes.activity_type.name

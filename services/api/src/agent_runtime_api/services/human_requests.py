@@ -7,6 +7,8 @@ decider or with the timeout) before it reaches the workflow history.
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -33,6 +35,9 @@ from agent_runtime_core.temporal import (
     HumanRequestResolution,
     InputAnswerUpdate,
 )
+
+UPDATE_WAIT_S = 10.0
+"""How long a decision waits for the run's worker before the API answers 503."""
 
 _LABEL = {HumanRequestKind.APPROVAL: "Approval", HumanRequestKind.INPUT: "Input request"}
 
@@ -138,9 +143,18 @@ class HumanRequestService:
         client = await self.temporal.client()
         handle = client.get_workflow_handle(run.workflow_id)
         try:
-            return await handle.execute_update(  # pyright: ignore[reportUnknownMemberType]
-                update_name, update, result_type=HumanRequestResolution
-            )
+            async with asyncio.timeout(UPDATE_WAIT_S):
+                return await handle.execute_update(  # pyright: ignore[reportUnknownMemberType]
+                    update_name, update, result_type=HumanRequestResolution
+                )
+        except TimeoutError as exc:
+            # No worker picked the run up in time (all down or restarting). Temporal keeps the
+            # update and the run applies it when a worker is back; retrying is safe (409 then).
+            raise ServiceUnavailableError(
+                f"The {kind.value} was submitted but no worker has processed it yet; check "
+                f"GET /v1/runs/{run.id} later, or retry (a repeat is refused once it applied).",
+                retry_after_s=5,
+            ) from exc
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             error_type = cause.type if isinstance(cause, ApplicationError) else None

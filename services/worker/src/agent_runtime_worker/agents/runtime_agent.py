@@ -99,6 +99,9 @@ class RecordingToolset(FunctionToolset[RunDeps]):
         deps = ctx.deps
         key = tool_idempotency_key(deps.run_id, call_id)
         token = current_tool_idempotency_key.set(key)
+        attempt = _activity_attempt()
+        # One started event per attempt, so a call retried after a crash leaves a trace.
+        started_key = f"tool:{call_id}:started" if attempt == 1 else f"tool:{call_id}:a{attempt}:started"
         await record_run_event(
             deps.tenant_id,
             deps.run_id,
@@ -107,10 +110,10 @@ class RecordingToolset(FunctionToolset[RunDeps]):
                 "tool_call_id": call_id,
                 "tool": name,
                 "args": tool_args,
-                "attempt": _activity_attempt(),
+                "attempt": attempt,
                 "idempotency_key": key,
             },
-            dedupe_key=f"tool:{call_id}:started",
+            dedupe_key=started_key,
         )
         try:
             result = await super().call_tool(name, tool_args, ctx, tool)

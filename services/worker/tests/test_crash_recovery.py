@@ -1,0 +1,468 @@
+"""Crash-proof runs: real worker processes are ``kill -9``-ed mid-run and the Temporal server is
+restarted under a run; every run still finishes, nothing completed is executed again, and the
+run's events stay gap-free without duplicates.
+
+Workers are ``python -m agent_runtime_cli worker`` subprocesses; the API runs in-process; the
+model is a local OpenAI-compatible server (``openai-compatible:…``) or the offline
+``builtin:scripted`` model, and ``http_get`` fetches from a local server. Recovery times are
+printed (``-s``) and only checked against generous bounds: speed targets live in
+``bench/crash_recovery.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from agent_runtime_api.deps import Principal, get_principal
+from agent_runtime_api.main import create_app
+from agent_runtime_cli.embedded import TemporalDevServer
+from agent_runtime_core.db import Database
+from agent_runtime_core.models import RunEvent
+from agent_runtime_core.settings import Settings
+from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES, connect_temporal
+
+from .crash_harness import (
+    MODEL_ACTIVITY,
+    TOOL_ACTIVITY,
+    ScriptedChatServer,
+    SlowHttpServer,
+    WorkerProcesses,
+    activity_records,
+    assert_events_consistent,
+    attempts_by_type,
+    completed_workflow_activities,
+    eventually,
+    first_event_after,
+    run_events,
+    serve_chat,
+    serve_http,
+    wait_polling,
+    worker_environment,
+    workflow_task_state,
+)
+
+TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
+RECOVERY_BOUND_S = 15.0
+"""Generous: a kill is detected within the 2 s heartbeat timeout, retried after 1 s, and a cold
+replacement worker needs several seconds of imports on a small CI machine."""
+
+
+# ------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def worker_processes(tmp_path: Path, worker_settings: Settings) -> Generator[WorkerProcesses]:
+    """Spawner of worker processes on this test's queue; all are killed at teardown."""
+    env = worker_environment(
+        database_url=worker_settings.database_url,
+        temporal_address=worker_settings.temporal_address,
+        task_queue=worker_settings.temporal_task_queue,
+        redis_url=worker_settings.redis_url,
+    )
+    workers = WorkerProcesses(tmp_path, env)
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+@contextlib.asynccontextmanager
+async def open_api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over ASGI with the app's lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test", timeout=60) as client:
+            yield client
+
+
+def build_api(settings: Settings, tenant_id: str) -> FastAPI:
+    """The API app as this test's tenant sees it."""
+    app = create_app(settings.model_copy(update={"database_pool_size": 3}))
+    app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=tenant_id, subject="test")
+    return app
+
+
+@pytest.fixture
+async def api(worker_settings: Settings, tenant_id: str) -> AsyncGenerator[httpx.AsyncClient]:
+    """The API in-process, on the session's Postgres and Temporal and this test's queue."""
+    async with open_api(build_api(worker_settings, tenant_id)) as client:
+        yield client
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+
+async def make_agent(api: httpx.AsyncClient, model: str, tools: list[dict[str, Any]]) -> str:
+    body = {"name": f"crash-{time.monotonic_ns()}", "version": {"model": model, "tools": tools}}
+    response = await api.post("/v1/agents", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def start_run(api: httpx.AsyncClient, agent_id: str, text: str) -> str:
+    response = await api.post("/v1/runs", json={"agent_id": agent_id, "input": text})
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, run_id: str, statuses: set[str], timeout_s: float = 30
+) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        run = (await api.get(f"/v1/runs/{run_id}")).json()
+        return run if run["status"] in statuses else None
+
+    async def describe() -> str:
+        return str((await api.get(f"/v1/runs/{run_id}")).json())
+
+    try:
+        return await eventually(probe, timeout_s=timeout_s)
+    except AssertionError:
+        raise AssertionError(f"run {run_id} not in {statuses}: {await describe()}") from None
+
+
+def report(test: str, **seconds: float | None) -> None:
+    figures = ", ".join(f"{name}={value:.2f}s" for name, value in seconds.items() if value is not None)
+    print(f"\n[recovery] {test}: {figures}")
+
+
+# ---------------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.timeout(90)
+async def test_worker_killed_during_a_model_request_resumes_on_a_new_worker(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    async with serve_chat(ScriptedChatServer(stall={2})) as model:
+        worker_processes.env["AGENT_RUNTIME_OPENAI_BASE_URL"] = model.base_url
+        first = worker_processes.spawn()
+        agent_id = await make_agent(api, "openai-compatible:slow-llm", [{"name": "calculator"}])
+        await wait_polling(temporal_client, task_queue, first)
+        run_id = await start_run(api, agent_id, "What is 6 * 7?")
+
+        # Step 1 (a calculator call) and the tool ran; step 2 streams its first chunk and stalls.
+        await asyncio.wait_for(model.stalled.wait(), timeout=30)
+
+        async def step_two_started() -> bool:
+            events = await run_events(database, tenant_id, run_id)
+            return sum(e.type == "model.request.started" for e in events) >= 2
+
+        await eventually(step_two_started, timeout_s=10, message="step 2 wrote no event")
+        before_kill = await run_events(database, tenant_id, run_id)
+        first.kill()
+        assert first.killed_at is not None and first.killed_at_wall is not None
+
+        second = worker_processes.spawn()  # cold: the only worker died, a new one comes up
+        await wait_polling(temporal_client, task_queue, second)
+        ready_s = time.monotonic() - first.killed_at
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert done["output"] == model.answer
+        assert [r.has_tool_results for r in model.requests] == [False, True, True]
+        retry = model.requests[2]  # step 2 again, not a re-run of step 1
+
+    # Temporal: every completed step ran once; only the killed model request took a 2nd attempt.
+    handle = temporal_client.get_workflow_handle(f"run-{run_id}")
+    records = await completed_workflow_activities(handle)
+    assert all(r.completed for r in records)
+    assert attempts_by_type(records) == {
+        "mark_run_started": [1],
+        MODEL_ACTIVITY: [1, 2],
+        TOOL_ACTIVITY: [1],
+        "finish_run": [1],
+    }
+
+    # Postgres: gap-free, no duplicate writes; what was written before the kill is untouched.
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    assert [(e.seq, e.type, e.data) for e in events[: len(before_kill)]] == [
+        (e.seq, e.type, e.data) for e in before_kill
+    ]
+    assert [e.type for e in events].count("tool.call.started") == 1
+    finished = [e.data for e in events if e.type == "model.request.finished"]
+    assert [f["step"] for f in finished] == [1, 2]
+    assert finished[1]["text"] == model.answer
+
+    next_event = first_event_after(events, first.killed_at_wall)
+    assert next_event is not None
+    retry_s = retry.received_at - first.killed_at
+    next_event_s = next_event.at.timestamp() - first.killed_at_wall
+    assert retry_s - ready_s < RECOVERY_BOUND_S  # once a worker is back, the retry starts at once
+    assert retry_s < 60  # ... and a new worker cannot take forever to come up
+    report(
+        "model request, cold replacement worker",
+        replacement_ready=ready_s,
+        retried_request=retry_s,
+        next_event=next_event_s,
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_worker_killed_during_a_tool_call_retries_only_that_call_with_the_same_key(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    async with serve_http(SlowHttpServer(hang={1})) as target:
+        first = worker_processes.spawn()
+        agent_id = await make_agent(api, "builtin:scripted", [{"name": "calculator"}, {"name": "http_get"}])
+        await wait_polling(temporal_client, task_queue, first)
+        run_id = await start_run(api, agent_id, f"What is 6 * 7? fetch {target.url}")
+        handle = temporal_client.get_workflow_handle(f"run-{run_id}")
+
+        # Both tools run in parallel: the calculator finishes, http_get hangs on its request.
+        await asyncio.wait_for(target.hanging.wait(), timeout=30)
+
+        async def calculator_completed() -> bool:
+            return any(r.tool_name == "calculator" and r.completed for r in await activity_records(handle))
+
+        await eventually(calculator_completed, timeout_s=10, message="the calculator did not complete")
+        # A second worker is already running when the first dies (one of several workers).
+        second = worker_processes.spawn()
+        await wait_polling(temporal_client, task_queue, second)
+        first.kill()
+        assert first.killed_at is not None and first.killed_at_wall is not None
+
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert "calculator: 42" in done["output"]
+        assert "fetched ok" in done["output"]
+        assert len(target.arrivals) == 2  # the killed attempt and its retry
+        retry_s = target.arrivals[1] - first.killed_at
+
+    records = await completed_workflow_activities(handle)
+    assert all(r.completed for r in records)
+    tools = {r.tool_name: r for r in records if r.activity_type == TOOL_ACTIVITY}
+    assert set(tools) == {"calculator", "http_get"}
+    assert tools["calculator"].attempt == 1  # completed before the kill: not run again
+    assert tools["http_get"].attempt == 2
+    assert attempts_by_type(records)[MODEL_ACTIVITY] == [1, 1]
+    assert attempts_by_type(records)["mark_run_started"] == [1]
+    assert attempts_by_type(records)["finish_run"] == [1]
+
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    started = {e.data["tool"]: e.data for e in events if e.type == "tool.call.started"}
+    finished = {e.data["tool"]: e.data for e in events if e.type == "tool.call.finished"}
+    assert set(started) == set(finished) == {"calculator", "http_get"}
+    for tool, data in started.items():
+        assert data["idempotency_key"] == f"{run_id}:{data['tool_call_id']}"
+        # Every attempt gets the tool call id from the one scheduled input: the key is stable.
+        assert tools[tool].tool_call_id == data["tool_call_id"] == finished[tool]["tool_call_id"]
+    assert started["http_get"]["attempt"] == 1  # written by the killed attempt, not rewritten
+    assert finished["http_get"]["ok"] is True
+
+    next_event = first_event_after(events, first.killed_at_wall)
+    assert next_event is not None and next_event.type == "tool.call.finished"
+    next_event_s = next_event.at.timestamp() - first.killed_at_wall
+    assert retry_s < RECOVERY_BOUND_S
+    assert next_event_s < RECOVERY_BOUND_S
+    report("tool call, standby worker", retried_request=retry_s, next_event=next_event_s)
+
+
+async def wait_for_approval_wait(
+    api: httpx.AsyncClient, temporal_client: Client, run_id: str
+) -> dict[str, Any]:
+    """The run's pending approval, once the workflow is idle waiting for it."""
+
+    async def pending() -> list[dict[str, Any]]:
+        approvals = (await api.get(f"/v1/runs/{run_id}/approvals")).json()["data"]
+        return [a for a in approvals if a["status"] == "pending"]
+
+    [approval] = await eventually(pending, timeout_s=30, message="no approval was requested")
+    await wait_for_status(api, run_id, {"waiting"})
+    # The row says `waiting` as soon as the (local) activity that opened the request commits,
+    # while the workflow task that ran it is still going; killing the worker then is the next
+    # test's case (a worker dying inside a workflow task), so wait until that task is done.
+    handle = temporal_client.get_workflow_handle(f"run-{run_id}")
+
+    async def idle() -> bool:
+        return await workflow_task_state(handle) is None
+
+    await eventually(idle, timeout_s=10, message="the workflow never became idle")
+    return approval
+
+
+async def assert_approved_run_completed_once(
+    api: httpx.AsyncClient, temporal_client: Client, database: Database, tenant_id: str, run_id: str
+) -> list[RunEvent]:
+    done = await wait_for_status(api, run_id, TERMINAL, timeout_s=30)
+    assert done["status"] == "succeeded", done
+    assert "calculator: 42" in done["output"]
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    assert all(r.completed for r in records)
+    assert attempts_by_type(records) == {
+        "mark_run_started": [1],
+        MODEL_ACTIVITY: [1, 1],
+        "open_human_requests": [1],
+        "resolve_human_request": [1],
+        "close_human_wait": [1],
+        TOOL_ACTIVITY: [1],
+        "finish_run": [1],
+    }
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    types = [e.type for e in events]
+    assert types.count("approval.requested") == types.count("approval.decided") == 1
+    assert types.index("approval.decided") < types.index("run.resumed") < types.index("tool.call.started")
+    return events
+
+
+@pytest.mark.timeout(90)
+async def test_worker_killed_while_waiting_for_approval_resumes_when_approved(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    first = worker_processes.spawn()
+    agent_id = await make_agent(api, "builtin:scripted", [{"name": "calculator", "requires_approval": True}])
+    await wait_polling(temporal_client, task_queue, first)
+    run_id = await start_run(api, agent_id, "What is 6 * 7?")
+    approval = await wait_for_approval_wait(api, temporal_client, run_id)
+    first.kill()
+    assert first.killed_at is not None and first.killed_at_wall is not None
+
+    # The decision is sent right away: it waits in Temporal until the new worker is up.
+    second = worker_processes.spawn()
+    ready = asyncio.create_task(wait_polling(temporal_client, task_queue, second))
+    decided = await api.post(f"/v1/runs/{run_id}/approvals/{approval['id']}", json={"decision": "approve"})
+    decided_s = time.monotonic() - first.killed_at
+    assert decided.status_code == 200, (decided.text, second.log())
+    assert decided.json()["status"] == "approved"
+    await ready
+    events = await assert_approved_run_completed_once(api, temporal_client, database, tenant_id, run_id)
+    next_event = first_event_after(events, first.killed_at_wall)
+    assert next_event is not None and next_event.type == "approval.decided"
+    assert decided_s < 60
+    report(
+        "approval wait, decision sent before the replacement worker is up",
+        decision_answered=decided_s,
+        next_event=next_event.at.timestamp() - first.killed_at_wall,
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_worker_dying_inside_a_workflow_task_is_replaced_after_the_task_timeout(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    """The narrow window no heartbeat covers: Temporal handed the worker a workflow task (here:
+    the approval's update) and the worker dies before completing it. Temporal only notices
+    when the workflow task timeout (default 10 s) expires."""
+    first = worker_processes.spawn()
+    agent_id = await make_agent(api, "builtin:scripted", [{"name": "calculator", "requires_approval": True}])
+    await wait_polling(temporal_client, task_queue, first)
+    run_id = await start_run(api, agent_id, "What is 6 * 7?")
+    approval = await wait_for_approval_wait(api, temporal_client, run_id)
+    handle = temporal_client.get_workflow_handle(f"run-{run_id}")
+
+    first.pause()  # frozen: its open polls still receive the update's workflow task
+    decision = asyncio.create_task(
+        api.post(f"/v1/runs/{run_id}/approvals/{approval['id']}", json={"decision": "approve"})
+    )
+
+    async def handed_to_the_frozen_worker() -> bool:
+        return await workflow_task_state(handle) == "started"
+
+    await eventually(handed_to_the_frozen_worker, timeout_s=10, message="no workflow task was started")
+    first.kill()
+    assert first.killed_at is not None
+    second = worker_processes.spawn()
+    decided = await decision
+    decided_s = time.monotonic() - first.killed_at
+    assert decided.status_code == 200, (decided.text, second.log())
+    await assert_approved_run_completed_once(api, temporal_client, database, tenant_id, run_id)
+    history = [event async for event in handle.fetch_history_events()]
+    assert any(event.HasField("workflow_task_timed_out_event_attributes") for event in history)
+    assert decided_s < RECOVERY_BOUND_S
+    report("worker died inside a workflow task (update)", decision_answered=decided_s)
+
+
+@pytest.fixture
+async def own_temporal() -> AsyncGenerator[TemporalDevServer]:
+    """A Temporal dev server of this test alone (it gets restarted), SQLite in a temp dir."""
+    server = TemporalDevServer.in_temp_dir(
+        headless=True, search_attributes=dict(SEARCH_ATTRIBUTE_TYPES), log_level="error", grace_period_s=5
+    )
+    server.start()
+    try:
+        await server.wait_ready_async(timeout_s=60)
+        yield server
+    finally:
+        await asyncio.to_thread(server.close)
+
+
+@pytest.mark.timeout(120)
+async def test_run_in_flight_finishes_after_the_temporal_server_restarts(
+    own_temporal: TemporalDevServer,
+    worker_settings: Settings,
+    worker_processes: WorkerProcesses,
+    database: Database,
+    tenant_id: str,
+    task_queue: str,
+) -> None:
+    settings = worker_settings.model_copy(update={"temporal_address": own_temporal.address})
+    worker_processes.env["AGENT_RUNTIME_TEMPORAL_ADDRESS"] = own_temporal.address
+    client = await connect_temporal(own_temporal.address)
+    async with serve_http(SlowHttpServer(hang={1})) as target:
+        worker = worker_processes.spawn()
+        async with open_api(build_api(settings, tenant_id)) as api:
+            agent_id = await make_agent(api, "builtin:scripted", [{"name": "http_get"}])
+            await wait_polling(client, task_queue, worker)
+            run_id = await start_run(api, agent_id, f"fetch {target.url}")
+            await asyncio.wait_for(target.hanging.wait(), timeout=30)
+
+            # Temporal goes away with the tool call in flight; the call finishes while it is
+            # down (its completion cannot be reported), then Temporal comes back on the same
+            # ports and SQLite file.
+            stopped_at = time.monotonic()
+            await asyncio.to_thread(own_temporal.stop)
+            target.release.set()
+            await asyncio.sleep(1)
+            own_temporal.start()
+            await own_temporal.wait_ready_async(timeout_s=60)
+            back_at = time.monotonic()
+
+            done = await wait_for_status(api, run_id, TERMINAL, timeout_s=60)
+            finished_s = time.monotonic() - back_at
+            assert done["status"] == "succeeded", (done, worker.log())
+            assert "fetched ok" in done["output"]
+            assert worker.alive(), worker.log()  # the same worker reconnected
+
+    records = await completed_workflow_activities(client.get_workflow_handle(f"run-{run_id}"))
+    assert all(r.completed for r in records)
+    [tool] = [r for r in records if r.activity_type == TOOL_ACTIVITY]
+    assert tool.attempt in {1, 2}
+    assert len(target.arrivals) == tool.attempt  # the tool ran again only if Temporal retried it
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    report(
+        f"Temporal restart under a tool call (tool attempts: {tool.attempt})",
+        downtime=back_at - stopped_at,
+        run_finished_after_restart=finished_s,
+    )
