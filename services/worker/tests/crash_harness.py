@@ -504,7 +504,7 @@ def event_identity(event: RunEvent) -> tuple[Any, ...]:
     return (
         event.type,
         data.get("step"),
-        data.get("attempt") if event.type.startswith("model.") else None,
+        data.get("attempt") if event.type.startswith("model.") or event.type == "tool.call.started" else None,
         data.get("index"),
         data.get("tool_call_id"),
     )

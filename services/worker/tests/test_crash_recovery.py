@@ -260,18 +260,25 @@ async def test_worker_killed_during_a_tool_call_retries_only_that_call_with_the_
 
     events = await run_events(database, tenant_id, run_id)
     assert_events_consistent(events)
-    started = {e.data["tool"]: e.data for e in events if e.type == "tool.call.started"}
+    started_events = [e.data for e in events if e.type == "tool.call.started"]
+    started = {data["tool"]: data for data in started_events}  # the last attempt of each tool
     finished = {e.data["tool"]: e.data for e in events if e.type == "tool.call.finished"}
     assert set(started) == set(finished) == {"calculator", "http_get"}
-    for tool, data in started.items():
+    for data in started_events:
         assert data["idempotency_key"] == f"{run_id}:{data['tool_call_id']}"
         # Every attempt gets the tool call id from the one scheduled input: the key is stable.
-        assert tools[tool].tool_call_id == data["tool_call_id"] == finished[tool]["tool_call_id"]
-    assert started["http_get"]["attempt"] == 1  # written by the killed attempt, not rewritten
+        assert (
+            tools[data["tool"]].tool_call_id == data["tool_call_id"] == finished[data["tool"]]["tool_call_id"]
+        )
+    # Each attempt leaves its own started event, with the same idempotency key.
+    assert [d["attempt"] for d in started_events if d["tool"] == "http_get"] == [1, 2]
+    assert [d["attempt"] for d in started_events if d["tool"] == "calculator"] == [1]
     assert finished["http_get"]["ok"] is True
 
     next_event = first_event_after(events, first.killed_at_wall)
-    assert next_event is not None and next_event.type == "tool.call.finished"
+    assert next_event is not None
+    assert next_event.type == "tool.call.started"
+    assert next_event.data["attempt"] == 2
     next_event_s = next_event.at.timestamp() - first.killed_at_wall
     assert retry_s < RECOVERY_BOUND_S
     assert next_event_s < RECOVERY_BOUND_S

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -36,7 +36,7 @@ from agent_runtime_core.temporal import (
     InputAnswerUpdate,
 )
 
-UPDATE_WAIT_S = 10.0
+UPDATE_WAIT_S = 20.0
 """How long a decision waits for the run's worker before the API answers 503."""
 
 _LABEL = {HumanRequestKind.APPROVAL: "Approval", HumanRequestKind.INPUT: "Input request"}
@@ -147,7 +147,7 @@ class HumanRequestService:
                 return await handle.execute_update(  # pyright: ignore[reportUnknownMemberType]
                     update_name, update, result_type=HumanRequestResolution
                 )
-        except TimeoutError as exc:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
             # No worker picked the run up in time (all down or restarting). Temporal keeps the
             # update and the run applies it when a worker is back; retrying is safe (409 then).
             raise ServiceUnavailableError(
