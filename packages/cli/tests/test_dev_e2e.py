@@ -1,4 +1,5 @@
-"""End to end: `agent-runtime dev` as a subprocess, a run driven over HTTP to `succeeded`."""
+"""End to end: `agent-runtime dev` as a subprocess, a run driven over HTTP to `succeeded` and
+followed live over SSE (through the embedded Valkey)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class DevStack:
         self.temporal_port = find_free_port()
         self.ui_port = find_free_port()
         self.postgres_port = find_free_port()
+        self.redis_port = find_free_port()
         self.log_path = data_dir / "dev.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -51,6 +53,7 @@ class DevStack:
                     ),
                     *("--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)),
                     *("--temporal-ui-port", str(self.ui_port), "--postgres-port", str(self.postgres_port)),
+                    *("--redis-port", str(self.redis_port)),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -94,6 +97,12 @@ def drive_run(api: str) -> dict[str, object]:
         )
         assert run.status_code == 202, run.text
         run_id = run.json()["id"]
+        # Follow it live: the stream ends after the terminal event.
+        with client.stream("GET", f"/v1/runs/{run_id}/stream", timeout=60) as response:
+            assert response.status_code == 200
+            types = [line[len("event: ") :] for line in response.iter_lines() if line.startswith("event: ")]
+        assert types[0] == "run.queued" and types[-1] == "run.succeeded", types
+        assert "model.text.delta" in types
         deadline = time.monotonic() + 60
         while True:
             body = client.get(f"/v1/runs/{run_id}").json()
@@ -113,7 +122,7 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
     assert httpx.get(f"{stack.api}/openapi.json", timeout=10).json()["info"]["title"] == "Agent Runtime API"
 
     assert stack.stop() in {0, 143}
-    for port in (stack.api_port, stack.temporal_port, stack.ui_port, stack.postgres_port):
+    for port in (stack.api_port, stack.temporal_port, stack.ui_port, stack.postgres_port, stack.redis_port):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
@@ -121,4 +130,5 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
     runs = httpx.get(f"{stack.api}/v1/runs", timeout=10).json()["data"]
     assert [r["id"] for r in runs] == [run["id"]]
     assert runs[0]["status"] == "succeeded"
+    assert (stack.data_dir / "state" / "valkey" / "valkey.log").exists()
     assert stack.stop() in {0, 143}

@@ -1,8 +1,9 @@
 """``agent-runtime dev``: the whole platform on one machine, on real servers, without Docker.
 
-Start order: Postgres (embedded unless a URL is given) → Temporal dev server (SQLite file, Web
-UI, our search attributes) → migrations → API and worker processes. Ctrl-C or SIGTERM stops
-everything in reverse order. Data lives in the data dir, so a restart keeps it all.
+Start order: Postgres (embedded unless a URL is given) → Valkey for live events (embedded unless
+a Redis URL is given) → Temporal dev server (SQLite file, Web UI, our search attributes) →
+migrations → API and worker processes. Ctrl-C or SIGTERM stops everything in reverse order. Data
+lives in the data dir, so a restart keeps it all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import httpx
 from agent_runtime_cli.embedded import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
+    EmbeddedValkey,
+    EmbeddedValkeyError,
     PortInUseError,
     ShutdownRequested,
     Supervisor,
@@ -24,6 +27,7 @@ from agent_runtime_cli.embedded import (
     TemporalServerError,
     ensure_port_free,
     postgres_reachable,
+    redis_reachable,
 )
 from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
@@ -44,6 +48,10 @@ class DevOptions:
     postgres_port: int
     database_url: str | None
     log_level: str
+    redis_port: int = 63790
+    redis_url: str | None = None
+    """Use this Redis instead of an embedded Valkey; ``""`` runs without Redis (streams then
+    read Postgres only)."""
 
 
 def _hint(flag: str, variable: str) -> str:
@@ -86,6 +94,20 @@ def run_dev_stack(options: DevOptions) -> int:
                 "(from --database-url / DATABASE_URL)."
             )
             return 2
+        if options.redis_url and not redis_reachable(options.redis_url):
+            _say(
+                f"error: cannot connect to Redis at {options.redis_url} "
+                "(from --redis-url / AGENT_RUNTIME_REDIS_URL; pass --redis-url '' to run without Redis)."
+            )
+            return 2
+        valkey = None
+        if options.redis_url is None:
+            redis_hint = _hint("--redis-port", "AGENT_RUNTIME_DEV_REDIS_PORT")
+            # Checked now (like the API port) so a conflict stops us before anything starts.
+            ensure_port_free(options.host, options.redis_port, what="Valkey (Redis)", hint=redis_hint)
+            valkey = EmbeddedValkey(
+                data_dir / "valkey", host=options.host, port=options.redis_port, port_hint=redis_hint
+            )
         postgres = (
             None
             if options.database_url
@@ -114,6 +136,12 @@ def run_dev_stack(options: DevOptions) -> int:
             else:
                 assert options.database_url is not None
                 database_url = options.database_url
+            if valkey is not None:
+                supervisor.attach("valkey", stop=valkey.stop, is_alive=valkey.is_running)
+                _say(f"Starting Valkey for live events (data in {valkey.data_dir})...")
+                redis_url = valkey.start()
+            else:
+                redis_url = options.redis_url or ""
             supervisor.attach("temporal", stop=temporal.stop, is_alive=temporal.is_running)
             _say("Starting the Temporal dev server...")
             temporal.start()
@@ -125,6 +153,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 "AGENT_RUNTIME_TEMPORAL_ADDRESS": temporal.address,
                 "AGENT_RUNTIME_TEMPORAL_UI_URL": temporal.ui_url or "",
                 "AGENT_RUNTIME_API_PUBLIC_URL": api_url,
+                "AGENT_RUNTIME_REDIS_URL": redis_url,
             }
             command = [sys.executable, "-m", "agent_runtime_cli"]
             supervisor.start(
@@ -149,6 +178,7 @@ def run_dev_stack(options: DevOptions) -> int:
                     f"  Temporal UI    {temporal.ui_url}\n"
                     f"  Temporal       {temporal.address}\n"
                     f"  Postgres       {database_url}\n"
+                    f"  Redis          {redis_url or '(none: live streams poll Postgres)'}\n"
                     f"  Data           {data_dir}\n"
                     "Press Ctrl-C to stop.\n"
                 )
@@ -156,7 +186,7 @@ def run_dev_stack(options: DevOptions) -> int:
     except PortInUseError as exc:
         _say(f"error: {exc}")
         return 2
-    except (EmbeddedPostgresError, TemporalServerError) as exc:
+    except (EmbeddedPostgresError, EmbeddedValkeyError, TemporalServerError) as exc:
         _say(f"error: {exc}")
         return 1
     except ShutdownRequested as exc:

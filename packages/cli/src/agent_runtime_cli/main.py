@@ -33,7 +33,9 @@ def _logging(level: str) -> None:
 def dev(
     data_dir: Annotated[
         Path,
-        typer.Option(envvar="AGENT_RUNTIME_DEV_DATA_DIR", help="Where Postgres and Temporal keep data."),
+        typer.Option(
+            envvar="AGENT_RUNTIME_DEV_DATA_DIR", help="Where Postgres, Valkey and Temporal keep data."
+        ),
     ] = Path(".dev"),
     host: Annotated[
         str, typer.Option(envvar="AGENT_RUNTIME_DEV_HOST", help="Interface every server binds to.")
@@ -61,9 +63,23 @@ def dev(
             help="Use this Postgres instead of starting an embedded one.",
         ),
     ] = None,
+    redis_port: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENT_RUNTIME_DEV_REDIS_PORT",
+            help="Port of the embedded Valkey (Redis) for live events (ignored with --redis-url).",
+        ),
+    ] = 63790,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AGENT_RUNTIME_REDIS_URL",
+            help="Use this Redis instead of starting an embedded Valkey ('' runs without Redis).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the API and worker.")] = "info",
 ) -> None:
-    """Start the whole platform locally: Postgres, Temporal (with its Web UI), the API, a worker.
+    """Start the whole platform locally: Postgres, Valkey, Temporal (with its Web UI), the API, a worker.
 
     Data is kept in --data-dir, so a restart keeps agents, runs and workflow histories.
     Ctrl-C stops everything this command started.
@@ -80,6 +96,8 @@ def dev(
         postgres_port=postgres_port,
         database_url=database_url,
         log_level=log_level,
+        redis_port=redis_port,
+        redis_url=redis_url,
     )
     raise typer.Exit(run_dev_stack(options))
 

@@ -1,4 +1,6 @@
-"""FastAPI dependencies: settings, a database session scope, Temporal, the calling principal."""
+"""FastAPI dependencies: settings, a database session scope, Temporal, the calling principal.
+
+The process's event bus (Redis fan-out of run events) lives on :class:`AppState`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from temporalio.client import Client
 
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
 
@@ -22,6 +25,19 @@ class AppState:
     settings: Settings
     database: Database
     temporal: TemporalConnection
+    event_bus: EventBus | None = None
+    """Redis fan-out of run events; built from ``settings.redis_url`` unless given (``None``
+    when it is empty: streams then read Postgres only)."""
+
+    def __post_init__(self) -> None:
+        if self.event_bus is None:
+            self.event_bus = EventBus.from_settings(self.settings)
+
+    async def aclose(self) -> None:
+        """Release what the process opened: the event bus, then the database pool."""
+        if self.event_bus is not None:
+            await self.event_bus.aclose()
+        await self.database.dispose()
 
 
 @dataclass(frozen=True)

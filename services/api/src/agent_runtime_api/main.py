@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from agent_runtime_api.deps import AppState
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, health, human_requests, runs
+from agent_runtime_api.routers import agents, health, human_requests, runs, streams
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
@@ -21,7 +21,8 @@ tool calls are retried, resumable activities, with state in Postgres.
 
 **Quick path:** create an agent with a first version (`POST /v1/agents`), start a run
 (`POST /v1/runs`), poll it (`GET /v1/runs/{id}`) until `succeeded`, read its events
-(`GET /v1/runs/{id}/events`), and open `temporal_ui_url` to see the workflow.
+(`GET /v1/runs/{id}/events`) or follow them live (`GET /v1/runs/{id}/stream`, SSE), and open
+`temporal_ui_url` to see the workflow.
 
 Errors are `application/problem+json` (RFC 9457) with a stable `code` and, for invalid
 fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`.
@@ -40,11 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             echo=settings.database_echo,
         )
         temporal = TemporalConnection(settings.temporal_address, settings.temporal_namespace)
-        app.state.agent_runtime = AppState(settings=settings, database=database, temporal=temporal)
+        state = AppState(settings=settings, database=database, temporal=temporal)
+        app.state.agent_runtime = state
         try:
             yield
         finally:
-            await database.dispose()
+            await state.aclose()
 
     app = FastAPI(
         title="Agent Runtime API",
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "agents", "description": "Agents and their immutable versions."},
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
+            {"name": "events", "description": "Live event streams (SSE) of all your runs."},
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -63,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(runs.router)
     app.include_router(human_requests.router)
+    app.include_router(streams.router)
     app.include_router(health.router)
     return app

@@ -20,6 +20,7 @@ from agent_runtime_core.temporal import connect_temporal
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.runtime_agent import builtin_toolset
+from agent_runtime_worker.events import close_event_buses
 from agent_runtime_worker.runtime import WorkerResources, install_resources
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
@@ -91,4 +92,5 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         logger.info("shutting down worker")
+    await close_event_buses()  # publish what is queued before exiting
     await database.dispose()

@@ -1,4 +1,4 @@
-"""Run real Postgres and Temporal servers locally, without Docker, plus a process supervisor.
+"""Run real Postgres, Temporal and Valkey servers locally, without Docker, plus a process supervisor.
 
 Used by ``agent-runtime dev`` and by the test suites.
 """
@@ -24,11 +24,19 @@ from agent_runtime_cli.embedded.postgres import (
 )
 from agent_runtime_cli.embedded.supervisor import ShutdownRequested, Supervisor
 from agent_runtime_cli.embedded.temporal_server import TemporalDevServer, TemporalServerError
+from agent_runtime_cli.embedded.valkey import (
+    EmbeddedValkey,
+    EmbeddedValkeyError,
+    redis_reachable,
+    valkey_server_path,
+)
 
 __all__ = [
     "BinaryNotFoundError",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "EmbeddedValkey",
+    "EmbeddedValkeyError",
     "PortInUseError",
     "PostgresBinaries",
     "ShutdownRequested",
@@ -40,7 +48,9 @@ __all__ = [
     "find_free_port",
     "find_postgres_binaries",
     "postgres_reachable",
+    "redis_reachable",
     "temporal_cli_path",
     "temporal_test_server_path",
+    "valkey_server_path",
     "wait_for_port",
 ]

@@ -114,6 +114,44 @@ class RunEventRepository:
         await self.session.flush()
         return event
 
+    async def append_many(
+        self, run: Run, events: Sequence[tuple[str, dict[str, Any], str]]
+    ) -> list[RunEvent]:
+        """Append ``(event_type, data, dedupe_key)`` events in order, in one round of statements;
+        return those written now (keys written before, or repeated in ``events``, are skipped).
+
+        Same contract as :meth:`append`: the caller holds the run's row lock.
+        """
+        keys = [key for _, _, key in events]
+        if not keys:
+            return []
+        existing = await self.session.exec(
+            select(RunEvent.dedupe_key).where(RunEvent.run_id == run.id, col(RunEvent.dedupe_key).in_(keys))
+        )
+        seen = set(existing.all())
+        written: list[RunEvent] = []
+        for event_type, data, key in events:
+            if key in seen:
+                continue
+            seen.add(key)
+            run.last_event_seq += 1
+            written.append(
+                RunEvent(
+                    run_id=run.id,
+                    seq=run.last_event_seq,
+                    tenant_id=self.tenant_id,
+                    type=event_type,
+                    at=utcnow(),
+                    data=data,
+                    dedupe_key=key,
+                )
+            )
+        if written:
+            self.session.add(run)
+            self.session.add_all(written)
+            await self.session.flush()
+        return written
+
     async def list(self, run_id: str, *, after_seq: int = 0, limit: int = 100) -> Sequence[RunEvent]:
         """Return up to ``limit`` events of ``run_id`` with ``seq > after_seq``, in order."""
         statement = (

@@ -26,6 +26,7 @@ def _service(state: AppStateDep, principal: PrincipalDep) -> RunService:
         state.temporal,
         principal.tenant_id,
         task_queue=state.settings.temporal_task_queue,
+        event_bus=state.event_bus,
     )
 
 

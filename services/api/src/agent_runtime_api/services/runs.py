@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -31,6 +32,7 @@ from agent_runtime_core.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_run_id
 from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
@@ -54,6 +56,7 @@ from agent_runtime_core.temporal import (
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 EXECUTION_TIMEOUT_GRACE = timedelta(minutes=10)
 """Backstop on top of the run timeout: the workflow ends the run itself at ``run_timeout_s``."""
 
@@ -107,7 +110,8 @@ def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInp
 
 class RunService:
     """Rules for the runs of one tenant. Owns its transactions: a run's row is committed
-    before its workflow starts, so the worker always finds it."""
+    before its workflow starts, so the worker always finds it. Events it writes are published
+    to live readers after their transaction commits."""
 
     def __init__(
         self,
@@ -116,11 +120,19 @@ class RunService:
         tenant_id: str,
         *,
         task_queue: str,
+        event_bus: EventBus | None = None,
     ) -> None:
         self.database = database
         self.temporal = temporal
         self.tenant_id = tenant_id
         self.task_queue = task_queue
+        self.event_bus = event_bus
+
+    def _publish(self, event: RunEvent | None) -> None:
+        """Publish a committed event in the background (never fails or delays the request:
+        Postgres is the record)."""
+        if self.event_bus is not None:
+            self.event_bus.publish_soon([event])
 
     async def create(self, body: RunCreate, idempotency_key: str | None) -> CreatedRun:
         """Write the run (``queued``) and start its workflow, in that order, idempotently.
@@ -144,56 +156,63 @@ class RunService:
         self, body: RunCreate, key: str | None, fingerprint: str
     ) -> tuple[CreatedRun, AgentRunInput | None]:
         async with session_scope(self.database) as session:
-            runs = RunRepository(session, self.tenant_id)
-            if key is not None:
-                existing = await runs.get_by_idempotency_key(key)
-                if existing is not None:
-                    if existing.request_fingerprint != fingerprint:
-                        raise InvalidRequestError(
-                            "This Idempotency-Key was already used with a different request "
-                            "body; use a new key for a new run.",
-                            loc=["header", "Idempotency-Key"],
-                            code="idempotency_key_reused",
-                        )
-                    start = None
-                    if existing.status == RunStatus.QUEUED:
-                        start = await self._input_for_existing(
-                            AgentRepository(session, self.tenant_id), existing
-                        )
-                    return CreatedRun(run=existing, created=False), start
-            agents = AgentRepository(session, self.tenant_id)
-            agent = await agents.get(body.agent_id)
-            if agent is None:
-                raise NotFoundError("Agent", body.agent_id)
-            version_number = body.agent_version or agent.latest_version
-            if version_number == 0:
-                raise ConflictError(
-                    f"Agent '{agent.id}' has no version yet; create one with "
-                    f"POST /v1/agents/{agent.id}/versions first.",
-                    code="agent_has_no_version",
-                )
-            version = await agents.get_version(agent.id, version_number)
-            if version is None:
-                raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
-            run_id = new_run_id()
-            run = Run(
-                id=run_id,
-                tenant_id=self.tenant_id,
-                agent_id=agent.id,
-                agent_version=version.version,
-                status=RunStatus.QUEUED,
-                input=body.input,
-                workflow_id=workflow_id_for_run(run_id),
-                idempotency_key=key,
-                request_fingerprint=fingerprint if key else None,
+            created, start_input, queued = await self._add_run(session, body, key, fingerprint)
+        self._publish(queued)
+        return created, start_input
+
+    async def _add_run(
+        self, session: AsyncSession, body: RunCreate, key: str | None, fingerprint: str
+    ) -> tuple[CreatedRun, AgentRunInput | None, RunEvent | None]:
+        """The run (new, or the original of an idempotent replay), its start input, and its
+        ``run.queued`` event when it was created now."""
+        runs = RunRepository(session, self.tenant_id)
+        if key is not None:
+            existing = await runs.get_by_idempotency_key(key)
+            if existing is not None:
+                if existing.request_fingerprint != fingerprint:
+                    raise InvalidRequestError(
+                        "This Idempotency-Key was already used with a different request "
+                        "body; use a new key for a new run.",
+                        loc=["header", "Idempotency-Key"],
+                        code="idempotency_key_reused",
+                    )
+                start = None
+                if existing.status == RunStatus.QUEUED:
+                    start = await self._input_for_existing(AgentRepository(session, self.tenant_id), existing)
+                return CreatedRun(run=existing, created=False), start, None
+        agents = AgentRepository(session, self.tenant_id)
+        agent = await agents.get(body.agent_id)
+        if agent is None:
+            raise NotFoundError("Agent", body.agent_id)
+        version_number = body.agent_version or agent.latest_version
+        if version_number == 0:
+            raise ConflictError(
+                f"Agent '{agent.id}' has no version yet; create one with "
+                f"POST /v1/agents/{agent.id}/versions first.",
+                code="agent_has_no_version",
             )
-            await runs.add(run)
-            await RunEventRepository(session, self.tenant_id).append(
-                run,
-                "run.queued",
-                {"agent_id": agent.id, "agent_version": version.version},
-            )
-            return CreatedRun(run=run, created=True), workflow_input(run, agent, version)
+        version = await agents.get_version(agent.id, version_number)
+        if version is None:
+            raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
+        run_id = new_run_id()
+        run = Run(
+            id=run_id,
+            tenant_id=self.tenant_id,
+            agent_id=agent.id,
+            agent_version=version.version,
+            status=RunStatus.QUEUED,
+            input=body.input,
+            workflow_id=workflow_id_for_run(run_id),
+            idempotency_key=key,
+            request_fingerprint=fingerprint if key else None,
+        )
+        await runs.add(run)
+        queued = await RunEventRepository(session, self.tenant_id).append(
+            run,
+            "run.queued",
+            {"agent_id": agent.id, "agent_version": version.version},
+        )
+        return CreatedRun(run=run, created=True), workflow_input(run, agent, version), queued
 
     async def _input_for_existing(self, agents: AgentRepository, run: Run) -> AgentRunInput | None:
         agent = await agents.get(run.agent_id)
@@ -230,6 +249,9 @@ class RunService:
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # A worker that dies inside a workflow task is replaced after this (default 10 s);
+                # above the SDK's 2 s deadlock detection, and local activities keep tasks alive.
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
                 execution_timeout=timedelta(seconds=agent.limits.run_timeout_s) + EXECUTION_TIMEOUT_GRACE,
                 search_attributes=TypedSearchAttributes(
                     [
@@ -250,7 +272,10 @@ class RunService:
             run.status = RunStatus.FAILED
             run.error = {"code": "start_failed", "message": message}
             run.finished_at = utcnow()
-            await RunEventRepository(session, self.tenant_id).append(run, "run.failed", {"error": run.error})
+            failed = await RunEventRepository(session, self.tenant_id).append(
+                run, "run.failed", {"error": run.error}
+            )
+        self._publish(failed)
 
     async def get(self, run_id: str) -> Run:
         """Return a run or raise 404."""
@@ -303,9 +328,10 @@ class RunService:
             run.status = RunStatus.CANCELLED
             run.error = {"code": "cancelled", "message": "Cancelled before it started."}
             run.finished_at = utcnow()
-            await RunEventRepository(session, self.tenant_id).append(
+            cancelled = await RunEventRepository(session, self.tenant_id).append(
                 run, "run.cancelled", {"error": run.error}
             )
+        self._publish(cancelled)
 
     async def events(self, run_id: str, *, after: int, limit: int) -> Window[RunEvent]:
         """Events of a run with ``seq > after``, in order."""

@@ -25,6 +25,7 @@ from agent_runtime_core.models import (
 )
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
+from agent_runtime_worker.events import publish_committed
 
 OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
 RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
@@ -104,11 +105,6 @@ async def _locked_run(session: AsyncSession, tenant_id: str, run_id: str) -> Run
     if run is None:
         raise ApplicationError(f"run {run_id} does not exist", type="RunNotFound", non_retryable=True)
     return run
-
-
-async def publish_committed(events: list[RunEvent]) -> None:
-    """Fan committed events out to live readers (wired to the event bus)."""
-    del events
 
 
 class HumanRequestActivities:

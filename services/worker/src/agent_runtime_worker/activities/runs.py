@@ -1,4 +1,8 @@
-"""Run lifecycle writes: started, finished. Idempotent: a retry changes nothing twice."""
+"""Run lifecycle writes: started, finished. Idempotent: a retry changes nothing twice.
+
+Each writes its event in the same transaction as the status change and publishes it to live
+readers after the commit.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from agent_runtime_worker.activities.contracts import (
     FinishRunInput,
     RunRef,
 )
+from agent_runtime_worker.events import publish_committed
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +53,11 @@ class RunActivities:
             if run.status == RunStatus.QUEUED:
                 run.status = RunStatus.RUNNING
                 run.started_at = utcnow()
-            await RunEventRepository(session, ref.tenant_id).append(
+            event = await RunEventRepository(session, ref.tenant_id).append(
                 run, "run.started", {"attempt": activity.info().attempt}
             )
-            return True
+        await publish_committed([event])
+        return True
 
     @activity.defn(name=FINISH_RUN)
     async def finish_run(self, result: FinishRunInput) -> str:
@@ -84,7 +90,8 @@ class RunActivities:
             data: dict[str, object] = {"usage": result.usage.model_dump()}
             if run.error:
                 data["error"] = run.error
-            await RunEventRepository(session, result.tenant_id).append(
+            event = await RunEventRepository(session, result.tenant_id).append(
                 run, f"run.{target.value}", data, dedupe_key="run.finished"
             )
-            return target.value
+        await publish_committed([event])
+        return target.value

@@ -1,0 +1,122 @@
+"""Live event streams over Server-Sent Events: one run's, and a tenant's (for dashboards)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agent_runtime_api.deps import AppStateDep, PrincipalDep
+from agent_runtime_api.routers.common import problems
+from agent_runtime_api.services.streams import (
+    OutgoingEvent,
+    StreamOptions,
+    StreamService,
+    parse_run_position,
+    parse_tenant_cursor,
+)
+
+router = APIRouter()
+
+
+def get_stream_options() -> StreamOptions:
+    """Timing of live streams (keep-alive every 15 s, Postgres polling every 250 ms without Redis).
+
+    Override this dependency to change them (tests use short intervals).
+    """
+    return StreamOptions()
+
+
+StreamOptionsDep = Annotated[StreamOptions, Depends(get_stream_options)]
+
+
+def _service(state: AppStateDep, principal: PrincipalDep, options: StreamOptionsDep) -> StreamService:
+    return StreamService(state.database, state.event_bus, principal.tenant_id, options)
+
+
+StreamServiceDep = Annotated[StreamService, Depends(_service)]
+
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        max_length=200,
+        description="Resume after this event (sent by EventSource clients when they reconnect).",
+    ),
+]
+
+_SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "`text/event-stream`: one SSE message per event (`id:`, `event:` = type, `data:` = "
+            "the event envelope as JSON) and keep-alive comments (`: ping`)."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+async def _messages(events: AsyncGenerator[OutgoingEvent]) -> AsyncGenerator[ServerSentEvent]:
+    async with contextlib.aclosing(events):  # closed (sessions, Redis reads) when the client goes
+        async for event in events:
+            yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
+
+
+@router.get(
+    "/v1/runs/{run_id}/stream",
+    tags=["runs"],
+    summary="Stream a run's events (SSE)",
+    response_class=EventSourceResponse,
+    responses={**_SSE_RESPONSE, **problems(404)},
+)
+async def stream_run_events(
+    run_id: Annotated[str, Path(max_length=40, description="Run id (`run_…`).")],
+    service: StreamServiceDep,
+    options: StreamOptionsDep,
+    last_event_id: LastEventId = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Start after this `seq` (`Last-Event-ID` wins over it).")
+    ] = None,
+) -> EventSourceResponse:
+    """The run's events as Server-Sent Events: first those already recorded (after
+    `Last-Event-ID` or `?after=`, a `seq`; `<run_id>:<seq>` is accepted too), then live ones as
+    they happen, including `model.text.delta` while the model is answering. The stream ends
+    after the run's terminal event (`run.succeeded`, `run.failed`, `run.cancelled`,
+    `run.timed_out`); for a finished run, right after the replay.
+
+    Reconnecting with the last `id:` received gives every remaining event exactly once, in
+    order. `curl -N .../v1/runs/run_…/stream` shows it in a terminal.
+    """
+    after_seq = parse_run_position(run_id, last_event_id, after)
+    events = await service.open_run_stream(run_id, after_seq=after_seq)
+    return EventSourceResponse(_messages(events), ping=options.keepalive_s)
+
+
+@router.get(
+    "/v1/events/stream",
+    tags=["events"],
+    summary="Stream all your events (SSE)",
+    response_class=EventSourceResponse,
+    responses={**_SSE_RESPONSE, **problems(404)},
+)
+async def stream_tenant_events(
+    service: StreamServiceDep,
+    options: StreamOptionsDep,
+    last_event_id: LastEventId = None,
+    agent_id: Annotated[str | None, Query(max_length=40, description="Only this agent's runs.")] = None,
+    run_id: Annotated[str | None, Query(max_length=40, description="Only this run.")] = None,
+) -> EventSourceResponse:
+    """Every event of your runs as Server-Sent Events, live, for dashboards; never ends.
+
+    `id:` is the event's `<run_id>:<seq>`. Reconnecting with `Last-Event-ID: <run_id>:<seq>`
+    replays your events from shortly (2 s) before that event, then goes on live: nothing is
+    lost, and the few events of other runs in that window that you may already have arrive
+    again with the same `id` (drop them). Within one connection each event arrives once and
+    each run's events in `seq` order.
+    """
+    cursor = parse_tenant_cursor(last_event_id)
+    events = await service.open_tenant_stream(cursor=cursor, run_id=run_id, agent_id=agent_id)
+    return EventSourceResponse(_messages(events), ping=options.keepalive_s)
