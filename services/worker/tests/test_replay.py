@@ -19,9 +19,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from agent_runtime_core.db import Database, session_scope
-from agent_runtime_core.ids import new_agent_id, new_run_id
-from agent_runtime_core.models import Agent, AgentVersion, HumanRequestKind, HumanRequestStatus, Run
-from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
+from agent_runtime_core.models import HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.repositories import HumanRequestRepository, RunRepository
 from agent_runtime_core.schemas import Limits, ToolSpec
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
@@ -34,6 +33,8 @@ from agent_runtime_core.temporal import (
     InputAnswerUpdate,
 )
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
+
+from .test_run_lifecycle import new_run
 
 HISTORIES = Path(__file__).parent / "histories"
 SCENARIOS: dict[str, tuple[str, list[ToolSpec], Limits]] = {
@@ -106,26 +107,6 @@ def test_histories_are_saved() -> None:
     }
 
 
-async def _insert_run(database: Database, tenant_id: str, text: str) -> tuple[str, str]:
-    agent_id, run_id = new_agent_id(), new_run_id()
-    async with session_scope(database) as session:
-        session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
-        await session.flush()
-        session.add(AgentVersion(agent_id=agent_id, version=1, tenant_id=tenant_id, model="builtin:scripted"))
-        await session.flush()
-        run = Run(
-            id=run_id,
-            tenant_id=tenant_id,
-            agent_id=agent_id,
-            agent_version=1,
-            input=text,
-            workflow_id=f"run-{run_id}",
-        )
-        await RunRepository(session, tenant_id).add(run)
-        await RunEventRepository(session, tenant_id).append(run, "run.queued", {})
-    return agent_id, run_id
-
-
 @pytest.mark.skipif(
     not os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"), reason="records histories on demand"
 )
@@ -134,7 +115,8 @@ async def test_record_histories(
 ) -> None:
     HISTORIES.mkdir(exist_ok=True)
     for name, (text, tools, limits) in SCENARIOS.items():
-        agent_id, run_id = await _insert_run(database, tenant_id, text)
+        run_id = await new_run(database, tenant_id, text)
+        agent_id = "agt_replay"
         run_input = AgentRunInput(
             run_id=run_id,
             tenant_id=tenant_id,

@@ -26,7 +26,8 @@ actions = st.lists(
 )
 
 
-async def new_run(database: Database, tenant_id: str) -> str:
+async def new_run(database: Database, tenant_id: str, text: str = "x") -> str:
+    """A queued run (with its agent and version) written straight to the database."""
     agent_id, run_id = new_agent_id(), new_run_id()
     async with session_scope(database) as session:
         session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
@@ -38,7 +39,7 @@ async def new_run(database: Database, tenant_id: str) -> str:
             tenant_id=tenant_id,
             agent_id=agent_id,
             agent_version=1,
-            input="x",
+            input=text,
             workflow_id=f"run-{run_id}",
         )
         await RunRepository(session, tenant_id).add(run)

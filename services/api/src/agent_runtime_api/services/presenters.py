@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent_runtime_core.event_bus import run_event_envelope
 from agent_runtime_core.models import Agent, AgentVersion, HumanRequest, Run, RunEvent
 from agent_runtime_core.schemas import (
     AgentPublic,
@@ -70,15 +71,8 @@ def run_public(run: Run, temporal_ui_url: str | None = None) -> RunPublic:
 
 
 def run_event_public(event: RunEvent) -> RunEventPublic:
-    """A run event in its envelope."""
-    return RunEventPublic(
-        id=f"{event.run_id}:{event.seq}",
-        seq=event.seq,
-        run_id=event.run_id,
-        type=event.type,
-        at=event.at,
-        data=event.data,
-    )
+    """A run event in its envelope (the same one the live streams send)."""
+    return run_event_envelope(event)
 
 
 def approval_public(request: HumanRequest) -> ApprovalPublic:
