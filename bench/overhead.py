@@ -1667,8 +1667,11 @@ class Report:
             f"- CPU: {machine['cpu_model']}, {machine['nproc']} CPUs available; "
             f"memory {machine['memory_gib']} GiB",
             f"- OS: {machine['os']}; Python {machine['python']}",
-            f"- Load average (1, 5, 15 min) at start {self.config['load_average_at_start']}, "
-            f"at end {machine['load_average_at_end']} (other processes share this machine)",
+            "- Load average (1, 5, 15 min) at start "
+            + ", ".join(f"{value:.2f}" for value in self.config["load_average_at_start"])
+            + ", at end "
+            + ", ".join(f"{value:.2f}" for value in machine["load_average_at_end"])
+            + " (see the other-load column for what other processes used during each cell)",
             f"- Temporal: {machine['temporal_cli']}",
             f"- Postgres: {machine['postgres']} ({machine['postgres_source']})",
             f"- Redis for live events: {machine['redis'] or '-'} ({machine['redis_source']})",

@@ -32,7 +32,7 @@ from agent_runtime_cli.embedded import (
 from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
 
-DEV_DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": "1000"}
+DEV_DYNAMIC_CONFIG: dict[str, object] = {"history.transferProcessorMaxPollRPS": 1000}
 """Measured here: cuts the dev server's per-activity latency from ~51 ms to ~20 ms."""
 
 
