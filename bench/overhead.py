@@ -34,13 +34,10 @@ import asyncio
 import contextlib
 import functools
 import gc
-import importlib.metadata
 import inspect
 import json
 import math
 import os
-import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -58,6 +55,15 @@ from typing import Any, Final, Literal
 
 import httpx
 import psycopg
+from bench_common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    command_output,
+    git_status,
+    log,
+    machine_facts,
+    percentile,
+)
 from bench_workflows import BareAgentWorkflow, RawActivitiesWorkflow
 from bench_workloads import (
     NOOP_ACTIVITY,
@@ -102,8 +108,6 @@ from agent_runtime_core.repositories import AgentRepository, RunEventRepository,
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES, workflow_id_for_run
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
-RESULTS_DIR: Final = REPO_ROOT / "bench" / "results"
 DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 DYNAMIC_CONFIG: Final = {"history.transferProcessorMaxPollRPS": 1000}
 """What ``agent-runtime dev`` and the test suite configure on the dev server."""
@@ -124,22 +128,7 @@ OUR_NATIVE_MAX_STEPS: Final = 2
 """``builtin:scripted`` calls each enabled tool once: with ``calculator`` alone, at most 2 requests."""
 
 
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries the report)."""
-    print(message, file=sys.stderr, flush=True)
-
-
 # ------------------------------------------------------------------------------------ statistics
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Linear-interpolation percentile (numpy's default); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def p50(values: Sequence[float]) -> float:
@@ -181,45 +170,20 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 # ---------------------------------------------------------------------------------- the machine
 
 
-def _first_match(path: str, pattern: str) -> str | None:
-    with contextlib.suppress(OSError):
-        match = re.search(pattern, Path(path).read_text(), re.MULTILINE)
-        if match:
-            return match.group(1).strip()
-    return None
-
-
-def _command_output(argv: Sequence[str]) -> str | None:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        completed = subprocess.run(list(argv), capture_output=True, text=True, timeout=20, check=False)
-        if completed.returncode == 0:
-            return completed.stdout.strip()
-    return None
-
-
 def describe_machine(postgres_version: str | None, postgres_source: str, redis: BenchRedis) -> dict[str, Any]:
     """CPU, memory, software versions and the commit measured."""
-    memory_kib = _first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
-    packages: dict[str, str] = {}
-    for name in ("temporalio", "pydantic-ai-slim", "fastapi", "uvicorn", "sqlalchemy", "psycopg", "httpx"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            packages[name] = importlib.metadata.version(name)
-    dirty = _command_output(["git", "-C", str(REPO_ROOT), "status", "--porcelain"])
+    facts = machine_facts(
+        ("temporalio", "pydantic-ai-slim", "fastapi", "uvicorn", "sqlalchemy", "psycopg", "httpx")
+    )
+    dirty = git_status()
     return {
-        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": _first_match("/proc/cpuinfo", r"^model name\s*:\s*(.+)$") or platform.processor(),
+        **facts,
         "load_average_at_end": os.getloadavg(),
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gib": round(int(memory_kib) / 1024 / 1024, 1) if memory_kib else None,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "temporal_cli": _command_output([str(temporal_cli_path()), "--version"]),
+        "temporal_cli": command_output([str(temporal_cli_path()), "--version"]),
         "postgres": postgres_version,
         "postgres_source": postgres_source,
         "redis": redis.version,
         "redis_source": redis.source,
-        "packages": packages,
-        "git_commit": _command_output(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
         "git_dirty": bool(dirty),
         "git_changed_files": sorted(
             path

@@ -36,13 +36,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import random
-import re
 import signal
 import statistics
 import subprocess
@@ -59,6 +56,13 @@ from typing import Any, Final
 
 import httpx
 import psycopg
+from bench_common import (
+    RESULTS_DIR,
+    git_status,
+    log,
+    machine_facts,
+    percentile,
+)
 from psycopg import sql
 
 from agent_runtime_cli.embedded import (
@@ -79,26 +83,9 @@ from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 from agent_runtime_worker.events import close_event_buses, record_run_event
 from agent_runtime_worker.runtime import WorkerResources, install_resources
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
-RESULTS_DIR: Final = REPO_ROOT / "bench" / "results"
 POSTGRES_SERVER_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER_URL: Final = "redis://127.0.0.1:6379/13"
 """The local Redis, if any, in a database of this benchmark's own (db 13)."""
-
-
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries the report)."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Linear-interpolation percentile; NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def summary_ms(values: Sequence[float]) -> dict[str, float]:
@@ -372,42 +359,15 @@ async def measure(mode: str, infra: Infra, events: int, seed: int) -> dict[str, 
 # -------------------------------------------------------------------------------------- report
 
 
-def _first_match(path: str, pattern: str) -> str | None:
-    with contextlib.suppress(OSError):
-        match = re.search(pattern, Path(path).read_text(), re.MULTILINE)
-        if match:
-            return match.group(1).strip()
-    return None
-
-
-def _command_output(argv: Sequence[str]) -> str | None:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        completed = subprocess.run(list(argv), capture_output=True, text=True, timeout=20, check=False)
-        if completed.returncode == 0:
-            return completed.stdout.strip()
-    return None
-
-
 def describe_machine(infra: Infra) -> dict[str, Any]:
     """CPU, memory, software versions and the commit measured."""
-    memory_kib = _first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
-    packages: dict[str, str] = {}
-    for name in ("fastapi", "uvicorn", "sse-starlette", "redis", "sqlalchemy", "psycopg", "httpx"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            packages[name] = importlib.metadata.version(name)
+    facts = machine_facts(("fastapi", "uvicorn", "sse-starlette", "redis", "sqlalchemy", "psycopg", "httpx"))
     return {
-        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_model": _first_match("/proc/cpuinfo", r"^model name\s*:\s*(.+)$") or platform.processor(),
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gib": round(int(memory_kib) / 1024 / 1024, 1) if memory_kib else None,
+        **facts,
         "load_average_at_end": os.getloadavg(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
         "postgres": f"{infra.postgres_version} ({infra.postgres_source})",
         "redis": f"{infra.redis_version} ({infra.redis_source})",
-        "packages": packages,
-        "git_commit": _command_output(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
-        "git_dirty": bool(_command_output(["git", "-C", str(REPO_ROOT), "status", "--porcelain"])),
+        "git_dirty": bool(git_status()),
     }
 
 

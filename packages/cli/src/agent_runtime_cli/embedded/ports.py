@@ -145,3 +145,8 @@ def describe_port_owner(port: int) -> str | None:
                         name = (entry / "comm").read_text().strip()
                         return f"pid {entry.name} ({name})"
     return None
+
+
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL: IPv6 addresses in brackets (``[::1]``)."""
+    return f"[{host}]" if ":" in host else host

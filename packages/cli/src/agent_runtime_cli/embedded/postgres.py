@@ -46,7 +46,7 @@ from agent_runtime_cli.embedded._process import (
     read_proc_cwd,
     tail_file,
 )
-from agent_runtime_cli.embedded.ports import ensure_port_free
+from agent_runtime_cli.embedded.ports import ensure_port_free, url_host
 
 __all__ = [
     "DEDICATED_OS_USER",
@@ -384,7 +384,7 @@ class EmbeddedPostgres:
         return self._url_for("postgres")
 
     def _url_for(self, dbname: str) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = url_host(self.host)
         return f"postgresql+psycopg://{self.superuser}@{host}:{self._port}/{dbname}"
 
     # -------------------------------------------------------------------------------- lifecycle

@@ -37,7 +37,7 @@ from agent_runtime_cli.embedded._process import (
     terminate_process_group,
 )
 from agent_runtime_cli.embedded.binaries import temporal_cli_path
-from agent_runtime_cli.embedded.ports import ensure_port_free, find_free_port
+from agent_runtime_cli.embedded.ports import ensure_port_free, find_free_port, url_host
 
 __all__ = [
     "DEFAULT_DYNAMIC_CONFIG",
@@ -180,7 +180,7 @@ class TemporalDevServer:
     @property
     def address(self) -> str:
         """``host:port`` of the frontend, as `Client.connect` expects."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = url_host(self.host)
         return f"{host}:{self.port}"
 
     @property
@@ -188,7 +188,7 @@ class TemporalDevServer:
         """Base URL of the Web UI (``None`` when headless)."""
         if self.ui_port is None:
             return None
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = url_host(self.host)
         return f"http://{host}:{self.ui_port}"
 
     @property

@@ -30,7 +30,7 @@ from agent_runtime_cli.embedded._process import (
     tail_file,
     terminate_process_group,
 )
-from agent_runtime_cli.embedded.ports import ensure_port_free
+from agent_runtime_cli.embedded.ports import ensure_port_free, url_host
 
 __all__ = ["EmbeddedValkey", "EmbeddedValkeyError", "redis_reachable", "valkey_server_path"]
 
@@ -122,7 +122,7 @@ class EmbeddedValkey:
     @property
     def url(self) -> str:
         """``redis://host:port/0``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = url_host(self.host)
         return f"redis://{host}:{self.port}/0"
 
     @property

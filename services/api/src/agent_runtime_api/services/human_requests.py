@@ -64,19 +64,23 @@ class HumanRequestService:
 
     async def get(self, run_id: str, request_id: str, kind: HumanRequestKind) -> HumanRequest:
         """One request, or 404."""
+        return (await self._load(run_id, request_id, kind))[1]
+
+    async def _load(self, run_id: str, request_id: str, kind: HumanRequestKind) -> tuple[Run, HumanRequest]:
+        """The run and one of its requests, read together; 404 for either."""
         async with session_scope(self.database) as session:
-            await self._run(RunRepository(session, self.tenant_id), run_id)
+            run = await self._run(RunRepository(session, self.tenant_id), run_id)
             request = await HumanRequestRepository(session, self.tenant_id).get(run_id, request_id)
         if request is None or request.kind != kind:
             raise NotFoundError(_LABEL[kind], request_id)
-        return request
+        return run, request
 
     async def decide(
         self, run_id: str, approval_id: str, body: ApprovalDecision, decided_by: str
     ) -> HumanRequest:
         """Approve or reject a pending approval."""
-        request = await self.get(run_id, approval_id, HumanRequestKind.APPROVAL)
-        run = await self._check_open(run_id, request)
+        run, request = await self._load(run_id, approval_id, HumanRequestKind.APPROVAL)
+        _check_open(run, request)
         update = ApprovalDecisionUpdate(
             request_id=approval_id,
             approve=body.decision == "approve",
@@ -89,10 +93,9 @@ class HumanRequestService:
     async def answer(self, run_id: str, body: InputAnswer, decided_by: str) -> HumanRequest:
         """Answer the run's pending question (the one named, or the only one)."""
         if body.request_id is not None:
-            request = await self.get(run_id, body.request_id, HumanRequestKind.INPUT)
-            run = await self._check_open(run_id, request)
+            run, request = await self._load(run_id, body.request_id, HumanRequestKind.INPUT)
         else:
-            pending = await self._pending_inputs(run_id)
+            run, pending = await self._pending_inputs(run_id)
             if len(pending) != 1:
                 raise InvalidRequestError(
                     f"{len(pending)} questions are pending on this run; name one with request_id.",
@@ -100,36 +103,24 @@ class HumanRequestService:
                     code="input_request_ambiguous" if pending else "no_pending_input",
                 )
             request = pending[0]
-            run = await self._check_open(run_id, request)
+        _check_open(run, request)
         update = InputAnswerUpdate(request_id=request.id, answer=body.answer, decided_by=decided_by)
         await self._update(run, ANSWER_INPUT_UPDATE, update, HumanRequestKind.INPUT, request.id)
         return await self.get(run_id, request.id, HumanRequestKind.INPUT)
 
-    async def _pending_inputs(self, run_id: str) -> list[HumanRequest]:
+    async def _pending_inputs(self, run_id: str) -> tuple[Run, list[HumanRequest]]:
         async with session_scope(self.database) as session:
-            await self._run(RunRepository(session, self.tenant_id), run_id)
+            run = await self._run(RunRepository(session, self.tenant_id), run_id)
             rows = await HumanRequestRepository(session, self.tenant_id).list(
                 run_id, HumanRequestKind.INPUT, status=HumanRequestStatus.PENDING
             )
-        return list(rows)
+        return run, list(rows)
 
     @staticmethod
     async def _run(runs: RunRepository, run_id: str) -> Run:
         run = await runs.get(run_id)
         if run is None:
             raise NotFoundError("Run", run_id)
-        return run
-
-    async def _check_open(self, run_id: str, request: HumanRequest) -> Run:
-        if request.status != HumanRequestStatus.PENDING:
-            raise _already_resolved(request.kind, request.id, request.status.value)
-        async with session_scope(self.database) as session:
-            run = await self._run(RunRepository(session, self.tenant_id), run_id)
-        if run.status.is_terminal:
-            raise ConflictError(
-                f"Run '{run_id}' already finished with status '{run.status.value}'.",
-                code="run_already_finished",
-            )
         return run
 
     async def _update(
@@ -172,6 +163,17 @@ class HumanRequestService:
                     f"Run '{run.id}' is no longer waiting for this {kind.value}.", code="run_already_finished"
                 ) from exc
             raise ServiceUnavailableError(f"Temporal refused the update: {exc.message}") from exc
+
+
+def _check_open(run: Run, request: HumanRequest) -> None:
+    """409 unless the request is pending and its run still going."""
+    if request.status != HumanRequestStatus.PENDING:
+        raise _already_resolved(request.kind, request.id, request.status.value)
+    if run.status.is_terminal:
+        raise ConflictError(
+            f"Run '{run.id}' already finished with status '{run.status.value}'.",
+            code="run_already_finished",
+        )
 
 
 def _already_resolved(

@@ -52,7 +52,8 @@ DELTA_MAX_CHARS: Final = 4096
 """A buffer this large is written without waiting for the interval (bounds event size)."""
 
 
-def _activity_attempt() -> int:
+def activity_attempt() -> int:
+    """The current activity's attempt number (1 outside an activity)."""
     return activity.info().attempt if activity.in_activity() else 1
 
 
@@ -175,7 +176,7 @@ class ModelEventRecorder:
         self.run_id = ctx.deps.run_id
         self.step = ctx.run_step
         self.model_name = ctx.model.model_name
-        self.attempt = _activity_attempt()
+        self.attempt = activity_attempt()
         self.started_written = False
         self.text_parts: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []

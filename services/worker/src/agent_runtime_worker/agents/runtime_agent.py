@@ -30,12 +30,12 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
 from pydantic_ai.toolsets import ToolsetTool
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
-from agent_runtime_worker.agents.model_events import record_model_events
+from agent_runtime_worker.agents.model_events import activity_attempt, record_model_events
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
@@ -61,10 +61,6 @@ class DeferredCallHandler(Protocol):
     async def resolve_deferred_calls(
         self, ctx: RunContext[RunDeps], requests: DeferredToolRequests
     ) -> DeferredToolResults: ...
-
-
-def _activity_attempt() -> int:
-    return activity.info().attempt if activity.in_activity() else 1
 
 
 current_tool_idempotency_key: ContextVar[str | None] = ContextVar(
@@ -99,7 +95,7 @@ class RecordingToolset(FunctionToolset[RunDeps]):
         deps = ctx.deps
         key = tool_idempotency_key(deps.run_id, call_id)
         token = current_tool_idempotency_key.set(key)
-        attempt = _activity_attempt()
+        attempt = activity_attempt()
         # One started event per attempt, so a call retried after a crash leaves a trace.
         started_key = f"tool:{call_id}:started" if attempt == 1 else f"tool:{call_id}:a{attempt}:started"
         await record_run_event(

@@ -1,0 +1,76 @@
+"""Helpers every benchmark script shares: progress output, percentiles, the machine measured."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+RESULTS_DIR: Final = REPO_ROOT / "bench" / "results"
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout carries the report)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolation percentile (numpy's default); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def first_match(path: str, pattern: str) -> str | None:
+    """The first group of ``pattern`` in the file at ``path`` (multi-line), if any."""
+    with contextlib.suppress(OSError):
+        match = re.search(pattern, Path(path).read_text(), re.MULTILINE)
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def command_output(argv: Sequence[str]) -> str | None:
+    """A command's stripped stdout, or ``None`` when it failed."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        completed = subprocess.run(list(argv), capture_output=True, text=True, timeout=20, check=False)
+        if completed.returncode == 0:
+            return completed.stdout.strip()
+    return None
+
+
+def git_status() -> str | None:
+    """``git status --porcelain`` of the repository (empty when clean)."""
+    return command_output(["git", "-C", str(REPO_ROOT), "status", "--porcelain"])
+
+
+def machine_facts(packages: Sequence[str]) -> dict[str, Any]:
+    """Date, CPU, memory, OS, Python, versions of ``packages`` and the commit measured."""
+    memory_kib = first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
+    versions: dict[str, str] = {}
+    for name in packages:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return {
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": first_match("/proc/cpuinfo", r"^model name\s*:\s*(.+)$") or platform.processor(),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gib": round(int(memory_kib) / 1024 / 1024, 1) if memory_kib else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+        "git_commit": command_output(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
+    }
