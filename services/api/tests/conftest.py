@@ -8,8 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from agent_runtime_api.deps import Principal, get_principal
+from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
+from agent_runtime_core.auth import Principal
 from agent_runtime_core.settings import Settings
 
 

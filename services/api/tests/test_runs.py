@@ -11,8 +11,9 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from agent_runtime_api.deps import Principal, get_principal
+from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
+from agent_runtime_core.auth import Principal
 from agent_runtime_core.settings import Settings
 
 from .conftest import open_client

@@ -18,11 +18,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from temporalio.testing import WorkflowEnvironment
 
-from agent_runtime_api.deps import Principal, get_principal
+from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
 from agent_runtime_api.routers.streams import get_stream_options
 from agent_runtime_api.services.streams import StreamOptions
 from agent_runtime_cli.embedded import find_free_port
+from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_agent_id, new_run_id

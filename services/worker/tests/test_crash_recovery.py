@@ -23,9 +23,10 @@ import pytest
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from agent_runtime_api.deps import Principal, get_principal
+from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
 from agent_runtime_cli.embedded import TemporalDevServer
+from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.models import RunEvent
 from agent_runtime_core.settings import Settings

@@ -76,3 +76,45 @@ class ServiceUnavailableError(DomainError):
             title="Service unavailable",
             headers={"Retry-After": str(retry_after_s)},
         )
+
+
+class UnauthorizedError(DomainError):
+    """No credentials, or credentials that cannot be verified (401 with ``WWW-Authenticate``)."""
+
+    def __init__(self, detail: str, *, error: str = "invalid_token", realm: str = "agent-runtime") -> None:
+        challenge = f'Bearer realm="{realm}"'
+        if error:
+            challenge += f', error="{error}", error_description="{_quoted(detail)}"'
+        super().__init__(
+            detail=detail,
+            status=401,
+            code="unauthorized",
+            title="Unauthorized",
+            headers={"WWW-Authenticate": challenge},
+        )
+
+
+class ForbiddenError(DomainError):
+    """Authenticated, but the caller's roles or key scopes do not allow this call."""
+
+    def __init__(self, detail: str, *, permission: str | None = None) -> None:
+        super().__init__(detail=detail, status=403, code="forbidden", title="Forbidden")
+        self.permission = permission
+
+
+class RateLimitedError(DomainError):
+    """Too many requests (or too many active runs) for this tenant; retry after ``retry_after_s``."""
+
+    def __init__(self, detail: str, *, retry_after_s: int, code: str = "rate_limited") -> None:
+        super().__init__(
+            detail=detail,
+            status=429,
+            code=code,
+            title="Too many requests",
+            headers={"Retry-After": str(max(1, retry_after_s))},
+        )
+
+
+def _quoted(text: str) -> str:
+    """``text`` made safe inside a quoted-string of an HTTP header."""
+    return text.replace("\\", "\\\\").replace('"', "'").replace("\r", " ").replace("\n", " ")

@@ -4,7 +4,7 @@ The process's event bus (Redis fan-out of run events) lives on :class:`AppState`
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,7 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from agent_runtime_api.temporal_connection import TemporalConnection
+from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.errors import ForbiddenError
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
@@ -38,14 +40,6 @@ class AppState:
         if self.event_bus is not None:
             await self.event_bus.aclose()
         await self.database.dispose()
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling. Until authentication lands, everyone is the default tenant."""
-
-    tenant_id: str
-    subject: str
 
 
 def get_app_state(request: Request) -> AppState:
@@ -81,8 +75,24 @@ async def get_temporal_client(state: AppStateDep) -> Client:
 
 
 def get_principal() -> Principal:
-    """The calling principal."""
-    return Principal(tenant_id=DEFAULT_TENANT_ID, subject="anonymous")
+    """The calling principal. Until authentication lands, everyone is an admin of the default tenant."""
+    return Principal(tenant_id=DEFAULT_TENANT_ID, subject="anonymous", auth_method="dev")
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that answers 403 unless the caller holds ``permission``.
+
+    Use as ``principal: Annotated[Principal, Depends(require(Permission.RUNS_CREATE))]``.
+    """
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not principal.can(permission):
+            raise ForbiddenError(
+                f"this call needs the '{permission.value}' permission", permission=permission
+            )
+        return principal
+
+    return check

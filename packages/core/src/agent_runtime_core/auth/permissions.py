@@ -1,0 +1,62 @@
+"""Roles and the permissions they grant (RBAC).
+
+A permission is ``<resource>:<action>``; API-key scopes use the same strings, so a key can be
+narrowed to any subset of what its creator may do.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class Permission(StrEnum):
+    """One thing a caller may do. The value is also the API-key scope string."""
+
+    AGENTS_READ = "agents:read"
+    AGENTS_WRITE = "agents:write"
+    RUNS_READ = "runs:read"
+    RUNS_CREATE = "runs:create"
+    RUNS_CANCEL = "runs:cancel"
+    APPROVALS_DECIDE = "approvals:decide"
+    USAGE_READ = "usage:read"
+    API_KEYS_MANAGE = "api_keys:manage"
+    AUDIT_READ = "audit:read"
+    BUDGETS_MANAGE = "budgets:manage"
+    PROVIDERS_MANAGE = "providers:manage"
+
+
+class Role(StrEnum):
+    """Roles a token's claims or an API key carry."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    DEVELOPER = "developer"
+    ADMIN = "admin"
+
+
+ALL_PERMISSIONS: Final = frozenset(Permission)
+
+_VIEWER: Final = frozenset({Permission.AGENTS_READ, Permission.RUNS_READ, Permission.USAGE_READ})
+_OPERATOR: Final = _VIEWER | {Permission.RUNS_CREATE, Permission.RUNS_CANCEL, Permission.APPROVALS_DECIDE}
+_DEVELOPER: Final = _OPERATOR | {Permission.AGENTS_WRITE}
+
+ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
+    Role.VIEWER: _VIEWER,
+    Role.OPERATOR: _OPERATOR,
+    Role.DEVELOPER: _DEVELOPER,
+    Role.ADMIN: ALL_PERMISSIONS,
+}
+"""viewer reads; operator also starts, cancels and decides runs; developer also manages agents;
+admin also manages API keys, budgets and providers and reads the audit log."""
+
+
+def permissions_for_roles(roles: frozenset[str] | set[str]) -> frozenset[Permission]:
+    """The union of the permissions of ``roles``; unknown role names grant nothing."""
+    granted: set[Permission] = set()
+    for name in roles:
+        try:
+            granted |= ROLE_PERMISSIONS[Role(name)]
+        except ValueError:
+            continue
+    return frozenset(granted)
