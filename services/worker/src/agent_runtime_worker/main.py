@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import signal
 from datetime import timedelta
 from importlib.metadata import version
 
-from pydantic_ai.durable_exec.temporal import PydanticAIPlugin
+from pydantic_ai.durable_exec.temporal import PydanticAIPayloadConverter, PydanticAIPlugin
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -44,6 +45,22 @@ def check_catalog() -> None:
         raise RuntimeError(f"worker tools {implemented} differ from the catalog {BUILTIN_TOOL_NAMES}")
 
 
+def with_pydantic_ai_converter(client: Client) -> Client:
+    """``client`` with pydantic-ai's payload converter (same JSON on the wire, memoized adapters).
+
+    A worker plugin cannot replace the data converter of a client connected without it, and the
+    plain pydantic converter rebuilds a ``TypeAdapter`` per workflow run inside the sandbox:
+    measured 29% of worker CPU at one model request per run (bench/results/overhead-*.md).
+    """
+    converter = client.data_converter
+    if issubclass(converter.payload_converter_class, PydanticAIPayloadConverter):
+        return client
+    config = client.config()
+    faster = dataclasses.replace(converter, payload_converter_class=PydanticAIPayloadConverter)
+    config["data_converter"] = faster
+    return Client(**config)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -53,6 +70,7 @@ def build_worker(
 ) -> Worker:
     """A worker for ``task_queue`` (default: the settings') executing agent runs."""
     check_catalog()
+    client = with_pydantic_ai_converter(client)
     install_resources(WorkerResources(settings=settings, database=database))
     run_activities = RunActivities(database)
     human_activities = HumanRequestActivities(database)
