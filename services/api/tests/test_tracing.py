@@ -107,7 +107,8 @@ async def test_run_request_workflow_model_and_tool_spans_share_the_runs_trace_id
         assert attrs["gen_ai.request.model"] == "builtin:scripted"
         assert attrs["gen_ai.usage.input_tokens"] > 0
         assert attrs["gen_ai.usage.output_tokens"] > 0
-        assert span.parent is not None and span.parent.span_id == agent_span.context.span_id
+        assert agent_span.context is not None and span.parent is not None
+        assert span.parent.span_id == agent_span.context.span_id
 
     (tool_span,) = by_name["execute_tool calculator"]
     assert attributes(tool_span)["gen_ai.tool.name"] == "calculator"

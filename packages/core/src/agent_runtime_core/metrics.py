@@ -24,6 +24,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     start_http_server,
 )
@@ -54,6 +55,8 @@ __all__ = [
     "set_breaker_state",
     "start_metrics_server",
 ]
+
+disable_created_metrics()  # no `_created` series next to each counter: half the scrape, no loss
 
 _LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 

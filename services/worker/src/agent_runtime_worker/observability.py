@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from typing import Any
 
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import TracerProvider
 from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
+from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models.instrumented import InstrumentationSettings
 from temporalio import activity
 from temporalio.exceptions import CancelledError
@@ -25,7 +27,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from agent_runtime_core.metrics import observe_activity, record_provider_error
+from agent_runtime_core.metrics import observe_activity, record_model_usage, record_provider_error
 from agent_runtime_core.tracing import temporal_tracing_interceptor
 from agent_runtime_worker.agents.runtime_agent import runtime_agent
 
@@ -84,8 +86,33 @@ def split_model_id(model_id: str | None) -> tuple[str, str]:
     return (provider, model) if model else ("unknown", provider)
 
 
+def _model_id(input: ExecuteActivityInput) -> str | None:
+    """The agent version's model string (``openai:gpt-4o``) a model-request activity ran with."""
+    return getattr(input.args[0], "model_id", None) if input.args else None
+
+
+def record_response_usage(response: ModelResponse, model_id: str | None) -> None:
+    """Count a model response, its tokens and (when genai-prices knows the model) its cost.
+
+    Labels come from the agent version's model string, as for provider errors: ``provider``
+    is our provider prefix (``openai``, ``anthropic``, ``openai-compatible``, ``builtin``).
+    """
+    provider, model = split_model_id(model_id or response.model_name)
+    cost: Decimal | None
+    try:
+        cost = response.cost().total_price
+    except (LookupError, ValueError, AssertionError):  # not in the price table (e.g. builtin:scripted)
+        cost = None
+    usage = response.usage
+    record_model_usage(provider, model, usage.input_tokens, usage.output_tokens, cost)
+
+
 class ActivityMetricsInterceptor(Interceptor):
-    """Times activity attempts and counts provider errors of model requests."""
+    """Times activity attempts; counts model responses (tokens, cost) and provider errors.
+
+    Model usage is read from the model-request activity's result (the ``ModelResponse``), so
+    every answered attempt is counted once, streamed or not, whatever the event handler does.
+    """
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         """Wrap ``next`` with timing."""
@@ -100,13 +127,14 @@ class _TimedActivityInbound(ActivityInboundInterceptor):
         try:
             result = await super().execute_activity(input)
             outcome = "completed"
+            if isinstance(result, ModelResponse):  # a model request (streamed or not) answered
+                record_response_usage(result, _model_id(input))
             return result
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | CancelledError):
                 outcome = "cancelled"
             elif activity_type.endswith(MODEL_ACTIVITY_SUFFIXES) and isinstance(exc, ModelAPIError):
-                model_id = getattr(input.args[0], "model_id", None) if input.args else None
-                provider, model = split_model_id(model_id)
+                provider, model = split_model_id(_model_id(input))
                 record_provider_error(provider, model, error_kind(exc))
             raise
         finally:
