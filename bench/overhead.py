@@ -1002,9 +1002,10 @@ async def profile_post_path(bench: Bench, settings: Settings, count: int) -> dic
     event's publication where there is one) and ``_start_workflow`` are timed when present. The
     raw ``start_workflow`` of scenario (a) is measured alongside.
     """
-    from agent_runtime_api.deps import AppState, Principal
+    from agent_runtime_api.deps import AppState
     from agent_runtime_api.routers import runs as runs_router
     from agent_runtime_api.temporal_connection import TemporalConnection
+    from agent_runtime_core.auth import Principal
     from agent_runtime_core.schemas import RunCreate
 
     state = AppState(

@@ -29,6 +29,7 @@ from agent_runtime_cli.embedded import (
     postgres_reachable,
     redis_reachable,
 )
+from agent_runtime_cli.embedded.ports import url_host
 from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
 
@@ -49,6 +50,8 @@ class DevOptions:
     database_url: str | None
     log_level: str
     redis_port: int = 63790
+    worker_metrics_port: int = 9464
+    """The worker's Prometheus endpoint (0: none); the API's is ``/metrics`` on the API port."""
     redis_url: str | None = None
     """Use this Redis instead of an embedded Valkey; ``""`` runs without Redis (streams then
     read Postgres only)."""
@@ -154,6 +157,8 @@ def run_dev_stack(options: DevOptions) -> int:
                 "AGENT_RUNTIME_TEMPORAL_UI_URL": temporal.ui_url or "",
                 "AGENT_RUNTIME_API_PUBLIC_URL": api_url,
                 "AGENT_RUNTIME_REDIS_URL": redis_url,
+                "AGENT_RUNTIME_WORKER_METRICS_PORT": str(options.worker_metrics_port),
+                "AGENT_RUNTIME_WORKER_METRICS_HOST": options.host,
             }
             command = [sys.executable, "-m", "agent_runtime_cli"]
             supervisor.start(
@@ -171,6 +176,11 @@ def run_dev_stack(options: DevOptions) -> int:
                 env=env,
             )
             supervisor.start("worker", [*command, "worker", "--log-level", options.log_level], env=env)
+            worker_metrics = (
+                f"  (worker: http://{url_host(options.host)}:{options.worker_metrics_port}/metrics)"
+                if options.worker_metrics_port
+                else ""
+            )
             if _wait_for_api(api_url, supervisor):
                 _say(
                     "\nAgent Runtime is up.\n"
@@ -179,6 +189,7 @@ def run_dev_stack(options: DevOptions) -> int:
                     f"  Temporal       {temporal.address}\n"
                     f"  Postgres       {database_url}\n"
                     f"  Redis          {redis_url or '(none: live streams poll Postgres)'}\n"
+                    f"  Metrics        {api_url}/metrics{worker_metrics}\n"
                     f"  Data           {data_dir}\n"
                     "Press Ctrl-C to stop.\n"
                 )

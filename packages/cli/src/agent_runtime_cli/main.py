@@ -70,6 +70,13 @@ def dev(
             help="Port of the embedded Valkey (Redis) for live events (ignored with --redis-url).",
         ),
     ] = 63790,
+    worker_metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENT_RUNTIME_DEV_WORKER_METRICS_PORT",
+            help="Port of the worker's Prometheus metrics (0: none).",
+        ),
+    ] = 9464,
     redis_url: Annotated[
         str | None,
         typer.Option(
@@ -97,6 +104,7 @@ def dev(
         database_url=database_url,
         log_level=log_level,
         redis_port=redis_port,
+        worker_metrics_port=worker_metrics_port,
         redis_url=redis_url,
     )
     raise typer.Exit(run_dev_stack(options))

@@ -97,6 +97,39 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
 
+    # Tracing and metrics (OpenTelemetry to OTLP/Langfuse, Prometheus). Tracing is off unless an
+    # OTLP endpoint or Langfuse keys are set; then no exporter, instrumentation or thread runs.
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENT_RUNTIME_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description=(
+            "Base URL of an OTLP/HTTP receiver (`/v1/traces` is appended), e.g. an OpenTelemetry "
+            "Collector. Headers come from OTEL_EXPORTER_OTLP_HEADERS."
+        ),
+    )
+    langfuse_public_key: str | None = None
+    langfuse_secret_key: SecretStr | None = None
+    langfuse_host: str = Field(
+        default="https://cloud.langfuse.com",
+        description="Langfuse base URL; spans go to <host>/api/public/otel (with both keys set).",
+    )
+    tracing_service_name: str | None = Field(
+        default=None, description="OpenTelemetry service.name (default agent-runtime-api / -worker)."
+    )
+    tracing_include_content: bool = Field(
+        default=True, description="Put prompts, outputs and tool arguments on spans (pydantic-ai)."
+    )
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at GET /metrics on the API."
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus metrics server (0 or unset: no server).",
+    )
+    worker_metrics_host: str = "0.0.0.0"
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str) -> str:

@@ -6,14 +6,17 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.deps import AppState
 from agent_runtime_api.middleware import RequestIdMiddleware
+from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
 from agent_runtime_api.routers import agents, health, human_requests, runs, streams
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
+from agent_runtime_core.tracing import temporal_tracing_interceptor, tracer_provider_from_settings
 
 DESCRIPTION = """
 Agent Runtime runs AI agents durably: every run is a Temporal workflow whose model calls and
@@ -29,9 +32,19 @@ fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&curso
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API application."""
+def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """Build the API application.
+
+    Args:
+        settings: Defaults to the process's settings.
+        tracer_provider: Traces requests and propagates them to workflows. Defaults to the one
+            the settings configure (OTLP/Langfuse), which the app then shuts down with its
+            lifespan; ``None`` from both: no tracing.
+    """
     settings = settings or get_settings()
+    owned_provider = None
+    if tracer_provider is None:
+        tracer_provider = owned_provider = tracer_provider_from_settings(settings, "agent-runtime-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
@@ -40,13 +53,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.database_pool_size,
             echo=settings.database_echo,
         )
-        temporal = TemporalConnection(settings.temporal_address, settings.temporal_namespace)
+        temporal = TemporalConnection(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            # Always: it carries the run's trace id into its workflow (cheap; no spans without a provider).
+            interceptors=[temporal_tracing_interceptor(tracer_provider)],
+        )
         state = AppState(settings=settings, database=database, temporal=temporal)
         app.state.agent_runtime = state
         try:
             yield
         finally:
             await state.aclose()
+            if owned_provider is not None:
+                owned_provider.shutdown()
 
     app = FastAPI(
         title="Agent Runtime API",
@@ -62,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(RequestIdMiddleware)
+    install_metrics(app, settings.metrics_enabled)
+    if tracer_provider is not None:
+        install_tracing(app, tracer_provider)
     install_problem_handlers(app)
     app.include_router(agents.router)
     app.include_router(runs.router)

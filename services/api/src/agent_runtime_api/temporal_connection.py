@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 
 from agent_runtime_core.errors import ServiceUnavailableError
 from agent_runtime_core.temporal import connect_temporal
@@ -16,9 +17,10 @@ logger = logging.getLogger(__name__)
 class TemporalConnection:
     """Connects on first use; a failed connect is a 503 for that request, retried next time."""
 
-    def __init__(self, address: str, namespace: str) -> None:
+    def __init__(self, address: str, namespace: str, *, interceptors: Sequence[Interceptor] = ()) -> None:
         self.address = address
         self.namespace = namespace
+        self.interceptors = interceptors
         self._client: Client | None = None
         self._lock = asyncio.Lock()
 
@@ -29,7 +31,9 @@ class TemporalConnection:
         async with self._lock:
             if self._client is None:
                 try:
-                    self._client = await connect_temporal(self.address, self.namespace)
+                    self._client = await connect_temporal(
+                        self.address, self.namespace, interceptors=self.interceptors
+                    )
                 except Exception as exc:  # the SDK raises RuntimeError for transport failures
                     logger.warning("cannot reach Temporal at %s: %s", self.address, exc)
                     raise ServiceUnavailableError(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, UniqueConstraint
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, UniqueConstraint, text
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
 
@@ -65,6 +65,11 @@ class Run(SQLModel, table=True):
         Index("ix_runs_tenant_agent_id", "tenant_id", "agent_id", "id"),
         Index("ix_runs_tenant_status_id", "tenant_id", "status", "id"),
         Index("ix_runs_tenant_id", "tenant_id", "id"),
+        Index(
+            "ix_runs_active_status",
+            "status",
+            postgresql_where=text("status IN ('queued', 'running', 'waiting')"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -91,6 +96,7 @@ class Run(SQLModel, table=True):
     workflow_id: str = Field(max_length=60)
     idempotency_key: str | None = Field(default=None, max_length=255)
     request_fingerprint: str | None = Field(default=None, max_length=64)
+    trace_id: str | None = Field(default=None, max_length=32)
     last_event_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     started_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))

@@ -61,6 +61,17 @@ class RunPublic(BaseModel):
     temporal_ui_url: str | None = Field(
         default=None, description="Link to this run's workflow in the Temporal Web UI, if known."
     )
+    trace_id: str | None = Field(
+        default=None,
+        description=(
+            "OpenTelemetry trace id (32 hex digits) of the run: the API request, the workflow, its "
+            "model requests and tool calls share it. Look it up in your tracing backend."
+        ),
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )
+    trace_url: str | None = Field(
+        default=None, description="Link to the run's trace in Langfuse, when Langfuse is configured."
+    )
 
 
 class RunEventPublic(BaseModel):

@@ -11,9 +11,10 @@ from agent_runtime_api.routers.common import Cursor, Limit, problems
 from agent_runtime_api.services.presenters import run_event_public, run_public
 from agent_runtime_api.services.runs import RunService
 from agent_runtime_core.errors import InvalidRequestError
-from agent_runtime_core.models import RunStatus
+from agent_runtime_core.models import Run, RunStatus
 from agent_runtime_core.repositories import decode_cursor
 from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic
+from agent_runtime_core.tracing import langfuse_trace_url
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -36,6 +37,10 @@ def _ui_url(state: AppStateDep, workflow_id: str) -> str | None:
         return None
     namespace = state.settings.temporal_namespace
     return f"{base.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+def _present(state: AppStateDep, run: Run) -> RunPublic:
+    return run_public(run, _ui_url(state, run.workflow_id), langfuse_trace_url(state.settings, run.trace_id))
 
 
 @router.post(
@@ -70,7 +75,7 @@ async def create_run(
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if not created.created:
         response.headers["Idempotent-Replayed"] = "true"
-    return run_public(run, _ui_url(state, run.workflow_id))
+    return _present(state, run)
 
 
 @router.get("", summary="List runs")
@@ -90,7 +95,7 @@ async def list_runs(
         limit=limit, cursor=cursor, agent_id=agent_id, statuses=run_status or ()
     )
     return Page[RunPublic](
-        data=[run_public(r, _ui_url(state, r.workflow_id)) for r in page.items],
+        data=[_present(state, r) for r in page.items],
         next_cursor=page.next_cursor,
     )
 
@@ -99,7 +104,7 @@ async def list_runs(
 async def get_run(run_id: RunId, state: AppStateDep, principal: PrincipalDep) -> RunPublic:
     """One run: status, output, error, usage."""
     run = await _service(state, principal).get(run_id)
-    return run_public(run, _ui_url(state, run.workflow_id))
+    return _present(state, run)
 
 
 @router.post(
@@ -113,7 +118,7 @@ async def cancel_run(run_id: RunId, state: AppStateDep, principal: PrincipalDep)
     (a running tool or model call notices within its heartbeat interval). 409 if it already
     finished."""
     run = await _service(state, principal).cancel(run_id)
-    return run_public(run, _ui_url(state, run.workflow_id))
+    return _present(state, run)
 
 
 @router.get("/{run_id}/events", summary="List a run's events", responses=problems(404))

@@ -46,7 +46,7 @@ def agent_version_public(version: AgentVersion) -> AgentVersionPublic:
     )
 
 
-def run_public(run: Run, temporal_ui_url: str | None = None) -> RunPublic:
+def run_public(run: Run, temporal_ui_url: str | None = None, trace_url: str | None = None) -> RunPublic:
     """A run as the API shows it."""
     return RunPublic(
         id=run.id,
@@ -67,6 +67,8 @@ def run_public(run: Run, temporal_ui_url: str | None = None) -> RunPublic:
         finished_at=run.finished_at,
         workflow_id=run.workflow_id,
         temporal_ui_url=temporal_ui_url,
+        trace_id=run.trace_id,
+        trace_url=trace_url,
     )
 
 

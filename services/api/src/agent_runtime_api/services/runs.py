@@ -34,6 +34,7 @@ from agent_runtime_core.errors import (
 )
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_run_id
+from agent_runtime_core.metrics import record_run_created
 from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import (
@@ -52,6 +53,7 @@ from agent_runtime_core.temporal import (
     tenant_id_key,
     workflow_id_for_run,
 )
+from agent_runtime_core.tracing import current_trace_id, joined_trace, new_trace_id
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +150,8 @@ class RunService:
             # A concurrent request with the same key committed first: answer as its replay.
             prepared = await self._write_run(body, key, fingerprint)
         created, start_input = prepared
+        if created.created:
+            record_run_created()
         if start_input is not None:
             await self._start_workflow(created.run, start_input, forget_on_failure=key is None)
         return created
@@ -205,6 +209,9 @@ class RunService:
             workflow_id=workflow_id_for_run(run_id),
             idempotency_key=key,
             request_fingerprint=fingerprint if key else None,
+            # The request's trace (its server span) when the API traces, else a new one that
+            # the workflow's spans join (see _start_workflow).
+            trace_id=current_trace_id() or new_trace_id(),
         )
         await runs.add(run)
         queued = await RunEventRepository(session, self.tenant_id).append(
@@ -224,7 +231,8 @@ class RunService:
     async def _start_workflow(self, run: Run, start_input: AgentRunInput, *, forget_on_failure: bool) -> None:
         try:
             client = await self.temporal.client()
-            await self._start(client, start_input)
+            with joined_trace(run.trace_id) if run.trace_id else contextlib.nullcontext():
+                await self._start(client, start_input)
         except (ServiceUnavailableError, RPCError, RuntimeError) as exc:
             logger.warning("could not start workflow for %s: %s", run.id, exc)
             if forget_on_failure:

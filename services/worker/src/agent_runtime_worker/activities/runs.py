@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.run import can_transition
@@ -94,4 +95,5 @@ class RunActivities:
                 run, f"run.{target.value}", data, dedupe_key="run.finished"
             )
         await publish_committed([event])
+        record_run_finished(target.value)
         return target.value

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic_ai import RunContext
 from pydantic_ai.messages import (
     AgentStreamEvent,
+    ModelResponse,
     PartDeltaEvent,
     PartEndEvent,
     PartStartEvent,
@@ -37,7 +39,10 @@ from pydantic_ai.messages import (
     TextPartDelta,
     ToolCallPart,
 )
+from pydantic_ai.models import StreamedResponse
 from temporalio import activity
+
+from agent_runtime_core.metrics import record_model_usage
 
 if TYPE_CHECKING:
     from agent_runtime_worker.agents.runtime_agent import RunDeps
@@ -272,3 +277,19 @@ async def record_model_events(ctx: RunContext[RunDeps], stream: AsyncIterable[Ag
         recorder.deltas.abort()
         raise
     await recorder.finish()
+    if isinstance(stream, StreamedResponse):
+        record_response_usage(stream.get())
+
+
+def record_response_usage(response: ModelResponse) -> None:
+    """Count a model response's tokens (and cost, when genai-prices knows the model) in the
+    worker's Prometheus metrics."""
+    provider = response.provider_name or "unknown"
+    model = response.model_name or "unknown"
+    cost: Decimal | None = None
+    try:
+        cost = response.cost().total_price
+    except (LookupError, ValueError, AssertionError):  # not in the price table (e.g. builtin:scripted)
+        cost = None
+    usage = response.usage
+    record_model_usage(provider, model, usage.input_tokens, usage.output_tokens, cost)

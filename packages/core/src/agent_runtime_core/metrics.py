@@ -1,0 +1,200 @@
+"""Prometheus metrics of every Agent Runtime process, defined once (names ``agent_runtime_*``).
+
+Labels stay low-cardinality: no tenant, run or agent ids (tenants are unbounded; per-tenant
+figures come from ``GET /v1/usage``). ``model`` and ``provider`` are bounded by the models agent
+versions name; ``route`` is the route template (``/v1/runs/{run_id}``), never the raw path.
+
+The API serves these at ``GET /metrics``; the worker on ``AGENT_RUNTIME_WORKER_METRICS_PORT``.
+Other parts record through the helpers below (``record_model_usage``, ``record_provider_error``,
+``set_breaker_state``, ...) rather than touching the metric objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from enum import IntEnum
+from typing import Final
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    start_http_server,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ACTIVITY_DURATION",
+    "BREAKER_STATE",
+    "CONTENT_TYPE_LATEST",
+    "HTTP_REQUEST_DURATION",
+    "MODEL_COST_USD",
+    "MODEL_REQUESTS",
+    "MODEL_TOKENS",
+    "PROVIDER_ERRORS",
+    "RUNS_ACTIVE",
+    "RUNS_CREATED",
+    "RUNS_FINISHED",
+    "BreakerState",
+    "exposition",
+    "observe_activity",
+    "observe_http_request",
+    "record_model_usage",
+    "record_provider_error",
+    "record_run_created",
+    "record_run_finished",
+    "set_active_runs",
+    "set_breaker_state",
+    "start_metrics_server",
+]
+
+disable_created_metrics()  # no `_created` series next to each counter: half the scrape, no loss
+
+_LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+# --------------------------------------------------------------------------------------- API
+HTTP_REQUEST_DURATION = Histogram(
+    "agent_runtime_http_request_duration_seconds",
+    "API request latency until the response starts (streams: until their headers are sent).",
+    ["method", "route", "status"],
+    buckets=_LATENCY_BUCKETS,
+)
+RUNS_ACTIVE = Gauge(
+    "agent_runtime_runs_active",
+    "Runs not finished yet, by status (queued, running, waiting), across all tenants. Computed "
+    "from Postgres at each scrape: every API replica reports the same figure (use max, not sum).",
+    ["status"],
+)
+RUNS_CREATED = Counter("agent_runtime_runs_created_total", "Runs created by this API process.")
+
+# ------------------------------------------------------------------------------------ worker
+RUNS_FINISHED = Counter(
+    "agent_runtime_runs_finished_total",
+    "Runs this worker moved to a terminal status, by that status.",
+    ["status"],
+)
+MODEL_REQUESTS = Counter(
+    "agent_runtime_model_requests_total",
+    "Model requests that returned a response (each attempt counts).",
+    ["provider", "model"],
+)
+MODEL_TOKENS = Counter(
+    "agent_runtime_model_tokens_total",
+    "Tokens used by model requests, by direction (input, output).",
+    ["provider", "model", "direction"],
+)
+MODEL_COST_USD = Counter(
+    "agent_runtime_model_cost_usd_total",
+    "Cost of model requests in US dollars (priced requests only).",
+    ["provider", "model"],
+)
+PROVIDER_ERRORS = Counter(
+    "agent_runtime_provider_errors_total",
+    "Failed model requests, by kind (rate_limited, server_error, timeout, connection, client_error, ...).",
+    ["provider", "model", "kind"],
+)
+ACTIVITY_DURATION = Histogram(
+    "agent_runtime_activity_duration_seconds",
+    "Duration of one activity attempt on this worker, by activity type and outcome.",
+    ["activity_type", "outcome"],
+    buckets=_LATENCY_BUCKETS,
+)
+BREAKER_STATE = Gauge(
+    "agent_runtime_breaker_state",
+    "Circuit breaker state per provider endpoint: 0 closed, 1 half-open, 2 open.",
+    ["endpoint"],
+)
+
+
+class BreakerState(IntEnum):
+    """Values of ``agent_runtime_breaker_state``."""
+
+    CLOSED = 0
+    HALF_OPEN = 1
+    OPEN = 2
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def observe_http_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Record one API request (``route`` is the template, or ``unmatched``)."""
+    HTTP_REQUEST_DURATION.labels(method, route, str(status)).observe(seconds)
+
+
+def set_active_runs(counts: dict[str, int]) -> None:
+    """Set the active-runs gauge; statuses missing from ``counts`` are 0."""
+    from agent_runtime_core.models.run import ACTIVE_STATUSES
+
+    for status in ACTIVE_STATUSES:
+        RUNS_ACTIVE.labels(status.value).set(counts.get(status.value, 0))
+
+
+def record_run_created() -> None:
+    """Count a run the API created."""
+    RUNS_CREATED.inc()
+
+
+def record_run_finished(status: str) -> None:
+    """Count a run that reached the terminal ``status`` (call once per transition)."""
+    RUNS_FINISHED.labels(status).inc()
+
+
+def record_model_usage(
+    provider: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: Decimal | float | None = None,
+) -> None:
+    """Count one model response: the request, its tokens and (when priced) its cost."""
+    MODEL_REQUESTS.labels(provider, model).inc()
+    if input_tokens:
+        MODEL_TOKENS.labels(provider, model, "input").inc(input_tokens)
+    if output_tokens:
+        MODEL_TOKENS.labels(provider, model, "output").inc(output_tokens)
+    if cost_usd is not None:
+        MODEL_COST_USD.labels(provider, model).inc(float(cost_usd))
+
+
+def record_provider_error(provider: str, model: str, kind: str) -> None:
+    """Count one failed model request. Keep ``kind`` to a small fixed set (e.g. ``rate_limited``,
+    ``server_error``, ``timeout``, ``connection``, ``client_error``, ``auth``)."""
+    PROVIDER_ERRORS.labels(provider, model, kind).inc()
+
+
+def set_breaker_state(endpoint: str, state: BreakerState) -> None:
+    """Publish the state of the circuit breaker of ``endpoint``."""
+    BREAKER_STATE.labels(endpoint).set(int(state))
+
+
+def observe_activity(activity_type: str, outcome: str, seconds: float) -> None:
+    """Record one activity attempt (``outcome``: ``completed``, ``failed`` or ``cancelled``)."""
+    ACTIVITY_DURATION.labels(activity_type, outcome).observe(seconds)
+
+
+def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The metrics in the Prometheus text format."""
+    return generate_latest(registry)
+
+
+def start_metrics_server(host: str, port: int) -> WSGIServer | None:
+    """Serve the metrics on ``host:port`` from a daemon thread (stop it with ``.shutdown()``).
+
+    A port already in use is logged, not fatal: a worker without metrics still runs agents.
+    """
+    try:
+        server, _thread = start_http_server(port, addr=host)
+    except OSError as exc:
+        logger.warning("worker metrics server not started on %s:%s: %s", host, port, exc)
+        return None
+    logger.info("worker metrics at http://%s:%s/metrics", host, server.server_port)
+    return server
