@@ -73,6 +73,7 @@ async def test_rate_limits_fail_open_when_redis_is_unreachable(
     database_url: str, tenant_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead_redis = f"redis://127.0.0.1:{find_free_port()}/0"
+    statuses: list[int] = []
     with caplog.at_level(logging.WARNING, logger="agent_runtime_api.rate_limits"):
         async for api in client_for(database_url, tenant_id, redis_url=dead_redis, rate_limit_burst=1):
             statuses = [(await api.get("/v1/agents")).status_code for _ in range(5)]

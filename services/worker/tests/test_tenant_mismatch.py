@@ -14,7 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from agent_runtime_core.db import Database, system_session_scope
-from agent_runtime_core.models import Run, RunEvent, RunStatus
+from agent_runtime_core.models import HumanRequestKind, Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput, tenant_id_key
 from agent_runtime_worker.activities.contracts import FinishRunInput, RunRef
@@ -46,7 +46,7 @@ async def test_activities_refuse_a_run_of_another_tenant_for_good(
     humans = HumanRequestActivities(database)
     spec = HumanRequestSpec(
         id="apr_x",
-        kind="approval",
+        kind=HumanRequestKind.APPROVAL,
         tool_call_id="c",
         tool="calculator",
         requested_at=utcnow(),
