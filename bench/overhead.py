@@ -1178,7 +1178,7 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
 
     run_id = new_run_id()
     ours = Database(database_url, pool_size=10)
-    async with session_scope(ours) as session:
+    async with session_scope(ours, DEFAULT_TENANT_ID) as session:
         agent = await AgentRepository(session, DEFAULT_TENANT_ID).get(agent_id)
         assert agent is not None
         await RunRepository(session, DEFAULT_TENANT_ID).add(
@@ -1211,7 +1211,7 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
         )
 
     async def orm_transaction() -> None:
-        async with session_scope(ours) as session:
+        async with session_scope(ours, DEFAULT_TENANT_ID) as session:
             await orm(session)
 
     async def orm_transaction_no_pre_ping() -> None:

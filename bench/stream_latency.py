@@ -275,7 +275,7 @@ def _client_thread(base_url: str, run_id: str) -> tuple[threading.Thread, dict[s
 
 async def _new_run(database: Database) -> str:
     agent_id, run_id = new_agent_id(), new_run_id()
-    async with session_scope(database) as session:
+    async with session_scope(database, DEFAULT_TENANT_ID) as session:
         session.add(Agent(id=agent_id, tenant_id=DEFAULT_TENANT_ID, name=agent_id, latest_version=1))
         await session.flush()
         session.add(

@@ -510,7 +510,7 @@ async def test_tenant_stream_resumes_after_last_event_id_without_losing_events(
 async def insert_run(database: Database, tenant_id: str) -> str:
     """A run with its `run.queued` event, written directly (no workflow)."""
     agent_id, run_id = new_agent_id(), new_run_id()
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
         await session.flush()
         session.add(AgentVersion(agent_id=agent_id, version=1, tenant_id=tenant_id, model="builtin:scripted"))
@@ -525,7 +525,7 @@ async def insert_run(database: Database, tenant_id: str) -> str:
 
 async def append(database: Database, tenant_id: str, run_id: str, event_type: str) -> RunEvent:
     """Append and commit one event (not published)."""
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
         assert run is not None
         event = await RunEventRepository(session, tenant_id).append(

@@ -493,7 +493,7 @@ def attempts_by_type(records: Sequence[ActivityRecord]) -> dict[str, list[int | 
 
 async def run_events(database: Database, tenant_id: str, run_id: str) -> list[RunEvent]:
     """Every event of the run, in ``seq`` order, straight from Postgres."""
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         return list(await RunEventRepository(session, tenant_id).list(run_id, limit=10_000))
 
 

@@ -84,7 +84,7 @@ async def test_unanswered_approval_is_rejected_after_the_timeout_and_the_run_goe
     )
     assert result.status == "succeeded"
     assert "calculator was not run: Nobody approved this call within 3600 s" in str(result.output)
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         [approval] = await HumanRequestRepository(session, tenant_id).list(run_id, HumanRequestKind.APPROVAL)
         types = [e.type for e in await RunEventRepository(session, tenant_id).list(run_id)]
     assert approval.status == HumanRequestStatus.EXPIRED
@@ -100,7 +100,7 @@ async def test_unanswered_approval_fails_the_run_when_configured(
     )
     assert result.status == "failed"
     assert result.error_code == "approval_timeout"
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         run = await RunRepository(session, tenant_id).get(run_id)
         [approval] = await HumanRequestRepository(session, tenant_id).list(run_id, HumanRequestKind.APPROVAL)
     assert run is not None

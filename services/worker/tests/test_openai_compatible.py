@@ -134,7 +134,7 @@ async def test_openai_compatible_model_answers_through_the_real_provider(
     assert {"role": "system", "content": "Be friendly."} in request["messages"]
     assert request["messages"][-1] == {"role": "user", "content": "Say hello."}
 
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         run = await RunRepository(session, tenant_id).get(run_id)
         events = await RunEventRepository(session, tenant_id).list(run_id)
     assert run is not None

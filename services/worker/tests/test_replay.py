@@ -64,7 +64,7 @@ async def _answer_humans(
     """Decide approvals (approve the first, reject the rest) and answer questions as they come."""
     answered: set[str] = set()
     while True:
-        async with session_scope(database) as session:
+        async with session_scope(database, tenant_id) as session:
             run = await RunRepository(session, tenant_id).get(run_id)
             repo = HumanRequestRepository(session, tenant_id)
             approvals = await repo.list(run_id, HumanRequestKind.APPROVAL, status=HumanRequestStatus.PENDING)

@@ -29,7 +29,7 @@ actions = st.lists(
 async def new_run(database: Database, tenant_id: str, text: str = "x") -> str:
     """A queued run (with its agent and version) written straight to the database."""
     agent_id, run_id = new_agent_id(), new_run_id()
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
         await session.flush()
         session.add(AgentVersion(agent_id=agent_id, version=1, tenant_id=tenant_id, model="builtin:scripted"))
@@ -68,7 +68,7 @@ async def test_lifecycle_activities_keep_the_run_consistent(
             )
             if not status.is_terminal:
                 assert result == target
-        async with session_scope(database) as session:
+        async with session_scope(database, tenant_id) as session:
             run = await RunRepository(session, tenant_id).get(run_id)
             events = await RunEventRepository(session, tenant_id).list(run_id, limit=100)
         assert run is not None

@@ -9,6 +9,7 @@ from ulid import ULID
 PREFIXES: Final = {
     "agent": "agt",
     "run": "run",
+    "audit": "aud",
     "tenant": "ten",
 }
 
@@ -26,3 +27,8 @@ def new_agent_id() -> str:
 def new_run_id() -> str:
     """Return a new run id (``run_…``)."""
     return new_id(PREFIXES["run"])
+
+
+def new_audit_id() -> str:
+    """Return a new audit log entry id (``aud_…``)."""
+    return new_id(PREFIXES["audit"])

@@ -129,6 +129,31 @@ class Settings(BaseSettings):
         description="Port of the worker's Prometheus metrics server (0 or unset: no server).",
     )
     worker_metrics_host: str = "0.0.0.0"
+    # Isolation, audit and limits.
+    rate_limit_enabled: bool = Field(
+        default=True,
+        description=(
+            "Per-tenant request rate limits on /v1 (Redis-backed; needs redis_url). If Redis is "
+            "unreachable requests are let through (fail open) with a warning."
+        ),
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per tenant per minute (sliding window)."
+    )
+    rate_limit_burst: int = Field(
+        default=50, ge=1, description="Requests per tenant in any one second (caps bursts)."
+    )
+    rate_limit_redis_timeout_s: float = Field(
+        default=0.25, gt=0, description="Give up on Redis after this long and let the request through."
+    )
+    max_active_runs_per_tenant: int = Field(
+        default=100,
+        ge=0,
+        description="Cap on a tenant's queued, running and waiting runs (0: no cap). Over it, 429.",
+    )
+    active_run_limit_retry_after_s: int = Field(
+        default=10, ge=1, description="Retry-After of a 429 `active_run_limit` answer."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,6 +1,10 @@
 """FastAPI dependencies: settings, a database session scope, Temporal, the calling principal.
 
-The process's event bus (Redis fan-out of run events) lives on :class:`AppState`."""
+The process's event bus (Redis fan-out of run events) and rate limiter live on :class:`AppState`.
+Every ``/v1`` router is included with :func:`authenticate` as a router dependency: it resolves the
+principal, leaves it on ``request.state.principal`` (the audit log reads it there) and applies
+the tenant's rate limits.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
+from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.db import Database, session_scope
-from agent_runtime_core.errors import ForbiddenError
+from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
@@ -30,15 +35,21 @@ class AppState:
     event_bus: EventBus | None = None
     """Redis fan-out of run events; built from ``settings.redis_url`` unless given (``None``
     when it is empty: streams then read Postgres only)."""
+    rate_limiter: TenantRateLimiter | None = None
+    """Per-tenant request limits (``None``: disabled or no Redis)."""
 
     def __post_init__(self) -> None:
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
+        if self.rate_limiter is None:
+            self.rate_limiter = TenantRateLimiter.from_settings(self.settings)
 
     async def aclose(self) -> None:
-        """Release what the process opened: the event bus, then the database pool."""
+        """Release what the process opened: the event bus and limiter, then the database pool."""
         if self.event_bus is not None:
             await self.event_bus.aclose()
+        if self.rate_limiter is not None:
+            await self.rate_limiter.aclose()
         await self.database.dispose()
 
 
@@ -59,27 +70,47 @@ def get_settings_dep(state: AppStateDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_session(state: AppStateDep) -> AsyncGenerator[AsyncSession]:
-    """One transaction per request: committed on success, rolled back on error."""
-    async with session_scope(state.database) as session:
-        yield session
-
-
-# scope="function": commit before the response is sent, so a client never reads stale state.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
 async def get_temporal_client(state: AppStateDep) -> Client:
     """The shared Temporal client (503 if Temporal is unreachable)."""
     return await state.temporal.client()
 
 
-def get_principal() -> Principal:
+def get_principal(request: Request) -> Principal:
     """The calling principal. Until authentication lands, everyone is an admin of the default tenant."""
-    return Principal(tenant_id=DEFAULT_TENANT_ID, subject="anonymous", auth_method="dev")
+    principal = Principal(tenant_id=DEFAULT_TENANT_ID, subject="anonymous", auth_method="dev")
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def authenticate(request: Request, principal: PrincipalDep, state: AppStateDep) -> Principal:
+    """Router dependency of every ``/v1`` route: the principal, then the tenant's rate limits.
+
+    Sets ``request.state.principal`` even when ``get_principal`` is overridden (tests), so the
+    audit log sees who called. A request refused by the rate limiter is marked so the audit log
+    skips it (a flood must not turn into database writes).
+    """
+    request.state.principal = principal
+    if state.rate_limiter is not None:
+        try:
+            await state.rate_limiter.check(principal.tenant_id)
+        except RateLimitedError:
+            request.state.rate_limited = True
+            raise
+    return principal
+
+
+async def get_session(state: AppStateDep, principal: PrincipalDep) -> AsyncGenerator[AsyncSession]:
+    """One transaction per request, as the caller's tenant (row-level security applies):
+    committed on success, rolled back on error."""
+    async with session_scope(state.database, principal.tenant_id) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a client never reads stale state.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def require(permission: Permission) -> Callable[[Principal], Principal]:

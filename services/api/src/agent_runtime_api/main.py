@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from opentelemetry.trace import TracerProvider
 
-from agent_runtime_api.deps import AppState
+from agent_runtime_api.audit import AuditMiddleware
+from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, health, human_requests, runs, streams
+from agent_runtime_api.routers import agents, audit_log, health, human_requests, runs, streams
+from agent_runtime_api.routers.common import problems
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
@@ -78,17 +80,19 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
+            {"name": "audit", "description": "Who did what, when: the tenant's audit log (admins)."},
             {"name": "health", "description": "Probes."},
         ],
     )
+    # The last added runs first: the request id is known before the audit entry is written.
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings.metrics_enabled)
     if tracer_provider is not None:
         install_tracing(app, tracer_provider)
     install_problem_handlers(app)
-    app.include_router(agents.router)
-    app.include_router(runs.router)
-    app.include_router(human_requests.router)
-    app.include_router(streams.router)
+    # Every /v1 route: authenticated principal, then the tenant's rate limits.
+    for router in (agents.router, runs.router, human_requests.router, streams.router, audit_log.router):
+        app.include_router(router, dependencies=[Depends(authenticate)], responses=problems(429))
     app.include_router(health.router)
     return app

@@ -15,7 +15,7 @@ from opentelemetry.trace import TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_runtime_api.deps import AppState
-from agent_runtime_core.db import session_scope
+from agent_runtime_core.db import system_session_scope
 from agent_runtime_core.metrics import CONTENT_TYPE_LATEST, exposition, observe_http_request, set_active_runs
 from agent_runtime_core.repositories.runs import count_active_runs_by_status
 
@@ -74,7 +74,8 @@ def install_metrics(app: FastAPI, enabled: bool) -> None:
     async def metrics(request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
         """Prometheus text exposition; the active-runs gauge is read from Postgres now."""
         state: AppState = request.app.state.agent_runtime
-        async with session_scope(state.database) as session:
+        # Counts every tenant (no tenant label): a system read, not on behalf of one tenant.
+        async with system_session_scope(state.database) as session:
             set_active_runs(await count_active_runs_by_status(session))
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 

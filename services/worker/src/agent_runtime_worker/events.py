@@ -8,7 +8,7 @@ Postgres is the record, and stream readers recover from it whatever Redis missed
 Code that appends events inside a larger transaction of its own calls
 :func:`publish_committed` after that transaction commits::
 
-    async with session_scope(database) as session:
+    async with session_scope(database, tenant_id) as session:
         run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
         event = await RunEventRepository(session, tenant_id).append(run, "approval.decided", data)
     await publish_committed([event])  # after the commit; `None` (a duplicate) is skipped
@@ -25,6 +25,7 @@ from agent_runtime_core.db import session_scope
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.models import RunEvent
 from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_worker.activities.tenancy import missing_run_error, run_exists_for_another_tenant
 from agent_runtime_worker.runtime import resources
 
 _buses: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], EventBus]] = (
@@ -84,13 +85,17 @@ async def record_run_events(tenant_id: str, run_id: str, specs: Sequence[EventSp
     """Append several events in ONE transaction (one row lock, one commit), then publish them.
 
     Returns the events written now (those whose ``dedupe_key`` was written before are left out);
-    nothing when the run does not exist.
+    nothing when the run does not exist. Raises ``TenantMismatch`` (non-retryable) when the run
+    belongs to another tenant.
     """
     if not specs:
         return []
-    async with session_scope(resources().database) as session:
+    database = resources().database
+    async with session_scope(database, tenant_id) as session:
         run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
         if run is None:
+            if await run_exists_for_another_tenant(database, tenant_id, run_id):
+                raise await missing_run_error(database, tenant_id, run_id)
             return []
         written = await RunEventRepository(session, tenant_id).append_many(run, specs)
     await publish_committed(written)

@@ -1,18 +1,54 @@
-"""The async engine and the session scope that owns commit and rollback.
+"""The async engine and the session scopes that own commit, rollback and the tenant.
 
 Services and repositories never commit: the scope commits when the block succeeds and rolls back
 when it raises, so one request (or one activity) is one transaction.
+
+Every transaction of a tenant session runs as the unprivileged application role with the
+tenant in ``app.tenant_id``, so Postgres row-level security (see :mod:`agent_runtime_core.db.rls`)
+shows and accepts only that tenant's rows even if a query forgets its ``tenant_id`` filter. The
+settings are applied when each transaction begins (a SQLAlchemy ``after_begin`` hook), with
+``is_local`` so they end with the transaction and never leak to the next user of a pooled
+connection. A session opened without a scope is fail-closed: it runs as the application role
+with no tenant and sees no tenant rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any, Final
 
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlmodel import Session as SQLModelSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_core.db.rls import APP_ROLE
 from agent_runtime_core.settings import normalize_database_url
+
+SCOPE_KEY: Final = "agent_runtime_scope"
+"""``Session.info`` key holding the scope: a tenant id, or :data:`SYSTEM_SCOPE`."""
+SYSTEM_SCOPE: Final = object()
+
+# One statement, one round trip: role and tenant for the rest of this transaction only.
+_ENTER_TENANT = text("SELECT set_config('role', :role, true), set_config('app.tenant_id', :tenant, true)")
+
+
+class TenantSession(SQLModelSession):
+    """The sync half of our async sessions; carries the scope in ``info``."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _enter_scope(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    """Switch each new transaction to the application role and the session's tenant."""
+    scope: Any = session.info.get(SCOPE_KEY)
+    if scope is SYSTEM_SCOPE:
+        return  # the connection's own role: owner of the tables, not subject to RLS
+    # No scope (a bare `Database.session()`): the app role with an empty tenant sees nothing.
+    tenant = scope if isinstance(scope, str) else ""
+    connection.execute(_ENTER_TENANT, {"role": APP_ROLE, "tenant": tenant})
 
 
 class Database:
@@ -27,10 +63,12 @@ class Database:
             pool_pre_ping=True,
             echo=echo,
         )
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, sync_session_class=TenantSession, expire_on_commit=False
+        )
 
     def session(self) -> AsyncSession:
-        """Return a new session (prefer :func:`session_scope`)."""
+        """Return a new fail-closed session (no tenant: sees no rows). Use :func:`session_scope`."""
         return self._sessions()
 
     async def dispose(self) -> None:
@@ -39,12 +77,37 @@ class Database:
 
 
 @asynccontextmanager
-async def session_scope(database: Database) -> AsyncGenerator[AsyncSession]:
-    """Yield a session; commit if the block succeeds, roll back if it raises."""
+async def _scope(database: Database, scope: object) -> AsyncGenerator[AsyncSession]:
     async with database.session() as session:
+        session.sync_session.info[SCOPE_KEY] = scope
         try:
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
+
+
+@asynccontextmanager
+async def session_scope(database: Database, tenant_id: str) -> AsyncGenerator[AsyncSession]:
+    """Yield a session of ``tenant_id``; commit if the block succeeds, roll back if it raises.
+
+    Row-level security limits every statement to ``tenant_id``'s rows (reads and writes).
+    """
+    if not tenant_id:
+        raise ValueError("session_scope needs a tenant id; use system_session_scope for system work")
+    async with _scope(database, tenant_id) as session:
+        yield session
+
+
+@asynccontextmanager
+async def system_session_scope(database: Database) -> AsyncGenerator[AsyncSession]:
+    """Yield a session that sees every tenant's rows (the connection's own role, no RLS).
+
+    Only for the few operations that are not done on behalf of one tenant: looking up an API key
+    before its tenant is known, development bootstrap, telling a foreign run from a missing one
+    in the worker's error path, and tests that inspect rows directly. Everything a tenant asks
+    for goes through :func:`session_scope`.
+    """
+    async with _scope(database, SYSTEM_SCOPE) as session:
+        yield session

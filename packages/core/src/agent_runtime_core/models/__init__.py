@@ -2,11 +2,13 @@
 
 from agent_runtime_core.models.agent import Agent, AgentVersion
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 
 __all__ = [
     "Agent",
     "AgentVersion",
+    "AuditLogEntry",
     "HumanRequest",
     "HumanRequestKind",
     "HumanRequestStatus",

@@ -13,6 +13,9 @@ from agent_runtime_core.models import Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.run import ACTIVE_STATUSES
 
+RUN_CREATION_LOCK_CLASS = 7_343_002
+"""First key of the per-tenant advisory lock around run creation (the second: hash of the tenant)."""
+
 
 async def count_active_runs_by_status(session: AsyncSession) -> dict[str, int]:
     """Unfinished runs of ALL tenants by status, for operators' metrics (never shown to a tenant).
@@ -79,6 +82,21 @@ class RunRepository:
             )
         )
         return (await self.session.exec(statement)).one()
+
+    async def count_active(self) -> int:
+        """Number of this tenant's runs that are queued, running or waiting."""
+        statement = (
+            select(func.count())
+            .select_from(Run)
+            .where(Run.tenant_id == self.tenant_id, col(Run.status).in_(list(ACTIVE_STATUSES)))
+        )
+        return (await self.session.exec(statement)).one()
+
+    async def lock_tenant_run_creation(self) -> None:
+        """Serialize run creation of this tenant until the transaction ends (advisory lock)."""
+        await self.session.exec(
+            select(func.pg_advisory_xact_lock(RUN_CREATION_LOCK_CLASS, func.hashtext(self.tenant_id)))
+        )
 
     async def add(self, run: Run) -> Run:
         """Insert ``run`` (flushed, so constraint violations surface here)."""

@@ -16,6 +16,7 @@ from agent_runtime_core.schemas.approval import (
     InputAnswer,
     InputRequestPublic,
 )
+from agent_runtime_core.schemas.audit import AuditLogEntryPublic, AuditOutcome
 from agent_runtime_core.schemas.common import Page
 from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
 
@@ -27,6 +28,8 @@ __all__ = [
     "AgentVersionPublic",
     "ApprovalDecision",
     "ApprovalPublic",
+    "AuditLogEntryPublic",
+    "AuditOutcome",
     "InputAnswer",
     "InputRequestPublic",
     "Limits",

@@ -13,6 +13,7 @@ _DESCRIPTIONS = {
     404: "No such resource for this tenant.",
     409: "Conflicts with the resource's current state.",
     422: "A field is invalid; `errors[].loc` names it.",
+    429: "Too many requests or active runs for your tenant; retry after `Retry-After` seconds.",
     503: "A dependency (Temporal) is unreachable; retry later.",
 }
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
+from agent_runtime_api.audit import add_audit_details
 from agent_runtime_api.deps import AppStateDep, PrincipalDep
 from agent_runtime_api.routers.common import Cursor, Limit, problems
 from agent_runtime_api.services.human_requests import HumanRequestService
@@ -58,12 +59,14 @@ async def decide_approval(
     body: ApprovalDecision,
     state: AppStateDep,
     principal: PrincipalDep,
+    request: Request,
 ) -> ApprovalPublic:
     """Deliver a decision. `approve` runs the tool; `reject` tells the model it was rejected
     (with `reason`) and the run goes on. 409 if it was already decided or expired, or the run
     ended; 404 if the approval is unknown. Returns the approval as recorded (who, when)."""
-    request = await _service(state, principal).decide(run_id, approval_id, body, principal.subject)
-    return approval_public(request)
+    add_audit_details(request, decision=body.decision)
+    decided = await _service(state, principal).decide(run_id, approval_id, body, principal.subject)
+    return approval_public(decided)
 
 
 @router.get("/input", summary="List a run's questions to humans", responses=problems(404))
@@ -79,9 +82,11 @@ async def list_input_requests(
 
 @router.post("/input", summary="Answer the agent's question", responses=problems(404, 409, 503))
 async def answer_input(
-    run_id: RunId, body: InputAnswer, state: AppStateDep, principal: PrincipalDep
+    run_id: RunId, body: InputAnswer, state: AppStateDep, principal: PrincipalDep, request: Request
 ) -> InputRequestPublic:
     """Answer a pending `ask_human` question; the run continues with the answer. `request_id`
     may be omitted when exactly one question is pending. 409 if already answered or expired."""
-    request = await _service(state, principal).answer(run_id, body, principal.subject)
-    return input_request_public(request)
+    add_audit_details(request, request_id=body.request_id)  # never the answer: it may hold secrets
+    answered = await _service(state, principal).answer(run_id, body, principal.subject)
+    add_audit_details(request, request_id=answered.id)
+    return input_request_public(answered)

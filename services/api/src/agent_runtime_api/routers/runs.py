@@ -28,6 +28,8 @@ def _service(state: AppStateDep, principal: PrincipalDep) -> RunService:
         principal.tenant_id,
         task_queue=state.settings.temporal_task_queue,
         event_bus=state.event_bus,
+        max_active_runs=state.settings.max_active_runs_per_tenant,
+        active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
     )
 
 
@@ -47,7 +49,7 @@ def _present(state: AppStateDep, run: Run) -> RunPublic:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a run",
-    responses=problems(404, 409, 503),
+    responses=problems(404, 409, 429, 503),
 )
 async def create_run(
     body: RunCreate,
@@ -68,7 +70,8 @@ async def create_run(
     """Start a run of an agent (its latest version unless `agent_version` is given).
 
     Answers at once with the run in status `queued`; poll `GET /v1/runs/{id}` or read
-    `GET /v1/runs/{id}/events` to follow it.
+    `GET /v1/runs/{id}/events` to follow it. 429 `active_run_limit` (with `Retry-After`) when
+    your tenant already has its maximum of queued, running and waiting runs.
     """
     created = await _service(state, principal).create(body, idempotency_key)
     run = created.run

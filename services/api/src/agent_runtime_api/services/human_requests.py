@@ -55,7 +55,7 @@ class HumanRequestService:
     ) -> Window[HumanRequest]:
         """Requests of one kind of a run, oldest first."""
         after = decode_cursor(cursor) if cursor else None
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             await self._run(RunRepository(session, self.tenant_id), run_id)
             rows = await HumanRequestRepository(session, self.tenant_id).list(
                 run_id, kind, limit=limit + 1, after_id=after
@@ -68,7 +68,7 @@ class HumanRequestService:
 
     async def _load(self, run_id: str, request_id: str, kind: HumanRequestKind) -> tuple[Run, HumanRequest]:
         """The run and one of its requests, read together; 404 for either."""
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             run = await self._run(RunRepository(session, self.tenant_id), run_id)
             request = await HumanRequestRepository(session, self.tenant_id).get(run_id, request_id)
         if request is None or request.kind != kind:
@@ -109,7 +109,7 @@ class HumanRequestService:
         return await self.get(run_id, request.id, HumanRequestKind.INPUT)
 
     async def _pending_inputs(self, run_id: str) -> tuple[Run, list[HumanRequest]]:
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             run = await self._run(RunRepository(session, self.tenant_id), run_id)
             rows = await HumanRequestRepository(session, self.tenant_id).list(
                 run_id, HumanRequestKind.INPUT, status=HumanRequestStatus.PENDING

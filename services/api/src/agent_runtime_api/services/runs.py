@@ -30,6 +30,7 @@ from agent_runtime_core.errors import (
     ConflictError,
     InvalidRequestError,
     NotFoundError,
+    RateLimitedError,
     ServiceUnavailableError,
 )
 from agent_runtime_core.event_bus import EventBus
@@ -123,12 +124,17 @@ class RunService:
         *,
         task_queue: str,
         event_bus: EventBus | None = None,
+        max_active_runs: int = 0,
+        active_run_retry_after_s: int = 10,
     ) -> None:
         self.database = database
         self.temporal = temporal
         self.tenant_id = tenant_id
         self.task_queue = task_queue
         self.event_bus = event_bus
+        self.max_active_runs = max_active_runs
+        """Cap on the tenant's queued, running and waiting runs (0: none)."""
+        self.active_run_retry_after_s = active_run_retry_after_s
 
     def _publish(self, event: RunEvent | None) -> None:
         """Publish a committed event in the background (never fails or delays the request:
@@ -159,7 +165,7 @@ class RunService:
     async def _write_run(
         self, body: RunCreate, key: str | None, fingerprint: str
     ) -> tuple[CreatedRun, AgentRunInput | None]:
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             created, start_input, queued = await self._add_run(session, body, key, fingerprint)
         self._publish(queued)
         return created, start_input
@@ -188,6 +194,7 @@ class RunService:
         agent = await agents.get(body.agent_id)
         if agent is None:
             raise NotFoundError("Agent", body.agent_id)
+        await self._check_active_run_cap(runs)
         version_number = body.agent_version or agent.latest_version
         if version_number == 0:
             raise ConflictError(
@@ -220,6 +227,25 @@ class RunService:
             {"agent_id": agent.id, "agent_version": version.version},
         )
         return CreatedRun(run=run, created=True), workflow_input(run, agent, version), queued
+
+    async def _check_active_run_cap(self, runs: RunRepository) -> None:
+        """429 ``active_run_limit`` when the tenant is at its cap of active runs.
+
+        Creates of one tenant are serialized by a transaction-scoped advisory lock (held until
+        this transaction commits, so the new run is counted by the next one): concurrent
+        requests can never exceed the cap. Idempotent replays return before this check.
+        """
+        if self.max_active_runs <= 0:
+            return
+        await runs.lock_tenant_run_creation()
+        active = await runs.count_active()
+        if active >= self.max_active_runs:
+            raise RateLimitedError(
+                f"This tenant already has {active} active runs (queued, running or waiting), its "
+                f"limit is {self.max_active_runs}; retry when some have finished.",
+                retry_after_s=self.active_run_retry_after_s,
+                code="active_run_limit",
+            )
 
     async def _input_for_existing(self, agents: AgentRepository, run: Run) -> AgentRunInput | None:
         agent = await agents.get(run.agent_id)
@@ -273,7 +299,7 @@ class RunService:
             )
 
     async def _fail_unstarted(self, run_id: str, message: str) -> None:
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             run = await RunRepository(session, self.tenant_id).get(run_id, for_update=True)
             if run is None or run.status != RunStatus.QUEUED:
                 return
@@ -287,7 +313,7 @@ class RunService:
 
     async def get(self, run_id: str) -> Run:
         """Return a run or raise 404."""
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             run = await RunRepository(session, self.tenant_id).get(run_id)
         if run is None:
             raise NotFoundError("Run", run_id)
@@ -303,7 +329,7 @@ class RunService:
     ) -> Window[Run]:
         """A page of runs, newest first."""
         before = decode_cursor(cursor) if cursor else None
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             rows = await RunRepository(session, self.tenant_id).list(
                 limit=limit + 1, before_id=before, agent_id=agent_id, statuses=statuses
             )
@@ -329,7 +355,7 @@ class RunService:
         return await self.get(run_id)
 
     async def _cancel_unstarted(self, run_id: str) -> None:
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             run = await RunRepository(session, self.tenant_id).get(run_id, for_update=True)
             if run is None or run.status.is_terminal:
                 return
@@ -343,7 +369,7 @@ class RunService:
 
     async def events(self, run_id: str, *, after: int, limit: int) -> Window[RunEvent]:
         """Events of a run with ``seq > after``, in order."""
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             if await RunRepository(session, self.tenant_id).get(run_id) is None:
                 raise NotFoundError("Run", run_id)
             rows = await RunEventRepository(session, self.tenant_id).list(

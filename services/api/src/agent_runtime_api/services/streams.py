@@ -150,7 +150,7 @@ class StreamService:
         Raises:
             NotFoundError: No such run for this tenant (before anything is streamed).
         """
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             run = await RunRepository(session, self.tenant_id).get(run_id)
         if run is None:
             raise NotFoundError("Run", run_id)
@@ -168,7 +168,7 @@ class StreamService:
             InvalidRequestError: ``cursor`` names no event of this tenant (422).
         """
         resume_at: datetime | None = None
-        async with session_scope(self.database) as session:
+        async with session_scope(self.database, self.tenant_id) as session:
             if run_id is not None and await RunRepository(session, self.tenant_id).get(run_id) is None:
                 raise NotFoundError("Run", run_id)
             if agent_id is not None and await AgentRepository(session, self.tenant_id).get(agent_id) is None:
@@ -247,7 +247,7 @@ class _RunFollower:
     async def _catch_up(self) -> AsyncGenerator[OutgoingEvent]:
         page = self.options.page_size
         while True:
-            async with session_scope(self.service.database) as session:
+            async with session_scope(self.service.database, self.service.tenant_id) as session:
                 rows = await RunEventFeedRepository(session, self.service.tenant_id).list_for_run(
                     self.run_id, after_seq=self.last, limit=page
                 )
@@ -321,7 +321,7 @@ class _TenantFollower:
         position = self.position
         page = self.options.page_size
         while True:
-            async with session_scope(self.service.database) as session:
+            async with session_scope(self.service.database, self.service.tenant_id) as session:
                 rows = await RunEventFeedRepository(session, self.service.tenant_id).list_after(
                     position, run_id=self.run_id, agent_id=self.agent_id, limit=page
                 )
@@ -379,7 +379,7 @@ class _TenantFollower:
         """Events of ``run_id`` between ``after_seq`` and ``before_seq`` from Postgres."""
         if before_seq <= after_seq + 1:
             return
-        async with session_scope(self.service.database) as session:
+        async with session_scope(self.service.database, self.service.tenant_id) as session:
             rows = await RunEventFeedRepository(session, self.service.tenant_id).list_for_run(
                 run_id, after_seq=after_seq, before_seq=before_seq, since=since, limit=before_seq
             )
@@ -397,7 +397,7 @@ class _TenantFollower:
     async def _agent_of(self, run_id: str) -> str | None:
         agent = self.agents.get(run_id)
         if agent is None:
-            async with session_scope(self.service.database) as session:
+            async with session_scope(self.service.database, self.service.tenant_id) as session:
                 found = await RunEventFeedRepository(session, self.service.tenant_id).agent_ids([run_id])
             agent = found.get(run_id, "")
             if len(self.agents) >= _REMEMBERED_RUNS:

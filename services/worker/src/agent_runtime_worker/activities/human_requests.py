@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
-from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -19,12 +18,12 @@ from agent_runtime_core.models import (
     HumanRequest,
     HumanRequestKind,
     HumanRequestStatus,
-    Run,
     RunEvent,
     RunStatus,
 )
 from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
+from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository
+from agent_runtime_worker.activities.tenancy import locked_run
 from agent_runtime_worker.events import publish_committed
 
 OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
@@ -100,13 +99,6 @@ def _public(request: HumanRequest) -> dict[str, Any]:
     return data
 
 
-async def _locked_run(session: AsyncSession, tenant_id: str, run_id: str) -> Run:
-    run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
-    if run is None:
-        raise ApplicationError(f"run {run_id} does not exist", type="RunNotFound", non_retryable=True)
-    return run
-
-
 class HumanRequestActivities:
     """Activities bound to the worker's database engine."""
 
@@ -117,8 +109,8 @@ class HumanRequestActivities:
     async def open_human_requests(self, data: OpenHumanRequestsInput) -> int:
         """Write the requests and ``*.requested`` events; ``running → waiting`` (``run.waiting``)."""
         written: list[RunEvent] = []
-        async with session_scope(self.database) as session:
-            run = await _locked_run(session, data.tenant_id, data.run_id)
+        async with session_scope(self.database, data.tenant_id) as session:
+            run = await locked_run(session, self.database, data.tenant_id, data.run_id)
             events = RunEventRepository(session, data.tenant_id)
             requests = HumanRequestRepository(session, data.tenant_id)
             for spec in data.requests:
@@ -150,8 +142,8 @@ class HumanRequestActivities:
     @activity.defn(name=RESOLVE_HUMAN_REQUEST)
     async def resolve_human_request(self, data: ResolveHumanRequestInput) -> int:
         """Record who decided what, when; ``approval.decided`` / ``input.answered``."""
-        async with session_scope(self.database) as session:
-            run = await _locked_run(session, data.tenant_id, data.run_id)
+        async with session_scope(self.database, data.tenant_id) as session:
+            run = await locked_run(session, self.database, data.tenant_id, data.run_id)
             request = await HumanRequestRepository(session, data.tenant_id).get(
                 data.run_id, data.request_id, for_update=True
             )
@@ -182,8 +174,8 @@ class HumanRequestActivities:
     async def close_human_wait(self, data: CloseHumanWaitInput) -> int:
         """Expire or cancel still-pending requests; with ``resume``, ``waiting → running``."""
         written: list[RunEvent] = []
-        async with session_scope(self.database) as session:
-            run = await _locked_run(session, data.tenant_id, data.run_id)
+        async with session_scope(self.database, data.tenant_id) as session:
+            run = await locked_run(session, self.database, data.tenant_id, data.run_id)
             events = RunEventRepository(session, data.tenant_id)
             if data.request_ids:
                 for request in await HumanRequestRepository(session, data.tenant_id).get_by_ids(

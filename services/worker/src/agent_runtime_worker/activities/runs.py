@@ -16,20 +16,17 @@ from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.run import can_transition
-from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_core.repositories import RunEventRepository
 from agent_runtime_worker.activities.contracts import (
     FINISH_RUN,
     MARK_RUN_STARTED,
     FinishRunInput,
     RunRef,
 )
+from agent_runtime_worker.activities.tenancy import locked_run
 from agent_runtime_worker.events import publish_committed
 
 logger = logging.getLogger(__name__)
-
-
-def _missing(run_id: str) -> ApplicationError:
-    return ApplicationError(f"run {run_id} does not exist", type="RunNotFound", non_retryable=True)
 
 
 class RunActivities:
@@ -45,10 +42,8 @@ class RunActivities:
         Returns ``False`` when the run already finished (e.g. cancelled before it started),
         in which case the workflow must not run the agent.
         """
-        async with session_scope(self.database) as session:
-            run = await RunRepository(session, ref.tenant_id).get(ref.run_id, for_update=True)
-            if run is None:
-                raise _missing(ref.run_id)
+        async with session_scope(self.database, ref.tenant_id) as session:
+            run = await locked_run(session, self.database, ref.tenant_id, ref.run_id)
             if run.status.is_terminal:
                 return False
             if run.status == RunStatus.QUEUED:
@@ -70,10 +65,8 @@ class RunActivities:
         target = RunStatus(result.status)
         if not target.is_terminal:
             raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
-        async with session_scope(self.database) as session:
-            run = await RunRepository(session, result.tenant_id).get(result.run_id, for_update=True)
-            if run is None:
-                raise _missing(result.run_id)
+        async with session_scope(self.database, result.tenant_id) as session:
+            run = await locked_run(session, self.database, result.tenant_id, result.run_id)
             if not can_transition(run.status, target):
                 logger.info("run %s already %s; not moving to %s", run.id, run.status, target)
                 return run.status.value

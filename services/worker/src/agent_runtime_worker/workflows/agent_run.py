@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         HumanRequestResolution,
         InputAnswerUpdate,
         run_status_key,
+        tenant_id_key,
     )
     from agent_runtime_worker.activities.contracts import (
         FINISH_RUN,
@@ -146,6 +147,24 @@ def activity_error(exc: ActivityError) -> tuple[str, str]:
     return "activity_failed", f"{exc.activity_type}: {message}"
 
 
+def check_tenant(run_input: AgentRunInput) -> None:
+    """Fail the run (not the task) when its input's tenant differs from its ``TenantId``.
+
+    The API sets both from the same row; a mismatch means the start was forged or corrupted, so
+    no work is done for it. Issues no command, so histories of matching runs replay unchanged. A
+    start without the search attribute (started by hand or by tests) has nothing to compare:
+    the activities' row-level security still confines it to the input's tenant.
+    """
+    attributed = workflow.info().typed_search_attributes.get(tenant_id_key)
+    if attributed is not None and attributed != run_input.tenant_id:
+        raise ApplicationError(
+            f"run {run_input.run_id}: input tenant {run_input.tenant_id!r} does not match the "
+            f"workflow's TenantId {attributed!r}; refusing the work",
+            type="TenantMismatch",
+            non_retryable=True,
+        )
+
+
 @workflow.defn(name=AGENT_RUN_WORKFLOW)
 class AgentRunWorkflow(PydanticAIWorkflow):
     """Runs the agent once for the run's input and records how it ended."""
@@ -171,6 +190,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
     @workflow.run
     async def run(self, run_input: AgentRunInput) -> AgentRunResult:
         """Execute the run."""
+        check_tenant(run_input)
         self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
         try:

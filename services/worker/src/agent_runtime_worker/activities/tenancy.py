@@ -1,0 +1,56 @@
+"""Loading a run under the tenant the work claims to be for.
+
+Activities open their sessions with :func:`~agent_runtime_core.db.session_scope` for the tenant
+in their input, so row-level security hides any other tenant's run. A run that is not visible
+is then either missing or someone else's; the second means the work item's tenant does not
+match the run's and the work is refused for good (``TenantMismatch``, non-retryable) instead
+of being retried as "not found".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from agent_runtime_core.db import Database, system_session_scope
+from agent_runtime_core.models import Run
+from agent_runtime_core.repositories import RunRepository
+
+logger = logging.getLogger(__name__)
+
+TENANT_MISMATCH: Final = "TenantMismatch"
+RUN_NOT_FOUND: Final = "RunNotFound"
+
+
+async def run_exists_for_another_tenant(database: Database, tenant_id: str, run_id: str) -> bool:
+    """Whether ``run_id`` exists under a tenant other than ``tenant_id``.
+
+    A system (cross-tenant) read, used only on the error path to name the failure correctly.
+    """
+    async with system_session_scope(database) as session:
+        owner = (await session.exec(select(Run.tenant_id).where(Run.id == run_id))).first()
+    return owner is not None and owner != tenant_id
+
+
+async def missing_run_error(database: Database, tenant_id: str, run_id: str) -> ApplicationError:
+    """The non-retryable error for a run that ``tenant_id`` cannot see."""
+    if await run_exists_for_another_tenant(database, tenant_id, run_id):
+        logger.error("refusing work for run %s: it does not belong to tenant %s", run_id, tenant_id)
+        return ApplicationError(
+            f"run {run_id} does not belong to tenant {tenant_id}; the work is refused",
+            type=TENANT_MISMATCH,
+            non_retryable=True,
+        )
+    return ApplicationError(f"run {run_id} does not exist", type=RUN_NOT_FOUND, non_retryable=True)
+
+
+async def locked_run(session: AsyncSession, database: Database, tenant_id: str, run_id: str) -> Run:
+    """The run, locked for update, or raise ``TenantMismatch`` / ``RunNotFound`` (non-retryable)."""
+    run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
+    if run is None:
+        raise await missing_run_error(database, tenant_id, run_id)
+    return run
