@@ -10,6 +10,7 @@ PREFIXES: Final = {
     "agent": "agt",
     "run": "run",
     "tenant": "ten",
+    "api_key": "key",
 }
 
 
@@ -26,3 +27,8 @@ def new_agent_id() -> str:
 def new_run_id() -> str:
     """Return a new run id (``run_…``)."""
     return new_id(PREFIXES["run"])
+
+
+def new_api_key_id() -> str:
+    """Return a new API key id (``key_…``)."""
+    return new_id(PREFIXES["api_key"])

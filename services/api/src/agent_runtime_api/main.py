@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from agent_runtime_api.deps import AppState
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, health, human_requests, runs, streams
+from agent_runtime_api.routers import agents, api_keys, health, human_requests, runs, streams
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
@@ -23,6 +23,11 @@ tool calls are retried, resumable activities, with state in Postgres.
 (`POST /v1/runs`), poll it (`GET /v1/runs/{id}`) until `succeeded`, read its events
 (`GET /v1/runs/{id}/events`) or follow them live (`GET /v1/runs/{id}/stream`, SSE), and open
 `temporal_ui_url` to see the workflow.
+
+**Sign-in:** send an API key as `Authorization: Bearer ar_…` (or `X-API-Key: ar_…`), or an
+OIDC access token from your identity provider as `Authorization: Bearer <jwt>`. Missing or
+invalid credentials get 401; a call your roles do not allow gets 403. `agent-runtime dev`
+prints an admin key for local use; `POST /v1/api-keys` creates more.
 
 Errors are `application/problem+json` (RFC 9457) with a stable `code` and, for invalid
 fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`.
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
+            {"name": "api-keys", "description": "API keys of your tenant (needs `api_keys:manage`)."},
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -67,5 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(human_requests.router)
     app.include_router(streams.router)
+    app.include_router(api_keys.router)
     app.include_router(health.router)
     return app

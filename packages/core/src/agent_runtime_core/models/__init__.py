@@ -1,12 +1,14 @@
 """SQLModel tables, one module per aggregate. Import this package to register every table."""
 
 from agent_runtime_core.models.agent import Agent, AgentVersion
+from agent_runtime_core.models.api_key import ApiKey
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 
 __all__ = [
     "Agent",
     "AgentVersion",
+    "ApiKey",
     "HumanRequest",
     "HumanRequestKind",
     "HumanRequestStatus",
