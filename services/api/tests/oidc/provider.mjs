@@ -1,6 +1,6 @@
 // A real OpenID Provider (panva/oidc-provider) for the API's authentication tests.
 //
-// Usage: node provider.mjs <audience>
+// Usage: [OIDC_TEST_SIGNING_JWK=<private RSA JWK as JSON>] node provider.mjs <audience>
 // Listens on a free port of 127.0.0.1 and prints one JSON line, {"issuer": "http://127.0.0.1:<port>"},
 // once it accepts requests. Features used by the tests:
 // - open dynamic client registration (POST /reg). A client may carry `test_claims` (client metadata
@@ -9,6 +9,8 @@
 // - the client_credentials grant with resource indicators: an access token for the resource
 //   <audience> is a JWT (RS256, signed with a key generated at start and published in the JWKS)
 //   whose `aud` is <audience>.
+// The signing key is OIDC_TEST_SIGNING_JWK when given (so a test can also sign tokens the provider
+// would never issue, expired ones for example, with a key the provider publishes), else generated.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -20,8 +22,11 @@ if (!audience) {
   process.exit(2);
 }
 
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: `test-${randomUUID()}`, alg: 'RS256', use: 'sig' };
+function generatedKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: `test-${randomUUID()}`, alg: 'RS256', use: 'sig' };
+}
+const signingKey = process.env.OIDC_TEST_SIGNING_JWK ? JSON.parse(process.env.OIDC_TEST_SIGNING_JWK) : generatedKey();
 
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from agent_runtime_api.deps import SessionDep, require
-from agent_runtime_api.routers.common import Cursor, Limit, problems
+from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
 from agent_runtime_api.services.api_keys import ApiKeyService
 from agent_runtime_api.services.presenters import api_key_created, api_key_public
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Page
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], responses=AUTH_RESPONSES)
 
 KeyId = Annotated[str, Path(max_length=40, description="API key id (`key_…`).")]
 KeyManager = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
