@@ -255,7 +255,7 @@ async def test_garbage_credentials_are_401_never_500(
     client: httpx.AsyncClient, value: str, as_api_key: bool
 ) -> None:
     raw = value.encode("latin-1")  # any byte a client can put in a header
-    headers = {"X-API-Key": raw} if as_api_key else {"Authorization": raw}
+    headers = {b"X-API-Key": raw} if as_api_key else {b"Authorization": raw}
     response = await client.get("/v1/runs", headers=headers)
     assert response.status_code == 401, (value, response.text)
     assert response.headers["content-type"] == "application/problem+json"
