@@ -58,6 +58,7 @@ import psycopg
 from bench_common import (
     REPO_ROOT,
     RESULTS_DIR,
+    bench_auth_headers,
     command_output,
     git_status,
     log,
@@ -1002,9 +1003,10 @@ async def profile_post_path(bench: Bench, settings: Settings, count: int) -> dic
     event's publication where there is one) and ``_start_workflow`` are timed when present. The
     raw ``start_workflow`` of scenario (a) is measured alongside.
     """
-    from agent_runtime_api.deps import AppState, Principal
+    from agent_runtime_api.deps import AppState
     from agent_runtime_api.routers import runs as runs_router
     from agent_runtime_api.temporal_connection import TemporalConnection
+    from agent_runtime_core.auth import Principal
     from agent_runtime_core.schemas import RunCreate
 
     state = AppState(
@@ -1830,10 +1832,14 @@ async def run(options: argparse.Namespace) -> int:
             }
         )
         try:
+            auth = await bench_auth_headers(settings.database_url)
             async with (
-                httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60) as http,
+                httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60, headers=auth) as http,
                 httpx.AsyncClient(
-                    base_url=api_fixed_url, limits=httpx.Limits(keepalive_expiry=2.0), timeout=60
+                    base_url=api_fixed_url,
+                    limits=httpx.Limits(keepalive_expiry=2.0),
+                    timeout=60,
+                    headers=auth,
                 ) as http_fixed,
                 workers(clients, settings, database, queues),
             ):
