@@ -126,6 +126,9 @@ async def test_viewer_reads_but_cannot_create_an_agent(clients: dict[Role, httpx
     assert (await clients[Role.DEVELOPER].post("/v1/agents", json={"name": "a"})).status_code == 201
     assert (await clients[Role.VIEWER].get("/v1/agents")).json()["data"][0]["name"] == "a"
     assert (await clients[Role.VIEWER].post("/v1/agents", json={"name": "b"})).status_code == 403
+    # Authorization comes before validation: no hints about the body to those who may not call.
+    assert (await clients[Role.VIEWER].post("/v1/agents", json={"bogus": 1})).status_code == 403
+    assert (await clients[Role.DEVELOPER].post("/v1/agents", json={"bogus": 1})).status_code == 422
 
 
 async def test_operator_starts_runs_but_cannot_create_agents(clients: dict[Role, httpx.AsyncClient]) -> None:
