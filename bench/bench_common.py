@@ -74,3 +74,23 @@ def machine_facts(packages: Sequence[str]) -> dict[str, Any]:
         "packages": versions,
         "git_commit": command_output(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"]),
     }
+
+
+async def bench_auth_headers(database_url: str, tenant_id: str = "ten_default") -> dict[str, str]:
+    """Headers carrying a fresh admin API key of ``tenant_id``: the API authenticates every call.
+
+    The key is written straight to the database (as ``agent-runtime api-keys create`` does);
+    each request then costs the API one indexed lookup of the key, as in production.
+    """
+    from agent_runtime_api.services.api_keys import ApiKeyService
+    from agent_runtime_core.db import Database, session_scope
+
+    database = Database(database_url, pool_size=1)
+    try:
+        async with session_scope(database, tenant_id) as session:
+            _, token = await ApiKeyService(session, tenant_id).issue(
+                name="bench", roles=["admin"], created_by="bench"
+            )
+    finally:
+        await database.dispose()
+    return {"Authorization": f"Bearer {token}"}

@@ -71,6 +71,7 @@ import uvicorn
 from bench_common import (
     REPO_ROOT,
     RESULTS_DIR,
+    bench_auth_headers,
     command_output,
     git_status,
     log,
@@ -748,7 +749,12 @@ async def run(options: argparse.Namespace) -> int:
             app = create_app(settings)
             await async_stack.enter_async_context(app.router.lifespan_context(app))
             api = await async_stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api", timeout=60)
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://api",
+                    timeout=60,
+                    headers=await bench_auth_headers(database_url),
+                )
             )
             agent = await api.post(
                 "/v1/agents",

@@ -58,6 +58,7 @@ import psycopg
 from bench_common import (
     REPO_ROOT,
     RESULTS_DIR,
+    bench_auth_headers,
     command_output,
     git_status,
     log,
@@ -1831,10 +1832,14 @@ async def run(options: argparse.Namespace) -> int:
             }
         )
         try:
+            auth = await bench_auth_headers(settings.database_url)
             async with (
-                httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60) as http,
+                httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60, headers=auth) as http,
                 httpx.AsyncClient(
-                    base_url=api_fixed_url, limits=httpx.Limits(keepalive_expiry=2.0), timeout=60
+                    base_url=api_fixed_url,
+                    limits=httpx.Limits(keepalive_expiry=2.0),
+                    timeout=60,
+                    headers=auth,
                 ) as http_fixed,
                 workers(clients, settings, database, queues),
             ):

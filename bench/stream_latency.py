@@ -58,6 +58,7 @@ import httpx
 import psycopg
 from bench_common import (
     RESULTS_DIR,
+    bench_auth_headers,
     git_status,
     log,
     machine_facts,
@@ -231,9 +232,9 @@ class Received:
     error: BaseException | None = None
 
 
-async def _follow(base_url: str, path: str, run_id: str, received: Received) -> None:
+async def _follow(base_url: str, path: str, run_id: str, received: Received, headers: dict[str, str]) -> None:
     async with (
-        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(60, read=60)) as client,
+        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(60, read=60), headers=headers) as client,
         client.stream("GET", path) as response,
     ):
         response.raise_for_status()
@@ -252,7 +253,9 @@ async def _follow(base_url: str, path: str, run_id: str, received: Received) -> 
                         return
 
 
-def _client_thread(base_url: str, run_id: str) -> tuple[threading.Thread, dict[str, Received]]:
+def _client_thread(
+    base_url: str, run_id: str, headers: dict[str, str]
+) -> tuple[threading.Thread, dict[str, Received]]:
     streams = {"run": Received(), "tenant": Received()}
 
     async def main() -> None:
@@ -260,7 +263,7 @@ def _client_thread(base_url: str, run_id: str) -> tuple[threading.Thread, dict[s
 
         async def one(name: str) -> None:
             try:
-                await _follow(base_url, paths[name], run_id, streams[name])
+                await _follow(base_url, paths[name], run_id, streams[name], headers)
             except BaseException as error:
                 streams[name].error = error
                 streams[name].ready.set()
@@ -313,7 +316,8 @@ async def measure(mode: str, infra: Infra, events: int, seed: int) -> dict[str, 
                     DEFAULT_TENANT_ID, run_id, "bench.warmup", {}, dedupe_key=f"warmup:{index}"
                 )
             first_seq = 7  # run.queued (1) and the warm-up (2-6) come first
-            thread, streams = _client_thread(base_url, run_id)
+            headers = await bench_auth_headers(infra.database_url)
+            thread, streams = _client_thread(base_url, run_id, headers)
             for received in streams.values():
                 await asyncio.to_thread(received.ready.wait, 30)
             await asyncio.sleep(1.0)  # both streams past their replay, following live

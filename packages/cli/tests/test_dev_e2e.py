@@ -4,6 +4,7 @@ followed live over SSE (through the embedded Valkey)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,6 +31,8 @@ class DevStack:
         self.redis_port = find_free_port()
         self.log_path = data_dir / "dev.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.api_key = ""
+        """The admin API key the dev command printed when it last started."""
 
     @property
     def api(self) -> str:
@@ -60,10 +63,20 @@ class DevStack:
                 env=env,
             )
         deadline = time.monotonic() + 120
-        while "Agent Runtime is up." not in self.log_path.read_text()[offset:]:
+        while "Press Ctrl-C to stop." not in self.log_path.read_text()[offset:]:
             assert self.process.poll() is None, self.log_path.read_text()
             assert time.monotonic() < deadline, self.log_path.read_text()
             time.sleep(0.2)
+        output = self.log_path.read_text()[offset:]
+        assert "Agent Runtime is up." in output, output
+        found = re.search(r"^  API key +(ar_\S+)$", output, re.MULTILINE)
+        assert found, output
+        self.api_key = found.group(1)
+        assert f"curl -H 'Authorization: Bearer {self.api_key}' {self.api}/v1/agents" in output
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def stop(self) -> int:
         assert self.process is not None
@@ -83,8 +96,8 @@ def stack() -> Generator[DevStack]:
             stack.process.kill()
 
 
-def drive_run(api: str) -> dict[str, object]:
-    with httpx.Client(base_url=api, timeout=10) as client:
+def drive_run(api: str, headers: dict[str, str]) -> dict[str, object]:
+    with httpx.Client(base_url=api, timeout=10, headers=headers) as client:
         agent = client.post(
             "/v1/agents",
             json={"name": "e2e", "version": {"model": "builtin:scripted", "tools": [{"name": "calculator"}]}},
@@ -114,7 +127,8 @@ def drive_run(api: str) -> dict[str, object]:
 
 def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack: DevStack) -> None:
     stack.start()
-    run = drive_run(stack.api)
+    assert httpx.get(f"{stack.api}/v1/runs", timeout=10).status_code == 401  # no key, no entry
+    run = drive_run(stack.api, stack.auth)
     assert run["status"] == "succeeded", run
     assert "calculator: 42" in str(run["output"])
     ui = httpx.get(str(run["temporal_ui_url"]), timeout=10)
@@ -126,8 +140,10 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
-    stack.start()  # same data dir: agents, runs and workflow histories are still there
-    runs = httpx.get(f"{stack.api}/v1/runs", timeout=10).json()["data"]
+    first_key = stack.api_key
+    stack.start()  # same data dir: agents, runs, workflow histories and the dev key are still there
+    assert stack.api_key == first_key
+    runs = httpx.get(f"{stack.api}/v1/runs", headers=stack.auth, timeout=10).json()["data"]
     assert [r["id"] for r in runs] == [run["id"]]
     assert runs[0]["status"] == "succeeded"
     assert (stack.data_dir / "state" / "valkey" / "valkey.log").exists()

@@ -12,10 +12,11 @@ from sqlmodel import select
 
 from agent_runtime_core.db import Database, session_scope, system_session_scope
 from agent_runtime_core.db.rls import APP_ROLE, tenant_tables_sql
-from agent_runtime_core.ids import new_agent_id, new_audit_id, new_run_id
+from agent_runtime_core.ids import new_agent_id, new_api_key_id, new_audit_id, new_run_id
 from agent_runtime_core.models import (
     Agent,
     AgentVersion,
+    ApiKey,
     AuditLogEntry,
     HumanRequest,
     HumanRequestKind,
@@ -26,7 +27,15 @@ from agent_runtime_core.models import (
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import RunRepository
 
-EXPECTED_TENANT_TABLES = {"agents", "agent_versions", "runs", "run_events", "human_requests", "audit_log"}
+EXPECTED_TENANT_TABLES = {
+    "agents",
+    "agent_versions",
+    "runs",
+    "run_events",
+    "human_requests",
+    "audit_log",
+    "api_keys",
+}
 
 
 async def seed(database: Database, tenant_id: str) -> dict[str, str]:
@@ -62,6 +71,17 @@ async def seed(database: Database, tenant_id: str) -> dict[str, str]:
             )
         )
         session.add(audit_entry(tenant_id))
+        session.add(
+            ApiKey(
+                id=new_api_key_id(),
+                tenant_id=tenant_id,
+                name="rls",
+                prefix=new_api_key_id()[-16:].lower(),
+                secret_hash="0" * 64,
+                roles=["viewer"],
+                created_by="test",
+            )
+        )
     return {"agent_id": agent_id, "run_id": run_id}
 
 

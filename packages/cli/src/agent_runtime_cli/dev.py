@@ -2,12 +2,14 @@
 
 Start order: Postgres (embedded unless a URL is given) → Valkey for live events (embedded unless
 a Redis URL is given) → Temporal dev server (SQLite file, Web UI, our search attributes) →
-migrations → API and worker processes. Ctrl-C or SIGTERM stops everything in reverse order. Data
-lives in the data dir, so a restart keeps it all.
+migrations → the dev admin API key (reused while it works) → API and worker processes. Ctrl-C
+or SIGTERM stops everything in reverse order. Data lives in the data dir, so a restart keeps it
+all.
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from agent_runtime_cli.api_keys import ensure_dev_api_key
 from agent_runtime_cli.embedded import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -31,6 +34,7 @@ from agent_runtime_cli.embedded import (
 )
 from agent_runtime_cli.embedded.ports import url_host
 from agent_runtime_core.db.migrate import upgrade_to_head
+from agent_runtime_core.settings import DEFAULT_TENANT_ID
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
 
 DEV_DYNAMIC_CONFIG: dict[str, object] = {"history.transferProcessorMaxPollRPS": 1000}
@@ -151,6 +155,8 @@ def run_dev_stack(options: DevOptions) -> int:
             temporal.wait_ready(timeout_s=60)
             _say("Applying database migrations...")
             upgrade_to_head(database_url)
+            key_file = data_dir / "api-key"
+            api_key = ensure_dev_api_key(database_url, key_file)
             env = {
                 "AGENT_RUNTIME_DATABASE_URL": database_url,
                 "AGENT_RUNTIME_TEMPORAL_ADDRESS": temporal.address,
@@ -191,6 +197,11 @@ def run_dev_stack(options: DevOptions) -> int:
                     f"  Redis          {redis_url or '(none: live streams poll Postgres)'}\n"
                     f"  Metrics        {api_url}/metrics{worker_metrics}\n"
                     f"  Data           {data_dir}\n"
+                    f"  API key        {api_key}\n"
+                    f"                 (admin of tenant {DEFAULT_TENANT_ID}; kept in {key_file})\n"
+                    "Try it:\n"
+                    f"  curl -H 'Authorization: Bearer {api_key}' {api_url}/v1/agents\n"
+                    f"  export AGENT_RUNTIME_API_KEY=$(cat {shlex.quote(str(key_file))})\n"
                     "Press Ctrl-C to stop.\n"
                 )
             return supervisor.run()

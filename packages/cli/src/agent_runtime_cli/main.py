@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from agent_runtime_core.auth import Permission, Role
 from agent_runtime_core.settings import get_settings
 
 app = typer.Typer(
@@ -146,3 +149,74 @@ def migrate() -> None:
     settings = get_settings()
     upgrade_to_head(settings.database_url)
     typer.echo("database is up to date")
+
+
+api_keys_app = typer.Typer(
+    help=(
+        "Manage API keys straight in the database (AGENT_RUNTIME_DATABASE_URL), e.g. to bootstrap "
+        "a deployment's first admin key. Once you have one, POST /v1/api-keys creates more."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(api_keys_app, name="api-keys")
+
+_TENANT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
+
+
+def _tenant(value: str) -> str:
+    if not _TENANT_ID.match(value):
+        raise typer.BadParameter("1-40 letters, digits, '_' or '-'")
+    return value
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant id of the key.", callback=_tenant)],
+    role: Annotated[list[Role], typer.Option(help="Role of the key (repeatable).")],
+    name: Annotated[str, typer.Option(help="What the key is for.", min=1)],
+    scope: Annotated[
+        list[Permission] | None, typer.Option(help="Narrow the key to these permissions (repeatable).")
+    ] = None,
+    expires_in_days: Annotated[
+        float | None, typer.Option(min=0.001, help="The key stops working after this many days.")
+    ] = None,
+) -> None:
+    """Create an API key and print its token (shown only now) on stdout; details go to stderr."""
+    from agent_runtime_cli.api_keys import create_api_key
+
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    key, token = asyncio.run(
+        create_api_key(
+            get_settings().database_url,
+            tenant_id=tenant,
+            name=name,
+            roles=[r.value for r in role],
+            scopes=[s.value for s in scope] if scope else None,
+            expires_at=expires_at,
+        )
+    )
+    typer.echo(
+        f"created {key.id} for tenant {key.tenant_id} (roles: {', '.join(key.roles)}"
+        + (f"; scopes: {', '.join(key.scopes)}" if key.scopes else "")
+        + (f"; expires {key.expires_at.isoformat()}" if key.expires_at else "")
+        + "). Store the token now: it is not shown again.",
+        err=True,
+    )
+    typer.echo(token)
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (key_...).")],
+    tenant: Annotated[str, typer.Option(help="Tenant id of the key.", callback=_tenant)],
+) -> None:
+    """Revoke an API key: requests with it get 401 from now on."""
+    from agent_runtime_cli.api_keys import revoke_api_key
+    from agent_runtime_core.errors import NotFoundError
+
+    try:
+        key = asyncio.run(revoke_api_key(get_settings().database_url, tenant_id=tenant, key_id=key_id))
+    except NotFoundError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"revoked {key.id}")

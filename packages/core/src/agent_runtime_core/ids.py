@@ -11,6 +11,7 @@ PREFIXES: Final = {
     "run": "run",
     "audit": "aud",
     "tenant": "ten",
+    "api_key": "key",
 }
 
 
@@ -32,3 +33,8 @@ def new_run_id() -> str:
 def new_audit_id() -> str:
     """Return a new audit log entry id (``aud_…``)."""
     return new_id(PREFIXES["audit"])
+
+
+def new_api_key_id() -> str:
+    """Return a new API key id (``key_…``)."""
+    return new_id(PREFIXES["api_key"])

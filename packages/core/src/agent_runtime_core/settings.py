@@ -8,12 +8,13 @@ platforms set it. Secrets are ``SecretStr`` so they never show up in logs or rep
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TENANT_ID = "ten_default"
-"""The single tenant every row belongs to until authentication assigns real tenants."""
+"""The tenant of the local dev stack (`agent-runtime dev` prints an admin API key of it)."""
 
 
 def normalize_database_url(url: str) -> str:
@@ -154,6 +155,67 @@ class Settings(BaseSettings):
     active_run_limit_retry_after_s: int = Field(
         default=10, ge=1, description="Retry-After of a 429 `active_run_limit` answer."
     )
+
+    # Authentication. API keys always work; OIDC bearer JWTs (Keycloak or any OpenID provider)
+    # are accepted once `oidc_issuer` and `oidc_audience` are set.
+    oidc_issuer: str | None = Field(
+        default=None,
+        description=(
+            "Issuer URL of the OpenID provider (e.g. https://sso.example.com/realms/agents); its "
+            "discovery document and JWKS are fetched from there. Unset: bearer JWTs are refused."
+        ),
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="The `aud` access tokens must carry for this API (required with an issuer)."
+    )
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"],
+        description="Signature algorithms accepted (asymmetric only: `none` and HS* are refused).",
+    )
+    oidc_tenant_claim: str = Field(
+        default="tenant_id", description="Claim holding the caller's tenant id (a token without it is a 401)."
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="Keycloak client whose `resource_access.<client>.roles` also count as roles.",
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None,
+        description="Fetch the JWKS from here instead of the discovery document's `jwks_uri`.",
+    )
+    oidc_leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed on exp/nbf.")
+    oidc_jwks_cache_ttl_s: float = Field(default=600.0, gt=0, description="How long the JWKS is cached.")
+    oidc_jwks_min_refresh_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "A token with an unknown `kid` refetches the JWKS at most this often, so random kids "
+            "cannot make the API hammer the provider."
+        ),
+    )
+    oidc_http_timeout_s: float = Field(
+        default=5.0, gt=0, description="Timeout of discovery and JWKS fetches."
+    )
+    api_key_last_used_interval_s: float = Field(
+        default=60.0, ge=0, description="An API key's `last_used_at` is written at most this often."
+    )
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_algorithms_only(cls, value: list[str]) -> list[str]:
+        # A symmetric algorithm would let anyone holding the public JWKS forge tokens (alg confusion).
+        refused = [alg for alg in value if alg.lower() == "none" or alg.upper().startswith("HS")]
+        if refused:
+            raise ValueError(f"refused algorithms {refused}: only asymmetric ones (RS*, PS*, ES*, EdDSA)")
+        if not value:
+            raise ValueError("at least one algorithm is needed")
+        return value
+
+    @model_validator(mode="after")
+    def _audience_with_issuer(self) -> Self:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("oidc_audience is required when oidc_issuer is set")
+        return self
 
     @field_validator("database_url")
     @classmethod

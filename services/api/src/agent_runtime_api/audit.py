@@ -59,6 +59,8 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
         "approvals.decide", "approval", "approval_id"
     ),
     ("POST", "/v1/runs/{run_id}/input"): AuditAction("inputs.answer", "run", "run_id"),
+    ("POST", "/v1/api-keys"): AuditAction("api_keys.create", "api_key"),
+    ("DELETE", "/v1/api-keys/{key_id}"): AuditAction("api_keys.revoke", "api_key", "key_id"),
 }
 
 

@@ -1,6 +1,7 @@
 """FastAPI dependencies: settings, a database session scope, Temporal, the calling principal.
 
-The process's event bus (Redis fan-out of run events) and rate limiter live on :class:`AppState`.
+The process's event bus (Redis fan-out of run events), rate limiter and OIDC verifier (JWKS
+cache) live on :class:`AppState`.
 Every ``/v1`` router is included with :func:`authenticate` as a router dependency: it resolves the
 principal, leaves it on ``request.state.principal`` (the audit log reads it there) and applies
 the tenant's rate limits.
@@ -12,17 +13,20 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
+from agent_runtime_api.auth import OidcConfig, OidcVerifier
+from agent_runtime_api.auth import authenticate as authenticate_credentials
 from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
-from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
+from agent_runtime_core.settings import Settings
 
 
 @dataclass
@@ -37,19 +41,27 @@ class AppState:
     when it is empty: streams then read Postgres only)."""
     rate_limiter: TenantRateLimiter | None = None
     """Per-tenant request limits (``None``: disabled or no Redis)."""
+    oidc: OidcVerifier | None = None
+    """Verifier of OIDC bearer JWTs; built from the settings unless given (``None`` without
+    ``oidc_issuer``: only API keys are accepted)."""
 
     def __post_init__(self) -> None:
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
         if self.rate_limiter is None:
             self.rate_limiter = TenantRateLimiter.from_settings(self.settings)
+        if self.oidc is None:
+            config = OidcConfig.from_settings(self.settings)
+            self.oidc = OidcVerifier(config) if config is not None else None
 
     async def aclose(self) -> None:
-        """Release what the process opened: the event bus and limiter, then the database pool."""
+        """Release what the process opened: the event bus, limiter and OIDC client, then the pool."""
         if self.event_bus is not None:
             await self.event_bus.aclose()
         if self.rate_limiter is not None:
             await self.rate_limiter.aclose()
+        if self.oidc is not None:
+            await self.oidc.aclose()
         await self.database.dispose()
 
 
@@ -75,9 +87,31 @@ async def get_temporal_client(state: AppStateDep) -> Client:
     return await state.temporal.client()
 
 
-def get_principal(request: Request) -> Principal:
-    """The calling principal. Until authentication lands, everyone is an admin of the default tenant."""
-    principal = Principal(tenant_id=DEFAULT_TENANT_ID, subject="anonymous", auth_method="dev")
+# Declared for OpenAPI (the Authorize button of /docs); `authenticate` reads the raw headers.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key (`ar_…`) or an OIDC access token (JWT) from your identity provider.",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="apiKey", description="An API key (`ar_…`)."
+)
+
+
+async def get_principal(
+    request: Request,
+    state: AppStateDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> Principal:
+    """The authenticated caller (401 without valid credentials), kept on ``request.state.principal``."""
+    principal = await authenticate_credentials(
+        authorization=request.headers.get("authorization"),
+        api_key_header=api_key,
+        database=state.database,
+        oidc=state.oidc,
+        last_used_interval_s=state.settings.api_key_last_used_interval_s,
+    )
     request.state.principal = principal
     return principal
 
@@ -113,13 +147,15 @@ async def get_session(state: AppStateDep, principal: PrincipalDep) -> AsyncGener
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Request, Principal], Principal]:
     """A dependency that answers 403 unless the caller holds ``permission``.
 
     Use as ``principal: Annotated[Principal, Depends(require(Permission.RUNS_CREATE))]``.
     """
 
-    def check(principal: PrincipalDep) -> Principal:
+    def check(request: Request, principal: PrincipalDep) -> Principal:
+        # Also stored here, for callers whose get_principal is overridden (tests).
+        request.state.principal = principal
         if not principal.can(permission):
             raise ForbiddenError(
                 f"this call needs the '{permission.value}' permission", permission=permission

@@ -13,12 +13,15 @@ from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, audit_log, health, human_requests, runs, streams
-from agent_runtime_api.routers.common import problems
+from agent_runtime_api.routers import agents, api_keys, audit_log, health, human_requests, runs, streams
+from agent_runtime_api.routers.common import AUTH_RESPONSES, problems
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
 from agent_runtime_core.tracing import temporal_tracing_interceptor, tracer_provider_from_settings
+
+V1_RESPONSES = {**AUTH_RESPONSES, **problems(429)}
+"""Documented on every /v1 route: 401 and 403 (authentication, RBAC) and 429 (rate limits)."""
 
 DESCRIPTION = """
 Agent Runtime runs AI agents durably: every run is a Temporal workflow whose model calls and
@@ -28,6 +31,11 @@ tool calls are retried, resumable activities, with state in Postgres.
 (`POST /v1/runs`), poll it (`GET /v1/runs/{id}`) until `succeeded`, read its events
 (`GET /v1/runs/{id}/events`) or follow them live (`GET /v1/runs/{id}/stream`, SSE), and open
 `temporal_ui_url` to see the workflow.
+
+**Sign-in:** send an API key as `Authorization: Bearer ar_…` (or `X-API-Key: ar_…`), or an
+OIDC access token from your identity provider as `Authorization: Bearer <jwt>`. Missing or
+invalid credentials get 401; a call your roles do not allow gets 403. `agent-runtime dev`
+prints an admin key for local use; `POST /v1/api-keys` creates more.
 
 Errors are `application/problem+json` (RFC 9457) with a stable `code` and, for invalid
 fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`.
@@ -80,6 +88,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
+            {"name": "api-keys", "description": "API keys of your tenant (needs `api_keys:manage`)."},
             {"name": "audit", "description": "Who did what, when: the tenant's audit log (admins)."},
             {"name": "health", "description": "Probes."},
         ],
@@ -92,7 +101,15 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         install_tracing(app, tracer_provider)
     install_problem_handlers(app)
     # Every /v1 route: authenticated principal, then the tenant's rate limits.
-    for router in (agents.router, runs.router, human_requests.router, streams.router, audit_log.router):
-        app.include_router(router, dependencies=[Depends(authenticate)], responses=problems(429))
+    v1_routers = (
+        agents.router,
+        runs.router,
+        human_requests.router,
+        streams.router,
+        api_keys.router,
+        audit_log.router,
+    )
+    for router in v1_routers:
+        app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
     app.include_router(health.router)
     return app

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Import this package to register every table."""
 
 from agent_runtime_core.models.agent import Agent, AgentVersion
+from agent_runtime_core.models.api_key import ApiKey
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
@@ -8,6 +9,7 @@ from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 __all__ = [
     "Agent",
     "AgentVersion",
+    "ApiKey",
     "AuditLogEntry",
     "HumanRequest",
     "HumanRequestKind",

@@ -1,6 +1,7 @@
 """All queries live here. Every repository is bound to one session and one tenant."""
 
 from agent_runtime_core.repositories.agents import AgentRepository
+from agent_runtime_core.repositories.api_keys import ApiKeyLookup, ApiKeyRepository
 from agent_runtime_core.repositories.audit import AuditLogRepository
 from agent_runtime_core.repositories.human_requests import HumanRequestRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
@@ -8,6 +9,8 @@ from agent_runtime_core.repositories.runs import RunEventRepository, RunReposito
 
 __all__ = [
     "AgentRepository",
+    "ApiKeyLookup",
+    "ApiKeyRepository",
     "AuditLogRepository",
     "HumanRequestRepository",
     "RunEventRepository",

@@ -10,6 +10,7 @@ from agent_runtime_core.schemas.agent import (
     ModelSettings,
     ToolSpec,
 )
+from agent_runtime_core.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from agent_runtime_core.schemas.approval import (
     ApprovalDecision,
     ApprovalPublic,
@@ -26,6 +27,9 @@ __all__ = [
     "AgentUpdate",
     "AgentVersionCreate",
     "AgentVersionPublic",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPublic",
     "ApprovalDecision",
     "ApprovalPublic",
     "AuditLogEntryPublic",

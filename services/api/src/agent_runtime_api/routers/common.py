@@ -10,6 +10,8 @@ from agent_runtime_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 _DESCRIPTIONS = {
     400: "Malformed request.",
+    401: "Missing or invalid credentials (see `WWW-Authenticate`).",
+    403: "Authenticated, but your roles or key scopes do not allow this call.",
     404: "No such resource for this tenant.",
     409: "Conflicts with the resource's current state.",
     422: "A field is invalid; `errors[].loc` names it.",
@@ -29,6 +31,17 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         for status in (*statuses, 422)
     }
 
+
+def _problem(status: int) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": _DESCRIPTIONS[status],
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: _problem(401), 403: _problem(403)}
+"""Documented on every authenticated route (set on the routers)."""
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
 Cursor = Annotated[

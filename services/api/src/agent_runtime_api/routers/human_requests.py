@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from agent_runtime_api.audit import add_audit_details
-from agent_runtime_api.deps import AppStateDep, PrincipalDep
-from agent_runtime_api.routers.common import Cursor, Limit, problems
+from agent_runtime_api.deps import AppStateDep, require
+from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
 from agent_runtime_api.services.human_requests import HumanRequestService
 from agent_runtime_api.services.presenters import approval_public, input_request_public
+from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.models import HumanRequestKind
 from agent_runtime_core.schemas import (
     ApprovalDecision,
@@ -20,19 +21,22 @@ from agent_runtime_core.schemas import (
     Page,
 )
 
-router = APIRouter(prefix="/v1/runs/{run_id}", tags=["approvals"])
+router = APIRouter(prefix="/v1/runs/{run_id}", tags=["approvals"], responses=AUTH_RESPONSES)
+
+RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
+Decider = Annotated[Principal, Depends(require(Permission.APPROVALS_DECIDE))]
 
 RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
 ApprovalId = Annotated[str, Path(max_length=40, description="Approval id (`apr_…`).")]
 
 
-def _service(state: AppStateDep, principal: PrincipalDep) -> HumanRequestService:
+def _service(state: AppStateDep, principal: Principal) -> HumanRequestService:
     return HumanRequestService(state.database, state.temporal, principal.tenant_id)
 
 
 @router.get("/approvals", summary="List a run's approvals", responses=problems(404))
 async def list_approvals(
-    run_id: RunId, state: AppStateDep, principal: PrincipalDep, limit: Limit = 20, cursor: Cursor = None
+    run_id: RunId, state: AppStateDep, principal: RunReader, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[ApprovalPublic]:
     """Tool calls of the run that needed a human decision, oldest first (pending and decided)."""
     page = await _service(state, principal).list(
@@ -43,7 +47,7 @@ async def list_approvals(
 
 @router.get("/approvals/{approval_id}", summary="Get an approval", responses=problems(404))
 async def get_approval(
-    run_id: RunId, approval_id: ApprovalId, state: AppStateDep, principal: PrincipalDep
+    run_id: RunId, approval_id: ApprovalId, state: AppStateDep, principal: RunReader
 ) -> ApprovalPublic:
     """One approval."""
     request = await _service(state, principal).get(run_id, approval_id, HumanRequestKind.APPROVAL)
@@ -58,7 +62,7 @@ async def decide_approval(
     approval_id: ApprovalId,
     body: ApprovalDecision,
     state: AppStateDep,
-    principal: PrincipalDep,
+    principal: Decider,
     request: Request,
 ) -> ApprovalPublic:
     """Deliver a decision. `approve` runs the tool; `reject` tells the model it was rejected
@@ -71,7 +75,7 @@ async def decide_approval(
 
 @router.get("/input", summary="List a run's questions to humans", responses=problems(404))
 async def list_input_requests(
-    run_id: RunId, state: AppStateDep, principal: PrincipalDep, limit: Limit = 20, cursor: Cursor = None
+    run_id: RunId, state: AppStateDep, principal: RunReader, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[InputRequestPublic]:
     """Questions the agent asked with the `ask_human` tool, oldest first."""
     page = await _service(state, principal).list(run_id, HumanRequestKind.INPUT, limit=limit, cursor=cursor)
@@ -82,7 +86,7 @@ async def list_input_requests(
 
 @router.post("/input", summary="Answer the agent's question", responses=problems(404, 409, 503))
 async def answer_input(
-    run_id: RunId, body: InputAnswer, state: AppStateDep, principal: PrincipalDep, request: Request
+    run_id: RunId, body: InputAnswer, state: AppStateDep, principal: Decider, request: Request
 ) -> InputRequestPublic:
     """Answer a pending `ask_human` question; the run continues with the answer. `request_id`
     may be omitted when exactly one question is pending. 409 if already answered or expired."""

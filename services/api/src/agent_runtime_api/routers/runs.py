@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
-from agent_runtime_api.deps import AppStateDep, PrincipalDep
-from agent_runtime_api.routers.common import Cursor, Limit, problems
+from agent_runtime_api.deps import AppStateDep, require
+from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
 from agent_runtime_api.services.presenters import run_event_public, run_public
 from agent_runtime_api.services.runs import RunService
+from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.errors import InvalidRequestError
 from agent_runtime_core.models import Run, RunStatus
 from agent_runtime_core.repositories import decode_cursor
 from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic
 from agent_runtime_core.tracing import langfuse_trace_url
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=AUTH_RESPONSES)
+
+RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
+RunCreator = Annotated[Principal, Depends(require(Permission.RUNS_CREATE))]
+RunCanceller = Annotated[Principal, Depends(require(Permission.RUNS_CANCEL))]
 
 RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
 
 
-def _service(state: AppStateDep, principal: PrincipalDep) -> RunService:
+def _service(state: AppStateDep, principal: Principal) -> RunService:
     return RunService(
         state.database,
         state.temporal,
@@ -54,7 +59,7 @@ def _present(state: AppStateDep, run: Run) -> RunPublic:
 async def create_run(
     body: RunCreate,
     state: AppStateDep,
-    principal: PrincipalDep,
+    principal: RunCreator,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -84,7 +89,7 @@ async def create_run(
 @router.get("", summary="List runs")
 async def list_runs(
     state: AppStateDep,
-    principal: PrincipalDep,
+    principal: RunReader,
     agent_id: Annotated[str | None, Query(max_length=40, description="Only this agent's runs.")] = None,
     run_status: Annotated[
         list[RunStatus] | None,
@@ -104,7 +109,7 @@ async def list_runs(
 
 
 @router.get("/{run_id}", summary="Get a run", responses=problems(404))
-async def get_run(run_id: RunId, state: AppStateDep, principal: PrincipalDep) -> RunPublic:
+async def get_run(run_id: RunId, state: AppStateDep, principal: RunReader) -> RunPublic:
     """One run: status, output, error, usage."""
     run = await _service(state, principal).get(run_id)
     return _present(state, run)
@@ -116,7 +121,7 @@ async def get_run(run_id: RunId, state: AppStateDep, principal: PrincipalDep) ->
     summary="Cancel a run",
     responses=problems(404, 409, 503),
 )
-async def cancel_run(run_id: RunId, state: AppStateDep, principal: PrincipalDep) -> RunPublic:
+async def cancel_run(run_id: RunId, state: AppStateDep, principal: RunCanceller) -> RunPublic:
     """Request cancellation. The run becomes `cancelled` once its current step stops
     (a running tool or model call notices within its heartbeat interval). 409 if it already
     finished."""
@@ -128,7 +133,7 @@ async def cancel_run(run_id: RunId, state: AppStateDep, principal: PrincipalDep)
 async def list_run_events(
     run_id: RunId,
     state: AppStateDep,
-    principal: PrincipalDep,
+    principal: RunReader,
     after: Annotated[int | None, Query(ge=0, description="Only events with `seq` greater than this.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000).")] = 100,
     cursor: Cursor = None,

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agent_runtime_api.deps import AppStateDep, PrincipalDep
-from agent_runtime_api.routers.common import problems
+from agent_runtime_api.deps import AppStateDep, require
+from agent_runtime_api.routers.common import AUTH_RESPONSES, problems
 from agent_runtime_api.services.streams import (
     OutgoingEvent,
     StreamOptions,
@@ -18,8 +18,11 @@ from agent_runtime_api.services.streams import (
     parse_run_position,
     parse_tenant_cursor,
 )
+from agent_runtime_core.auth import Permission, Principal
 
-router = APIRouter()
+router = APIRouter(responses=AUTH_RESPONSES)
+
+RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
 
 
 def get_stream_options() -> StreamOptions:
@@ -33,7 +36,7 @@ def get_stream_options() -> StreamOptions:
 StreamOptionsDep = Annotated[StreamOptions, Depends(get_stream_options)]
 
 
-def _service(state: AppStateDep, principal: PrincipalDep, options: StreamOptionsDep) -> StreamService:
+def _service(state: AppStateDep, principal: RunReader, options: StreamOptionsDep) -> StreamService:
     return StreamService(state.database, state.event_bus, principal.tenant_id, options)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from agent_runtime_core.event_bus import run_event_envelope
-from agent_runtime_core.models import Agent, AgentVersion, HumanRequest, Run, RunEvent
+from agent_runtime_core.models import Agent, AgentVersion, ApiKey, HumanRequest, Run, RunEvent
 from agent_runtime_core.schemas import (
     AgentPublic,
     AgentVersionPublic,
+    ApiKeyCreated,
+    ApiKeyPublic,
     ApprovalPublic,
     InputRequestPublic,
     Limits,
@@ -107,3 +109,13 @@ def input_request_public(request: HumanRequest) -> InputRequestPublic:
         expires_at=request.expires_at,
         decided_at=request.decided_at,
     )
+
+
+def api_key_public(key: ApiKey) -> ApiKeyPublic:
+    """An API key as lists show it: never its secret or hash."""
+    return ApiKeyPublic.model_validate(key, from_attributes=True)
+
+
+def api_key_created(key: ApiKey, token: str) -> ApiKeyCreated:
+    """A new API key with its token (the only time the token is shown)."""
+    return ApiKeyCreated(**api_key_public(key).model_dump(), key=token)

@@ -25,7 +25,7 @@ from agent_runtime_core.db.rls import (
 )
 
 revision: str = "0006_rls_audit"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005_run_trace"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

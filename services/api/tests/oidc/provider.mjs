@@ -1,0 +1,80 @@
+// A real OpenID Provider (panva/oidc-provider) for the API's authentication tests.
+//
+// Usage: [OIDC_TEST_SIGNING_JWK=<private RSA JWK as JSON>] node provider.mjs <audience>
+// Listens on a free port of 127.0.0.1 and prints one JSON line, {"issuer": "http://127.0.0.1:<port>"},
+// once it accepts requests. Features used by the tests:
+// - open dynamic client registration (POST /reg). A client may carry `test_claims` (client metadata
+//   of this provider only): those claims are added to every access token issued to it, which is how
+//   a test picks the tenant and the roles of its tokens;
+// - the client_credentials grant with resource indicators: an access token for the resource
+//   <audience> is a JWT (RS256, signed with a key generated at start and published in the JWKS)
+//   whose `aud` is <audience>.
+// The signing key is OIDC_TEST_SIGNING_JWK when given (so a test can also sign tokens the provider
+// would never issue, expired ones for example, with a key the provider publishes), else generated.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import Provider from 'oidc-provider';
+
+const audience = process.argv[2];
+if (!audience) {
+  console.error('usage: node provider.mjs <audience>');
+  process.exit(2);
+}
+
+function generatedKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: `test-${randomUUID()}`, alg: 'RS256', use: 'sig' };
+}
+const signingKey = process.env.OIDC_TEST_SIGNING_JWK ? JSON.parse(process.env.OIDC_TEST_SIGNING_JWK) : generatedKey();
+
+const server = createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    jwks: { keys: [signingKey] },
+    clients: [],
+    extraClientMetadata: {
+      properties: ['test_claims'],
+      validator(ctx, key, value) {
+        if (key === 'test_claims' && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
+          throw new Error('test_claims must be an object');
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => audience,
+        useGrantedResource: () => true,
+        getResourceServerInfo(ctx, resourceIndicator) {
+          if (resourceIndicator !== audience) {
+            throw new Provider.errors.InvalidTarget();
+          }
+          return {
+            scope: 'api',
+            audience,
+            accessTokenTTL: 300,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    async extraTokenClaims(ctx, token) {
+      const client = await ctx.oidc.provider.Client.find(token.clientId);
+      return client?.test_claims ?? undefined;
+    },
+  });
+  provider.proxy = false;
+  server.on('request', provider.callback());
+  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}
