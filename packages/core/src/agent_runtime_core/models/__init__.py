@@ -3,6 +3,14 @@
 from agent_runtime_core.models.agent import Agent, AgentVersion
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
+from agent_runtime_core.models.usage import (
+    ModelPrice,
+    ModelRequestRecord,
+    OnBudgetExceeded,
+    PriceSource,
+    TenantBudget,
+    UsageCounter,
+)
 
 __all__ = [
     "Agent",
@@ -10,7 +18,13 @@ __all__ = [
     "HumanRequest",
     "HumanRequestKind",
     "HumanRequestStatus",
+    "ModelPrice",
+    "ModelRequestRecord",
+    "OnBudgetExceeded",
+    "PriceSource",
     "Run",
     "RunEvent",
     "RunStatus",
+    "TenantBudget",
+    "UsageCounter",
 ]

@@ -4,12 +4,16 @@ from agent_runtime_core.repositories.agents import AgentRepository
 from agent_runtime_core.repositories.human_requests import HumanRequestRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
+from agent_runtime_core.repositories.usage import BudgetRepository, ModelPriceRepository, UsageRepository
 
 __all__ = [
     "AgentRepository",
+    "BudgetRepository",
     "HumanRequestRepository",
+    "ModelPriceRepository",
     "RunEventRepository",
     "RunRepository",
+    "UsageRepository",
     "decode_cursor",
     "encode_cursor",
 ]
