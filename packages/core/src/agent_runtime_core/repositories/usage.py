@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import Executable, Result, String, cast, func, literal, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -93,12 +94,100 @@ _RECORD_SQL = text(
 )
 
 
+Executor = AsyncSession | AsyncConnection
+
+
 async def _execute(
-    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
+    executor: Executor, statement: Executable, params: dict[str, Any] | None = None
 ) -> Result[Any]:
-    """Run a Core statement in the session's transaction."""
-    connection = await session.connection()
+    """Run a Core statement on a connection, or in a session's transaction."""
+    connection = executor if isinstance(executor, AsyncConnection) else await executor.connection()
     return await connection.execute(statement, params)
+
+
+async def _gate(
+    executor: Executor,
+    tenant_id: str,
+    run_id: str,
+    provider: str,
+    model: str,
+    at: datetime,
+) -> RequestGate:
+    row = (
+        await _execute(
+            executor,
+            _GATE_SQL,
+            {
+                "tenant_id": tenant_id,
+                "run_id": run_id,
+                "day": period_start("day", at),
+                "month": period_start("month", at),
+                "provider": provider,
+                "model": model,
+            },
+        )
+    ).one()
+    limits = None
+    if row.has_budget:
+        limits = BudgetLimits(
+            daily_tokens=row.daily_tokens,
+            daily_cost_usd=row.daily_cost_usd,
+            monthly_tokens=row.monthly_tokens,
+            monthly_cost_usd=row.monthly_cost_usd,
+            on_exceeded=row.on_exceeded,
+        )
+    usage: dict[Period, PeriodUsage] = {
+        "day": PeriodUsage(row.day_tokens or 0, row.day_cost or Decimal(0)),
+        "month": PeriodUsage(row.month_tokens or 0, row.month_cost or Decimal(0)),
+    }
+    override = None
+    if row.input_usd_per_mtok is not None:
+        override = OverridePrice(
+            row.input_usd_per_mtok, row.output_usd_per_mtok, row.cached_input_usd_per_mtok
+        )
+    return RequestGate(row.agent_id, row.agent_version, limits, usage, override)
+
+
+async def _record(executor: Executor, tenant_id: str, entry: ModelRequestRecord) -> bool:
+    result = await _execute(
+        executor,
+        _RECORD_SQL,
+        {
+            "tenant_id": tenant_id,
+            "run_id": entry.run_id,
+            "request_key": entry.request_key,
+            "agent_id": entry.agent_id,
+            "agent_version": entry.agent_version,
+            "provider": entry.provider,
+            "model": entry.model,
+            "input_tokens": entry.input_tokens,
+            "output_tokens": entry.output_tokens,
+            "cache_read_tokens": entry.cache_read_tokens,
+            "cost_usd": entry.cost_usd,
+            "price_source": entry.price_source,
+            "at": entry.at,
+            "day": period_start("day", entry.at),
+            "month": period_start("month", entry.at),
+        },
+    )
+    return len(result.all()) > 0
+
+
+class UsageLedger:
+    """The worker's hot path: the gate read and the ledger write on an autocommit connection
+    (each is one statement, atomic by itself, so it costs one round trip)."""
+
+    def __init__(self, connection: AsyncConnection, tenant_id: str) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+
+    async def gate(self, run_id: str, provider: str, model: str, at: datetime) -> RequestGate:
+        """See :meth:`UsageRepository.gate`."""
+        return await _gate(self.connection, self.tenant_id, run_id, provider, model, at)
+
+    async def record(self, entry: ModelRequestRecord) -> bool:
+        """See :meth:`UsageRepository.record`."""
+        return await _record(self.connection, self.tenant_id, entry)
 
 
 class UsageRepository:
@@ -110,67 +199,14 @@ class UsageRepository:
 
     async def gate(self, run_id: str, provider: str, model: str, at: datetime) -> RequestGate:
         """Budget, committed usage, the run's agent and the price override, in one query."""
-        row = (
-            await _execute(
-                self.session,
-                _GATE_SQL,
-                {
-                    "tenant_id": self.tenant_id,
-                    "run_id": run_id,
-                    "day": period_start("day", at),
-                    "month": period_start("month", at),
-                    "provider": provider,
-                    "model": model,
-                },
-            )
-        ).one()
-        limits = None
-        if row.has_budget:
-            limits = BudgetLimits(
-                daily_tokens=row.daily_tokens,
-                daily_cost_usd=row.daily_cost_usd,
-                monthly_tokens=row.monthly_tokens,
-                monthly_cost_usd=row.monthly_cost_usd,
-                on_exceeded=row.on_exceeded,
-            )
-        usage: dict[Period, PeriodUsage] = {
-            "day": PeriodUsage(row.day_tokens or 0, row.day_cost or Decimal(0)),
-            "month": PeriodUsage(row.month_tokens or 0, row.month_cost or Decimal(0)),
-        }
-        override = None
-        if row.input_usd_per_mtok is not None:
-            override = OverridePrice(
-                row.input_usd_per_mtok, row.output_usd_per_mtok, row.cached_input_usd_per_mtok
-            )
-        return RequestGate(row.agent_id, row.agent_version, limits, usage, override)
+        return await _gate(self.session, self.tenant_id, run_id, provider, model, at)
 
     async def record(self, entry: ModelRequestRecord) -> bool:
         """Add ``entry`` to the ledger and its usage to the counters of its period, once.
 
         Returns ``False`` when ``(run_id, request_key)`` was recorded before (nothing changes).
         """
-        result = await _execute(
-            self.session,
-            _RECORD_SQL,
-            {
-                "tenant_id": self.tenant_id,
-                "run_id": entry.run_id,
-                "request_key": entry.request_key,
-                "agent_id": entry.agent_id,
-                "agent_version": entry.agent_version,
-                "provider": entry.provider,
-                "model": entry.model,
-                "input_tokens": entry.input_tokens,
-                "output_tokens": entry.output_tokens,
-                "cache_read_tokens": entry.cache_read_tokens,
-                "cost_usd": entry.cost_usd,
-                "price_source": entry.price_source,
-                "at": entry.at,
-                "day": period_start("day", entry.at),
-                "month": period_start("month", entry.at),
-            },
-        )
-        return len(result.all()) > 0
+        return await _record(self.session, self.tenant_id, entry)
 
     async def period_usage(self, at: datetime) -> dict[Period, PeriodUsage]:
         """Committed usage of the day and the month that contain ``at``."""
