@@ -182,8 +182,8 @@ def report(results: dict[str, Any], facts: dict[str, Any], count: int) -> str:
         f"{count} sequential streamed requests per scenario after a warm-up, in one process. Bare: "
         "pydantic-ai FunctionModel (`builtin:scripted`, zero latency). Governed: the same model in "
         "`GovernedModel`: one query before (budget, committed day/month usage, run's agent, price "
-        "override) and one statement after (ledger row + day and month counters), each its own "
-        "transaction on a pooled connection to Postgres on localhost, plus pricing.",
+        "override) and one statement after (ledger row + day and month counters), each one "
+        "autocommit statement on a pooled connection to Postgres on localhost, plus pricing.",
         "",
         "## Machine",
         "",
