@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from pydantic_ai import RunContext
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model, ModelRequestParameters
@@ -209,7 +210,7 @@ def main() -> None:
     count = 300 if args.quick else args.requests
     name = f"bench_governance_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         postgres_version = admin.execute("SHOW server_version").fetchone()
     database_url = args.server_url.rsplit("/", 1)[0] + "/" + name
     try:
@@ -217,7 +218,7 @@ def main() -> None:
         results = asyncio.run(measure(database_url, count, warmup=min(100, count)))
     finally:
         with psycopg.connect(args.server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     facts = machine_facts(["pydantic-ai-slim", "genai-prices", "sqlalchemy", "psycopg", "temporalio"])
     facts["postgres"] = postgres_version[0] if postgres_version else None
     markdown = report(results, facts, count)
