@@ -13,7 +13,16 @@ from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, api_keys, audit_log, health, human_requests, runs, streams
+from agent_runtime_api.routers import (
+    agents,
+    api_keys,
+    audit_log,
+    health,
+    human_requests,
+    runs,
+    streams,
+    usage,
+)
 from agent_runtime_api.routers.common import AUTH_RESPONSES, problems
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
@@ -90,6 +99,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
             {"name": "api-keys", "description": "API keys of your tenant (needs `api_keys:manage`)."},
             {"name": "audit", "description": "Who did what, when: the tenant's audit log (admins)."},
+            {"name": "usage", "description": "Usage and cost, budgets, model price overrides."},
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -108,6 +118,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         streams.router,
         api_keys.router,
         audit_log.router,
+        usage.router,
     )
     for router in v1_routers:
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)

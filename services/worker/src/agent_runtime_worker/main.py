@@ -42,6 +42,13 @@ for _module in (
     importlib.import_module(_module)
 
 
+def warm_price_table() -> None:
+    """Load genai-prices' table now (~0.2 s), not in the first model request."""
+    from genai_prices import Usage, calc_price
+
+    calc_price(Usage(input_tokens=1, output_tokens=1), "gpt-4o-mini", provider_id="openai")
+
+
 def check_catalog() -> None:
     """The worker must implement exactly the tools the API lets agent versions enable."""
     implemented = tuple(builtin_toolset.tools)
@@ -81,6 +88,7 @@ def build_worker(
     """
     check_catalog()
     client = with_pydantic_ai_converter(client)
+    warm_price_table()
     install_resources(WorkerResources(settings=settings, database=database))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
     run_activities = RunActivities(database)
@@ -92,6 +100,7 @@ def build_worker(
         activities=[
             run_activities.mark_run_started,
             run_activities.finish_run,
+            run_activities.record_budget_wait,
             human_activities.open_human_requests,
             human_activities.resolve_human_request,
             human_activities.close_human_wait,

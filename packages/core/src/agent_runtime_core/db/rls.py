@@ -126,6 +126,28 @@ def enable_tenant_rls_sql(table: str) -> list[str]:
     ]
 
 
+SHARED_ROWS_POLICY: Final = "shared_rows_read"
+
+
+def enable_shared_rows_rls_sql(table: str, operator_tenant: str) -> list[str]:
+    """Statements for a table whose rows with a NULL ``tenant_id`` are shared by every tenant
+    (e.g. global model prices): every tenant may read them, only ``operator_tenant`` may write
+    them, and each tenant reads and writes its own rows as usual."""
+    quoted = _quote_ident(table)
+    own = f"tenant_id = current_setting('{TENANT_SETTING}', true)"
+    operator = f"(tenant_id IS NULL AND current_setting('{TENANT_SETTING}', true) = '{operator_tenant}')"
+    return [
+        *enable_tenant_rls_sql(table),
+        f"DROP POLICY IF EXISTS {POLICY_NAME} ON {quoted}",
+        f"DROP POLICY IF EXISTS {SHARED_ROWS_POLICY} ON {quoted}",
+        # Permissive policies are OR-ed: own rows for every command, shared rows read-only ...
+        f"CREATE POLICY {SHARED_ROWS_POLICY} ON {quoted} FOR SELECT USING (tenant_id IS NULL)",
+        # ... except for the operators' tenant, which manages them.
+        f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({own} OR {operator}) "
+        f"WITH CHECK ({own} OR {operator})",
+    ]
+
+
 def enable_tenant_rls(execute: Execute, table: str) -> None:
     """Protect ``table`` (which has a ``tenant_id`` column) with the tenant policy.
 
@@ -140,5 +162,6 @@ def disable_tenant_rls_sql(table: str) -> list[str]:
     quoted = _quote_ident(table)
     return [
         f"DROP POLICY IF EXISTS {POLICY_NAME} ON {quoted}",
+        f"DROP POLICY IF EXISTS {SHARED_ROWS_POLICY} ON {quoted}",
         f"ALTER TABLE {quoted} DISABLE ROW LEVEL SECURITY",
     ]

@@ -5,6 +5,14 @@ from agent_runtime_core.models.api_key import ApiKey
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
+from agent_runtime_core.models.usage import (
+    ModelPrice,
+    ModelRequestRecord,
+    OnBudgetExceeded,
+    PriceSource,
+    TenantBudget,
+    UsageCounter,
+)
 
 __all__ = [
     "Agent",
@@ -14,7 +22,13 @@ __all__ = [
     "HumanRequest",
     "HumanRequestKind",
     "HumanRequestStatus",
+    "ModelPrice",
+    "ModelRequestRecord",
+    "OnBudgetExceeded",
+    "PriceSource",
     "Run",
     "RunEvent",
     "RunStatus",
+    "TenantBudget",
+    "UsageCounter",
 ]

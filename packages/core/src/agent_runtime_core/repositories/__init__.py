@@ -6,15 +6,19 @@ from agent_runtime_core.repositories.audit import AuditLogRepository
 from agent_runtime_core.repositories.human_requests import HumanRequestRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
+from agent_runtime_core.repositories.usage import BudgetRepository, ModelPriceRepository, UsageRepository
 
 __all__ = [
     "AgentRepository",
     "ApiKeyLookup",
     "ApiKeyRepository",
     "AuditLogRepository",
+    "BudgetRepository",
     "HumanRequestRepository",
+    "ModelPriceRepository",
     "RunEventRepository",
     "RunRepository",
+    "UsageRepository",
     "decode_cursor",
     "encode_cursor",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
 MARK_RUN_STARTED: Final = "mark_run_started"
 FINISH_RUN: Final = "finish_run"
+RECORD_BUDGET_WAIT: Final = "record_budget_wait"
 
 
 class RunRef(BaseModel):
@@ -35,3 +37,17 @@ class FinishRunInput(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     usage: RunUsageTotals = Field(default_factory=RunUsageTotals)
+
+
+class BudgetWaitInput(BaseModel):
+    """A run starts (``waiting``) or ends (``resumed``) a wait for a tenant budget to reset."""
+
+    run_id: str
+    tenant_id: str
+    wait_key: str = Field(description="Identifies this wait (step and attempt) in event dedupe keys.")
+    waiting: bool = Field(description="True: the wait starts; False: it is over and the run goes on.")
+    budget: str
+    limit: str
+    used: str
+    resets_at: datetime
+    message: str

@@ -16,10 +16,12 @@ from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.run import can_transition
-from agent_runtime_core.repositories import RunEventRepository
+from agent_runtime_core.repositories import RunEventRepository, UsageRepository
 from agent_runtime_worker.activities.contracts import (
     FINISH_RUN,
     MARK_RUN_STARTED,
+    RECORD_BUDGET_WAIT,
+    BudgetWaitInput,
     FinishRunInput,
     RunRef,
 )
@@ -81,7 +83,26 @@ class RunActivities:
             run.usage_requests = result.usage.requests
             run.usage_input_tokens = result.usage.input_tokens
             run.usage_output_tokens = result.usage.output_tokens
-            data: dict[str, object] = {"usage": result.usage.model_dump()}
+            # The ledger knows every model request that was made, also when the run failed before
+            # the agent could report its usage; cost is only known there.
+            requests, input_tokens, output_tokens, cost, unpriced = await UsageRepository(
+                session, result.tenant_id
+            ).run_totals(run.id)
+            if requests > run.usage_requests:
+                run.usage_requests, run.usage_input_tokens, run.usage_output_tokens = (
+                    requests,
+                    input_tokens,
+                    output_tokens,
+                )
+            run.cost_usd = cost if requests and not unpriced else None
+            usage = {
+                "requests": run.usage_requests,
+                "input_tokens": run.usage_input_tokens,
+                "output_tokens": run.usage_output_tokens,
+                "cost_usd": str(run.cost_usd) if run.cost_usd is not None else None,
+                "unpriced_requests": unpriced,
+            }
+            data: dict[str, object] = {"usage": usage}
             if run.error:
                 data["error"] = run.error
             event = await RunEventRepository(session, result.tenant_id).append(
@@ -90,3 +111,38 @@ class RunActivities:
         await publish_committed([event])
         record_run_finished(target.value)
         return target.value
+
+    @activity.defn(name=RECORD_BUDGET_WAIT)
+    async def record_budget_wait(self, wait: BudgetWaitInput) -> str:
+        """``running → waiting`` with ``run.waiting`` (why, until when), or back with ``run.resumed``.
+
+        Returns the run's status afterwards; a finished run is left alone.
+        """
+        async with session_scope(self.database, wait.tenant_id) as session:
+            run = await locked_run(session, self.database, wait.tenant_id, wait.run_id)
+            if run.status.is_terminal:
+                return run.status.value
+            reason = {
+                "reason": "budget_exceeded",
+                "budget": wait.budget,
+                "limit": wait.limit,
+                "used": wait.used,
+                "until": wait.resets_at.isoformat(),
+                "message": wait.message,
+            }
+            if wait.waiting:
+                run.status = RunStatus.WAITING
+                event = await RunEventRepository(session, wait.tenant_id).append(
+                    run, "run.waiting", reason, dedupe_key=f"budget:{wait.wait_key}:waiting"
+                )
+            else:
+                run.status = RunStatus.RUNNING
+                event = await RunEventRepository(session, wait.tenant_id).append(
+                    run,
+                    "run.resumed",
+                    {"reason": "budget_reset", "budget": wait.budget},
+                    dedupe_key=f"budget:{wait.wait_key}:resumed",
+                )
+            status = run.status.value
+        await publish_committed([event])
+        return status

@@ -36,6 +36,7 @@ from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
 from agent_runtime_worker.agents.model_events import activity_attempt, record_model_events
+from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
@@ -260,6 +261,7 @@ runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),
         HandleDeferredToolCalls(handler=resolve_deferred_calls),
+        BudgetGuard(),
         durability,
     ],
 )

@@ -15,6 +15,7 @@ from pydantic_ai.models import Model, ModelResolutionContext
 from temporalio import workflow
 
 from agent_runtime_core.catalog import model_name_problem
+from agent_runtime_worker.models.governed import GovernedModel
 from agent_runtime_worker.models.scripted import build_scripted_model
 
 WORKFLOW_PLACEHOLDER_KEY = "not-used-in-workflow-code"
@@ -47,11 +48,17 @@ def _credentials() -> tuple[str | None, str | None, str | None, str | None, floa
 
 
 def resolve_model(ctx: ModelResolutionContext[Any], model_id: str) -> Model | None:
-    """Build the model named ``model_id`` (``provider:name``); ``None`` lets pydantic-ai try."""
+    """Build the model named ``model_id`` (``provider:name``), wrapped in :class:`GovernedModel`
+    (budgets, usage and cost); ``None`` lets pydantic-ai try."""
     problem = model_name_problem(model_id)
     if problem:
         raise UserError(problem)
     provider, _, name = model_id.partition(":")
+    model = _provider_model(provider, name)
+    return GovernedModel(model, provider=provider, model_id_name=name) if model is not None else None
+
+
+def _provider_model(provider: str, name: str) -> Model | None:
     if provider == "builtin":
         return build_scripted_model()
     openai_key, anthropic_key, base_url, compatible_key, timeout = _credentials()

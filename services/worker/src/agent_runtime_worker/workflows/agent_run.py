@@ -53,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
     from agent_runtime_worker.activities.contracts import (
         FINISH_RUN,
         MARK_RUN_STARTED,
+        RECORD_BUDGET_WAIT,
+        BudgetWaitInput,
         FinishRunInput,
         RunRef,
         RunUsageTotals,
@@ -67,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         ResolveHumanRequestInput,
     )
     from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
+    from agent_runtime_worker.governance.waiting import BudgetExceededError, ExhaustedBudget, exhausted_budget
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
 """Our own activities are single short transactions: a crashed worker's attempt is retried soon."""
@@ -105,6 +108,10 @@ def workflow_id_with_prefix(prefix: str) -> str:
 
 ResultT = TypeVar("ResultT")
 
+BUDGET_WAIT_PATCH = "budget-wait"
+"""Waiting for a budget's reset (new commands; only runs that hit a budget in wait mode reach it)."""
+BUDGET_RESET_MARGIN = timedelta(seconds=1)
+
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
 
@@ -140,6 +147,8 @@ def activity_error(exc: ActivityError) -> tuple[str, str]:
     message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
     if error_type == "UserError":
         return "configuration_error", message
+    if exhausted_budget(exc) is not None:
+        return "budget_exceeded", message
     if error_type and error_type.startswith("Model"):
         return "model_error", f"{error_type}: {message}"
     if "call_tool" in exc.activity_type:
@@ -246,6 +255,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             )
         except HumanWaitTimedOutError as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("approval_timeout", str(exc)))
+        except BudgetExceededError as exc:
+            return await self._finish(run_input, RunStatus.FAILED, error=("budget_exceeded", str(exc)))
         except UsageLimitExceeded as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("usage_limit_exceeded", str(exc)))
         except ModelAPIError as exc:
@@ -308,6 +319,38 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             error_code=finish.error_code,
             error_message=finish.error_message,
         )
+
+    # ------------------------------------------------------------------ budgets
+
+    async def wait_for_budget(self, budget: ExhaustedBudget, wait_key: str) -> None:
+        """Wait (``waiting``, on a durable timer) until ``budget``'s period resets.
+
+        Called by the ``BudgetGuard`` capability when a model request was refused by a budget
+        whose tenant chose ``on_exceeded: "wait"``; the request is attempted again afterwards.
+        """
+        assert self._run_input is not None
+        if not workflow.patched(BUDGET_WAIT_PATCH):  # pragma: no cover - no history predates budgets
+            raise BudgetExceededError(budget.message)
+        wait = BudgetWaitInput(
+            run_id=self._run_input.run_id,
+            tenant_id=self._run_input.tenant_id,
+            wait_key=wait_key,
+            waiting=True,
+            budget=budget.name,
+            limit=budget.limit,
+            used=budget.used,
+            resets_at=budget.resets_at,
+            message=budget.message,
+        )
+        self._set_status(RunStatus.WAITING)
+        await bookkeeping(RECORD_BUDGET_WAIT, wait, str)
+        # The activity's period is the Temporal server's clock, like workflow.now(); the margin
+        # makes the next attempt land in the new period.
+        delay = budget.resets_at - workflow.now() + BUDGET_RESET_MARGIN
+        if delay > timedelta(0):
+            await workflow.sleep(delay, summary=f"{budget.name} budget resets")
+        await bookkeeping(RECORD_BUDGET_WAIT, wait.model_copy(update={"waiting": False}), str)
+        self._set_status(RunStatus.RUNNING)
 
     # ------------------------------------------------------------------ humans in the loop
 

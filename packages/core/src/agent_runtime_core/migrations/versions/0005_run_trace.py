@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0005_run_trace'
-down_revision: str | None = '0003_api_keys'
+down_revision: str | None = '0004_usage_budgets'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from agent_runtime_core.settings import DEFAULT_TENANT_ID
 from agent_runtime_core.db.rls import (
     APP_ROLE,
     create_app_role_sql,
     disable_tenant_rls_sql,
+    enable_shared_rows_rls_sql,
     enable_tenant_rls_sql,
     grant_app_privileges_sql,
     tenant_tables_sql,
@@ -83,7 +85,13 @@ def upgrade() -> None:
         op.execute(statement)
     op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {APP_ROLE}")
     for table in _tenant_tables():
-        for statement in enable_tenant_rls_sql(table):
+        statements = (
+            # Global price overrides (NULL tenant) are read by every tenant, written by operators.
+            enable_shared_rows_rls_sql(table, DEFAULT_TENANT_ID)
+            if table == "model_prices"
+            else enable_tenant_rls_sql(table)
+        )
+        for statement in statements:
             op.execute(statement)
 
 

@@ -1,0 +1,1 @@
+"""Governance of model requests: budgets checked before, usage and cost recorded after."""
