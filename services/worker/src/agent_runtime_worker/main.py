@@ -21,6 +21,7 @@ from agent_runtime_worker.activities.human_requests import HumanRequestActivitie
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.runtime_agent import builtin_toolset
 from agent_runtime_worker.events import close_event_buses
+from agent_runtime_worker.models.governed import close_circuit_breakers
 from agent_runtime_worker.runtime import WorkerResources, install_resources
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
@@ -93,4 +94,5 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         logger.info("shutting down worker")
     await close_event_buses()  # publish what is queued before exiting
+    await close_circuit_breakers()
     await database.dispose()
