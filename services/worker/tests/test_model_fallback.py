@@ -6,10 +6,12 @@ Anthropic providers, pointed at a scripted fake provider (``fake_llm.py``) with 
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,6 +25,7 @@ from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRu
 from agent_runtime_worker.main import build_worker
 
 from .fake_llm import Answer, Drop, Fail, FakeLLM, Slow, ToolCall
+from .test_replay import HISTORIES
 from .test_run_lifecycle import new_run
 
 FAST_RETRIES: dict[str, Any] = {
@@ -58,6 +61,7 @@ class Outcome:
     error_message: str | None
     usage: tuple[int, int]
     events: list[RunEvent]
+    workflow_id: str
 
     def of_type(self, event_type: str) -> list[dict[str, Any]]:
         return [event.data for event in self.events if event.type == event_type]
@@ -92,11 +96,12 @@ async def run_agent(
             model_settings=ModelSettings(temperature=0.25, max_tokens=64),
         ),
     )
+    workflow_id = f"run-{run_id}-{uuid.uuid4().hex[:4]}"
     async with build_worker(temporal_env.client, settings, database, task_queue=task_queue):
         result = await temporal_env.client.execute_workflow(
             AGENT_RUN_WORKFLOW,
             run_input,
-            id=f"run-{run_id}-{uuid.uuid4().hex[:4]}",
+            id=workflow_id,
             task_queue=task_queue,
             result_type=AgentRunResult,
         )
@@ -111,6 +116,7 @@ async def run_agent(
         error_message=(run.error or {}).get("message"),
         usage=(run.usage_input_tokens, run.usage_output_tokens),
         events=list(events),
+        workflow_id=workflow_id,
     )
 
 
@@ -369,3 +375,35 @@ async def test_anthropic_wire_with_a_tool_call(
     assert call["ok"] is True
     models = [f["model"] for f in outcome.of_type("model.request.finished")]
     assert models == ["anthropic:claude-a", "anthropic:claude-a"]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"), reason="records histories on demand"
+)
+async def test_record_fallback_history(
+    fake_llm: FakeLLM,
+    worker_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    database: Database,
+    tenant_id: str,
+    task_queue: str,
+) -> None:
+    """Saves `histories/model_fallback.json` (replayed by test_replay.py): primary 500 twice, then
+    a tool call and an answer from the fallback model."""
+    fake_llm.script("gpt-primary", otherwise=Fail(500))
+    fake_llm.script("claude-b", ToolCall("calculator", {"expression": "2 + 2"}), Answer("4"))
+    settings = provider_settings(worker_settings, fake_llm, model_retry_max_attempts=2)
+    outcome = await run_agent(
+        temporal_env,
+        settings,
+        database,
+        tenant_id,
+        task_queue,
+        model="openai:gpt-primary",
+        fallback_models=["anthropic:claude-b"],
+        tools=["calculator"],
+        text="What is 2 + 2?",
+    )
+    assert outcome.result.output == "4"
+    history = await temporal_env.client.get_workflow_handle(outcome.workflow_id).fetch_history()
+    (HISTORIES / "model_fallback.json").write_text(history.to_json())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 from datetime import timedelta
@@ -26,16 +25,6 @@ from agent_runtime_worker.runtime import WorkerResources, install_resources
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 logger = logging.getLogger(__name__)
-
-# Import provider SDKs now: their first import inside a workflow (model resolution runs there)
-# takes seconds and could trip Temporal's deadlock detector.
-for _module in (
-    "pydantic_ai.models.openai",
-    "pydantic_ai.providers.openai",
-    "pydantic_ai.models.anthropic",
-    "pydantic_ai.providers.anthropic",
-):
-    importlib.import_module(_module)
 
 
 def check_catalog() -> None:

@@ -8,6 +8,7 @@ policy is the only retry loop.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,17 @@ from temporalio import workflow
 from agent_runtime_core.breakers import ProviderEndpoint
 from agent_runtime_core.catalog import model_name_problem
 from agent_runtime_worker.models.scripted import build_scripted_model
+
+# Import provider SDKs with this module (at worker start, and when a replayer loads the workflow):
+# their first import inside a workflow (model resolution runs there, for the primary model and for
+# each fallback model) takes seconds and would trip Temporal's deadlock detector.
+for _module in (
+    "pydantic_ai.models.openai",
+    "pydantic_ai.providers.openai",
+    "pydantic_ai.models.anthropic",
+    "pydantic_ai.providers.anthropic",
+):
+    importlib.import_module(_module)
 
 WORKFLOW_PLACEHOLDER_KEY = "not-used-in-workflow-code"
 
