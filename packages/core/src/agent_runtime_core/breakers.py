@@ -56,7 +56,7 @@ KEY_TTL_S: Final = 7 * 24 * 3600
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-# KEYS: hash, index. ARGV: id, provider, base_url, cooldown_ms, probe_timeout_ms, ttl_s, token.
+# KEYS: hash, index. ARGV: id, provider, base_url, (unused), probe_timeout_ms, ttl_s, token.
 # Returns {allowed (0/1), probe (0/1), state, retry_at_ms}.
 _ACQUIRE: Final = (
     _NOW
@@ -70,7 +70,7 @@ if not state then
 end
 if state == 'closed' then return {1, 0, 'closed', 0} end
 if state == 'open' then
-  local probe_at = tonumber(redis.call('HGET', KEYS[1], 'opened_at')) + tonumber(ARGV[4])
+  local probe_at = tonumber(redis.call('HGET', KEYS[1], 'probe_at') or '0')
   if now < probe_at then return {0, 0, 'open', probe_at} end
 else
   local probe_until = tonumber(redis.call('HGET', KEYS[1], 'probe_until') or '0')
@@ -82,7 +82,8 @@ return {1, 1, 'half_open', 0}
 """
 )
 
-# KEYS: hash, failures, index. ARGV: id, provider, base_url, window_ms, threshold, ttl_s, token, member.
+# KEYS: hash, failures, index.
+# ARGV: id, provider, base_url, window_ms, threshold, ttl_s, token, member, cooldown_ms.
 # Returns the state after the failure.
 _FAILURE: Final = (
     _NOW
@@ -95,7 +96,7 @@ if not state then
 end
 if state == 'half_open' then
   if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'probe_id') == ARGV[7] then
-    redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', now)
+    redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', now, 'probe_at', now + tonumber(ARGV[9]))
     redis.call('HDEL', KEYS[1], 'probe_until', 'probe_id')
     redis.call('EXPIRE', KEYS[1], ARGV[6])
     return 'open'
@@ -103,13 +104,15 @@ if state == 'half_open' then
   return state
 end
 if state == 'open' then return state end
+redis.call('HSET', KEYS[1], 'window_ms', ARGV[4])
 redis.call('ZADD', KEYS[2], now, ARGV[8])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 local failures = redis.call('ZCARD', KEYS[2])
 if failures >= tonumber(ARGV[5]) then
-  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', now, 'opened_after_failures', failures)
+  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', now, 'probe_at', now + tonumber(ARGV[9]),
+    'opened_after_failures', failures)
   redis.call('DEL', KEYS[2])
   return 'open'
 end
@@ -122,7 +125,7 @@ _PROBE_SUCCESS: Final = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'half_open' and redis.call('HGET', KEYS[1], 'probe_id') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'state', 'closed')
-  redis.call('HDEL', KEYS[1], 'opened_at', 'probe_until', 'probe_id', 'opened_after_failures')
+  redis.call('HDEL', KEYS[1], 'opened_at', 'probe_at', 'probe_until', 'probe_id', 'opened_after_failures')
   redis.call('DEL', KEYS[2])
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return 'closed'
@@ -141,13 +144,14 @@ end
 return 0
 """
 
-# KEYS: hash, failures. ARGV: window_ms, cooldown_ms. Returns {fields..., failures in window, now_ms}.
+# KEYS: hash, failures. ARGV: window_ms (unless the hash has one). Returns {fields, failures in window, now_ms}.
 _READ: Final = (
     _NOW
     + """
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return false end
-local failures = redis.call('ZCOUNT', KEYS[2], now - tonumber(ARGV[1]), '+inf')
+local window = tonumber(redis.call('HGET', KEYS[1], 'window_ms') or ARGV[1])
+local failures = redis.call('ZCOUNT', KEYS[2], now - window, '+inf')
 return {fields, failures, now}
 """
 )
@@ -330,6 +334,7 @@ class CircuitBreakers:
                     KEY_TTL_S,
                     permit.probe_token or "",
                     secrets.token_hex(8),
+                    int(self.config.cooldown_s * 1000),
                 ],
             )
         except (RedisError, OSError) as error:
@@ -366,7 +371,7 @@ class CircuitBreakers:
         """One endpoint's breaker, or ``None`` if Redis has never seen it (raises ``RedisError``)."""
         result = await self._read(
             keys=[self._key(endpoint_id), f"{self._key(endpoint_id)}:failures"],
-            args=[int(self.config.window_s * 1000), int(self.config.cooldown_s * 1000)],
+            args=[int(self.config.window_s * 1000)],
         )
         if not result:
             return None
@@ -376,8 +381,8 @@ class CircuitBreakers:
         state = cast(BreakerStateName, fields.get("state", "closed"))
         opened_at = float(fields["opened_at"]) if "opened_at" in fields else None
         next_probe: float | None = None
-        if state == "open" and opened_at is not None:
-            next_probe = opened_at + self.config.cooldown_s * 1000
+        if state == "open":
+            next_probe = float(fields.get("probe_at", "0"))
         elif state == "half_open":
             next_probe = float(fields.get("probe_until", "0"))
         count = int(failures)
@@ -415,7 +420,7 @@ class CircuitBreakers:
             return None
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, "state", "closed")  # pyright: ignore[reportUnknownMemberType]
-            fields = ("opened_at", "probe_until", "probe_id", "opened_after_failures")
+            fields = ("opened_at", "probe_at", "probe_until", "probe_id", "opened_after_failures")
             pipe.hdel(key, *fields)  # pyright: ignore[reportUnknownMemberType]
             pipe.delete(f"{key}:failures")
             await pipe.execute()
