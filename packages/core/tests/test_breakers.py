@@ -78,7 +78,9 @@ async def test_opens_after_threshold_failures_then_one_probe_closes_it(
     assert (await breakers.acquire(target)).allowed
 
 
-async def test_a_failed_probe_reopens_for_another_cooldown(new_breakers: Callable[[], CircuitBreakers]) -> None:
+async def test_a_failed_probe_reopens_for_another_cooldown(
+    new_breakers: Callable[[], CircuitBreakers],
+) -> None:
     breakers, target = new_breakers(), endpoint()
     await fail(breakers, target, 3)
     await asyncio.sleep(0.35)
@@ -90,7 +92,9 @@ async def test_a_failed_probe_reopens_for_another_cooldown(new_breakers: Callabl
     assert (await breakers.acquire(target)).is_probe
 
 
-async def test_failures_older_than_the_window_do_not_count(new_breakers: Callable[[], CircuitBreakers]) -> None:
+async def test_failures_older_than_the_window_do_not_count(
+    new_breakers: Callable[[], CircuitBreakers],
+) -> None:
     breakers, target = new_breakers(), endpoint()
     await fail(breakers, target, 2)
     await asyncio.sleep(1.1)
@@ -130,7 +134,9 @@ async def test_a_probe_that_never_reports_back_is_replaced_after_its_timeout(
     assert state is not None and state.state == "closed"
 
 
-async def test_a_released_probe_lets_the_next_request_probe(new_breakers: Callable[[], CircuitBreakers]) -> None:
+async def test_a_released_probe_lets_the_next_request_probe(
+    new_breakers: Callable[[], CircuitBreakers],
+) -> None:
     breakers, target = new_breakers(), endpoint()
     await fail(breakers, target, 3)
     await asyncio.sleep(0.35)

@@ -211,7 +211,9 @@ async def test_all_models_failing_fails_the_run_with_every_error(
     assert "HTTP 503: a unavailable" in outcome.error_message
     assert "HTTP 502: b bad gateway" in outcome.error_message
     assert [r.model for r in fake_llm.requests] == ["gpt-a", "gpt-a", "gpt-b", "gpt-b"]
-    assert [(f["from"], f["to"]) for f in outcome.of_type("model.fallback")] == [("openai:gpt-a", "openai:gpt-b")]
+    assert [(f["from"], f["to"]) for f in outcome.of_type("model.fallback")] == [
+        ("openai:gpt-a", "openai:gpt-b")
+    ]
 
 
 async def test_bad_request_fails_fast_without_retry_or_fallback(
@@ -267,9 +269,7 @@ async def test_auth_error_falls_over_at_once_and_fails_clearly_without_fallback(
     assert "HTTP 401: Incorrect API key provided" in fallback["error"]
 
     # Without a fallback the run fails at once with the provider's status and message.
-    failed = await run_agent(
-        temporal_env, settings, database, tenant_id, task_queue, model="openai:gpt-a"
-    )
+    failed = await run_agent(temporal_env, settings, database, tenant_id, task_queue, model="openai:gpt-a")
     assert failed.run_status == RunStatus.FAILED
     assert failed.error_code == "model_error"
     assert failed.error_message == "model 'gpt-a' answered HTTP 401: Incorrect API key provided"
@@ -330,7 +330,9 @@ async def test_dropped_connection_is_retried(
 ) -> None:
     fake_llm.script("claude-a", Drop(), Answer("second try"))
     settings = provider_settings(worker_settings, fake_llm)
-    outcome = await run_agent(temporal_env, settings, database, tenant_id, task_queue, model="anthropic:claude-a")
+    outcome = await run_agent(
+        temporal_env, settings, database, tenant_id, task_queue, model="anthropic:claude-a"
+    )
     assert outcome.result.output == "second try"
     assert [r.model for r in fake_llm.requests] == ["claude-a", "claude-a"]
     assert outcome.of_type("model.fallback") == []

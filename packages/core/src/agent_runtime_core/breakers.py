@@ -144,7 +144,8 @@ end
 return 0
 """
 
-# KEYS: hash, failures. ARGV: window_ms (unless the hash has one). Returns {fields, failures in window, now_ms}.
+# KEYS: hash, failures. ARGV: window_ms (unless the hash has one).
+# Returns {fields, failures in window, now_ms}.
 _READ: Final = (
     _NOW
     + """
@@ -436,3 +437,21 @@ def breaker_config(settings: Settings) -> BreakerConfig:
         cooldown_s=settings.breaker_cooldown_s,
         probe_timeout_s=probe_timeout,
     )
+
+
+BREAKER_STATE_VALUES: Final[dict[BreakerStateName, int]] = {"closed": 0, "half_open": 1, "open": 2}
+"""A gauge's value per state (closed 0, half-open 1, open 2), for metrics."""
+
+
+async def breaker_states(breakers: CircuitBreakers) -> list[BreakerState]:
+    """Every endpoint's breaker, for metrics: ``[]`` when Redis cannot be read (never raises).
+
+    Publish e.g. ``agent_runtime_provider_breaker_state{provider, base_url, endpoint}`` with
+    :data:`BREAKER_STATE_VALUES`. The API has the breakers at ``AppState.circuit_breakers``; a
+    worker at ``agent_runtime_worker.models.governed.circuit_breakers()``.
+    """
+    try:
+        return await breakers.states()
+    except (RedisError, OSError) as error:
+        logger.debug("breaker states unavailable: %s", error)
+        return []

@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.auth import Permission, Principal
+from agent_runtime_core.breakers import CircuitBreakers, breaker_config
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.errors import ForbiddenError
 from agent_runtime_core.event_bus import EventBus
@@ -30,15 +31,24 @@ class AppState:
     event_bus: EventBus | None = None
     """Redis fan-out of run events; built from ``settings.redis_url`` unless given (``None``
     when it is empty: streams then read Postgres only)."""
+    circuit_breakers: CircuitBreakers | None = None
+    """The model-provider breakers workers share in Redis (admin API); built from
+    ``settings.redis_url`` unless given (``None`` when it is empty)."""
 
     def __post_init__(self) -> None:
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
+        if self.circuit_breakers is None and self.settings.redis_url:
+            self.circuit_breakers = CircuitBreakers.from_url(
+                self.settings.redis_url, breaker_config(self.settings)
+            )
 
     async def aclose(self) -> None:
-        """Release what the process opened: the event bus, then the database pool."""
+        """Release what the process opened: the event bus, breakers, then the database pool."""
         if self.event_bus is not None:
             await self.event_bus.aclose()
+        if self.circuit_breakers is not None:
+            await self.circuit_breakers.aclose()
         await self.database.dispose()
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from agent_runtime_api.deps import AppState
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.problems import install_problem_handlers
-from agent_runtime_api.routers import agents, health, human_requests, runs, streams
+from agent_runtime_api.routers import agents, health, human_requests, providers, runs, streams
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
+            {"name": "providers", "description": "Admin: model-provider endpoints and circuit breakers."},
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -67,5 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(human_requests.router)
     app.include_router(streams.router)
+    app.include_router(providers.router)
     app.include_router(health.router)
     return app

@@ -17,6 +17,11 @@ from agent_runtime_core.schemas.approval import (
     InputRequestPublic,
 )
 from agent_runtime_core.schemas.common import Page
+from agent_runtime_core.schemas.provider import (
+    BreakerSettingsPublic,
+    ProviderEndpointList,
+    ProviderEndpointPublic,
+)
 from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
 
 __all__ = [
@@ -27,11 +32,14 @@ __all__ = [
     "AgentVersionPublic",
     "ApprovalDecision",
     "ApprovalPublic",
+    "BreakerSettingsPublic",
     "InputAnswer",
     "InputRequestPublic",
     "Limits",
     "ModelSettings",
     "Page",
+    "ProviderEndpointList",
+    "ProviderEndpointPublic",
     "RunCreate",
     "RunError",
     "RunEventPublic",

@@ -10,6 +10,7 @@ from agent_runtime_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 _DESCRIPTIONS = {
     400: "Malformed request.",
+    403: "The caller lacks the permission this call needs.",
     404: "No such resource for this tenant.",
     409: "Conflicts with the resource's current state.",
     422: "A field is invalid; `errors[].loc` names it.",

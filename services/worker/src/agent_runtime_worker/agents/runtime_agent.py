@@ -214,7 +214,9 @@ class RuntimeDurability(TemporalDurability[RunDeps]):
         async for event in stream:
             yield event
 
-    def _model_id_for_request(self, ctx: RunContext[RunDeps], request_context: ModelRequestContext) -> str | None:
+    def _model_id_for_request(
+        self, ctx: RunContext[RunDeps], request_context: ModelRequestContext
+    ) -> str | None:
         """Send the model-name string a request step was resolved from to the activity.
 
         pydantic-ai only trusts that string for the run's own model and otherwise insists on a
