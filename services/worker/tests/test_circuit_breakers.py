@@ -219,3 +219,22 @@ async def test_admin_endpoints_need_the_providers_permission(
     assert listed.headers["content-type"].startswith("application/problem+json")
     bad = await admin.post("/v1/admin/providers/Not%20An%20Id/reset")
     assert bad.status_code == 422
+
+
+async def test_runs_go_through_when_redis_is_down(
+    fake_llm: FakeLLM,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    database: Database,
+    tenant_id: str,
+    task_queue: str,
+) -> None:
+    """Breakers fail open: with Redis unreachable every request still reaches the provider."""
+    no_redis = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    fake_llm.script("gpt-a", Fail(500), Fail(500), Fail(500))
+    fake_llm.script("claude-b", otherwise=Answer("from b"))
+    async with build_worker(temporal_env.client, no_redis, database, task_queue=task_queue):
+        outcomes = [(await run_many(temporal_env, database, tenant_id, task_queue, 1))[0] for _ in range(4)]
+    # Threshold 2, yet nothing opened: the fourth run reached the primary (which answered).
+    assert len(fake_llm.requests_for("gpt-a")) == 4
+    assert [result.output for result, _ in outcomes] == ["from b", "from b", "from b", "answer from gpt-a"]
