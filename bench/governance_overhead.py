@@ -120,15 +120,15 @@ async def measure(database_url: str, count: int, warmup: int) -> dict[str, Any]:
         scenarios: dict[str, tuple[Model, str]] = {
             "bare model": (bare, plain_tenant),
             "governed: no budget, no price": (
-                GovernedModel(build_scripted_model(), provider="builtin", model_id_name="scripted"),
+                GovernedModel(build_scripted_model(), model_ref="builtin:scripted", endpoint=None),
                 plain_tenant,
             ),
             "governed: 4 budgets, genai-prices (openai:gpt-4o-mini)": (
-                GovernedModel(build_scripted_model(), provider="openai", model_id_name="gpt-4o-mini"),
+                GovernedModel(build_scripted_model(), model_ref="openai:gpt-4o-mini", endpoint=None),
                 budget_tenant,
             ),
             "governed: 4 budgets, override price": (
-                GovernedModel(build_scripted_model(), provider="builtin", model_id_name="scripted"),
+                GovernedModel(build_scripted_model(), model_ref="builtin:scripted", endpoint=None),
                 budget_tenant,
             ),
         }

@@ -105,6 +105,8 @@ def test_histories_are_saved() -> None:
         "approvals_approved_and_rejected_local_bookkeeping",
         "question_answered_local_bookkeeping",
     }
+    # Recorded by test_model_fallback.py: a run that fell over (the `model-fallback` patch).
+    assert "model_fallback" in {p.stem for p in saved_histories()}
 
 
 @pytest.mark.skipif(

@@ -217,6 +217,40 @@ class Settings(BaseSettings):
             raise ValueError("oidc_audience is required when oidc_issuer is set")
         return self
 
+    # Model providers: base URLs, retries and circuit breakers (see README "Model providers and
+    # fallback"). Base URLs point the real `openai:` / `anthropic:` providers at a proxy or a
+    # test server.
+    openai_api_base_url: str | None = Field(
+        default=None, description="Base URL of the `openai:` provider (default: OpenAI's API)."
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, description="Base URL of the `anthropic:` provider (default: Anthropic's API)."
+    )
+    model_retry_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="Attempts of a model request on retryable errors before falling over (at most 10).",
+    )
+    model_retry_initial_interval_s: float = Field(default=1.0, gt=0, description="First retry delay.")
+    model_retry_backoff: float = Field(default=2.0, ge=1, description="Retry delay multiplier.")
+    model_retry_max_interval_s: float = Field(
+        default=30.0, gt=0, description="Longest retry delay, also the cap on a provider's Retry-After."
+    )
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Retryable failures within the window that open a breaker."
+    )
+    breaker_window_s: float = Field(default=60.0, gt=0, description="Window the failures are counted in.")
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, description="Time a breaker stays open before one probe request."
+    )
+    breaker_probe_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a half-open probe may take before another worker may probe "
+        "(default: the model request timeout plus 10 s).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str) -> str:

@@ -23,6 +23,7 @@ from agent_runtime_api.auth import authenticate as authenticate_credentials
 from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.auth import Permission, Principal
+from agent_runtime_core.breakers import CircuitBreakers, breaker_config
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
@@ -44,10 +45,18 @@ class AppState:
     oidc: OidcVerifier | None = None
     """Verifier of OIDC bearer JWTs; built from the settings unless given (``None`` without
     ``oidc_issuer``: only API keys are accepted)."""
+    circuit_breakers: CircuitBreakers | None = None
+    """The model-provider breakers workers share in Redis (admin API); built from
+    ``settings.redis_url`` unless given (``None`` when it is empty)."""
 
     def __post_init__(self) -> None:
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
+        if self.circuit_breakers is None and self.settings.redis_url:
+            self.circuit_breakers = CircuitBreakers.from_url(
+                self.settings.redis_url, breaker_config(self.settings)
+            )
+
         if self.rate_limiter is None:
             self.rate_limiter = TenantRateLimiter.from_settings(self.settings)
         if self.oidc is None:
@@ -62,6 +71,8 @@ class AppState:
             await self.rate_limiter.aclose()
         if self.oidc is not None:
             await self.oidc.aclose()
+        if self.circuit_breakers is not None:
+            await self.circuit_breakers.aclose()
         await self.database.dispose()
 
 

@@ -19,6 +19,7 @@ from agent_runtime_api.routers import (
     audit_log,
     health,
     human_requests,
+    providers,
     runs,
     streams,
     usage,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             {"name": "api-keys", "description": "API keys of your tenant (needs `api_keys:manage`)."},
             {"name": "audit", "description": "Who did what, when: the tenant's audit log (admins)."},
             {"name": "usage", "description": "Usage and cost, budgets, model price overrides."},
+            {"name": "providers", "description": "Admin: model-provider endpoints and circuit breakers."},
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         streams.router,
         api_keys.router,
         audit_log.router,
+        providers.router,
         usage.router,
     )
     for router in v1_routers:

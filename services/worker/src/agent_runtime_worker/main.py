@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import logging
 import signal
 from datetime import timedelta
@@ -25,21 +24,12 @@ from agent_runtime_worker.activities.human_requests import HumanRequestActivitie
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.runtime_agent import builtin_toolset
 from agent_runtime_worker.events import close_event_buses
+from agent_runtime_worker.models.governed import close_circuit_breakers
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
 from agent_runtime_worker.runtime import WorkerResources, install_resources
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 logger = logging.getLogger(__name__)
-
-# Import provider SDKs now: their first import inside a workflow (model resolution runs there)
-# takes seconds and could trip Temporal's deadlock detector.
-for _module in (
-    "pydantic_ai.models.openai",
-    "pydantic_ai.providers.openai",
-    "pydantic_ai.models.anthropic",
-    "pydantic_ai.providers.anthropic",
-):
-    importlib.import_module(_module)
 
 
 def warm_price_table() -> None:
@@ -135,6 +125,7 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         logger.info("shutting down worker")
     await close_event_buses()  # publish what is queued before exiting
+    await close_circuit_breakers()
     await database.dispose()
     if tracer_provider is not None:
         tracer_provider.shutdown()  # exports the spans still queued

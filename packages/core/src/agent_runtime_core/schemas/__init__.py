@@ -19,6 +19,11 @@ from agent_runtime_core.schemas.approval import (
 )
 from agent_runtime_core.schemas.audit import AuditLogEntryPublic, AuditOutcome
 from agent_runtime_core.schemas.common import Page
+from agent_runtime_core.schemas.provider import (
+    BreakerSettingsPublic,
+    ProviderEndpointList,
+    ProviderEndpointPublic,
+)
 from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
 
 __all__ = [
@@ -34,11 +39,14 @@ __all__ = [
     "ApprovalPublic",
     "AuditLogEntryPublic",
     "AuditOutcome",
+    "BreakerSettingsPublic",
     "InputAnswer",
     "InputRequestPublic",
     "Limits",
     "ModelSettings",
     "Page",
+    "ProviderEndpointList",
+    "ProviderEndpointPublic",
     "RunCreate",
     "RunError",
     "RunEventPublic",

@@ -180,7 +180,10 @@ class ModelEventRecorder:
         self.tenant_id = ctx.deps.tenant_id
         self.run_id = ctx.deps.run_id
         self.step = ctx.run_step
-        self.model_name = ctx.model.model_name
+        from agent_runtime_worker.models.governed import current_model_ref
+
+        # The model as the agent version names it (`openai:gpt-4o`): with fallback, the one that answered.
+        self.model_name = current_model_ref.get() or ctx.model.model_name
         self.attempt = activity_attempt()
         self.started_written = False
         self.text_parts: list[str] = []

@@ -28,6 +28,7 @@ from pydantic_ai.durable_exec.temporal import TemporalDurability
 from pydantic_ai.messages import (
     AgentStreamEvent,
 )
+from pydantic_ai.models import ModelRequestContext
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
 from pydantic_ai.toolsets import ToolsetTool
 from temporalio import workflow
@@ -37,6 +38,7 @@ from temporalio.workflow import ActivityCancellationType, ActivityConfig
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
 from agent_runtime_worker.agents.model_events import activity_attempt, record_model_events
 from agent_runtime_worker.governance.waiting import BudgetGuard
+from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
@@ -54,6 +56,11 @@ class RunDeps(BaseModel):
     tenant_id: str
     enabled_tools: list[str]
     approval_tools: list[str] = []
+    fallback_models: list[str] = []
+    """The agent version's fallback models, in order (``FallbackFromDeps``)."""
+    model_fallbacks: list[ModelFallbackNote] = []
+    """Fallovers the workflow made (``RecordingModelFallback``); the next model activity records
+    them as ``model.fallback`` events."""
 
 
 class DeferredCallHandler(Protocol):
@@ -208,6 +215,20 @@ class RuntimeDurability(TemporalDurability[RunDeps]):
         async for event in stream:
             yield event
 
+    def _model_id_for_request(
+        self, ctx: RunContext[RunDeps], request_context: ModelRequestContext
+    ) -> str | None:
+        """Send the model-name string a request step was resolved from to the activity.
+
+        pydantic-ai only trusts that string for the run's own model and otherwise insists on a
+        model instance registered at construction, so a fallback candidate ``ModelFallback`` moved
+        the step to would be refused. Every model of our runs is built from its string by
+        ``resolve_model`` on both sides of the activity boundary, so the string names it exactly.
+        """
+        if request_context.model_id is not None:
+            return request_context.model_id
+        return super()._model_id_for_request(ctx, request_context)
+
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=2)
 """pydantic-ai beats every timeout/2: a killed worker's model or tool call is retried elsewhere
@@ -217,8 +238,11 @@ MODEL_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_attempts=10,
 )
+"""The outer bound. A model error's retry decision and delay come from the worker's
+``model_retry_*`` settings (``GovernedModel``); this policy's intervals apply to attempts that
+fail without an error of ours (a worker crash, a missed heartbeat)."""
 TOOL_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -262,6 +286,7 @@ runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
         PrepareTools(only_enabled_tools),
         HandleDeferredToolCalls(handler=resolve_deferred_calls),
         BudgetGuard(),
+        FallbackFromDeps(),
         durability,
     ],
 )

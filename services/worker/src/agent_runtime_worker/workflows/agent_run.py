@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic_ai.durable_exec.temporal import PydanticAIWorkflow
     from pydantic_ai.exceptions import (
         AgentRunError,
+        FallbackExceptionGroup,
         ModelAPIError,
         RunCancelled,
         RunTimedOut,
@@ -70,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
     from agent_runtime_worker.governance.waiting import BudgetExceededError, ExhaustedBudget, exhausted_budget
+    from agent_runtime_worker.models.fallback import describe_model_error
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
 """Our own activities are single short transactions: a crashed worker's attempt is retried soon."""
@@ -111,6 +113,8 @@ ResultT = TypeVar("ResultT")
 BUDGET_WAIT_PATCH = "budget-wait"
 """Waiting for a budget's reset (new commands; only runs that hit a budget in wait mode reach it)."""
 BUDGET_RESET_MARGIN = timedelta(seconds=1)
+MODEL_FALLBACK_PATCH = "model-fallback"
+"""Runs started before fallback existed never fell over (their histories have no such requests)."""
 
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
@@ -224,6 +228,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             enabled_tools=[tool.name for tool in agent.tools],
             approval_tools=[tool.name for tool in agent.tools if tool.requires_approval],
         )
+        if agent.fallback_models and workflow.patched(MODEL_FALLBACK_PATCH):
+            deps.fallback_models = list(agent.fallback_models)
         try:
             result = await runtime_agent.run(
                 run_input.input,
@@ -259,8 +265,10 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             return await self._finish(run_input, RunStatus.FAILED, error=("budget_exceeded", str(exc)))
         except UsageLimitExceeded as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("usage_limit_exceeded", str(exc)))
-        except ModelAPIError as exc:
-            return await self._finish(run_input, RunStatus.FAILED, error=("model_error", str(exc)))
+        except (ModelAPIError, FallbackExceptionGroup) as exc:
+            return await self._finish(
+                run_input, RunStatus.FAILED, error=("model_error", describe_model_error(exc))
+            )
         except UserError as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("configuration_error", str(exc)))
         except AgentRunError as exc:

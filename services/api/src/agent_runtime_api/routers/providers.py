@@ -1,0 +1,61 @@
+"""``/v1/admin/providers``: model-provider endpoints and their circuit breakers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from agent_runtime_api.deps import AppStateDep, require
+from agent_runtime_api.routers.common import problems
+from agent_runtime_api.services.providers import ProviderService
+from agent_runtime_core.auth import Permission, Principal
+from agent_runtime_core.schemas import BreakerSettingsPublic, ProviderEndpointList, ProviderEndpointPublic
+
+router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])
+
+ProvidersManager = Annotated[Principal, Depends(require(Permission.PROVIDERS_MANAGE))]
+EndpointId = Annotated[
+    str,
+    Path(max_length=100, pattern=r"^[a-z0-9-]+$", description="Endpoint id (`<provider>-<hash>`)."),
+]
+
+
+def provider_service(state: AppStateDep) -> ProviderService:
+    """The service over this process's breakers."""
+    settings = state.settings
+    return ProviderService(
+        state.circuit_breakers,
+        BreakerSettingsPublic(
+            failure_threshold=settings.breaker_failure_threshold,
+            window_s=settings.breaker_window_s,
+            cooldown_s=settings.breaker_cooldown_s,
+        ),
+    )
+
+
+ProviderServiceDep = Annotated[ProviderService, Depends(provider_service)]
+
+
+@router.get("", summary="List provider endpoints and their circuit breakers", responses=problems(403, 503))
+async def list_providers(principal: ProvidersManager, service: ProviderServiceDep) -> ProviderEndpointList:
+    """Every provider endpoint (provider + base URL) the workers have sent model requests to, with
+    its circuit breaker: `closed` (requests go through), `open` (requests skip to the next fallback
+    model without an HTTP call until `next_probe_at`) or `half_open` (one probe request is out).
+    Endpoints are deployment-wide: every tenant's runs share them. Needs `providers:manage`."""
+    del principal
+    return await service.list()
+
+
+@router.post(
+    "/{endpoint_id}/reset",
+    summary="Close a provider endpoint's circuit breaker",
+    responses=problems(403, 404, 503),
+)
+async def reset_provider(
+    endpoint_id: EndpointId, principal: ProvidersManager, service: ProviderServiceDep
+) -> ProviderEndpointPublic:
+    """Close the breaker and forget its failures: the next request goes to the provider again.
+    Needs `providers:manage`."""
+    del principal
+    return await service.reset(endpoint_id)
