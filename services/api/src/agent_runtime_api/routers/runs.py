@@ -73,7 +73,7 @@ async def create_run(
     return run_public(run, _ui_url(state, run.workflow_id))
 
 
-@router.get("", summary="List runs")
+@router.get("", summary="List runs", responses=problems())
 async def list_runs(
     state: AppStateDep,
     principal: PrincipalDep,

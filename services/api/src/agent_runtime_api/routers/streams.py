@@ -54,7 +54,26 @@ _SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
             "`text/event-stream`: one SSE message per event (`id:`, `event:` = type, `data:` = "
             "the event envelope as JSON) and keep-alive comments (`: ping`)."
         ),
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # OpenAPI 3.1 has no `itemSchema` (3.2): `schema` describes one event, its fields as
+        # parsed from the stream (the form SSE-aware tools, e.g. schemathesis, validate).
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "event", "data"],
+                    "properties": {
+                        "id": {"type": "string", "description": "Position to resume from (`Last-Event-ID`)."},
+                        "event": {"type": "string", "description": "The event type, e.g. `run.succeeded`."},
+                        "data": {
+                            "type": "string",
+                            "description": "The event envelope as JSON.",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/RunEventPublic"},
+                        },
+                    },
+                }
+            }
+        },
     }
 }
 
