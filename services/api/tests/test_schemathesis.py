@@ -44,6 +44,7 @@ from agent_runtime_cli.embedded import find_free_port
 from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.errors import UnauthorizedError
+from agent_runtime_core.repositories import encode_cursor
 from agent_runtime_core.settings import Settings
 from agent_runtime_worker.main import build_worker
 
@@ -241,3 +242,30 @@ def test_calls_without_credentials_are_refused(stack: BackgroundStack) -> None:
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_values_postgres_cannot_hold_are_client_errors(
+    stack: BackgroundStack, auth_headers: dict[str, str], seeded: dict[str, str]
+) -> None:
+    """Regressions schemathesis found: a NUL character in an id, a `seq` beyond Postgres'
+    integer range (query, cursor, Last-Event-ID) were 500s."""
+    finished = seeded["finished_run_id"]
+    with httpx.Client(base_url=stack.base_url, headers=auth_headers, timeout=20) as http:
+        for path in ("/v1/agents/agt_%00", "/v1/runs?agent_id=%00", "/v1/runs/run_%00x/events"):
+            response = http.get(path)
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["code"] == "invalid_value"
+        too_big = 2**63
+        response = http.get(f"/v1/runs/{finished}/events", params={"after": too_big})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["query", "after"]
+        response = http.get(f"/v1/runs/{finished}/events", params={"cursor": encode_cursor(too_big)})
+        assert response.status_code == 200, response.text
+        assert response.json()["data"] == []
+        # Resuming after a position beyond every event: nothing to replay, and the finished run's stream ends.
+        response = http.get(f"/v1/runs/{finished}/stream", headers={"Last-Event-ID": "9" * 18})
+        assert response.status_code == 200, response.text
+        assert "event:" not in response.text
+        response = http.get("/v1/events/stream", headers={"Last-Event-ID": f"{finished}:{'9' * 18}"})
+        assert response.status_code == 422
+        assert response.json()["code"] == "invalid_last_event_id"

@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from agent_runtime_api.deps import AppStateDep, PrincipalDep
 from agent_runtime_api.routers.common import problems
 from agent_runtime_api.services.streams import (
+    MAX_SEQ,
     OutgoingEvent,
     StreamOptions,
     StreamService,
@@ -97,7 +98,8 @@ async def stream_run_events(
     options: StreamOptionsDep,
     last_event_id: LastEventId = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Start after this `seq` (`Last-Event-ID` wins over it).")
+        int | None,
+        Query(ge=0, le=MAX_SEQ, description="Start after this `seq` (`Last-Event-ID` wins over it)."),
     ] = None,
 ) -> EventSourceResponse:
     """The run's events as Server-Sent Events: first those already recorded (after
