@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent_runtime_core.errors import DomainError, FieldError
@@ -137,6 +138,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             title=title,
             detail=detail,
             headers={str(k): str(v) for k, v in (headers or {}).items()} or None,
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable_value(request: Request, exc: DataError) -> JSONResponse:  # pyright: ignore[reportUnusedFunction]
+        # Postgres refused a value the request carried: a NUL character in text, a number out of
+        # range. The client's mistake, so a 422, not a 500 (schemathesis finds these).
+        logger.info("value refused by the database: %s", exc.orig)
+        return problem_response(
+            request,
+            status=422,
+            code="invalid_value",
+            title="Invalid value",
+            detail="A value in the request cannot be stored (for example a NUL character in text).",
         )
 
     @app.exception_handler(Exception)

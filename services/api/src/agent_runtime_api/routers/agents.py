@@ -44,7 +44,7 @@ async def create_agent(
     return agent_public(agent)
 
 
-@router.get("", summary="List agents")
+@router.get("", summary="List agents", responses=problems())
 async def list_agents(
     session: SessionDep, principal: AgentReader, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[AgentPublic]:

@@ -9,26 +9,30 @@ from fastapi import Query
 from agent_runtime_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 _DESCRIPTIONS = {
-    400: "Malformed request.",
-    401: "Missing or invalid credentials (see `WWW-Authenticate`).",
+    400: "Malformed request (e.g. a body that is not valid JSON or UTF-8).",
+    401: "Missing or invalid credentials; see the `WWW-Authenticate` header.",
     403: "Authenticated, but your roles or key scopes do not allow this call.",
     404: "No such resource for this tenant.",
     409: "Conflicts with the resource's current state.",
     422: "A field is invalid; `errors[].loc` names it.",
-    429: "Too many requests or active runs for your tenant; retry after `Retry-After` seconds.",
+    429: "Too many requests (or active runs) for this tenant; retry after `Retry-After` seconds.",
     503: "A dependency (Temporal) is unreachable; retry later.",
 }
 
+EVERY_CALL = (400, 401, 403, 422, 429)
+"""Problems any `/v1` call can answer: unparsable input, authentication, permission, invalid
+fields, rate limits."""
+
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem+json errors."""
+    """OpenAPI ``responses`` entries for problem+json errors: ``statuses`` plus `EVERY_CALL`."""
     return {
         status: {
             "model": Problem,
             "description": _DESCRIPTIONS.get(status, "Error."),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        for status in (*statuses, 422)
+        for status in sorted({*statuses, *EVERY_CALL})
     }
 
 

@@ -10,6 +10,7 @@ from agent_runtime_api.deps import AppStateDep, require
 from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
 from agent_runtime_api.services.presenters import run_event_public, run_public
 from agent_runtime_api.services.runs import RunService
+from agent_runtime_api.services.streams import MAX_SEQ
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.errors import InvalidRequestError
 from agent_runtime_core.models import Run, RunStatus
@@ -86,7 +87,7 @@ async def create_run(
     return _present(state, run)
 
 
-@router.get("", summary="List runs")
+@router.get("", summary="List runs", responses=problems())
 async def list_runs(
     state: AppStateDep,
     principal: RunReader,
@@ -134,7 +135,9 @@ async def list_run_events(
     run_id: RunId,
     state: AppStateDep,
     principal: RunReader,
-    after: Annotated[int | None, Query(ge=0, description="Only events with `seq` greater than this.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="Only events with `seq` greater than this.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000).")] = 100,
     cursor: Cursor = None,
 ) -> Page[RunEventPublic]:
@@ -144,6 +147,6 @@ async def list_run_events(
         raw = decode_cursor(cursor)
         if not raw.isdigit():
             raise InvalidRequestError("cursor is not valid", loc=["query", "cursor"])
-        start = max(start, int(raw))
+        start = max(start, min(int(raw), MAX_SEQ))
     page = await _service(state, principal).events(run_id, after=start, limit=limit)
     return Page[RunEventPublic](data=[run_event_public(e) for e in page.items], next_cursor=page.next_cursor)

@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from agent_runtime_api.deps import AppStateDep, require
 from agent_runtime_api.routers.common import AUTH_RESPONSES, problems
 from agent_runtime_api.services.streams import (
+    MAX_SEQ,
     OutgoingEvent,
     StreamOptions,
     StreamService,
@@ -57,7 +58,26 @@ _SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
             "`text/event-stream`: one SSE message per event (`id:`, `event:` = type, `data:` = "
             "the event envelope as JSON) and keep-alive comments (`: ping`)."
         ),
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # OpenAPI 3.1 has no `itemSchema` (3.2): `schema` describes one event, its fields as
+        # parsed from the stream (the form SSE-aware tools, e.g. schemathesis, validate).
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "event", "data"],
+                    "properties": {
+                        "id": {"type": "string", "description": "Position to resume from (`Last-Event-ID`)."},
+                        "event": {"type": "string", "description": "The event type, e.g. `run.succeeded`."},
+                        "data": {
+                            "type": "string",
+                            "description": "The event envelope as JSON.",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/RunEventPublic"},
+                        },
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -81,7 +101,8 @@ async def stream_run_events(
     options: StreamOptionsDep,
     last_event_id: LastEventId = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Start after this `seq` (`Last-Event-ID` wins over it).")
+        int | None,
+        Query(ge=0, le=MAX_SEQ, description="Start after this `seq` (`Last-Event-ID` wins over it)."),
     ] = None,
 ) -> EventSourceResponse:
     """The run's events as Server-Sent Events: first those already recorded (after

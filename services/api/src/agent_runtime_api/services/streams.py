@@ -46,6 +46,9 @@ from agent_runtime_core.repositories.event_feeds import FeedPosition, RunEventFe
 
 LAST_EVENT_ID_LOC: Final[list[str | int]] = ["header", "Last-Event-ID"]
 _SEQ = re.compile(r"^[0-9]{1,18}$")
+MAX_SEQ: Final = 2**31 - 1
+"""The largest ``seq`` there can be (``run_events.seq`` is a Postgres integer). Positions beyond
+it are clamped to it: they come after every event, and Postgres would refuse them as parameters."""
 _REMEMBERED_RUNS: Final = 10_000
 """Runs whose last delivered ``seq`` a tenant stream remembers (least recently seen dropped)."""
 
@@ -110,7 +113,7 @@ def parse_run_position(run_id: str, last_event_id: str | None, after: int | None
         )
     if separator and prefix != run_id:
         raise _invalid_last_event_id(f"Last-Event-ID names an event of another run ({prefix[:60]!r}).")
-    return int(seq)
+    return min(int(seq), MAX_SEQ)
 
 
 def parse_tenant_cursor(last_event_id: str | None) -> TenantCursor | None:
@@ -125,7 +128,7 @@ def parse_tenant_cursor(last_event_id: str | None) -> TenantCursor | None:
     run_id, separator, seq = value.rpartition(":")
     if not separator or not run_id or not _SEQ.match(seq):
         raise _invalid_last_event_id(f"Last-Event-ID must be '<run_id>:<seq>', not {value[:60]!r}.")
-    return TenantCursor(run_id=run_id, seq=int(seq))
+    return TenantCursor(run_id=run_id, seq=min(int(seq), MAX_SEQ))
 
 
 def _row_event(event: RunEvent, event_id: str) -> OutgoingEvent:

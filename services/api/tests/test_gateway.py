@@ -1,0 +1,133 @@
+"""Kong's declarative config (gateway/kong.yaml) and the compose stack (docker/), checked offline.
+
+`deck validate` checks the file against decK's schema and the references between entities; these
+tests add what only we know: every path of our OpenAPI reaches the API through a route, and the
+SSE routes are not buffered and may stay open.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent_runtime_api.main import create_app
+from agent_runtime_core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+KONG_FILE = ROOT / "gateway" / "kong.yaml"
+COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
+SAMPLE_PARAMETERS = {"agent_id": "agt_x", "run_id": "run_x", "approval_id": "apr_x", "version": "1"}
+STREAM_PATHS = {"/v1/runs/{run_id}/stream", "/v1/events/stream"}
+
+
+@pytest.fixture(scope="module")
+def kong() -> dict[str, Any]:
+    return yaml.safe_load(KONG_FILE.read_text())
+
+
+def openapi_paths() -> list[str]:
+    app = create_app(Settings.model_validate({"database_url": "postgresql://unused/none"}))
+    return [*app.openapi()["paths"], "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"]
+
+
+def route_for(kong: dict[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The (service, route) Kong picks for ``path``: regex paths first (highest
+    ``regex_priority``), then the longest matching prefix, as Kong's router does."""
+    regex: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    prefix: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    for service in kong["services"]:
+        for route in service["routes"]:
+            for candidate in route["paths"]:
+                if candidate.startswith("~"):
+                    if re.match(candidate[1:], path):
+                        regex.append((route.get("regex_priority", 0), service, route))
+                elif path.startswith(candidate):
+                    prefix.append((len(candidate), service, route))
+    for matches in (regex, prefix):
+        if matches:
+            _, service, route = max(matches, key=lambda match: match[0])
+            return service, route
+    return None
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMETERS[m.group(1)], path)
+
+
+@pytest.mark.skipif(shutil.which("deck") is None, reason="decK is not installed (apt-get install deck)")
+def test_deck_validates_the_kong_config() -> None:
+    result = subprocess.run(
+        ["deck", "validate", "--state", str(KONG_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_api_path_has_a_route_to_the_api(kong: dict[str, Any]) -> None:
+    assert kong["_format_version"] == "3.0"
+    for path in openapi_paths():
+        found = route_for(kong, concrete(path))
+        assert found is not None, f"no Kong route for {path}"
+        service, route = found
+        assert service["url"] == "http://api:8000"
+        assert route.get("strip_path") is False, f"{route['name']} would strip the path of {path}"
+        streaming = path in STREAM_PATHS
+        assert (route.get("response_buffering", True) is False) == streaming, (path, route["name"])
+        if streaming:
+            # Longer than the API's 15 s keep-alive, with room to spare.
+            assert service["read_timeout"] >= 600_000
+    # Not everything goes to the API: unknown top-level paths get Kong's 404.
+    assert route_for(kong, "/admin") is None
+
+
+def test_gateway_plugins_keep_the_request_id_and_limit_requests(kong: dict[str, Any]) -> None:
+    plugins = {plugin["name"]: plugin["config"] for plugin in kong["plugins"]}
+    assert set(plugins) == {"correlation-id", "rate-limiting", "cors", "request-size-limiting"}
+    assert plugins["correlation-id"] == {
+        "header_name": "X-Request-ID",
+        "generator": "uuid",
+        "echo_downstream": True,
+    }
+    assert "X-Request-ID" in plugins["cors"]["exposed_headers"]
+    for header in ("Authorization", "X-API-Key", "Idempotency-Key", "Last-Event-ID"):
+        assert header in plugins["cors"]["headers"]
+    assert plugins["rate-limiting"]["minute"] > 0
+    assert plugins["request-size-limiting"]["allowed_payload_size"] >= 1
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+@pytest.mark.skipif(_compose_command() is None, reason="no Docker Compose client installed")
+def test_compose_file_parses_and_mounts_the_gateway_and_realm() -> None:
+    command = _compose_command()
+    assert command is not None
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    assert {"postgres", "valkey", "temporal", "keycloak", "kong", "api", "worker"} <= set(services)
+    assert "../gateway/kong.yaml:/kong/kong.yaml:ro" in services["kong"]["volumes"]
+    assert "../auth:/opt/keycloak/data/import:ro" in services["keycloak"]["volumes"]
+    assert "--import-realm" in services["keycloak"]["command"]
