@@ -22,7 +22,16 @@ from agent_runtime_core.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 KONG_FILE = ROOT / "gateway" / "kong.yaml"
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
-SAMPLE_PARAMETERS = {"agent_id": "agt_x", "run_id": "run_x", "approval_id": "apr_x", "version": "1"}
+SAMPLE_PARAMETERS = {
+    "agent_id": "agt_x",
+    "run_id": "run_x",
+    "approval_id": "apr_x",
+    "version": "1",
+    "key_id": "key_x",
+    "provider": "openai",
+    "model": "gpt-4o",
+    "endpoint_id": "openai-000000000000",
+}
 STREAM_PATHS = {"/v1/runs/{run_id}/stream", "/v1/events/stream"}
 
 

@@ -67,6 +67,32 @@ ENDPOINTS: list[tuple[str, str, str, Permission, object]] = [
     ("GET", "/v1/api-keys/{key_id}", "/v1/api-keys/key_x", Permission.API_KEYS_MANAGE, None),
     ("DELETE", "/v1/api-keys/{key_id}", "/v1/api-keys/key_x", Permission.API_KEYS_MANAGE, None),
     ("GET", "/v1/audit-log", "/v1/audit-log", Permission.AUDIT_READ, None),
+    ("GET", "/v1/usage", "/v1/usage", Permission.USAGE_READ, None),
+    ("GET", "/v1/budgets", "/v1/budgets", Permission.BUDGETS_MANAGE, None),
+    ("PUT", "/v1/budgets", "/v1/budgets", Permission.BUDGETS_MANAGE, {"daily_tokens": 10**9}),
+    ("GET", "/v1/model-prices", "/v1/model-prices", Permission.BUDGETS_MANAGE, None),
+    (
+        "PUT",
+        "/v1/model-prices/{provider}/{model}",
+        "/v1/model-prices/openai-compatible/rbac-model",
+        Permission.BUDGETS_MANAGE,
+        {"input_usd_per_mtok": "1", "output_usd_per_mtok": "2"},
+    ),
+    (
+        "DELETE",
+        "/v1/model-prices/{provider}/{model}",
+        "/v1/model-prices/openai-compatible/rbac-model-none",
+        Permission.BUDGETS_MANAGE,
+        None,
+    ),
+    ("GET", "/v1/admin/providers", "/v1/admin/providers", Permission.PROVIDERS_MANAGE, None),
+    (
+        "POST",
+        "/v1/admin/providers/{endpoint_id}/reset",
+        "/v1/admin/providers/openai-000000000000/reset",
+        Permission.PROVIDERS_MANAGE,
+        None,
+    ),
 ]
 
 

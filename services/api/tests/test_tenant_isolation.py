@@ -84,6 +84,9 @@ CASES: dict[str, Case] = {
     "answer question by id": Case(
         "POST", "/v1/runs/{run_id}/input", body={"request_id": "{input_id}", "answer": "x"}
     ),
+    "list api keys": Case("GET", "/v1/api-keys", EMPTY),
+    "get api key": Case("GET", "/v1/api-keys/{key_id}"),
+    "revoke api key": Case("DELETE", "/v1/api-keys/{key_id}"),
 }
 
 
@@ -95,7 +98,7 @@ class TwoTenants:
     b: dict[str, str]
     """Headers acting as tenant B (the intruder)."""
     ids: dict[str, str]
-    """A's objects: agent_id, run_id, approval_id, input_id."""
+    """A's objects: agent_id, run_id, approval_id, input_id, key_id."""
 
 
 def fill(value: Any, ids: dict[str, str]) -> Any:
@@ -133,6 +136,8 @@ async def tenants(
             "temporal_address": temporal_env.client.service_client.config.target_host,
             "temporal_task_queue": f"test-isolation-{uuid.uuid4()}",
             "redis_url": redis_url,
+            # Each case reads A's objects twice (~20 calls): the per-tenant burst limit would 429.
+            "rate_limit_enabled": False,
         }
     )
     async with (
@@ -156,7 +161,14 @@ async def tenants(
         )
         assert run.status_code == 202, run.text
         run_id = run.json()["id"]
-        ids = {"agent_id": agent_id, "run_id": run_id, **await wait_until_waiting(client, owner, run_id)}
+        key = await client.post("/v1/api-keys", json={"name": "a-key", "roles": ["viewer"]}, headers=owner)
+        assert key.status_code == 201, key.text
+        ids = {
+            "agent_id": agent_id,
+            "run_id": run_id,
+            "key_id": key.json()["id"],
+            **await wait_until_waiting(client, owner, run_id),
+        }
         try:
             yield TwoTenants(client=client, a=owner, b={"x-test-tenant": b}, ids=ids)
         finally:
@@ -178,6 +190,7 @@ async def snapshot(tenants: TwoTenants) -> dict[str, Any]:
         "events": f"/v1/runs/{ids['run_id']}/events?limit=1000",
         "approvals": f"/v1/runs/{ids['run_id']}/approvals",
         "questions": f"/v1/runs/{ids['run_id']}/input",
+        "api_keys": "/v1/api-keys",
     }
     state: dict[str, Any] = {}
     for name, path in paths.items():

@@ -149,6 +149,16 @@ async def test_breaker_opens_skips_the_provider_probes_once_and_closes(
         assert (result.output, fallbacks) == ("answer from gpt-a", [])
 
 
+async def breaker_gauge(api: httpx.AsyncClient, endpoint: ProviderEndpoint) -> float | None:
+    """The API's ``agent_runtime_breaker_state`` of ``endpoint`` (read from Redis at the scrape)."""
+    scrape = await api.get("/metrics")
+    assert scrape.status_code == 200
+    for line in scrape.text.splitlines():
+        if line.startswith(f'agent_runtime_breaker_state{{endpoint="{endpoint.id}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 async def test_failed_probe_reopens_and_reset_closes_at_once(
     fake_llm: FakeLLM,
     settings: Settings,
@@ -172,10 +182,12 @@ async def test_failed_probe_reopens_and_reset_closes_at_once(
         reopened = await provider(admin, primary)
         assert reopened["state"] == "open"
         assert reopened["opened_at"] > first_open["opened_at"]
+        assert await breaker_gauge(admin, primary) == 2.0  # Prometheus: open
 
         response = await admin.post(f"/v1/admin/providers/{primary.id}/reset")
         assert response.status_code == 200, response.text
         assert response.json()["state"] == "closed"
+        assert await breaker_gauge(admin, primary) == 0.0  # closed
         [(result, fallbacks)] = await run_many(temporal_env, database, tenant_id, task_queue, 1)
         assert (result.output, fallbacks) == ("answer from gpt-a", [])
 

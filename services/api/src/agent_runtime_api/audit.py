@@ -61,6 +61,14 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("POST", "/v1/runs/{run_id}/input"): AuditAction("inputs.answer", "run", "run_id"),
     ("POST", "/v1/api-keys"): AuditAction("api_keys.create", "api_key"),
     ("DELETE", "/v1/api-keys/{key_id}"): AuditAction("api_keys.revoke", "api_key", "key_id"),
+    ("PUT", "/v1/budgets"): AuditAction("budgets.update", "budget"),
+    ("PUT", "/v1/model-prices/{provider}/{model}"): AuditAction("model_prices.set", "model_price", "model"),
+    ("DELETE", "/v1/model-prices/{provider}/{model}"): AuditAction(
+        "model_prices.delete", "model_price", "model"
+    ),
+    ("POST", "/v1/admin/providers/{endpoint_id}/reset"): AuditAction(
+        "providers.reset", "provider_endpoint", "endpoint_id"
+    ),
 }
 
 

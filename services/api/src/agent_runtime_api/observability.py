@@ -15,8 +15,16 @@ from opentelemetry.trace import TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_runtime_api.deps import AppState
+from agent_runtime_core.breakers import BREAKER_STATE_VALUES, breaker_states
 from agent_runtime_core.db import system_session_scope
-from agent_runtime_core.metrics import CONTENT_TYPE_LATEST, exposition, observe_http_request, set_active_runs
+from agent_runtime_core.metrics import (
+    CONTENT_TYPE_LATEST,
+    exposition,
+    observe_http_request,
+    set_active_runs,
+    set_breaker_state,
+)
+from agent_runtime_core.metrics import BreakerState as MetricBreakerState
 from agent_runtime_core.repositories.runs import count_active_runs_by_status
 
 METRICS_PATH = "/metrics"
@@ -77,6 +85,9 @@ def install_metrics(app: FastAPI, enabled: bool) -> None:
         # Counts every tenant (no tenant label): a system read, not on behalf of one tenant.
         async with system_session_scope(state.database) as session:
             set_active_runs(await count_active_runs_by_status(session))
+        if state.circuit_breakers is not None:  # shared in Redis: every replica sees every endpoint
+            for breaker in await breaker_states(state.circuit_breakers):
+                set_breaker_state(breaker.id, MetricBreakerState(BREAKER_STATE_VALUES[breaker.state]))
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -55,7 +55,10 @@ async def list_model_prices(session: SessionDep, principal: BudgetAdmin) -> Page
 
 
 @router.put(
-    "/v1/model-prices/{provider}/{model:path}", summary="Set a price override", responses=problems(403)
+    "/v1/model-prices/{provider}/{model:path}",
+    summary="Set a price override",
+    # 404: a path no route matches (e.g. a model name with a line break).
+    responses=problems(403, 404),
 )
 async def put_model_price(
     provider: Provider,
