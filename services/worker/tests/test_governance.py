@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,12 +23,17 @@ from fastapi.responses import StreamingResponse
 from genai_prices import calc_price
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic_ai.usage import RequestUsage
+from pydantic_ai import RunContext
+from pydantic_ai.messages import ModelRequest
+from pydantic_ai.models import ModelRequestParameters
+from pydantic_ai.usage import RequestUsage, RunUsage
+from sqlalchemy import event, text
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from agent_runtime_cli.embedded import find_free_port
+from agent_runtime_core.breakers import BreakerConfig, CircuitBreakers, ProviderEndpoint
 from agent_runtime_core.budgets import period_end
 from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.models import ModelPrice, RunStatus
@@ -42,9 +47,12 @@ from agent_runtime_core.repositories import (
 from agent_runtime_core.schemas import ToolSpec
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput, AgentRunResult
+from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.governance import budgets
 from agent_runtime_worker.governance.pricing import price_request
 from agent_runtime_worker.main import build_worker
+from agent_runtime_worker.models.governed import GovernedModel
+from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.runtime import WorkerResources, install_resources
 
 from .test_approval_timeout import time_skipping_env  # noqa: F401  (fixture)
@@ -115,6 +123,16 @@ async def execute(client: Client, run_input: AgentRunInput, task_queue: str) -> 
         task_queue=task_queue,
         result_type=AgentRunResult,
     )
+
+
+async def run_calculator_agent(
+    client: Client, settings: Settings, database: Database, tenant_id: str, run_id: str, task_queue: str
+) -> AgentRunResult:
+    """Run ``run_id`` on ``builtin:scripted`` with the calculator (two model requests) to its end."""
+    async with build_worker(client, settings, database, task_queue=task_queue):
+        return await execute(
+            client, agent_input(run_id, tenant_id, "builtin:scripted", ["calculator"]), task_queue
+        )
 
 
 async def set_budget(database: Database, tenant_id: str, **limits: Any) -> None:
@@ -259,12 +277,9 @@ async def test_run_that_hits_the_budget_fails_with_budget_exceeded(
     # One token: the first request (nothing used yet) runs; the one after the tool call is refused.
     await set_budget(database, tenant_id, daily_tokens=1)
     run_id = await new_run(database, tenant_id)
-    async with build_worker(temporal_env.client, worker_settings, database, task_queue=task_queue):
-        result = await execute(
-            temporal_env.client,
-            agent_input(run_id, tenant_id, "builtin:scripted", ["calculator"]),
-            task_queue,
-        )
+    result = await run_calculator_agent(
+        temporal_env.client, worker_settings, database, tenant_id, run_id, task_queue
+    )
     assert result.status == "failed"
     assert result.error_code == "budget_exceeded"
     assert result.error_message is not None and "daily_tokens budget is used up" in result.error_message
@@ -289,12 +304,9 @@ async def test_cost_budget_counts_override_prices(
     await set_price(database, tenant_id, "builtin", "scripted", input="1000000", output="1000000")  # $1/token
     await set_budget(database, tenant_id, monthly_cost_usd="0.5")
     run_id = await new_run(database, tenant_id)
-    async with build_worker(temporal_env.client, worker_settings, database, task_queue=task_queue):
-        result = await execute(
-            temporal_env.client,
-            agent_input(run_id, tenant_id, "builtin:scripted", ["calculator"]),
-            task_queue,
-        )
+    result = await run_calculator_agent(
+        temporal_env.client, worker_settings, database, tenant_id, run_id, task_queue
+    )
     assert (result.status, result.error_code) == ("failed", "budget_exceeded")
     assert result.error_message is not None and "monthly_cost_usd" in result.error_message
 
@@ -388,3 +400,143 @@ async def test_usage_counts_in_the_period_of_the_request(
         )
     today = budgets.RequestIdentity(tenant_id, run_id, "0:3", datetime.now(UTC))
     assert (await budgets.before_request(today, "builtin", "scripted")).identity == today
+
+
+# ---------------------------------------------------------------------------------- hot path
+
+
+def count_statements(database: Database) -> Callable[[], int]:
+    """Counts the statements the pool sends from now on; the returned function stops counting
+    and tells how many were sent."""
+    sent: list[str] = []
+
+    def on_execute(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", on_execute)
+
+    def count() -> int:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", on_execute)
+        return len(sent)
+
+    return count
+
+
+async def test_a_tenant_without_budget_costs_no_query_until_the_policy_is_read_again(
+    database: Database, worker_settings: Settings, tenant_id: str
+) -> None:
+    cached = worker_settings.model_copy(update={"budget_policy_cache_s": 3600.0})
+    install_resources(WorkerResources(settings=cached, database=database))
+    run_id = await new_run(database, tenant_id)
+    at = datetime.now(UTC)
+    first = await budgets.before_request(
+        budgets.RequestIdentity(tenant_id, run_id, "0:1", at), "builtin", "x"
+    )
+    await budgets.after_request(first, RequestUsage(input_tokens=40))
+    await set_budget(database, tenant_id, daily_tokens=10)  # already used up
+
+    count = count_statements(database)
+    await budgets.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:2", at), "builtin", "x")
+    assert count() == 0  # no budget when last read: no query, the new budget is not seen yet
+
+    # Read again (the cache time is over): the new budget applies.
+    install_resources(
+        WorkerResources(
+            settings=worker_settings.model_copy(update={"budget_policy_cache_s": 0.0}), database=database
+        )
+    )
+    with pytest.raises(ApplicationError) as refused:
+        await budgets.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:3", at), "builtin", "x")
+    assert refused.value.type == "BudgetExceeded"
+
+
+async def test_a_tenant_with_a_budget_is_checked_against_fresh_usage_on_every_request(
+    database: Database, worker_settings: Settings, tenant_id: str
+) -> None:
+    install_resources(
+        WorkerResources(
+            settings=worker_settings.model_copy(update={"budget_policy_cache_s": 3600.0}), database=database
+        )
+    )
+    run_id = await new_run(database, tenant_id)
+    await set_budget(database, tenant_id, daily_tokens=100)
+    at = datetime.now(UTC)
+    ticket = await budgets.before_request(
+        budgets.RequestIdentity(tenant_id, run_id, "0:1", at), "builtin", "x"
+    )
+    await budgets.after_request(ticket, RequestUsage(input_tokens=100))
+    with pytest.raises(ApplicationError):
+        await budgets.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:2", at), "builtin", "x")
+
+
+async def test_the_ledger_row_is_written_with_model_request_finished_in_one_transaction(
+    worker_settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    database: Database,
+    tenant_id: str,
+    task_queue: str,
+) -> None:
+    run_id = await new_run(database, tenant_id)
+    result = await run_calculator_agent(
+        temporal_env.client, worker_settings, database, tenant_id, run_id, task_queue
+    )
+    assert result.status == "succeeded"
+    async with system_session_scope(database) as session:
+        run = await RunRepository(session, tenant_id).get(run_id)
+        connection = await session.connection()
+        ledger = (
+            await connection.execute(
+                text(
+                    "SELECT xmin::text, agent_id, agent_version FROM model_requests WHERE run_id = :r ORDER BY id"
+                ),
+                {"r": run_id},
+            )
+        ).all()
+        finished = (
+            await connection.execute(
+                text(
+                    "SELECT xmin::text FROM run_events WHERE run_id = :r "
+                    "AND type = 'model.request.finished' ORDER BY seq"
+                ),
+                {"r": run_id},
+            )
+        ).all()
+    assert run is not None and len(ledger) == 2 == len(finished)  # calculator call, then the answer
+    # Same transaction id: the row was written in the transaction of the request's finished event.
+    assert [row[0] for row in ledger] == [row[0] for row in finished]
+    assert {(row[1], row[2]) for row in ledger} == {(run.agent_id, run.agent_version)}
+
+
+async def test_a_request_the_budget_refuses_hands_back_the_breakers_probe(
+    database: Database, worker_settings: Settings, tenant_id: str, redis_url: str
+) -> None:
+    install_resources(WorkerResources(settings=worker_settings, database=database))
+    breakers = CircuitBreakers.from_url(
+        redis_url, BreakerConfig(failure_threshold=1, cooldown_s=0.05), key_prefix=f"test:{uuid.uuid4().hex}"
+    )
+    endpoint = ProviderEndpoint("openai", "http://probe.invalid")
+    await breakers.record_failure(endpoint, await breakers.acquire(endpoint))  # open
+    await asyncio.sleep(0.1)  # cool-down over: the next request is the half-open probe
+
+    class Guarded(GovernedModel):
+        def _circuit_breakers(self) -> CircuitBreakers:
+            return breakers
+
+    await set_budget(database, tenant_id, daily_tokens=0)
+    model = Guarded(build_scripted_model(), model_ref="openai:gpt-4o-mini", endpoint=endpoint)
+    ctx = RunContext[RunDeps](
+        deps=RunDeps(run_id=await new_run(database, tenant_id), tenant_id=tenant_id, enabled_tools=[]),
+        model=model,
+        usage=RunUsage(),
+        run_step=1,
+    )
+    with pytest.raises(ApplicationError) as refused:
+        async with model.request_stream(
+            [ModelRequest.user_text_prompt("hi")], None, ModelRequestParameters(), ctx
+        ):
+            pass
+    assert refused.value.type == "BudgetExceeded"
+    # The probe was handed back: the next request may probe at once.
+    permit = await breakers.acquire(endpoint)
+    assert permit.allowed and permit.is_probe
+    await breakers.aclose()

@@ -251,6 +251,14 @@ class Settings(BaseSettings):
         "(default: the model request timeout plus 10 s).",
     )
 
+    budget_policy_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a worker keeps a tenant's budget limits and price overrides before "
+        "reading them again; a tenant WITHOUT a budget then costs no query before a model request. "
+        "A new or changed budget or price applies within this time (0: read on every request).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str) -> str:

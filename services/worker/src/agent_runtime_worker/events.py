@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.db import session_scope
 from agent_runtime_core.event_bus import EventBus
@@ -81,8 +83,17 @@ async def publish_committed(events: Iterable[RunEvent | None]) -> None:
         bus.publish_soon(batch)
 
 
-async def record_run_events(tenant_id: str, run_id: str, specs: Sequence[EventSpec]) -> list[RunEvent]:
+async def record_run_events(
+    tenant_id: str,
+    run_id: str,
+    specs: Sequence[EventSpec],
+    *,
+    also: Callable[[AsyncSession], Awaitable[object]] | None = None,
+) -> list[RunEvent]:
     """Append several events in ONE transaction (one row lock, one commit), then publish them.
+
+    ``also`` runs in the same transaction, after the events (e.g. the model request's ledger
+    row); it is not called when the run does not exist.
 
     Returns the events written now (those whose ``dedupe_key`` was written before are left out);
     nothing when the run does not exist. Raises ``TenantMismatch`` (non-retryable) when the run
@@ -98,6 +109,8 @@ async def record_run_events(tenant_id: str, run_id: str, specs: Sequence[EventSp
                 raise await missing_run_error(database, tenant_id, run_id)
             return []
         written = await RunEventRepository(session, tenant_id).append_many(run, specs)
+        if also is not None:
+            await also(session)
     await publish_committed(written)
     return written
 

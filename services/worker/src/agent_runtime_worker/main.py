@@ -110,7 +110,8 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Connect, run until SIGINT/SIGTERM, then shut down gracefully."""
-    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    # No pre-ping: a dropped connection fails one activity attempt, which Temporal retries.
+    database = Database(settings.database_url, pool_size=settings.database_pool_size, pre_ping=False)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
     tracer_provider = tracer_provider_from_settings(settings, "agent-runtime-worker")
     if settings.worker_metrics_port:

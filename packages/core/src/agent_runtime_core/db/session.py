@@ -54,13 +54,20 @@ def _enter_scope(session: Session, _transaction: SessionTransaction, connection:
 class Database:
     """One engine (connection pool) per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = True) -> None:
+        """Pool up to ``pool_size`` (+ as many overflow) connections to ``url``.
+
+        ``pre_ping`` tests each connection when it is taken from the pool (one more round trip
+        per transaction) so a connection dropped by a database restart is never used. The
+        worker turns it off: an activity that meets a dropped connection fails, the pool is
+        renewed, and Temporal retries the activity (they are all idempotent).
+        """
         self.url = normalize_database_url(url)
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
             echo=echo,
         )
         self._sessions = async_sessionmaker(

@@ -35,8 +35,6 @@ class OverridePrice:
 class RequestGate:
     """What the worker needs before a model request, read in one query."""
 
-    agent_id: str | None
-    agent_version: int | None
     limits: BudgetLimits | None
     usage: dict[Period, PeriodUsage]
     override: OverridePrice | None
@@ -44,13 +42,11 @@ class RequestGate:
 
 _GATE_SQL = text(
     """
-    SELECT r.agent_id, r.agent_version,
-           b.tenant_id IS NOT NULL AS has_budget,
+    SELECT b.tenant_id IS NOT NULL AS has_budget,
            b.daily_tokens, b.daily_cost_usd, b.monthly_tokens, b.monthly_cost_usd, b.on_exceeded,
            d.tokens AS day_tokens, d.cost_usd AS day_cost, m.tokens AS month_tokens, m.cost_usd AS month_cost,
            p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok
     FROM (SELECT CAST(:tenant_id AS varchar) AS tenant_id) AS t
-    LEFT JOIN runs AS r ON r.id = :run_id AND r.tenant_id = t.tenant_id
     LEFT JOIN tenant_budgets AS b ON b.tenant_id = t.tenant_id
     LEFT JOIN usage_counters AS d
            ON d.tenant_id = t.tenant_id AND d.period = 'day' AND d.period_start = :day
@@ -68,21 +64,27 @@ _GATE_SQL = text(
 )
 
 # One statement: the ledger row, and only if it is new (a retried activity inserts nothing), the
-# usage added to the day's and the month's counters. Rows are always locked day then month, so
-# concurrent writers cannot deadlock.
+# usage added to the day's and the month's counters. The run's agent and version are read from
+# the run row in the same statement (the worker does not look them up before the request). Rows
+# are always locked day then month, so concurrent writers cannot deadlock.
 _RECORD_SQL = text(
     """
     WITH ledger AS (
         INSERT INTO model_requests (tenant_id, run_id, request_key, agent_id, agent_version, provider,
                                     model, input_tokens, output_tokens, cache_read_tokens, cost_usd,
                                     price_source, at)
-        VALUES (:tenant_id, :run_id, :request_key, :agent_id, :agent_version, :provider, :model,
+        VALUES (CAST(:tenant_id AS varchar), CAST(:run_id AS varchar), :request_key,
+                (SELECT agent_id FROM runs
+                 WHERE id = CAST(:run_id AS varchar) AND tenant_id = CAST(:tenant_id AS varchar)),
+                (SELECT agent_version FROM runs
+                 WHERE id = CAST(:run_id AS varchar) AND tenant_id = CAST(:tenant_id AS varchar)),
+                :provider, :model,
                 :input_tokens, :output_tokens, :cache_read_tokens, :cost_usd, :price_source, :at)
         ON CONFLICT (run_id, request_key) DO NOTHING
         RETURNING input_tokens + output_tokens AS tokens, COALESCE(cost_usd, 0) AS cost_usd
     )
     INSERT INTO usage_counters AS c (tenant_id, period, period_start, requests, tokens, cost_usd)
-    SELECT :tenant_id, p.period, p.period_start, 1, ledger.tokens, ledger.cost_usd
+    SELECT CAST(:tenant_id AS varchar), p.period, p.period_start, 1, ledger.tokens, ledger.cost_usd
     FROM ledger CROSS JOIN (VALUES ('day', CAST(:day AS date)), ('month', CAST(:month AS date)))
          AS p(period, period_start)
     ORDER BY p.period
@@ -108,7 +110,6 @@ async def _execute(
 async def _gate(
     executor: Executor,
     tenant_id: str,
-    run_id: str,
     provider: str,
     model: str,
     at: datetime,
@@ -119,7 +120,6 @@ async def _gate(
             _GATE_SQL,
             {
                 "tenant_id": tenant_id,
-                "run_id": run_id,
                 "day": period_start("day", at),
                 "month": period_start("month", at),
                 "provider": provider,
@@ -145,7 +145,7 @@ async def _gate(
         override = OverridePrice(
             row.input_usd_per_mtok, row.output_usd_per_mtok, row.cached_input_usd_per_mtok
         )
-    return RequestGate(row.agent_id, row.agent_version, limits, usage, override)
+    return RequestGate(limits, usage, override)
 
 
 async def _record(executor: Executor, tenant_id: str, entry: ModelRequestRecord) -> bool:
@@ -156,8 +156,6 @@ async def _record(executor: Executor, tenant_id: str, entry: ModelRequestRecord)
             "tenant_id": tenant_id,
             "run_id": entry.run_id,
             "request_key": entry.request_key,
-            "agent_id": entry.agent_id,
-            "agent_version": entry.agent_version,
             "provider": entry.provider,
             "model": entry.model,
             "input_tokens": entry.input_tokens,
@@ -181,9 +179,9 @@ class UsageLedger:
         self.connection = connection
         self.tenant_id = tenant_id
 
-    async def gate(self, run_id: str, provider: str, model: str, at: datetime) -> RequestGate:
+    async def gate(self, provider: str, model: str, at: datetime) -> RequestGate:
         """See :meth:`UsageRepository.gate`."""
-        return await _gate(self.connection, self.tenant_id, run_id, provider, model, at)
+        return await _gate(self.connection, self.tenant_id, provider, model, at)
 
     async def record(self, entry: ModelRequestRecord) -> bool:
         """See :meth:`UsageRepository.record`."""
@@ -197,9 +195,9 @@ class UsageRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def gate(self, run_id: str, provider: str, model: str, at: datetime) -> RequestGate:
-        """Budget, committed usage, the run's agent and the price override, in one query."""
-        return await _gate(self.session, self.tenant_id, run_id, provider, model, at)
+    async def gate(self, provider: str, model: str, at: datetime) -> RequestGate:
+        """Budget, committed usage of the day and month of ``at`` and the price override, in one query."""
+        return await _gate(self.session, self.tenant_id, provider, model, at)
 
     async def record(self, entry: ModelRequestRecord) -> bool:
         """Add ``entry`` to the ledger and its usage to the counters of its period, once.

@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic_ai import RunContext
 from pydantic_ai.messages import (
     AgentStreamEvent,
-    ModelResponse,
     PartDeltaEvent,
     PartEndEvent,
     PartStartEvent,
@@ -39,12 +37,11 @@ from pydantic_ai.messages import (
     TextPartDelta,
     ToolCallPart,
 )
-from pydantic_ai.models import StreamedResponse
 from temporalio import activity
 
-from agent_runtime_core.metrics import record_model_usage
-
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from agent_runtime_worker.agents.runtime_agent import RunDeps
     from agent_runtime_worker.events import EventSpec
 
@@ -213,12 +210,14 @@ class ModelEventRecorder:
             f"model:{self.step}:a{self.attempt}:delta:{index}",
         )
 
-    async def _write(self, specs: list[EventSpec]) -> None:
+    async def _write(
+        self, specs: list[EventSpec], also: Callable[[AsyncSession], Awaitable[object]] | None = None
+    ) -> None:
         from agent_runtime_worker.events import record_run_events
 
         if not self.started_written:
             specs = [self._started(), *specs]
-        await record_run_events(self.tenant_id, self.run_id, specs)
+        await record_run_events(self.tenant_id, self.run_id, specs, also=also)
         self.started_written = True
 
     async def _write_delta(self, text: str, index: int) -> None:
@@ -248,8 +247,11 @@ class ModelEventRecorder:
                 )
 
     async def finish(self) -> None:
-        """Write the unwritten text and ``model.request.finished`` in one transaction."""
+        """Write the unwritten text and ``model.request.finished`` in one transaction, with the
+        request's ledger row when a governed model offered it (see
+        :data:`~agent_runtime_worker.governance.budgets.pending_ledger_entry`)."""
         from agent_runtime_worker.events import EventSpec
+        from agent_runtime_worker.governance import budgets
 
         rest, index = await self.deltas.drain()
         specs = [self._delta(rest, index)] if rest else []
@@ -266,7 +268,18 @@ class ModelEventRecorder:
                 self._key("finished"),
             )
         )
-        await self._write(specs)
+        pending = budgets.pending_ledger_entry.get()
+        stream = pending.stream if pending is not None else None
+        if pending is None or pending.recorded or stream is None:
+            await self._write(specs)
+            return
+
+        async def write_ledger(session: AsyncSession) -> None:
+            # The handler has consumed the stream: its usage is final.
+            await budgets.after_request(pending.ticket, stream.get().usage, session=session)
+            pending.recorded = True
+
+        await self._write(specs, also=write_ledger)
 
 
 async def record_model_events(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]) -> None:
@@ -280,19 +293,3 @@ async def record_model_events(ctx: RunContext[RunDeps], stream: AsyncIterable[Ag
         recorder.deltas.abort()
         raise
     await recorder.finish()
-    if isinstance(stream, StreamedResponse):
-        record_response_usage(stream.get())
-
-
-def record_response_usage(response: ModelResponse) -> None:
-    """Count a model response's tokens (and cost, when genai-prices knows the model) in the
-    worker's Prometheus metrics."""
-    provider = response.provider_name or "unknown"
-    model = response.model_name or "unknown"
-    cost: Decimal | None = None
-    try:
-        cost = response.cost().total_price
-    except (LookupError, ValueError, AssertionError):  # not in the price table (e.g. builtin:scripted)
-        cost = None
-    usage = response.usage
-    record_model_usage(provider, model, usage.input_tokens, usage.output_tokens, cost)

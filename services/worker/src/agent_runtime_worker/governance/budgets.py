@@ -2,13 +2,17 @@
 
 They run inside the model-request activity:
 
-* :func:`before_request` (one indexed query): reads the tenant's budget, its committed usage of
-  the day and month, the run's agent and the price override; refuses the request with a
-  non-retryable ``ApplicationError`` of type ``BudgetExceeded`` when a limit is used up (the
-  workflow's :class:`~agent_runtime_worker.governance.waiting.BudgetGuard` fails the run or
-  waits for the reset);
+* :func:`before_request`: refuses the request with a non-retryable ``ApplicationError`` of type
+  ``BudgetExceeded`` when a limit of the tenant is used up (the workflow's
+  :class:`~agent_runtime_worker.governance.waiting.BudgetGuard` fails the run or waits for the
+  reset). A tenant with a budget costs one indexed query (its budget, its committed usage of the
+  day and month, the price override); the tenant's policy (budget limits and price override) is
+  then kept for ``budget_policy_cache_s``, so a tenant WITHOUT a budget costs no query at all.
 * :func:`after_request` (one statement): prices the request and writes it to the ledger and the
   period counters, once per ``(run, request key)``: a retried activity does not count twice.
+  When the model's events are recorded, this statement runs inside the transaction that writes
+  ``model.request.finished`` (see :data:`pending_ledger_entry`), so it costs no round trip
+  of its own.
 
 The period a request counts in is taken from the Temporal server's clock (when the activity
 attempt was scheduled), so every worker agrees on it whatever its own clock says, and
@@ -17,23 +21,32 @@ time-skipping tests move it. See :mod:`agent_runtime_core.budgets` for why spend
 
 from __future__ import annotations
 
+import time
 import uuid
 import weakref
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic_ai import RunContext
+from pydantic_ai.models import StreamedResponse
 from pydantic_ai.usage import RequestUsage
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.budgets import BUDGET_EXCEEDED_ERROR_TYPE, first_exhausted, limit_statuses
+from agent_runtime_core.budgets import (
+    BUDGET_EXCEEDED_ERROR_TYPE,
+    BudgetLimits,
+    first_exhausted,
+    limit_statuses,
+)
 from agent_runtime_core.db import Database
 from agent_runtime_core.models import ModelRequestRecord
 from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.repositories.usage import OverridePrice, UsageLedger
+from agent_runtime_core.repositories.usage import OverridePrice, UsageLedger, UsageRepository
 from agent_runtime_worker.governance.pricing import price_request
 from agent_runtime_worker.governance.waiting import BUDGET_DETAILS_KEY
 
@@ -57,9 +70,47 @@ class RequestTicket:
     identity: RequestIdentity
     provider: str
     model: str
-    agent_id: str | None
-    agent_version: int | None
     override: OverridePrice | None
+
+
+@dataclass
+class PendingLedgerEntry:
+    """A governed request's ledger entry, waiting for the request's usage.
+
+    Whoever writes it first sets :attr:`recorded`: the model's event recorder (inside the
+    ``model.request.finished`` transaction) or, failing that, the governed model afterwards.
+    """
+
+    ticket: RequestTicket
+    stream: StreamedResponse | None = None
+    """The request's response stream, once open (its usage is final when it is consumed)."""
+    recorded: bool = field(default=False)
+
+
+pending_ledger_entry: ContextVar[PendingLedgerEntry | None] = ContextVar("pending_ledger_entry", default=None)
+"""Set by :class:`~agent_runtime_worker.models.governed.GovernedModel` around a streamed request."""
+
+
+@dataclass(frozen=True)
+class TenantPolicy:
+    """What a worker keeps of a tenant for ``budget_policy_cache_s``: its limits (``None``: no
+    budget) and its price override of one model."""
+
+    limits: BudgetLimits | None
+    override: OverridePrice | None
+    read_at: float
+    """``time.monotonic()`` when it was read."""
+
+
+_POLICY_CACHE_MAX = 10_000
+_policies: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, str], TenantPolicy]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def forget_policies() -> None:
+    """Drop every cached tenant policy (tests that change a budget under a running worker)."""
+    _policies.clear()
 
 
 def request_identity(run_context: RunContext[Any] | None) -> RequestIdentity | None:
@@ -103,10 +154,22 @@ async def before_request(identity: RequestIdentity, provider: str, model: str) -
         ApplicationError: ``BudgetExceeded``, non-retryable, with the exhausted limit in its
             details (``{"budget_exceeded": {name, limit, used, resets_at, on_exceeded, message}}``).
     """
+    from agent_runtime_worker.runtime import resources
+
+    worker = resources()
+    cache = _policies.setdefault(worker.database, {})
+    key = (identity.tenant_id, provider, model)
+    now = time.monotonic()
+    policy = cache.get(key)
+    fresh = policy is not None and now - policy.read_at < worker.settings.budget_policy_cache_s
+    if policy is not None and fresh and policy.limits is None:
+        return RequestTicket(identity, provider, model, policy.override)
+    # A budget (or nothing cached): the committed usage is read fresh on every request.
     async with _autocommit_engine().connect() as connection:
-        gate = await UsageLedger(connection, identity.tenant_id).gate(
-            identity.run_id, provider, model, identity.at
-        )
+        gate = await UsageLedger(connection, identity.tenant_id).gate(provider, model, identity.at)
+    if len(cache) >= _POLICY_CACHE_MAX:
+        cache.clear()
+    cache[key] = TenantPolicy(gate.limits, gate.override, now)
     if gate.limits is not None:
         exhausted = first_exhausted(limit_statuses(gate.limits, gate.usage, identity.at))
         if exhausted is not None:
@@ -126,19 +189,17 @@ async def before_request(identity: RequestIdentity, provider: str, model: str) -
                 type=BUDGET_EXCEEDED_ERROR_TYPE,
                 non_retryable=True,
             )
-    return RequestTicket(identity, provider, model, gate.agent_id, gate.agent_version, gate.override)
+    return RequestTicket(identity, provider, model, gate.override)
 
 
-async def after_request(ticket: RequestTicket, usage: RequestUsage) -> bool:
-    """Price the request and add it to the ledger and the counters (once). ``False``: already there."""
+def ledger_entry(ticket: RequestTicket, usage: RequestUsage) -> ModelRequestRecord:
+    """The priced ledger row of a request (its agent is filled in from the run when written)."""
     identity = ticket.identity
     cost, source = price_request(usage, ticket.provider, ticket.model, identity.at, ticket.override)
-    entry = ModelRequestRecord(
+    return ModelRequestRecord(
         tenant_id=identity.tenant_id,
         run_id=identity.run_id,
         request_key=identity.request_key,
-        agent_id=ticket.agent_id,
-        agent_version=ticket.agent_version,
         provider=ticket.provider,
         model=ticket.model,
         input_tokens=usage.input_tokens,
@@ -148,5 +209,19 @@ async def after_request(ticket: RequestTicket, usage: RequestUsage) -> bool:
         price_source=source.value,
         at=identity.at,
     )
+
+
+async def after_request(
+    ticket: RequestTicket, usage: RequestUsage, *, session: AsyncSession | None = None
+) -> bool:
+    """Price the request and add it to the ledger and the counters (once). ``False``: already there.
+
+    With ``session``, inside that session's transaction (which must be confined to the ticket's
+    tenant); else in a statement of its own.
+    """
+    entry = ledger_entry(ticket, usage)
+    tenant_id = ticket.identity.tenant_id
+    if session is not None:
+        return await UsageRepository(session, tenant_id).record(entry)
     async with _autocommit_engine().connect() as connection:
-        return await UsageLedger(connection, identity.tenant_id).record(entry)
+        return await UsageLedger(connection, tenant_id).record(entry)

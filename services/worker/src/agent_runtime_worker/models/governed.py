@@ -5,15 +5,17 @@ the activity (never in workflow code) in a :class:`GovernedModel`. Around each r
 in this order, hooks that are kept separate so more governance can be added next to them:
 
 1. :meth:`GovernedModel._before_request` - run bookkeeping (``model.fallback`` events the
-   workflow noted), then the tenant's budgets (:mod:`agent_runtime_worker.governance.budgets`:
-   used up → non-retryable ``BudgetExceeded``, which the workflow turns into a failed or a
-   waiting run), then the endpoint's circuit breaker: open → the request fails at once with
+   workflow noted), then, at the same time, the tenant's budgets
+   (:mod:`agent_runtime_worker.governance.budgets`: used up → non-retryable ``BudgetExceeded``,
+   which the workflow turns into a failed or a waiting run) and the endpoint's circuit
+   breaker: open → the request fails at once with
    a non-retryable :class:`~pydantic_ai.exceptions.ModelUnavailableError` (code
    ``circuit_open``) and the run falls over to its next model without an HTTP call.
 2. the request itself (the wrapped pydantic-ai model: the real OpenAI/Anthropic provider).
 3. :meth:`GovernedModel._after_success` - usage and cost into the ledger and the budget
-   counters (once per request, whatever the retries), then breaker bookkeeping (a probe closes
-   the breaker).
+   counters (once per request, whatever the retries; a streamed request's event recorder has
+   usually written them already, in its ``model.request.finished`` transaction), then breaker
+   bookkeeping (a probe closes the breaker).
 4. :meth:`GovernedModel._after_failure` - breaker bookkeeping (retryable failures count), then
    the retry decision: a retryable error is raised as a retryable ``ApplicationError`` whose
    ``next_retry_delay`` follows the worker's ``model_retry_*`` settings (and the provider's
@@ -33,7 +35,7 @@ import weakref
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -151,6 +153,8 @@ class Admission:
 
     permit: Permit | None
     ticket: budgets.RequestTicket | None
+    pending: budgets.PendingLedgerEntry | None = None
+    """The ledger entry offered to the model's event recorder (streamed requests)."""
 
 
 class GovernedModel(WrapperModel):
@@ -168,14 +172,29 @@ class GovernedModel(WrapperModel):
     # ------------------------------------------------------------------ hook points
 
     async def _before_request(self, run_context: RunContext[Any] | None) -> Admission:
-        """Bookkeeping, budgets, then the breaker. Raises when the request must not be sent."""
+        """Bookkeeping, then budgets and the breaker. Raises when the request must not be sent.
+
+        The budget check (Postgres) and the breaker (Redis) are independent, so they run at
+        once; a refused budget wins (the run fails or waits whatever the breaker says), and a
+        probe permit taken for a request the budget refused is handed back.
+        """
         await record_model_fallbacks(run_context)
-        ticket = await self._check_budgets(run_context)
-        return Admission(permit=await self._check_breaker(), ticket=ticket)
+        if self._circuit_breakers() is None:
+            return Admission(permit=None, ticket=await self._check_budgets(run_context))
+        breaker = asyncio.ensure_future(self._check_breaker())  # Redis, while Postgres answers
+        try:
+            ticket = await self._check_budgets(run_context)
+        except BaseException:
+            permit = await asyncio.gather(breaker, return_exceptions=True)
+            if isinstance(permit[0], Permit):
+                await self._after_abort(Admission(permit=permit[0], ticket=None))
+            raise
+        return Admission(permit=await breaker, ticket=ticket)
 
     async def _after_success(self, admission: Admission, response: ModelResponse) -> None:
         """The request succeeded: account for its usage and cost, then for the breaker."""
-        if admission.ticket is not None:
+        pending = admission.pending
+        if admission.ticket is not None and (pending is None or not pending.recorded):
             await budgets.after_request(admission.ticket, response.usage)
         await self._breaker_success(admission.permit)
 
@@ -198,14 +217,18 @@ class GovernedModel(WrapperModel):
     async def _after_abort(self, admission: Admission) -> None:
         """The request ended without an outcome (cancelled, or the consumer failed)."""
         permit = admission.permit
-        breakers = circuit_breakers() if self.endpoint is not None else None
+        breakers = self._circuit_breakers()
         if breakers is not None and self.endpoint is not None and permit is not None:
             await breakers.release(self.endpoint, permit)
 
     # ------------------------------------------------------------------ circuit breaker
 
+    def _circuit_breakers(self) -> CircuitBreakers | None:
+        """The breakers guarding this model's endpoint (``None``: no endpoint, or no Redis)."""
+        return circuit_breakers() if self.endpoint is not None else None
+
     async def _check_breaker(self) -> Permit | None:
-        breakers = circuit_breakers() if self.endpoint is not None else None
+        breakers = self._circuit_breakers()
         if breakers is None or self.endpoint is None:
             return None
         permit = await breakers.acquire(self.endpoint)
@@ -221,12 +244,12 @@ class GovernedModel(WrapperModel):
         raise activity_error(error, _settings())
 
     async def _breaker_success(self, permit: Permit | None) -> None:
-        breakers = circuit_breakers() if self.endpoint is not None else None
+        breakers = self._circuit_breakers()
         if breakers is not None and self.endpoint is not None and permit is not None:
             await breakers.record_success(self.endpoint, permit)
 
     async def _breaker_failure(self, permit: Permit | None) -> None:
-        breakers = circuit_breakers() if self.endpoint is not None else None
+        breakers = self._circuit_breakers()
         if breakers is not None and self.endpoint is not None and permit is not None:
             await breakers.record_failure(self.endpoint, permit)
 
@@ -263,11 +286,16 @@ class GovernedModel(WrapperModel):
     ) -> AsyncGenerator[StreamedResponse]:
         """One governed, streamed request (the consumer's errors pass through untouched)."""
         admission = await self._before_request(run_context)
+        if admission.ticket is not None:
+            admission = replace(admission, pending=budgets.PendingLedgerEntry(admission.ticket))
         token = current_model_ref.set(self.model_ref)
+        pending_token = budgets.pending_ledger_entry.set(admission.pending)
         try:
             async with super().request_stream(
                 messages, model_settings, model_request_parameters, run_context
             ) as stream:
+                if admission.pending is not None:
+                    admission.pending.stream = stream
                 yield stream
         except ModelAPIError as error:
             raise await self._after_failure(admission, error) from error
@@ -275,5 +303,6 @@ class GovernedModel(WrapperModel):
             await self._after_abort(admission)
             raise
         finally:
+            budgets.pending_ledger_entry.reset(pending_token)
             current_model_ref.reset(token)
         await self._after_success(admission, stream.get())
