@@ -20,7 +20,7 @@ from agent_runtime_core.auth import Principal
 from agent_runtime_core.breakers import ProviderEndpoint
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.repositories import RunEventRepository
-from agent_runtime_core.settings import Settings
+from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput, AgentRunResult
 from agent_runtime_worker.main import build_worker
 
@@ -45,10 +45,11 @@ def settings(worker_settings: Settings, fake_llm: FakeLLM) -> Settings:
 
 
 @pytest.fixture
-async def admin(settings: Settings, tenant_id: str) -> AsyncGenerator[httpx.AsyncClient]:
-    """The admin API of the same deployment (same Redis)."""
+async def admin(settings: Settings) -> AsyncGenerator[httpx.AsyncClient]:
+    """The admin API of the same deployment (same Redis), as a platform operator: an admin of
+    the default tenant (provider endpoints are shared by every tenant)."""
     app = create_app(settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
-    app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=tenant_id, subject="admin")
+    app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=DEFAULT_TENANT_ID, subject="admin")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
@@ -215,12 +216,19 @@ async def test_non_retryable_errors_do_not_open_the_breaker(
     assert (entry["state"], entry["failures"]) == ("closed", 0)
 
 
-async def test_admin_endpoints_need_the_providers_permission(
-    settings: Settings, admin: httpx.AsyncClient, tenant_id: str
+@pytest.mark.parametrize(
+    ("tenant", "roles"),
+    [
+        (DEFAULT_TENANT_ID, {"developer"}),  # the operators' tenant, but not an admin
+        ("ten_customer", {"admin"}),  # an admin, but of a customer tenant
+    ],
+)
+async def test_admin_endpoints_need_the_providers_permission_in_the_operators_tenant(
+    settings: Settings, admin: httpx.AsyncClient, tenant: str, roles: set[str]
 ) -> None:
     app = create_app(settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
     app.dependency_overrides[get_principal] = lambda: Principal(
-        tenant_id=tenant_id, subject="dev", roles=frozenset({"developer"})
+        tenant_id=tenant, subject="someone", roles=frozenset(roles)
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -229,6 +237,8 @@ async def test_admin_endpoints_need_the_providers_permission(
             reset = await client.post("/v1/admin/providers/openai-000000000000/reset")
     assert listed.status_code == 403 and reset.status_code == 403
     assert listed.headers["content-type"].startswith("application/problem+json")
+    assert "providers:manage" in listed.json()["detail"]
+    assert (await admin.get("/v1/admin/providers")).status_code == 200
     bad = await admin.post("/v1/admin/providers/Not%20An%20Id/reset")
     assert bad.status_code == 422
 

@@ -10,11 +10,29 @@ from agent_runtime_api.deps import AppStateDep, require
 from agent_runtime_api.routers.common import problems
 from agent_runtime_api.services.providers import ProviderService
 from agent_runtime_core.auth import Permission, Principal
+from agent_runtime_core.errors import ForbiddenError
 from agent_runtime_core.schemas import BreakerSettingsPublic, ProviderEndpointList, ProviderEndpointPublic
+from agent_runtime_core.settings import DEFAULT_TENANT_ID
 
 router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])
 
-ProvidersManager = Annotated[Principal, Depends(require(Permission.PROVIDERS_MANAGE))]
+
+def require_platform_operator(
+    principal: Annotated[Principal, Depends(require(Permission.PROVIDERS_MANAGE))],
+) -> Principal:
+    """``providers:manage`` in the operators' tenant: provider endpoints and their breakers are
+    shared by every tenant of the deployment, so one tenant's admin must not see or reset them."""
+    if principal.tenant_id != DEFAULT_TENANT_ID:
+        raise ForbiddenError(
+            "provider endpoints are shared by every tenant: this call needs the "
+            f"'{Permission.PROVIDERS_MANAGE.value}' permission in the operators' tenant "
+            f"({DEFAULT_TENANT_ID})",
+            permission=Permission.PROVIDERS_MANAGE.value,
+        )
+    return principal
+
+
+ProvidersManager = Annotated[Principal, Depends(require_platform_operator)]
 EndpointId = Annotated[
     str,
     Path(max_length=100, pattern=r"^[a-z0-9-]+$", description="Endpoint id (`<provider>-<hash>`)."),
@@ -42,7 +60,8 @@ async def list_providers(principal: ProvidersManager, service: ProviderServiceDe
     """Every provider endpoint (provider + base URL) the workers have sent model requests to, with
     its circuit breaker: `closed` (requests go through), `open` (requests skip to the next fallback
     model without an HTTP call until `next_probe_at`) or `half_open` (one probe request is out).
-    Endpoints are deployment-wide: every tenant's runs share them. Needs `providers:manage`."""
+    Endpoints are deployment-wide: every tenant's runs share them, so only the platform's
+    operators see them: `providers:manage` in the default tenant (`ten_default`)."""
     del principal
     return await service.list()
 
@@ -56,6 +75,6 @@ async def reset_provider(
     endpoint_id: EndpointId, principal: ProvidersManager, service: ProviderServiceDep
 ) -> ProviderEndpointPublic:
     """Close the breaker and forget its failures: the next request goes to the provider again.
-    Needs `providers:manage`."""
+    Needs `providers:manage` in the default tenant (`ten_default`)."""
     del principal
     return await service.reset(endpoint_id)

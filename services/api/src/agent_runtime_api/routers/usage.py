@@ -42,7 +42,8 @@ async def get_budgets(session: SessionDep, principal: BudgetAdmin) -> BudgetPubl
 
 @router.put("/v1/budgets", summary="Set your budgets", responses=problems(403))
 async def put_budgets(body: BudgetUpdate, session: SessionDep, principal: BudgetAdmin) -> BudgetPublic:
-    """Replace your budgets (null: unlimited). They apply from the next model request of every run:
+    """Replace your budgets (null: unlimited). They apply to every run's next model request (a
+    first budget, where there was none, within the workers' `budget_policy_cache_s`, default 5 s):
     a request that finds a budget used up fails its run with `budget_exceeded`, or with
     `on_exceeded: "wait"` makes the run wait until the period resets."""
     return await UsageService(session, principal.tenant_id).put_budget(body, updated_by=principal.subject)

@@ -98,7 +98,8 @@ class UsageService:
         return await self._budget_public(await self.budgets.get())
 
     async def put_budget(self, body: BudgetUpdate, *, updated_by: str) -> BudgetPublic:
-        """Replace the budgets; they apply to the next model request of every run."""
+        """Replace the budgets; they apply to every run's next model request (a first budget
+        within the workers' ``budget_policy_cache_s``)."""
         budget = await self.budgets.put(body.model_dump(), updated_by=updated_by)
         return await self._budget_public(budget)
 
