@@ -31,6 +31,7 @@ SAMPLE_PARAMETERS = {
     "provider": "openai",
     "model": "gpt-4o",
     "endpoint_id": "openai-000000000000",
+    "tenant_id": "ten_x",
 }
 STREAM_PATHS = {"/v1/runs/{run_id}/stream", "/v1/events/stream"}
 

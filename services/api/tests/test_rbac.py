@@ -93,12 +93,35 @@ ENDPOINTS: list[tuple[str, str, str, Permission, object]] = [
         Permission.PROVIDERS_MANAGE,
         None,
     ),
+    ("GET", "/v1/limits", "/v1/limits", Permission.USAGE_READ, None),
+    (
+        "GET",
+        "/v1/admin/tenants/{tenant_id}/limits",
+        "/v1/admin/tenants/ten_rbac/limits",
+        Permission.TENANTS_MANAGE,
+        None,
+    ),
+    (
+        "PUT",
+        "/v1/admin/tenants/{tenant_id}/limits",
+        "/v1/admin/tenants/ten_rbac/limits",
+        Permission.TENANTS_MANAGE,
+        {"rate_limit_burst": 10},
+    ),
+    (
+        "DELETE",
+        "/v1/admin/tenants/{tenant_id}/limits",
+        "/v1/admin/tenants/ten_rbac/limits",
+        Permission.TENANTS_MANAGE,
+        None,
+    ),
 ]
 
 
-OPERATOR_TENANT_ONLY = {Permission.PROVIDERS_MANAGE}
+OPERATOR_TENANT_ONLY = {Permission.PROVIDERS_MANAGE, Permission.TENANTS_MANAGE}
 """Permissions that count only in the operators' tenant (``ten_default``); ``clients`` is a
-customer tenant's (see ``test_circuit_breakers`` for the operators' side)."""
+customer tenant's (see ``test_circuit_breakers`` and ``test_tenant_limits`` for the operators'
+side)."""
 
 
 def test_matrix_covers_every_v1_endpoint() -> None:

@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     active_run_limit_retry_after_s: int = Field(
         default=10, ge=1, description="Retry-After of a 429 `active_run_limit` answer."
     )
+    tenant_limits_cache_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long an API process keeps a tenant's limits (the operators' overrides of "
+        "the rate limits and active-run cap) before reading them again.",
+    )
 
     # Authentication. API keys always work; OIDC bearer JWTs (Keycloak or any OpenID provider)
     # are accepted once `oidc_issuer` and `oidc_audience` are set.

@@ -69,6 +69,12 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("POST", "/v1/admin/providers/{endpoint_id}/reset"): AuditAction(
         "providers.reset", "provider_endpoint", "endpoint_id"
     ),
+    ("PUT", "/v1/admin/tenants/{tenant_id}/limits"): AuditAction(
+        "tenant_limits.set", "tenant_limits", "tenant_id"
+    ),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}/limits"): AuditAction(
+        "tenant_limits.reset", "tenant_limits", "tenant_id"
+    ),
 }
 
 

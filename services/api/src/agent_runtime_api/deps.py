@@ -10,7 +10,7 @@ the tenant's rate limits.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -22,12 +22,13 @@ from agent_runtime_api.auth import OidcConfig, OidcVerifier
 from agent_runtime_api.auth import authenticate as authenticate_credentials
 from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.temporal_connection import TemporalConnection
+from agent_runtime_api.tenant_limits import TenantLimitsCache
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.breakers import CircuitBreakers, breaker_config
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
-from agent_runtime_core.settings import Settings
+from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
 
 @dataclass
@@ -48,8 +49,11 @@ class AppState:
     circuit_breakers: CircuitBreakers | None = None
     """The model-provider breakers workers share in Redis (admin API); built from
     ``settings.redis_url`` unless given (``None`` when it is empty)."""
+    tenant_limits: TenantLimitsCache = field(init=False)
+    """Each tenant's rate limits and active-run cap (overrides over the defaults)."""
 
     def __post_init__(self) -> None:
+        self.tenant_limits = TenantLimitsCache(self.database, self.settings)
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
         if self.circuit_breakers is None and self.settings.redis_url:
@@ -139,8 +143,11 @@ async def authenticate(request: Request, principal: PrincipalDep, state: AppStat
     """
     request.state.principal = principal
     if state.rate_limiter is not None:
+        limits = await state.tenant_limits.get(principal.tenant_id)
         try:
-            await state.rate_limiter.check(principal.tenant_id)
+            await state.rate_limiter.check(
+                principal.tenant_id, per_minute=limits.rate_limit_per_minute, burst=limits.rate_limit_burst
+            )
         except RateLimitedError:
             request.state.rate_limited = True
             raise
@@ -170,6 +177,25 @@ def require(permission: Permission) -> Callable[[Request, Principal], Principal]
         if not principal.can(permission):
             raise ForbiddenError(
                 f"this call needs the '{permission.value}' permission", permission=permission
+            )
+        return principal
+
+    return check
+
+
+def require_platform_operator(permission: Permission) -> Callable[[Request, Principal], Principal]:
+    """Like :func:`require`, for what every tenant of the deployment shares (provider endpoints,
+    tenants' limits): ``permission`` counts only in the operators' tenant (``ten_default``), so
+    one customer's admin cannot see or change what the others rely on."""
+    base = require(permission)
+
+    def check(request: Request, principal: PrincipalDep) -> Principal:
+        base(request, principal)
+        if principal.tenant_id != DEFAULT_TENANT_ID:
+            raise ForbiddenError(
+                f"this call concerns every tenant: it needs the '{permission.value}' permission in "
+                f"the operators' tenant ({DEFAULT_TENANT_ID})",
+                permission=permission,
             )
         return principal
 

@@ -19,6 +19,7 @@ from agent_runtime_api.routers import (
     audit_log,
     health,
     human_requests,
+    limits,
     providers,
     runs,
     streams,
@@ -102,6 +103,10 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             {"name": "audit", "description": "Who did what, when: the tenant's audit log (admins)."},
             {"name": "usage", "description": "Usage and cost, budgets, model price overrides."},
             {"name": "providers", "description": "Admin: model-provider endpoints and circuit breakers."},
+            {
+                "name": "limits",
+                "description": "Rate limits and the active-run cap: yours, and (operators) any tenant's.",
+            },
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -122,6 +127,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         audit_log.router,
         providers.router,
         usage.router,
+        limits.router,
     )
     for router in v1_routers:
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)

@@ -1,9 +1,10 @@
 """Per-tenant request rate limits, kept in Redis by the `limits` library.
 
 Two limits apply to every authenticated ``/v1`` request of a tenant: ``rate_limit_per_minute``
-(sliding window) and ``rate_limit_burst`` per second. Both counters live in Redis, so every API
-process shares them. `limits` talks to Redis through our redis-py (``implementation="redispy"``;
-its default, coredis, is not installed).
+(sliding window) and ``rate_limit_burst`` per second, the tenant's own when the operators set
+them (:mod:`agent_runtime_api.tenant_limits`), else the deployment's. Both counters live in
+Redis, so every API process shares them. `limits` talks to Redis through our redis-py
+(``implementation="redispy"``; its default, coredis, is not installed).
 
 Redis being unreachable must not take the API down with it: the check then lets the request
 through (fail open), logs a warning at most every 30 s, and skips Redis for a few seconds so
@@ -36,7 +37,7 @@ WARNING_INTERVAL_S: Final = 30.0
 class TenantRateLimiter:
     """Checks and counts one request of a tenant against its limits."""
 
-    def __init__(self, redis_url: str, *, per_minute: int, burst: int, timeout_s: float) -> None:
+    def __init__(self, redis_url: str, *, timeout_s: float) -> None:
         self._pool: ConnectionPool = ConnectionPool.from_url(  # pyright: ignore[reportUnknownMemberType]
             redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
@@ -47,10 +48,6 @@ class TenantRateLimiter:
             connection_pool=self._pool,  # pyright: ignore[reportArgumentType]
         )
         self._limiter = SlidingWindowCounterRateLimiter(storage)
-        self.limits: tuple[RateLimitItem, ...] = (
-            RateLimitItemPerSecond(burst),
-            RateLimitItemPerMinute(per_minute),
-        )
         self._redis_down_until = 0.0
         self._last_warning = 0.0
 
@@ -59,26 +56,26 @@ class TenantRateLimiter:
         """The limiter the settings ask for (``None``: disabled, or no Redis configured)."""
         if not settings.rate_limit_enabled or not settings.redis_url:
             return None
-        return cls(
-            settings.redis_url,
-            per_minute=settings.rate_limit_per_minute,
-            burst=settings.rate_limit_burst,
-            timeout_s=settings.rate_limit_redis_timeout_s,
-        )
+        return cls(settings.redis_url, timeout_s=settings.rate_limit_redis_timeout_s)
 
-    async def check(self, tenant_id: str) -> None:
-        """Count one request of ``tenant_id``; raise 429 (``rate_limited``) when over a limit.
+    async def check(self, tenant_id: str, *, per_minute: int, burst: int) -> None:
+        """Count one request of ``tenant_id`` against ``burst`` per second and ``per_minute``;
+        raise 429 (``rate_limited``) when over either.
 
         Both windows are counted in parallel (one Redis round trip of latency); a refused request
         still counts, as it is still load.
         """
         if time.monotonic() < self._redis_down_until:
             return
+        limits: tuple[RateLimitItem, ...] = (
+            RateLimitItemPerSecond(burst),
+            RateLimitItemPerMinute(per_minute),
+        )
         try:
-            allowed = await asyncio.gather(*(self._limiter.hit(item, tenant_id) for item in self.limits))
+            allowed = await asyncio.gather(*(self._limiter.hit(item, tenant_id) for item in limits))
             if all(allowed):
                 return
-            exceeded = self.limits[allowed.index(False)]
+            exceeded = limits[allowed.index(False)]
             stats = await self._limiter.get_window_stats(exceeded, tenant_id)
         except Exception as exc:
             self._fail_open(exc)

@@ -24,6 +24,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     BUDGETS_MANAGE = "budgets:manage"
     PROVIDERS_MANAGE = "providers:manage"
+    TENANTS_MANAGE = "tenants:manage"
 
 
 class Role(StrEnum):
@@ -48,7 +49,9 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: ALL_PERMISSIONS,
 }
 """viewer reads; operator also starts, cancels and decides runs; developer also manages agents;
-admin also manages API keys, budgets and providers and reads the audit log."""
+admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``
+and ``tenants:manage`` concern the whole deployment: they count only in the operators' tenant
+(see ``agent_runtime_api.deps.require_platform_operator``)."""
 
 
 def permissions_for_roles(roles: frozenset[str] | set[str]) -> frozenset[Permission]:

@@ -4,6 +4,7 @@ from agent_runtime_core.models.agent import Agent, AgentVersion
 from agent_runtime_core.models.api_key import ApiKey
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.models.audit import AuditLogEntry
+from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 from agent_runtime_core.models.usage import (
     ModelPrice,
@@ -30,5 +31,6 @@ __all__ = [
     "RunEvent",
     "RunStatus",
     "TenantBudget",
+    "TenantLimits",
     "UsageCounter",
 ]

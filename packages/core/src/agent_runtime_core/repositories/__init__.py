@@ -4,6 +4,7 @@ from agent_runtime_core.repositories.agents import AgentRepository
 from agent_runtime_core.repositories.api_keys import ApiKeyLookup, ApiKeyRepository
 from agent_runtime_core.repositories.audit import AuditLogRepository
 from agent_runtime_core.repositories.human_requests import HumanRequestRepository
+from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
 from agent_runtime_core.repositories.usage import BudgetRepository, ModelPriceRepository, UsageRepository
@@ -18,6 +19,7 @@ __all__ = [
     "ModelPriceRepository",
     "RunEventRepository",
     "RunRepository",
+    "TenantLimitsRepository",
     "UsageRepository",
     "decode_cursor",
     "encode_cursor",

@@ -6,33 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from agent_runtime_api.deps import AppStateDep, require
+from agent_runtime_api.deps import AppStateDep, require_platform_operator
 from agent_runtime_api.routers.common import problems
 from agent_runtime_api.services.providers import ProviderService
 from agent_runtime_core.auth import Permission, Principal
-from agent_runtime_core.errors import ForbiddenError
 from agent_runtime_core.schemas import BreakerSettingsPublic, ProviderEndpointList, ProviderEndpointPublic
-from agent_runtime_core.settings import DEFAULT_TENANT_ID
 
 router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])
 
 
-def require_platform_operator(
-    principal: Annotated[Principal, Depends(require(Permission.PROVIDERS_MANAGE))],
-) -> Principal:
-    """``providers:manage`` in the operators' tenant: provider endpoints and their breakers are
-    shared by every tenant of the deployment, so one tenant's admin must not see or reset them."""
-    if principal.tenant_id != DEFAULT_TENANT_ID:
-        raise ForbiddenError(
-            "provider endpoints are shared by every tenant: this call needs the "
-            f"'{Permission.PROVIDERS_MANAGE.value}' permission in the operators' tenant "
-            f"({DEFAULT_TENANT_ID})",
-            permission=Permission.PROVIDERS_MANAGE.value,
-        )
-    return principal
-
-
-ProvidersManager = Annotated[Principal, Depends(require_platform_operator)]
+ProvidersManager = Annotated[Principal, Depends(require_platform_operator(Permission.PROVIDERS_MANAGE))]
 EndpointId = Annotated[
     str,
     Path(max_length=100, pattern=r"^[a-z0-9-]+$", description="Endpoint id (`<provider>-<hash>`)."),

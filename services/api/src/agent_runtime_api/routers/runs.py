@@ -27,14 +27,14 @@ RunCanceller = Annotated[Principal, Depends(require(Permission.RUNS_CANCEL))]
 RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
 
 
-def _service(state: AppStateDep, principal: Principal) -> RunService:
+def _service(state: AppStateDep, principal: Principal, *, max_active_runs: int = 0) -> RunService:
     return RunService(
         state.database,
         state.temporal,
         principal.tenant_id,
         task_queue=state.settings.temporal_task_queue,
         event_bus=state.event_bus,
-        max_active_runs=state.settings.max_active_runs_per_tenant,
+        max_active_runs=max_active_runs,
         active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
     )
 
@@ -77,9 +77,11 @@ async def create_run(
 
     Answers at once with the run in status `queued`; poll `GET /v1/runs/{id}` or read
     `GET /v1/runs/{id}/events` to follow it. 429 `active_run_limit` (with `Retry-After`) when
-    your tenant already has its maximum of queued, running and waiting runs.
+    your tenant already has its maximum of queued, running and waiting runs (`GET /v1/limits`).
     """
-    created = await _service(state, principal).create(body, idempotency_key)
+    limits = await state.tenant_limits.get(principal.tenant_id)
+    service = _service(state, principal, max_active_runs=limits.max_active_runs)
+    created = await service.create(body, idempotency_key)
     run = created.run
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if not created.created:
