@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -229,26 +228,3 @@ async def test_audit_entries_cannot_be_changed_or_deleted(database: Database, te
         with pytest.raises(DBAPIError, match="cannot be changed"):
             async with system_session_scope(database) as session:
                 await session.execute(text(statement), {"id": entry.id})
-
-
-async def test_rls_statement_cost_per_transaction(database: Database, tenant_id: str) -> None:
-    """Measures what entering the tenant costs per transaction (printed; asserted loosely)."""
-    await seed(database, tenant_id)
-    query = text("SELECT count(*) FROM runs WHERE tenant_id = :t")
-
-    async def timed(rounds: int, *, tenant: bool) -> float:
-        start = time.perf_counter()
-        for _ in range(rounds):
-            scope = session_scope(database, tenant_id) if tenant else system_session_scope(database)
-            async with scope as session:
-                await session.execute(query, {"t": tenant_id})
-        return (time.perf_counter() - start) / rounds * 1000
-
-    await timed(50, tenant=True)  # warm the pool
-    system_ms = min([await timed(200, tenant=False) for _ in range(3)])
-    tenant_ms = min([await timed(200, tenant=True) for _ in range(3)])
-    print(
-        f"\nper transaction: system {system_ms:.3f} ms, tenant (RLS) {tenant_ms:.3f} ms, "
-        f"extra {tenant_ms - system_ms:.3f} ms"
-    )
-    assert tenant_ms - system_ms < 5
