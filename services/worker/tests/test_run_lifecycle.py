@@ -4,6 +4,8 @@ gap-free with exactly one terminal event."""
 
 from __future__ import annotations
 
+import asyncio
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.testing import ActivityEnvironment
@@ -13,8 +15,11 @@ from agent_runtime_core.ids import new_agent_id, new_run_id
 from agent_runtime_core.models import Agent, AgentVersion, Run, RunStatus
 from agent_runtime_core.models.run import TERMINAL_STATUSES, can_transition
 from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_core.settings import Settings
 from agent_runtime_worker.activities.contracts import FinishRunInput, RunRef
 from agent_runtime_worker.activities.runs import RunActivities
+from agent_runtime_worker.events import EventSpec, record_run_events
+from agent_runtime_worker.runtime import WorkerResources, install_resources
 
 actions = st.lists(
     st.one_of(
@@ -83,3 +88,35 @@ async def test_lifecycle_activities_keep_the_run_consistent(
         if status.is_terminal:
             assert run.finished_at is not None
             assert terminal_events[0].type == f"run.{status.value}"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(
+        st.lists(st.integers(min_value=0, max_value=12), min_size=0, max_size=5), min_size=1, max_size=12
+    )
+)
+async def test_concurrent_event_writers_keep_events_gap_free_and_each_key_once(
+    database: Database, worker_settings: Settings, tenant_id: str, batches: list[list[int]]
+) -> None:
+    """Many activities appending to one run at once, with overlapping and repeated dedupe keys
+    (retries): every key is written once, ``seq`` is 1..n without gaps, in each batch's order."""
+    install_resources(WorkerResources(settings=worker_settings, database=database))
+    run_id = await new_run(database, tenant_id)
+    specs = [[EventSpec("test.event", {"key": key}, f"k{key}") for key in batch] for batch in batches]
+    written = await asyncio.gather(*(record_run_events(tenant_id, run_id, batch) for batch in specs))
+    async with session_scope(database, tenant_id) as session:
+        run = await RunRepository(session, tenant_id).get(run_id)
+        events = await RunEventRepository(session, tenant_id).list(run_id, limit=1000)
+    assert run is not None
+    assert (
+        [e.seq for e in events] == list(range(1, len(events) + 1)) == list(range(1, run.last_event_seq + 1))
+    )
+    keys = [e.dedupe_key for e in events[1:]]  # after run.queued
+    assert sorted(keys) == sorted({f"k{key}" for batch in batches for key in batch})
+    # What each writer was told it wrote is exactly what is stored, once overall.
+    reported = sorted(e.dedupe_key for batch in written for e in batch)
+    assert reported == sorted(keys)
+    for batch in written:  # a batch's new events are consecutive, in the batch's order
+        if batch:
+            assert [e.seq for e in batch] == list(range(batch[0].seq, batch[0].seq + len(batch)))

@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agent_runtime_core.db import session_scope
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.models import RunEvent
-from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_core.repositories import RunEventRepository
 from agent_runtime_worker.activities.tenancy import missing_run_error, run_exists_for_another_tenant
 from agent_runtime_worker.runtime import resources
 
@@ -103,14 +103,13 @@ async def record_run_events(
         return []
     database = resources().database
     async with session_scope(database, tenant_id) as session:
-        run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
-        if run is None:
-            if await run_exists_for_another_tenant(database, tenant_id, run_id):
-                raise await missing_run_error(database, tenant_id, run_id)
-            return []
-        written = await RunEventRepository(session, tenant_id).append_many(run, specs)
-        if also is not None:
+        written = await RunEventRepository(session, tenant_id).append_to_run(run_id, specs)
+        if written is not None and also is not None:
             await also(session)
+    if written is None:
+        if await run_exists_for_another_tenant(database, tenant_id, run_id):
+            raise await missing_run_error(database, tenant_id, run_id)
+        return []
     await publish_committed(written)
     return written
 

@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.models import Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.run import ACTIVE_STATUSES
+
+_LOCK_RUN: Final = text(
+    "SELECT last_event_seq FROM runs WHERE id = :run_id AND tenant_id = :tenant_id FOR UPDATE"
+)
+
+# Under the run's row lock (taken by the statement before, so this one's snapshot sees every
+# event committed before the lock): skip keys written before or repeated in the batch, number
+# the rest after `last_event_seq` in batch order, insert them and move the run's counter.
+_APPEND_EVENTS: Final = text(
+    """
+    WITH incoming AS (
+        SELECT e.ord, e.type, e.data, e.dedupe_key
+        FROM jsonb_to_recordset(CAST(:events AS jsonb))
+             AS e(ord integer, type varchar, data jsonb, dedupe_key varchar)
+    ), fresh AS (
+        SELECT DISTINCT ON (i.dedupe_key) i.*
+        FROM incoming AS i
+        WHERE NOT EXISTS (
+            SELECT 1 FROM run_events AS x
+            WHERE x.run_id = CAST(:run_id AS varchar) AND x.dedupe_key = i.dedupe_key
+        )
+        ORDER BY i.dedupe_key, i.ord
+    ), numbered AS (
+        SELECT fresh.*,
+               CAST(:last_seq AS integer) + CAST(row_number() OVER (ORDER BY fresh.ord) AS integer) AS seq
+        FROM fresh
+    ), inserted AS (
+        INSERT INTO run_events (run_id, seq, tenant_id, type, at, data, dedupe_key)
+        SELECT CAST(:run_id AS varchar), seq, CAST(:tenant_id AS varchar), type,
+               CAST(:at AS timestamptz), data, dedupe_key
+        FROM numbered
+        RETURNING seq, type, at, data, dedupe_key
+    ), moved AS (
+        UPDATE runs SET last_event_seq = CAST(:last_seq AS integer) + (SELECT count(*) FROM numbered)
+        WHERE id = CAST(:run_id AS varchar) AND EXISTS (SELECT 1 FROM numbered)
+    )
+    SELECT seq, type, at, data, dedupe_key FROM inserted ORDER BY seq
+    """
+)
 
 RUN_CREATION_LOCK_CLASS = 7_343_002
 """First key of the per-tenant advisory lock around run creation (the second: hash of the tenant)."""
@@ -184,6 +224,44 @@ class RunEventRepository:
             self.session.add_all(written)
             await self.session.flush()
         return written
+
+    async def append_to_run(
+        self, run_id: str, events: Sequence[tuple[str, dict[str, Any], str]]
+    ) -> list[RunEvent] | None:
+        """Lock run ``run_id`` and append ``(event_type, data, dedupe_key)`` events in order, in
+        two statements (the hot path of activities that only record events); return those
+        written now, or ``None`` when this tenant has no such run.
+
+        Same result as ``get(for_update=True)`` + :meth:`append_many`, without loading the run
+        or the ORM's flush: about half the time per transaction. Do not mix it with a ``Run``
+        object of the same run loaded in this session (its ``last_event_seq`` would be stale).
+        """
+        connection = await self.session.connection()
+        params = {"run_id": run_id, "tenant_id": self.tenant_id}
+        last_seq = (await connection.execute(_LOCK_RUN, params)).scalar()
+        if last_seq is None:
+            return None
+        if not events:
+            return []
+        batch = [
+            {"ord": index, "type": event_type, "data": data, "dedupe_key": key}
+            for index, (event_type, data, key) in enumerate(events)
+        ]
+        rows = await connection.execute(
+            _APPEND_EVENTS, {**params, "events": json.dumps(batch), "last_seq": last_seq, "at": utcnow()}
+        )
+        return [
+            RunEvent(
+                run_id=run_id,
+                seq=row.seq,
+                tenant_id=self.tenant_id,
+                type=row.type,
+                at=row.at,
+                data=row.data,
+                dedupe_key=row.dedupe_key,
+            )
+            for row in rows
+        ]
 
     async def list(self, run_id: str, *, after_seq: int = 0, limit: int = 100) -> Sequence[RunEvent]:
         """Return up to ``limit`` events of ``run_id`` with ``seq > after_seq``, in order."""
