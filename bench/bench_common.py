@@ -10,7 +10,8 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +56,30 @@ def command_output(argv: Sequence[str]) -> str | None:
 def git_status() -> str | None:
     """``git status --porcelain`` of the repository (empty when clean)."""
     return command_output(["git", "-C", str(REPO_ROOT), "status", "--porcelain"])
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[tuple[str, str | None]]:
+    """A new, migrated database on the Postgres at ``server_url``, dropped on exit.
+
+    Yields ``(database URL, server version)``.
+    """
+    import psycopg
+    from psycopg import sql
+
+    from agent_runtime_core.db.migrate import upgrade_to_head
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        version = admin.execute("SHOW server_version").fetchone()
+    try:
+        database_url = server_url.rsplit("/", 1)[0] + "/" + name
+        upgrade_to_head(database_url)
+        yield database_url, version[0] if version else None
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def machine_facts(packages: Sequence[str]) -> dict[str, Any]:

@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from pydantic_ai import RunContext
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model, ModelRequestParameters
@@ -39,7 +37,6 @@ from pydantic_ai.usage import RunUsage
 
 from agent_runtime_core.breakers import CircuitBreakers, ProviderEndpoint, breaker_config
 from agent_runtime_core.db import Database, system_session_scope
-from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.models import ModelPrice
 from agent_runtime_core.repositories import BudgetRepository, ModelPriceRepository
 from agent_runtime_core.settings import Settings
@@ -51,7 +48,7 @@ from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.runtime import WorkerResources, install_resources
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from bench_common import RESULTS_DIR, log, machine_facts, percentile
+from bench_common import RESULTS_DIR, log, machine_facts, percentile, scratch_database
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -281,19 +278,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 requests per scenario.")
     args = parser.parse_args()
     count = 300 if args.quick else args.requests
-    name = f"bench_governance_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        postgres_version = admin.execute("SHOW server_version").fetchone()
-    database_url = args.server_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        upgrade_to_head(database_url)
+    with scratch_database(args.server_url, "bench_governance") as (database_url, postgres_version):
         results = asyncio.run(measure(database_url, args.redis_url, count, warmup=min(100, count)))
-    finally:
-        with psycopg.connect(args.server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     facts = machine_facts(["pydantic-ai-slim", "genai-prices", "sqlalchemy", "psycopg", "temporalio"])
-    facts["postgres"] = postgres_version[0] if postgres_version else None
+    facts["postgres"] = postgres_version
     markdown = report(results, facts, count)
     print(markdown)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "")

@@ -21,15 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import text
 
 from agent_runtime_core.db import Database, session_scope, system_session_scope
-from agent_runtime_core.db.migrate import upgrade_to_head
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import RESULTS_DIR, log, machine_facts, percentile
+from bench_common import RESULTS_DIR, log, machine_facts, percentile, scratch_database
 
 QUERY = text("SELECT count(*) FROM runs WHERE tenant_id = :t")
 
@@ -100,19 +97,10 @@ def main() -> None:
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
-    name = f"bench_rls_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        version = admin.execute("SHOW server_version").fetchone()
-    database_url = args.server_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        upgrade_to_head(database_url)
+    with scratch_database(args.server_url, "bench_rls") as (database_url, version):
         results = asyncio.run(measure(database_url, args.rounds))
-    finally:
-        with psycopg.connect(args.server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     facts = machine_facts(["sqlalchemy", "psycopg"])
-    facts["postgres"] = version[0] if version else None
+    facts["postgres"] = version
     markdown = report(results, facts)
     print(markdown)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -77,8 +77,7 @@ class TenantLimitsCache:
             return entry[1]
         async with session_scope(self.database, tenant_id) as session:
             row = await TenantLimitsRepository(session, tenant_id).get()
-        self.remember(tenant_id, row)
-        return self._entries[tenant_id][1]
+        return self.remember(tenant_id, row)
 
     def remember(self, tenant_id: str, row: TenantLimits | None) -> EffectiveLimits:
         """Store what was just read or written for ``tenant_id``; return its limits."""

@@ -187,44 +187,6 @@ class RunEventRepository:
         await self.session.flush()
         return event
 
-    async def append_many(
-        self, run: Run, events: Sequence[tuple[str, dict[str, Any], str]]
-    ) -> list[RunEvent]:
-        """Append ``(event_type, data, dedupe_key)`` events in order, in one round of statements;
-        return those written now (keys written before, or repeated in ``events``, are skipped).
-
-        Same contract as :meth:`append`: the caller holds the run's row lock.
-        """
-        keys = [key for _, _, key in events]
-        if not keys:
-            return []
-        existing = await self.session.exec(
-            select(RunEvent.dedupe_key).where(RunEvent.run_id == run.id, col(RunEvent.dedupe_key).in_(keys))
-        )
-        seen = set(existing.all())
-        written: list[RunEvent] = []
-        for event_type, data, key in events:
-            if key in seen:
-                continue
-            seen.add(key)
-            run.last_event_seq += 1
-            written.append(
-                RunEvent(
-                    run_id=run.id,
-                    seq=run.last_event_seq,
-                    tenant_id=self.tenant_id,
-                    type=event_type,
-                    at=utcnow(),
-                    data=data,
-                    dedupe_key=key,
-                )
-            )
-        if written:
-            self.session.add(run)
-            self.session.add_all(written)
-            await self.session.flush()
-        return written
-
     async def append_to_run(
         self, run_id: str, events: Sequence[tuple[str, dict[str, Any], str]]
     ) -> list[RunEvent] | None:
@@ -232,9 +194,10 @@ class RunEventRepository:
         two statements (the hot path of activities that only record events); return those
         written now, or ``None`` when this tenant has no such run.
 
-        Same result as ``get(for_update=True)`` + :meth:`append_many`, without loading the run
-        or the ORM's flush: about half the time per transaction. Do not mix it with a ``Run``
-        object of the same run loaded in this session (its ``last_event_seq`` would be stale).
+        Same contract as :meth:`append` (gap-free ``seq``, idempotent per ``dedupe_key``; keys
+        repeated in ``events`` are written once), without loading the run or the ORM's flush.
+        Do not mix it with a ``Run`` object of the same run loaded in this session (its
+        ``last_event_seq`` would be stale).
         """
         connection = await self.session.connection()
         params = {"run_id": run_id, "tenant_id": self.tenant_id}

@@ -25,7 +25,7 @@ import time
 import uuid
 import weakref
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,7 +84,7 @@ class PendingLedgerEntry:
     ticket: RequestTicket
     stream: StreamedResponse | None = None
     """The request's response stream, once open (its usage is final when it is consumed)."""
-    recorded: bool = field(default=False)
+    recorded: bool = False
 
 
 pending_ledger_entry: ContextVar[PendingLedgerEntry | None] = ContextVar("pending_ledger_entry", default=None)
@@ -106,11 +106,6 @@ _POLICY_CACHE_MAX = 10_000
 _policies: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, str], TenantPolicy]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def forget_policies() -> None:
-    """Drop every cached tenant policy (tests that change a budget under a running worker)."""
-    _policies.clear()
 
 
 def request_identity(run_context: RunContext[Any] | None) -> RequestIdentity | None:
