@@ -103,7 +103,7 @@ from agent_runtime_cli.embedded.postgres import libpq_url
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.ids import new_run_id
-from agent_runtime_core.models import Run, RunStatus
+from agent_runtime_core.models import Run
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import AgentRepository, RunEventRepository, RunRepository
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
@@ -1170,8 +1170,8 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
 
     ``shipped``: ``agent_runtime_worker.events.record_run_event`` as activities call it (our
     ``Database`` with ``pool_pre_ping=True``; lock the run, dedupe SELECT, UPDATE, INSERT,
-    COMMIT; then the Redis publish when the worker has an event bus). ``orm_transaction``: the
-    same ORM transaction inline, without any publish. ``orm_transaction_no_pre_ping``: that on
+    COMMIT; then the Redis publish when the worker has an event bus). ``repository_transaction``:
+    the repository's append inline, without any publish. ``repository_transaction_no_pre_ping``: that on
     an engine without pre-ping. ``single_statement``: ``SINGLE_STATEMENT_EVENT_APPEND``, no
     pre-ping.
     """
@@ -1182,16 +1182,16 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
     async with session_scope(ours, DEFAULT_TENANT_ID) as session:
         agent = await AgentRepository(session, DEFAULT_TENANT_ID).get(agent_id)
         assert agent is not None
-        await RunRepository(session, DEFAULT_TENANT_ID).add(
+        await RunRepository(session, DEFAULT_TENANT_ID).create(
             Run(
                 id=run_id,
                 tenant_id=DEFAULT_TENANT_ID,
                 agent_id=agent_id,
                 agent_version=agent.latest_version,
-                status=RunStatus.RUNNING,
                 input="event append benchmark",
                 workflow_id=workflow_id_for_run(run_id),
-            )
+            ),
+            {},
         )
     engine = create_async_engine(ours.url, pool_size=10, max_overflow=10, pool_pre_ping=False)
     no_ping_sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
@@ -1203,21 +1203,19 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
             DEFAULT_TENANT_ID, run_id, "bench.event", {"i": index}, dedupe_key=f"b:{index}"
         )
 
-    async def orm(session: AsyncSession) -> None:
+    async def repository(session: AsyncSession) -> None:
         index = next(counter)
-        run = await RunRepository(session, DEFAULT_TENANT_ID).get(run_id, for_update=True)
-        assert run is not None
-        await RunEventRepository(session, DEFAULT_TENANT_ID).append(
-            run, "bench.event", {"i": index}, dedupe_key=f"b:{index}"
+        await RunEventRepository(session, DEFAULT_TENANT_ID).append_to_run(
+            run_id, [("bench.event", {"i": index}, f"b:{index}")]
         )
 
-    async def orm_transaction() -> None:
+    async def repository_transaction() -> None:
         async with session_scope(ours, DEFAULT_TENANT_ID) as session:
-            await orm(session)
+            await repository(session)
 
-    async def orm_transaction_no_pre_ping() -> None:
+    async def repository_transaction_no_pre_ping() -> None:
         async with no_ping_sessions() as session, session.begin():
-            await orm(session)
+            await repository(session)
 
     async def single_statement() -> None:
         index = next(counter)
@@ -1235,8 +1233,8 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
             )
 
     variants: dict[str, Callable[[], Awaitable[None]]] = {
-        "orm_transaction": orm_transaction,
-        "orm_transaction_no_pre_ping": orm_transaction_no_pre_ping,
+        "repository_transaction": repository_transaction,
+        "repository_transaction_no_pre_ping": repository_transaction_no_pre_ping,
         "single_statement": single_statement,
     }
     if hasattr(events, "record_run_event"):

@@ -79,7 +79,7 @@ from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.ids import new_agent_id, new_run_id
 from agent_runtime_core.models import Agent, AgentVersion, Run
-from agent_runtime_core.repositories import RunEventRepository, RunRepository
+from agent_runtime_core.repositories import RunRepository
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 from agent_runtime_worker.events import close_event_buses, record_run_event
 from agent_runtime_worker.runtime import WorkerResources, install_resources
@@ -293,8 +293,7 @@ async def _new_run(database: Database) -> str:
             input="x",
             workflow_id=run_id,
         )
-        await RunRepository(session, DEFAULT_TENANT_ID).add(run)
-        await RunEventRepository(session, DEFAULT_TENANT_ID).append(run, "run.queued", {})
+        await RunRepository(session, DEFAULT_TENANT_ID).create(run, {})
     return run_id
 
 

@@ -518,18 +518,15 @@ async def insert_run(database: Database, tenant_id: str) -> str:
         run = Run(
             id=run_id, tenant_id=tenant_id, agent_id=agent_id, agent_version=1, input="x", workflow_id=run_id
         )
-        await RunRepository(session, tenant_id).add(run)
-        await RunEventRepository(session, tenant_id).append(run, "run.queued", {})
+        await RunRepository(session, tenant_id).create(run, {})
     return run_id
 
 
 async def append(database: Database, tenant_id: str, run_id: str, event_type: str) -> RunEvent:
     """Append and commit one event (not published)."""
     async with session_scope(database, tenant_id) as session:
-        run = await RunRepository(session, tenant_id).get(run_id, for_update=True)
-        assert run is not None
-        event = await RunEventRepository(session, tenant_id).append(
-            run, event_type, {}, dedupe_key=uuid.uuid4().hex
+        written = await RunEventRepository(session, tenant_id).append_to_run(
+            run_id, [(event_type, {}, uuid.uuid4().hex)]
         )
-    assert event is not None
-    return event
+    assert written
+    return written[0]

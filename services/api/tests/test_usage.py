@@ -102,7 +102,7 @@ async def _run(database: Database, tenant_id: str, agent_id: str) -> str:
         run = Run(
             id=run_id, tenant_id=tenant_id, agent_id=agent_id, agent_version=1, input="x", workflow_id="w"
         )
-        await RunRepository(session, tenant_id).add(run)
+        await RunRepository(session, tenant_id).create(run, {})
     return run_id
 
 

@@ -15,7 +15,6 @@ from agent_runtime_cli.embedded import temporal_test_server_path
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.models import HumanRequestKind, HumanRequestStatus, RunStatus
 from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
-from agent_runtime_core.schemas import Limits, ToolSpec
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
@@ -23,6 +22,8 @@ from agent_runtime_core.temporal import (
     AgentConfig,
     AgentRunInput,
     AgentRunResult,
+    LimitsConfig,
+    ToolConfig,
 )
 from agent_runtime_worker.main import build_worker
 
@@ -61,8 +62,8 @@ async def run_with_unanswered_approval(
             agent_name="timeouts",
             version=1,
             model="builtin:scripted",
-            tools=[ToolSpec(name="calculator", requires_approval=True)],
-            limits=Limits(approval_timeout_s=3600, run_timeout_s=7200, on_approval_timeout=on_timeout),  # type: ignore[arg-type]
+            tools=[ToolConfig(name="calculator", requires_approval=True)],
+            limits=LimitsConfig(approval_timeout_s=3600, run_timeout_s=7200, on_approval_timeout=on_timeout),  # type: ignore[arg-type]
         ),
     )
     async with build_worker(env.client, settings, database, task_queue=task_queue):

@@ -44,9 +44,14 @@ from agent_runtime_core.repositories import (
     RunRepository,
     UsageRepository,
 )
-from agent_runtime_core.schemas import ToolSpec
 from agent_runtime_core.settings import Settings
-from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput, AgentRunResult
+from agent_runtime_core.temporal import (
+    AGENT_RUN_WORKFLOW,
+    AgentConfig,
+    AgentRunInput,
+    AgentRunResult,
+    ToolConfig,
+)
 from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.governance import budgets
 from agent_runtime_worker.governance.pricing import price_request
@@ -110,7 +115,7 @@ def agent_input(run_id: str, tenant_id: str, model: str, tools: list[str] | None
             agent_name="governed",
             version=1,
             model=model,
-            tools=[ToolSpec(name=name) for name in (tools or [])],
+            tools=[ToolConfig(name=name) for name in (tools or [])],
         ),
     )
 

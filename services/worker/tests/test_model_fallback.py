@@ -18,10 +18,15 @@ from temporalio.testing import WorkflowEnvironment
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.models import RunEvent, RunStatus
 from agent_runtime_core.repositories import RunEventRepository, RunRepository
-from agent_runtime_core.schemas import ModelSettings
-from agent_runtime_core.schemas.agent import ToolSpec
 from agent_runtime_core.settings import Settings
-from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput, AgentRunResult
+from agent_runtime_core.temporal import (
+    AGENT_RUN_WORKFLOW,
+    AgentConfig,
+    AgentRunInput,
+    AgentRunResult,
+    ModelSettingsConfig,
+    ToolConfig,
+)
 from agent_runtime_worker.main import build_worker
 
 from .fake_llm import Answer, Drop, Fail, FakeLLM, Slow, ToolCall
@@ -92,8 +97,8 @@ async def run_agent(
             model=model,
             fallback_models=fallback_models or [],
             instructions="Be brief.",
-            tools=[ToolSpec(name=name) for name in tools or []],
-            model_settings=ModelSettings(temperature=0.25, max_tokens=64),
+            tools=[ToolConfig(name=name) for name in tools or []],
+            model_settings=ModelSettingsConfig(temperature=0.25, max_tokens=64),
         ),
     )
     workflow_id = f"run-{run_id}-{uuid.uuid4().hex[:4]}"

@@ -21,7 +21,6 @@ from temporalio.worker import Replayer
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.models import HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.repositories import HumanRequestRepository, RunRepository
-from agent_runtime_core.schemas import Limits, ToolSpec
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
     ANSWER_INPUT_UPDATE,
@@ -31,30 +30,32 @@ from agent_runtime_core.temporal import (
     ApprovalDecisionUpdate,
     HumanRequestResolution,
     InputAnswerUpdate,
+    LimitsConfig,
+    ToolConfig,
 )
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 from .test_run_lifecycle import new_run
 
 HISTORIES = Path(__file__).parent / "histories"
-SCENARIOS: dict[str, tuple[str, list[ToolSpec], Limits]] = {
+SCENARIOS: dict[str, tuple[str, list[ToolConfig], LimitsConfig]] = {
     "tools_succeeded": (
         "What is (2 + 3) * 4 in Europe/Paris?",
-        [ToolSpec(name="calculator"), ToolSpec(name="current_time")],
-        Limits(),
+        [ToolConfig(name="calculator"), ToolConfig(name="current_time")],
+        LimitsConfig(),
     ),
-    "no_tools_succeeded": ("hello", [], Limits()),
-    "invalid_tool_args_retried": ("compute 1 / 0", [ToolSpec(name="calculator")], Limits()),
-    "request_limit_failed": ("3 * 3", [ToolSpec(name="calculator")], Limits(max_requests=1)),
+    "no_tools_succeeded": ("hello", [], LimitsConfig()),
+    "invalid_tool_args_retried": ("compute 1 / 0", [ToolConfig(name="calculator")], LimitsConfig()),
+    "request_limit_failed": ("3 * 3", [ToolConfig(name="calculator")], LimitsConfig(max_requests=1)),
     "approvals_approved_and_rejected": (
         "What is 2 + 2 in Asia/Tokyo?",
         [
-            ToolSpec(name="calculator", requires_approval=True),
-            ToolSpec(name="current_time", requires_approval=True),
+            ToolConfig(name="calculator", requires_approval=True),
+            ToolConfig(name="current_time", requires_approval=True),
         ],
-        Limits(),
+        LimitsConfig(),
     ),
-    "question_answered": ("Plan my trip", [ToolSpec(name="ask_human")], Limits()),
+    "question_answered": ("Plan my trip", [ToolConfig(name="ask_human")], LimitsConfig()),
 }
 
 

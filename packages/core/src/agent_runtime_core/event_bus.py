@@ -39,13 +39,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
+from agent_runtime_core.lifecycle import TERMINAL_EVENT_TYPES
 from agent_runtime_core.models import RunEvent
 from agent_runtime_core.schemas import RunEventPublic
 from agent_runtime_core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_EVENT_TYPES: Final = frozenset({"run.succeeded", "run.failed", "run.cancelled", "run.timed_out"})
 """Event types after which a run has no more events (its stream closes)."""
 
 DEFAULT_KEY_PREFIX: Final = "agent_runtime"

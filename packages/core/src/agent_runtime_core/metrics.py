@@ -29,6 +29,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from agent_runtime_core.lifecycle import ACTIVE_STATUSES
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -132,8 +134,6 @@ def observe_http_request(method: str, route: str, status: int, seconds: float) -
 
 def set_active_runs(counts: dict[str, int]) -> None:
     """Set the active-runs gauge; statuses missing from ``counts`` are 0."""
-    from agent_runtime_core.models.run import ACTIVE_STATUSES
-
     for status in ACTIVE_STATUSES:
         RUNS_ACTIVE.labels(status.value).set(counts.get(status.value, 0))
 

@@ -4,49 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, UniqueConstraint, text
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
 
+from agent_runtime_core.lifecycle import RunStatus
 from agent_runtime_core.models.base import jsonb_column, timestamp_column, utcnow
 
-
-class RunStatus(StrEnum):
-    """Lifecycle: ``queued → running ⇄ waiting → succeeded | failed | cancelled | timed_out``."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    WAITING = "waiting"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether nothing may follow this status."""
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
-)
-ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING})
-
-ALLOWED_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.QUEUED: frozenset({RunStatus.RUNNING} | TERMINAL_STATUSES),
-    RunStatus.RUNNING: frozenset({RunStatus.WAITING} | TERMINAL_STATUSES),
-    RunStatus.WAITING: frozenset({RunStatus.RUNNING} | TERMINAL_STATUSES),
-    **{status: frozenset[RunStatus]() for status in TERMINAL_STATUSES},
-}
-
-
-def can_transition(current: RunStatus, target: RunStatus) -> bool:
-    """Whether a run may move from ``current`` to ``target`` (staying put is always allowed)."""
-    return current == target or target in ALLOWED_TRANSITIONS[current]
+__all__ = ["Run", "RunEvent", "RunStatus"]
 
 
 def _status_values(statuses: type[RunStatus]) -> list[str]:

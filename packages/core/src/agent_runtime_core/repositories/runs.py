@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import func, text
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_core.lifecycle import ACTIVE_STATUSES, DedupeKey, EventSpec, EventType, can_transition
 from agent_runtime_core.models import Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.models.run import ACTIVE_STATUSES
 
 _LOCK_RUN: Final = text(
     "SELECT last_event_seq FROM runs WHERE id = :run_id AND tenant_id = :tenant_id FOR UPDATE"
@@ -52,6 +55,25 @@ _APPEND_EVENTS: Final = text(
     SELECT seq, type, at, data, dedupe_key FROM inserted ORDER BY seq
     """
 )
+
+EventsFor = Sequence[EventSpec] | Callable[[Run], Sequence[EventSpec]]
+"""A transition's events, or a function of the run after the transition that builds them."""
+
+
+@dataclass
+class TransitionResult:
+    """What :meth:`RunRepository.transition` did."""
+
+    run: Run
+    """The run after the transition (or as it was, when it was not applied)."""
+    previous: RunStatus
+    """The status the run had before."""
+    applied: bool
+    """The run was allowed to move to the target: its status, fields and events were written."""
+    events: list[RunEvent] = field(default_factory=list[RunEvent])
+    """The events written now (those written before under the same dedupe key are left out):
+    publish them to live readers after the transaction commits."""
+
 
 RUN_CREATION_LOCK_CLASS = 7_343_002
 """First key of the per-tenant advisory lock around run creation (the second: hash of the tenant)."""
@@ -138,11 +160,58 @@ class RunRepository:
             select(func.pg_advisory_xact_lock(RUN_CREATION_LOCK_CLASS, func.hashtext(self.tenant_id)))
         )
 
-    async def add(self, run: Run) -> Run:
-        """Insert ``run`` (flushed, so constraint violations surface here)."""
+    async def create(self, run: Run, queued_data: dict[str, Any]) -> list[RunEvent]:
+        """Insert ``run`` (``queued``; flushed, so constraint violations surface here) with its
+        ``run.queued`` event; return the event to publish after the commit."""
+        if run.status != RunStatus.QUEUED:
+            raise ValueError(f"a run is created queued, not {run.status.value}")
         self.session.add(run)
         await self.session.flush()
-        return run
+        spec = EventSpec(EventType.RUN_QUEUED, queued_data, DedupeKey.RUN_QUEUED)
+        return await RunEventRepository(self.session, self.tenant_id).append_to_run(run.id, [spec]) or []
+
+    async def transition(
+        self,
+        run_id: str,
+        target: RunStatus,
+        *,
+        events: EventsFor = (),
+        only_from: Collection[RunStatus] | None = None,
+        apply: Callable[[Run], Awaitable[None]] | None = None,
+    ) -> TransitionResult | None:
+        """Move run ``run_id`` to ``target``: the one place a run's status changes.
+
+        Under the run's row lock (held until the transaction ends), the move is applied when the
+        lifecycle allows it (:func:`~agent_runtime_core.lifecycle.can_transition`: never out of
+        a terminal status; staying in an active status re-records it) and, with ``only_from``,
+        when the run is in one of those statuses. Applied means: the status is written with its
+        timestamps (``started_at`` on the first ``running``, ``finished_at`` on a terminal
+        status), then ``apply(run)`` sets the transition's other fields, then ``events`` are
+        appended through the single append path (idempotent per dedupe key).
+
+        Returns ``None`` when this tenant has no run ``run_id``; otherwise what was done. The
+        caller publishes ``result.events`` after the transaction commits.
+        """
+        run = await self.get(run_id, for_update=True)
+        if run is None:
+            return None
+        previous = run.status
+        if not can_transition(previous, target) or (only_from is not None and previous not in only_from):
+            return TransitionResult(run=run, previous=previous, applied=False)
+        if target != previous:
+            run.status = target
+            now = utcnow()
+            if target == RunStatus.RUNNING and run.started_at is None:
+                run.started_at = now
+            if target.is_terminal:
+                run.finished_at = run.finished_at or now
+        if apply is not None:
+            await apply(run)
+        self.session.add(run)
+        await self.session.flush()
+        specs = events(run) if callable(events) else events
+        written = await RunEventRepository(self.session, self.tenant_id).append_to_run(run.id, specs)
+        return TransitionResult(run=run, previous=previous, applied=True, events=written or [])
 
 
 class RunEventRepository:
@@ -152,52 +221,17 @@ class RunEventRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def append(
-        self,
-        run: Run,
-        event_type: str,
-        data: dict[str, Any] | None = None,
-        *,
-        dedupe_key: str | None = None,
-    ) -> RunEvent | None:
-        """Append an event with the run's next ``seq``; return ``None`` if it was written before.
-
-        The caller must hold the run's row lock (``RunRepository.get(..., for_update=True)``)
-        so that ``seq`` stays gap-free and ordered under concurrent writers. ``dedupe_key``
-        (default: the event type) makes the write idempotent: retried activities write once.
-        """
-        key = dedupe_key or event_type
-        existing = await self.session.exec(
-            select(RunEvent.seq).where(RunEvent.run_id == run.id, RunEvent.dedupe_key == key)
-        )
-        if existing.first() is not None:
-            return None
-        run.last_event_seq += 1
-        event = RunEvent(
-            run_id=run.id,
-            seq=run.last_event_seq,
-            tenant_id=self.tenant_id,
-            type=event_type,
-            at=utcnow(),
-            data=data or {},
-            dedupe_key=key,
-        )
-        self.session.add(run)
-        self.session.add(event)
-        await self.session.flush()
-        return event
-
     async def append_to_run(
         self, run_id: str, events: Sequence[tuple[str, dict[str, Any], str]]
     ) -> list[RunEvent] | None:
-        """Lock run ``run_id`` and append ``(event_type, data, dedupe_key)`` events in order, in
-        two statements (the hot path of activities that only record events); return those
+        """Lock run ``run_id`` and append ``(type, data, dedupe_key)`` events in order; return those
         written now, or ``None`` when this tenant has no such run.
 
-        Same contract as :meth:`append` (gap-free ``seq``, idempotent per ``dedupe_key``; keys
-        repeated in ``events`` are written once), without loading the run or the ORM's flush.
-        Do not mix it with a ``Run`` object of the same run loaded in this session (its
-        ``last_event_seq`` would be stale).
+        The ONE way run events are written (two statements: lock the run, then skip known keys,
+        number, insert and move the run's counter). ``seq`` stays gap-free and ordered under
+        concurrent writers, and each ``dedupe_key`` is written once per run, so a retried
+        activity or request writes nothing twice; keys repeated in ``events`` are written once.
+        A ``Run`` of the same run loaded in this session gets its ``last_event_seq`` updated.
         """
         connection = await self.session.connection()
         params = {"run_id": run_id, "tenant_id": self.tenant_id}
@@ -207,13 +241,13 @@ class RunEventRepository:
         if not events:
             return []
         batch = [
-            {"ord": index, "type": event_type, "data": data, "dedupe_key": key}
+            {"ord": index, "type": str(event_type), "data": data, "dedupe_key": key}
             for index, (event_type, data, key) in enumerate(events)
         ]
         rows = await connection.execute(
             _APPEND_EVENTS, {**params, "events": json.dumps(batch), "last_seq": last_seq, "at": utcnow()}
         )
-        return [
+        written = [
             RunEvent(
                 run_id=run_id,
                 seq=row.seq,
@@ -225,6 +259,10 @@ class RunEventRepository:
             )
             for row in rows
         ]
+        loaded = self.session.identity_map.get(identity_key(Run, run_id))
+        if written and isinstance(loaded, Run):
+            set_committed_value(loaded, "last_event_seq", written[-1].seq)
+        return written
 
     async def list(self, run_id: str, *, after_seq: int = 0, limit: int = 100) -> Sequence[RunEvent]:
         """Return up to ``limit`` events of ``run_id`` with ``seq > after_seq``, in order."""

@@ -1,16 +1,27 @@
-"""Workflow names, ids, search attributes and the input/output models of a run's workflow.
+"""Workflow names, ids, search attributes and the durable input/output models of a run's workflow.
+
+A workflow's input is stored in its history and read again on every replay, by whatever build of
+the worker is deployed then; a run may wait a month for a human. So these models are not the REST
+request schemas (which forbid unknown fields and check tool names against today's catalog):
+
+* they are frozen and lenient: unknown fields are ignored (a newer API may add some), nothing is
+  checked that can change between deploys (the tool catalog, model names, limits' ranges);
+* a field added later has a default; a field is never renamed or removed;
+* they are built from stored rows by one function (:meth:`AgentConfig.from_version`).
 
 Changing a name here breaks runs in flight: treat every string as frozen once released.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import SearchAttributeKey
 
-from agent_runtime_core.schemas.agent import Limits, ModelSettings, ToolSpec
+if TYPE_CHECKING:
+    from agent_runtime_core.models import Agent, AgentVersion
 
 AGENT_RUN_WORKFLOW: Final = "AgentRunWorkflow"
 
@@ -31,21 +42,74 @@ def workflow_id_for_run(run_id: str) -> str:
     return f"run-{run_id}"
 
 
-class AgentConfig(BaseModel):
+class DurableModel(BaseModel):
+    """Base of every workflow/activity input and output: frozen, unknown fields ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ToolConfig(DurableModel):
+    """A tool the version enables. ``name`` is not checked against any catalog: a tool retired
+    after the run started is still named here, and the worker answers its calls with an error."""
+
+    name: str
+    requires_approval: bool = False
+    settings: dict[str, Any] = Field(default_factory=dict[str, Any])
+
+
+class ModelSettingsConfig(DurableModel):
+    """Sampling settings (ranges were checked when the version was created)."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+class LimitsConfig(DurableModel):
+    """Per-run limits, with the defaults versions had when they were created without them."""
+
+    max_requests: int = 50
+    max_total_tokens: int | None = None
+    run_timeout_s: int = 3600
+    approval_timeout_s: int = 24 * 3600
+    on_approval_timeout: Literal["reject", "fail"] | str = "reject"
+    """``reject`` or ``fail``; an unknown value (a newer API's) behaves as ``reject``."""
+
+
+class AgentConfig(DurableModel):
     """The pinned agent version, as the workflow receives it (the workflow loads nothing)."""
 
     agent_id: str
     agent_name: str
     version: int
     model: str
-    fallback_models: list[str] = Field(default_factory=list)
+    fallback_models: list[str] = Field(default_factory=list[str])
     instructions: str = ""
-    tools: list[ToolSpec] = Field(default_factory=list[ToolSpec])
-    model_settings: ModelSettings = Field(default_factory=ModelSettings)
-    limits: Limits = Field(default_factory=Limits)
+    tools: list[ToolConfig] = Field(default_factory=list[ToolConfig])
+    model_settings: ModelSettingsConfig = Field(default_factory=ModelSettingsConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+    @classmethod
+    def from_version(cls, agent: Agent, version: AgentVersion) -> AgentConfig:
+        """The configuration of ``agent``'s stored ``version``, read leniently (a tool retired
+        since the version was created is kept, unknown stored keys are ignored)."""
+        return cls(
+            agent_id=agent.id,
+            agent_name=agent.name,
+            version=version.version,
+            model=version.model,
+            fallback_models=list(version.fallback_models),
+            instructions=version.instructions,
+            tools=[ToolConfig.model_validate(tool) for tool in _mappings(version.tools)],
+            model_settings=ModelSettingsConfig.model_validate(version.model_settings or {}),
+            limits=LimitsConfig.model_validate(version.limits or {}),
+        )
 
 
-class AgentRunInput(BaseModel):
+def _mappings(values: Sequence[Any]) -> list[Mapping[str, Any]]:
+    return [value for value in values if isinstance(value, Mapping)]
+
+
+class AgentRunInput(DurableModel):
     """Input of ``AgentRunWorkflow``."""
 
     run_id: str
@@ -54,7 +118,7 @@ class AgentRunInput(BaseModel):
     agent: AgentConfig
 
 
-class AgentRunResult(BaseModel):
+class AgentRunResult(DurableModel):
     """Result of ``AgentRunWorkflow``: the terminal status the run reached."""
 
     run_id: str
@@ -77,7 +141,7 @@ REQUEST_AMBIGUOUS: Final = "HumanRequestAmbiguous"
 """Update rejected: no request id given and not exactly one question is pending (422)."""
 
 
-class ApprovalDecisionUpdate(BaseModel):
+class ApprovalDecisionUpdate(DurableModel):
     """Input of the ``decide_approval`` update."""
 
     request_id: str
@@ -86,7 +150,7 @@ class ApprovalDecisionUpdate(BaseModel):
     decided_by: str
 
 
-class InputAnswerUpdate(BaseModel):
+class InputAnswerUpdate(DurableModel):
     """Input of the ``answer_input`` update."""
 
     request_id: str | None = None
@@ -94,7 +158,7 @@ class InputAnswerUpdate(BaseModel):
     decided_by: str
 
 
-class HumanRequestResolution(BaseModel):
+class HumanRequestResolution(DurableModel):
     """Result of both updates: which request, and its status now."""
 
     request_id: str

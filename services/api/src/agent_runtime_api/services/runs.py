@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,16 +35,16 @@ from agent_runtime_core.errors import (
 )
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_run_id
+from agent_runtime_core.lifecycle import DedupeKey, EventSpec, terminal_event
 from agent_runtime_core.metrics import record_run_created
 from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent, RunStatus
-from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import (
     AgentRepository,
     RunEventRepository,
     RunRepository,
     decode_cursor,
 )
-from agent_runtime_core.schemas import Limits, ModelSettings, RunCreate, ToolSpec
+from agent_runtime_core.schemas import RunCreate
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
     AgentConfig,
@@ -97,17 +97,7 @@ def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInp
         run_id=run.id,
         tenant_id=run.tenant_id,
         input=run.input,
-        agent=AgentConfig(
-            agent_id=agent.id,
-            agent_name=agent.name,
-            version=version.version,
-            model=version.model,
-            fallback_models=list(version.fallback_models),
-            instructions=version.instructions,
-            tools=[ToolSpec.model_validate(tool) for tool in version.tools],
-            model_settings=ModelSettings.model_validate(version.model_settings),
-            limits=Limits.model_validate(version.limits),
-        ),
+        agent=AgentConfig.from_version(agent, version),
     )
 
 
@@ -136,11 +126,11 @@ class RunService:
         """Cap on the tenant's queued, running and waiting runs (0: none)."""
         self.active_run_retry_after_s = active_run_retry_after_s
 
-    def _publish(self, event: RunEvent | None) -> None:
-        """Publish a committed event in the background (never fails or delays the request:
+    def _publish(self, *events: RunEvent) -> None:
+        """Publish committed events in the background (never fails or delays the request:
         Postgres is the record)."""
-        if self.event_bus is not None:
-            self.event_bus.publish_soon([event])
+        if self.event_bus is not None and events:
+            self.event_bus.publish_soon(events)
 
     async def create(self, body: RunCreate, idempotency_key: str | None) -> CreatedRun:
         """Write the run (``queued``) and start its workflow, in that order, idempotently.
@@ -167,12 +157,12 @@ class RunService:
     ) -> tuple[CreatedRun, AgentRunInput | None]:
         async with session_scope(self.database, self.tenant_id) as session:
             created, start_input, queued = await self._add_run(session, body, key, fingerprint)
-        self._publish(queued)
+        self._publish(*queued)
         return created, start_input
 
     async def _add_run(
         self, session: AsyncSession, body: RunCreate, key: str | None, fingerprint: str
-    ) -> tuple[CreatedRun, AgentRunInput | None, RunEvent | None]:
+    ) -> tuple[CreatedRun, AgentRunInput | None, list[RunEvent]]:
         """The run (new, or the original of an idempotent replay), its start input, and its
         ``run.queued`` event when it was created now."""
         runs = RunRepository(session, self.tenant_id)
@@ -189,7 +179,7 @@ class RunService:
                 start = None
                 if existing.status == RunStatus.QUEUED:
                     start = await self._input_for_existing(AgentRepository(session, self.tenant_id), existing)
-                return CreatedRun(run=existing, created=False), start, None
+                return CreatedRun(run=existing, created=False), start, []
         agents = AgentRepository(session, self.tenant_id)
         agent = await agents.get(body.agent_id)
         if agent is None:
@@ -220,12 +210,7 @@ class RunService:
             # the workflow's spans join (see _start_workflow).
             trace_id=current_trace_id() or new_trace_id(),
         )
-        await runs.add(run)
-        queued = await RunEventRepository(session, self.tenant_id).append(
-            run,
-            "run.queued",
-            {"agent_id": agent.id, "agent_version": version.version},
-        )
+        queued = await runs.create(run, {"agent_id": agent.id, "agent_version": version.version})
         return CreatedRun(run=run, created=True), workflow_input(run, agent, version), queued
 
     async def _check_active_run_cap(self, runs: RunRepository) -> None:
@@ -299,17 +284,8 @@ class RunService:
             )
 
     async def _fail_unstarted(self, run_id: str, message: str) -> None:
-        async with session_scope(self.database, self.tenant_id) as session:
-            run = await RunRepository(session, self.tenant_id).get(run_id, for_update=True)
-            if run is None or run.status != RunStatus.QUEUED:
-                return
-            run.status = RunStatus.FAILED
-            run.error = {"code": "start_failed", "message": message}
-            run.finished_at = utcnow()
-            failed = await RunEventRepository(session, self.tenant_id).append(
-                run, "run.failed", {"error": run.error}
-            )
-        self._publish(failed)
+        error = {"code": "start_failed", "message": message}
+        await self._end_unstarted(run_id, RunStatus.FAILED, error, only_from=(RunStatus.QUEUED,))
 
     async def get(self, run_id: str) -> Run:
         """Return a run or raise 404."""
@@ -355,17 +331,29 @@ class RunService:
         return await self.get(run_id)
 
     async def _cancel_unstarted(self, run_id: str) -> None:
+        error = {"code": "cancelled", "message": "Cancelled before it started."}
+        await self._end_unstarted(run_id, RunStatus.CANCELLED, error)
+
+    async def _end_unstarted(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: dict[str, str],
+        *,
+        only_from: Collection[RunStatus] | None = None,
+    ) -> None:
+        """End a run whose workflow never started (no worker will): ``status`` with ``error``."""
+
+        async def set_error(run: Run) -> None:
+            run.error = error
+
+        ended = EventSpec(terminal_event(status), {"error": error}, DedupeKey.RUN_FINISHED)
         async with session_scope(self.database, self.tenant_id) as session:
-            run = await RunRepository(session, self.tenant_id).get(run_id, for_update=True)
-            if run is None or run.status.is_terminal:
-                return
-            run.status = RunStatus.CANCELLED
-            run.error = {"code": "cancelled", "message": "Cancelled before it started."}
-            run.finished_at = utcnow()
-            cancelled = await RunEventRepository(session, self.tenant_id).append(
-                run, "run.cancelled", {"error": run.error}
+            result = await RunRepository(session, self.tenant_id).transition(
+                run_id, status, only_from=only_from, apply=set_error, events=[ended]
             )
-        self._publish(cancelled)
+        if result is not None:
+            self._publish(*result.events)
 
     async def events(self, run_id: str, *, after: int, limit: int) -> Window[RunEvent]:
         """Events of a run with ``seq > after``, in order."""

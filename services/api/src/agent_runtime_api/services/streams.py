@@ -33,12 +33,12 @@ from typing import Final
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.errors import InvalidRequestError, NotFoundError
 from agent_runtime_core.event_bus import (
-    TERMINAL_EVENT_TYPES,
     EventBus,
     EventBusUnavailable,
     StreamEntry,
     envelope_json,
 )
+from agent_runtime_core.lifecycle import TERMINAL_EVENT_TYPES
 from agent_runtime_core.models import RunEvent
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import AgentRepository, RunRepository

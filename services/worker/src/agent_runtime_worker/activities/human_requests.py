@@ -14,16 +14,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.db import Database, session_scope
-from agent_runtime_core.models import (
-    HumanRequest,
-    HumanRequestKind,
-    HumanRequestStatus,
-    RunEvent,
-    RunStatus,
-)
+from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, human_request_event
+from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository
-from agent_runtime_worker.activities.tenancy import locked_run
+from agent_runtime_worker.activities.tenancy import locked_run, transition_run
 from agent_runtime_worker.events import publish_committed
 
 OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
@@ -74,10 +69,6 @@ class CloseHumanWaitInput(BaseModel):
     resume: bool = True
 
 
-def _event_type(kind: HumanRequestKind, what: str) -> str:
-    return f"{'approval' if kind == HumanRequestKind.APPROVAL else 'input'}.{what}"
-
-
 def _public(request: HumanRequest) -> dict[str, Any]:
     data: dict[str, Any] = {
         "request_id": request.id,
@@ -108,34 +99,41 @@ class HumanRequestActivities:
     @activity.defn(name=OPEN_HUMAN_REQUESTS)
     async def open_human_requests(self, data: OpenHumanRequestsInput) -> int:
         """Write the requests and ``*.requested`` events; ``running → waiting`` (``run.waiting``)."""
-        written: list[RunEvent] = []
         async with session_scope(self.database, data.tenant_id) as session:
-            run = await locked_run(session, self.database, data.tenant_id, data.run_id)
-            events = RunEventRepository(session, data.tenant_id)
+            await locked_run(session, self.database, data.tenant_id, data.run_id)
             requests = HumanRequestRepository(session, data.tenant_id)
+            specs: list[EventSpec] = []
             for spec in data.requests:
                 request = await requests.get(data.run_id, spec.id)
                 if request is None:
                     request = HumanRequest(tenant_id=data.tenant_id, run_id=data.run_id, **spec.model_dump())
                     session.add(request)
                     await session.flush()
-                event = await events.append(
-                    run,
-                    _event_type(spec.kind, "requested"),
-                    _public(request),
-                    dedupe_key=f"human:{spec.id}:requested",
+                specs.append(
+                    EventSpec(
+                        human_request_event(spec.kind.value, HumanRequestStatus.PENDING.value),
+                        _public(request),
+                        DedupeKey.human_requested(spec.id),
+                    )
                 )
-                written += [event] if event else []
-            if run.status == RunStatus.RUNNING:
-                run.status = RunStatus.WAITING
-            if run.status == RunStatus.WAITING:
-                event = await events.append(
-                    run,
-                    "run.waiting",
-                    {"request_ids": [spec.id for spec in data.requests]},
-                    dedupe_key=f"run.waiting:{data.requests[0].id}",
-                )
-                written += [event] if event else []
+            written = (
+                await RunEventRepository(session, data.tenant_id).append_to_run(data.run_id, specs) or []
+            )
+            waiting = EventSpec(
+                EventType.RUN_WAITING,
+                {"request_ids": [spec.id for spec in data.requests]},
+                DedupeKey.waiting_for_humans(data.requests[0].id),
+            )
+            moved = await transition_run(
+                session,
+                self.database,
+                data.tenant_id,
+                data.run_id,
+                RunStatus.WAITING,
+                only_from=(RunStatus.RUNNING, RunStatus.WAITING),
+                events=[waiting],
+            )
+            written += moved.events
         await publish_committed(written)
         return len(written)
 
@@ -143,7 +141,7 @@ class HumanRequestActivities:
     async def resolve_human_request(self, data: ResolveHumanRequestInput) -> int:
         """Record who decided what, when; ``approval.decided`` / ``input.answered``."""
         async with session_scope(self.database, data.tenant_id) as session:
-            run = await locked_run(session, self.database, data.tenant_id, data.run_id)
+            await locked_run(session, self.database, data.tenant_id, data.run_id)
             request = await HumanRequestRepository(session, data.tenant_id).get(
                 data.run_id, data.request_id, for_update=True
             )
@@ -160,23 +158,21 @@ class HumanRequestActivities:
                 request.decided_by = data.decided_by
                 request.decided_at = utcnow()
                 session.add(request)
-            what = "decided" if request.kind == HumanRequestKind.APPROVAL else "answered"
-            event = await RunEventRepository(session, data.tenant_id).append(
-                run,
-                _event_type(request.kind, what),
+            resolved = EventSpec(
+                human_request_event(request.kind.value, request.status.value),
                 _public(request),
-                dedupe_key=f"human:{request.id}:resolved",
+                DedupeKey.human_resolved(request.id),
             )
-        await publish_committed([event] if event else [])
-        return 1 if event else 0
+            written = await RunEventRepository(session, data.tenant_id).append_to_run(data.run_id, [resolved])
+        await publish_committed(written or [])
+        return len(written or [])
 
     @activity.defn(name=CLOSE_HUMAN_WAIT)
     async def close_human_wait(self, data: CloseHumanWaitInput) -> int:
         """Expire or cancel still-pending requests; with ``resume``, ``waiting → running``."""
-        written: list[RunEvent] = []
         async with session_scope(self.database, data.tenant_id) as session:
             run = await locked_run(session, self.database, data.tenant_id, data.run_id)
-            events = RunEventRepository(session, data.tenant_id)
+            specs: list[EventSpec] = []
             if data.request_ids:
                 for request in await HumanRequestRepository(session, data.tenant_id).get_by_ids(
                     data.run_id, data.request_ids
@@ -185,18 +181,26 @@ class HumanRequestActivities:
                         request.status = data.status
                         request.decided_at = utcnow()
                         session.add(request)
-                    event = await events.append(
-                        run,
-                        _event_type(request.kind, request.status.value),
-                        _public(request),
-                        dedupe_key=f"human:{request.id}:resolved",
+                    specs.append(
+                        EventSpec(
+                            human_request_event(request.kind.value, request.status.value),
+                            _public(request),
+                            DedupeKey.human_resolved(request.id),
+                        )
                     )
-                    written += [event] if event else []
-            if data.resume and run.status == RunStatus.WAITING:
-                run.status = RunStatus.RUNNING
-                event = await events.append(
-                    run, "run.resumed", {}, dedupe_key=f"run.resumed:{run.last_event_seq}"
+            written = await RunEventRepository(session, data.tenant_id).append_to_run(run.id, specs) or []
+            if data.resume:
+                moved = await transition_run(
+                    session,
+                    self.database,
+                    data.tenant_id,
+                    data.run_id,
+                    RunStatus.RUNNING,
+                    only_from=(RunStatus.WAITING,),
+                    events=lambda run: [
+                        EventSpec(EventType.RUN_RESUMED, {}, DedupeKey.resumed_after(run.last_event_seq))
+                    ],
                 )
-                written += [event] if event else []
+                written += moved.events
         await publish_committed(written)
         return len(written)

@@ -12,11 +12,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, terminal_event
 from agent_runtime_core.metrics import record_run_finished
-from agent_runtime_core.models import RunStatus
-from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.models.run import can_transition
-from agent_runtime_core.repositories import RunEventRepository, UsageRepository
+from agent_runtime_core.models import Run, RunStatus
+from agent_runtime_core.repositories import UsageRepository
 from agent_runtime_worker.activities.contracts import (
     FINISH_RUN,
     MARK_RUN_STARTED,
@@ -25,7 +24,7 @@ from agent_runtime_worker.activities.contracts import (
     FinishRunInput,
     RunRef,
 )
-from agent_runtime_worker.activities.tenancy import locked_run
+from agent_runtime_worker.activities.tenancy import transition_run
 from agent_runtime_worker.events import publish_committed
 
 logger = logging.getLogger(__name__)
@@ -44,18 +43,21 @@ class RunActivities:
         Returns ``False`` when the run already finished (e.g. cancelled before it started),
         in which case the workflow must not run the agent.
         """
+        started = EventSpec(
+            EventType.RUN_STARTED, {"attempt": activity.info().attempt}, DedupeKey.RUN_STARTED
+        )
         async with session_scope(self.database, ref.tenant_id) as session:
-            run = await locked_run(session, self.database, ref.tenant_id, ref.run_id)
-            if run.status.is_terminal:
-                return False
-            if run.status == RunStatus.QUEUED:
-                run.status = RunStatus.RUNNING
-                run.started_at = utcnow()
-            event = await RunEventRepository(session, ref.tenant_id).append(
-                run, "run.started", {"attempt": activity.info().attempt}
+            result = await transition_run(
+                session,
+                self.database,
+                ref.tenant_id,
+                ref.run_id,
+                RunStatus.RUNNING,
+                only_from=(RunStatus.QUEUED, RunStatus.RUNNING),
+                events=[started],
             )
-        await publish_committed([event])
-        return True
+        await publish_committed(result.events)
+        return not result.previous.is_terminal
 
     @activity.defn(name=FINISH_RUN)
     async def finish_run(self, result: FinishRunInput) -> str:
@@ -67,13 +69,10 @@ class RunActivities:
         target = RunStatus(result.status)
         if not target.is_terminal:
             raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
-        async with session_scope(self.database, result.tenant_id) as session:
-            run = await locked_run(session, self.database, result.tenant_id, result.run_id)
-            if not can_transition(run.status, target):
-                logger.info("run %s already %s; not moving to %s", run.id, run.status, target)
-                return run.status.value
-            run.status = target
-            run.finished_at = run.finished_at or utcnow()
+        unpriced = 0
+
+        async def record_outcome(run: Run) -> None:
+            nonlocal unpriced
             run.output = result.output
             run.error = (
                 {"code": result.error_code, "message": result.error_message or result.error_code}
@@ -95,6 +94,8 @@ class RunActivities:
                     output_tokens,
                 )
             run.cost_usd = cost if requests and not unpriced else None
+
+        def finished_event(run: Run) -> list[EventSpec]:
             usage = {
                 "requests": run.usage_requests,
                 "input_tokens": run.usage_input_tokens,
@@ -105,10 +106,22 @@ class RunActivities:
             data: dict[str, object] = {"usage": usage}
             if run.error:
                 data["error"] = run.error
-            event = await RunEventRepository(session, result.tenant_id).append(
-                run, f"run.{target.value}", data, dedupe_key="run.finished"
+            return [EventSpec(terminal_event(target), data, DedupeKey.RUN_FINISHED)]
+
+        async with session_scope(self.database, result.tenant_id) as session:
+            moved = await transition_run(
+                session,
+                self.database,
+                result.tenant_id,
+                result.run_id,
+                target,
+                apply=record_outcome,
+                events=finished_event,
             )
-        await publish_committed([event])
+        if not moved.applied:
+            logger.info("run %s already %s; not moving to %s", result.run_id, moved.run.status, target)
+            return moved.run.status.value
+        await publish_committed(moved.events)
         record_run_finished(target.value)
         return target.value
 
@@ -118,10 +131,7 @@ class RunActivities:
 
         Returns the run's status afterwards; a finished run is left alone.
         """
-        async with session_scope(self.database, wait.tenant_id) as session:
-            run = await locked_run(session, self.database, wait.tenant_id, wait.run_id)
-            if run.status.is_terminal:
-                return run.status.value
+        if wait.waiting:
             reason = {
                 "reason": "budget_exceeded",
                 "budget": wait.budget,
@@ -130,19 +140,25 @@ class RunActivities:
                 "until": wait.resets_at.isoformat(),
                 "message": wait.message,
             }
-            if wait.waiting:
-                run.status = RunStatus.WAITING
-                event = await RunEventRepository(session, wait.tenant_id).append(
-                    run, "run.waiting", reason, dedupe_key=f"budget:{wait.wait_key}:waiting"
-                )
-            else:
-                run.status = RunStatus.RUNNING
-                event = await RunEventRepository(session, wait.tenant_id).append(
-                    run,
-                    "run.resumed",
-                    {"reason": "budget_reset", "budget": wait.budget},
-                    dedupe_key=f"budget:{wait.wait_key}:resumed",
-                )
-            status = run.status.value
-        await publish_committed([event])
+            target = RunStatus.WAITING
+            event = EventSpec(EventType.RUN_WAITING, reason, DedupeKey.budget_waiting(wait.wait_key))
+        else:
+            target = RunStatus.RUNNING
+            event = EventSpec(
+                EventType.RUN_RESUMED,
+                {"reason": "budget_reset", "budget": wait.budget},
+                DedupeKey.budget_resumed(wait.wait_key),
+            )
+        async with session_scope(self.database, wait.tenant_id) as session:
+            moved = await transition_run(
+                session,
+                self.database,
+                wait.tenant_id,
+                wait.run_id,
+                target,
+                only_from=(RunStatus.RUNNING, RunStatus.WAITING),
+                events=[event],
+            )
+            status = moved.run.status.value
+        await publish_committed(moved.events)
         return status

@@ -10,6 +10,7 @@ of being retried as "not found".
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
 from typing import Final
 
 from sqlmodel import select
@@ -17,8 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.db import Database, system_session_scope
-from agent_runtime_core.models import Run
+from agent_runtime_core.models import Run, RunStatus
 from agent_runtime_core.repositories import RunRepository
+from agent_runtime_core.repositories.runs import EventsFor, TransitionResult
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +56,24 @@ async def locked_run(session: AsyncSession, database: Database, tenant_id: str, 
     if run is None:
         raise await missing_run_error(database, tenant_id, run_id)
     return run
+
+
+async def transition_run(
+    session: AsyncSession,
+    database: Database,
+    tenant_id: str,
+    run_id: str,
+    target: RunStatus,
+    *,
+    events: EventsFor = (),
+    only_from: Collection[RunStatus] | None = None,
+    apply: Callable[[Run], Awaitable[None]] | None = None,
+) -> TransitionResult:
+    """:meth:`RunRepository.transition`, raising ``TenantMismatch`` / ``RunNotFound``
+    (non-retryable) when the tenant cannot see the run."""
+    result = await RunRepository(session, tenant_id).transition(
+        run_id, target, events=events, only_from=only_from, apply=apply
+    )
+    if result is None:
+        raise await missing_run_error(database, tenant_id, run_id)
+    return result
