@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent_runtime_core.lifecycle import EventType
 from agent_runtime_core.models.run import RunStatus
 from agent_runtime_core.schemas.common import StrictInput
 
@@ -80,6 +81,12 @@ class RunEventPublic(BaseModel):
     id: str = Field(description="`<run_id>:<seq>`", examples=["run_01jd3x8a0b1c2d3e4f5g6h7j8k:3"])
     seq: int
     run_id: str
-    type: str = Field(examples=["run.started", "tool.call.finished"])
+    type: EventType | str = Field(
+        description=(
+            "What happened (see `EventType`). Readers should skip types they do not know: a newer "
+            "server may add some."
+        ),
+        examples=["run.started", "tool.call.finished"],
+    )
     at: datetime
     data: dict[str, Any]
