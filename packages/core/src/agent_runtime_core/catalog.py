@@ -28,6 +28,16 @@ BUILTIN_MODELS: Final[dict[str, str]] = {
 }
 
 BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("current_time", "calculator", "http_get", "ask_human")
+"""The tools new agent versions may enable."""
+
+RETIRED_TOOLS: Final[dict[str, str]] = {}
+"""Tools taken out of service: name → why (and what to use instead).
+
+A retired tool cannot be enabled in a new version, and stored versions show it as unavailable.
+The worker keeps its definition (so histories of runs that called it replay unchanged) but
+answers every call with a tool error the model reads. Move a tool from ``BUILTIN_TOOL_NAMES`` to
+here to retire it; remove it for good only when no run that named it can still be replayed.
+"""
 
 HUMAN_INPUT_TOOL: Final = "ask_human"
 """The tool that pauses the run until a human answers its question (`POST /v1/runs/{id}/input`)."""
