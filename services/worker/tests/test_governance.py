@@ -326,7 +326,11 @@ async def test_wait_mode_waits_for_the_reset_then_the_run_goes_on(
     run_id = await new_run(database, tenant_id)
     task_queue = f"ts-{uuid.uuid4()}"
     run_input = agent_input(run_id, tenant_id, "builtin:scripted", ["calculator"])
-    run_input.agent.limits.run_timeout_s = 3 * 24 * 3600
+    agent = run_input.agent
+    longer = agent.model_copy(
+        update={"limits": agent.limits.model_copy(update={"run_timeout_s": 3 * 24 * 3600})}
+    )
+    run_input = run_input.model_copy(update={"agent": longer})
     async with build_worker(time_skipping_env.client, worker_settings, database, task_queue=task_queue):
         result = await execute(time_skipping_env.client, run_input, task_queue)
     assert result.status == "succeeded", result
