@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import APIRouter, Query
+from fastapi.routing import APIRoute
 
 from agent_runtime_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -14,6 +15,7 @@ _DESCRIPTIONS = {
     403: "Authenticated, but your roles or key scopes do not allow this call.",
     404: "No such resource for this tenant.",
     409: "Conflicts with the resource's current state.",
+    413: "The request body is larger than this route accepts (1 MiB unless configured otherwise).",
     422: "A field is invalid; `errors[].loc` names it.",
     429: "Too many requests (or active runs) for this tenant; retry after `Retry-After` seconds.",
     503: "A dependency (Temporal) is unreachable; retry later.",
@@ -42,6 +44,17 @@ def _problem(status: int) -> dict[str, Any]:
         "description": _DESCRIPTIONS[status],
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+
+
+def document_body_limits(router: APIRouter) -> None:
+    """Document the 413 problem on every route of ``router`` that reads a request body.
+
+    The limit itself is enforced by :class:`~agent_runtime_api.body_limit.BodySizeLimitMiddleware`
+    (a route may set its own with ``openapi_extra=body_limit(...)``).
+    """
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            route.responses.setdefault(413, _problem(413))
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: _problem(401), 403: _problem(403)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -12,6 +11,7 @@ from agent_runtime_api.routers.common import problems
 from agent_runtime_api.services.usage import UsageService
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.schemas import Page
+from agent_runtime_core.schemas.common import Text, Timestamp
 from agent_runtime_core.schemas.usage import (
     BudgetPublic,
     BudgetUpdate,
@@ -25,9 +25,9 @@ router = APIRouter(tags=["usage"])
 BudgetAdmin = Annotated[Principal, Depends(require(Permission.BUDGETS_MANAGE))]
 UsageReader = Annotated[Principal, Depends(require(Permission.USAGE_READ))]
 Provider = Annotated[
-    str, Path(max_length=40, description="`openai`, `anthropic`, `openai-compatible`, `builtin`.")
+    Text, Path(max_length=40, description="`openai`, `anthropic`, `openai-compatible`, `builtin`.")
 ]
-ModelName = Annotated[str, Path(max_length=200, description="The model name as agent versions spell it.")]
+ModelName = Annotated[Text, Path(max_length=200, description="The model name as agent versions spell it.")]
 Scope = Annotated[
     Literal["tenant", "global"],
     Query(description="`tenant` (yours) or `global` (every tenant; default tenant's admins only)."),
@@ -92,9 +92,12 @@ async def get_usage(
     session: SessionDep,
     principal: UsageReader,
     since: Annotated[
-        datetime | None, Query(description="Start (inclusive); default: 30 days before `until`.")
+        Timestamp | None,
+        Query(description="Start (inclusive; no offset: UTC); default: 30 days before `until`."),
     ] = None,
-    until: Annotated[datetime | None, Query(description="End (exclusive); default: now.")] = None,
+    until: Annotated[
+        Timestamp | None, Query(description="End (exclusive; no offset: UTC); default: now.")
+    ] = None,
     group_by: Annotated[
         list[str],
         Query(description="`day`, `agent`, `model`: repeat or comma-separate to combine (`day,model`)."),
