@@ -18,9 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from temporalio.testing import WorkflowEnvironment
 
-from agent_runtime_api.deps import get_principal
+from agent_runtime_api.deps import get_principal, get_stream_options
 from agent_runtime_api.main import create_app
-from agent_runtime_api.routers.streams import get_stream_options
 from agent_runtime_api.services.streams import StreamOptions
 from agent_runtime_cli.embedded import find_free_port
 from agent_runtime_core.auth import Principal

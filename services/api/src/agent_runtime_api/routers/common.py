@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.routing import APIRoute
 
 from agent_runtime_api.problems import PROBLEM_MEDIA_TYPE, Problem
+from agent_runtime_core.errors import InvalidRequestError
+from agent_runtime_core.repositories import decode_cursor
 
 _DESCRIPTIONS = {
     400: "Malformed request (e.g. a body that is not valid JSON or UTF-8).",
@@ -61,7 +63,41 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: _problem(401), 403: _pro
 """Documented on every authenticated route (set on the routers)."""
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
-Cursor = Annotated[
+MAX_CURSOR_NUMBER: Final = 2**31 - 1
+"""Numeric keys (versions, event ``seq``) are Postgres integers: a larger cursor is clamped to this,
+which comes after every row."""
+
+CursorQuery = Annotated[
     str | None,
-    Query(max_length=200, description="`next_cursor` from the previous page."),
+    Query(
+        alias="cursor",
+        max_length=200,
+        description="`next_cursor` from the previous page; any other value is a 422 `invalid_cursor`.",
+    ),
 ]
+
+
+def id_cursor(cursor: CursorQuery = None) -> str | None:
+    """The id a cursor points after (422 ``invalid_cursor`` if the API did not make it)."""
+    return decode_cursor(cursor) if cursor else None
+
+
+def number_cursor(cursor: CursorQuery = None) -> int | None:
+    """The number a cursor points after, for lists ordered by a number (422 ``invalid_cursor``
+    if the API did not make it)."""
+    if not cursor:
+        return None
+    raw = decode_cursor(cursor)
+    if not raw.isdigit():
+        raise InvalidRequestError(
+            "cursor is not valid; pass the next_cursor of a previous page",
+            loc=["query", "cursor"],
+            code="invalid_cursor",
+        )
+    return min(int(raw), MAX_CURSOR_NUMBER)
+
+
+IdCursor = Annotated[str | None, Depends(id_cursor)]
+"""``?cursor=`` of lists ordered by id, decoded; one rule for every list (docs/decisions.md)."""
+NumberCursor = Annotated[int | None, Depends(number_cursor)]
+"""``?cursor=`` of lists ordered by a number (versions, events), decoded."""
