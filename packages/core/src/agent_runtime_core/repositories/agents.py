@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,12 +77,3 @@ class AgentRepository:
             statement = statement.where(col(AgentVersion.version) < below_version)
         statement = statement.order_by(col(AgentVersion.version).desc()).limit(limit)
         return (await self.session.exec(statement)).all()
-
-    async def count(self) -> int:
-        """Number of live agents of this tenant."""
-        statement = (
-            select(func.count())
-            .select_from(Agent)
-            .where(Agent.tenant_id == self.tenant_id, col(Agent.deleted_at).is_(None))
-        )
-        return (await self.session.exec(statement)).one()
