@@ -96,10 +96,7 @@ class AgentService:
                 "before deleting the agent.",
                 code="agent_has_active_runs",
             )
-        agent.deleted_at = utcnow()
-        agent.updated_at = agent.deleted_at
-        self.session.add(agent)
-        await self.session.flush()
+        await self.agents.soft_delete(agent)
 
     async def create_version(self, agent_id: str, body: AgentVersionCreate) -> AgentVersion:
         """Add the next immutable version of an agent."""
