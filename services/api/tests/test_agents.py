@@ -9,26 +9,7 @@ import pytest
 
 from agent_runtime_core.repositories import encode_cursor
 
-from .conftest import build_app, open_client
-
-VERSION = {"model": "builtin:scripted", "instructions": "Be brief.", "tools": [{"name": "calculator"}]}
-
-
-async def create_agent(api: httpx.AsyncClient, name: str = "support-bot", **extra: Any) -> dict[str, Any]:
-    response = await api.post("/v1/agents", json={"name": name, **extra})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"].endswith(code)
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
+from .support import VERSION, assert_problem, build_app, create_agent, open_client
 
 
 async def test_create_agent_with_first_version_returns_201_and_location(api: httpx.AsyncClient) -> None:

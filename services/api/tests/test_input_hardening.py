@@ -11,8 +11,7 @@ from fastapi import APIRouter, Request
 
 from agent_runtime_api.body_limit import body_limit
 
-from .conftest import build_app, open_client
-from .test_agents import VERSION, assert_problem
+from .support import VERSION, assert_problem, build_app, open_client
 
 
 def nested(depth: int) -> dict[str, Any]:

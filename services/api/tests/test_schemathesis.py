@@ -45,7 +45,7 @@ from agent_runtime_core.repositories import encode_cursor
 from agent_runtime_core.settings import Settings
 from agent_runtime_worker.main import build_worker
 
-from .conftest import issue_api_key
+from .support import issue_api_key
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # The tenant stream never ends on its own: a generated request without a filter would hang.

@@ -10,7 +10,7 @@ import httpx
 from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.models import Agent, AgentVersion
 
-from .test_agents import VERSION, assert_problem, create_agent
+from .support import VERSION, assert_problem, create_agent
 
 
 async def store_version(database: Database, tenant_id: str, agent_id: str, **columns: Any) -> None:
