@@ -174,3 +174,19 @@ async def test_a_route_may_accept_more_than_the_default(database_url: str, tenan
         assert accepted.json() == {"size": 50_000}
         assert_problem(await client.post("/upload-test", content=b"x" * 70_000), 413, "payload_too_large")
         assert_problem(await client.post("/v1/agents", content=b"x" * 50_000), 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    ("path", "loc"),
+    [
+        ("/v1/runs/run_%00x", ["path", "run_id"]),
+        ("/v1/agents/agt_%00x", ["path", "agent_id"]),
+        ("/v1/runs?agent_id=agt_%00x", ["query", "agent_id"]),
+        ("/v1/api-keys/key_%00x", ["path", "key_id"]),
+    ],
+)
+async def test_nul_character_in_an_id_is_422_naming_it(
+    api: httpx.AsyncClient, path: str, loc: list[str]
+) -> None:
+    problem = assert_problem(await api.get(path), 422, "validation_error")
+    assert problem["errors"][0]["loc"] == loc

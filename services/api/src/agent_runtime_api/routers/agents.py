@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from agent_runtime_api.deps import AgentServiceDep, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, IdCursor, Limit, NumberCursor, problems
+from agent_runtime_api.routers.common import AUTH_RESPONSES, AgentId, IdCursor, Limit, NumberCursor, problems
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.schemas import (
     AgentCreate,
@@ -23,7 +23,6 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=AUTH_RESPONSE
 AgentReader = Annotated[Principal, Depends(require(Permission.AGENTS_READ))]
 AgentWriter = Annotated[Principal, Depends(require(Permission.AGENTS_WRITE))]
 
-AgentId = Annotated[str, Path(max_length=40, description="Agent id (`agt_…`).")]
 VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="Version number.")]
 
 

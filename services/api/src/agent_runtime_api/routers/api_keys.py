@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Path, Response, status
 from agent_runtime_api.deps import ApiKeyServiceDep, require
 from agent_runtime_api.routers.common import AUTH_RESPONSES, IdCursor, Limit, problems
 from agent_runtime_core.auth import Permission, Principal
-from agent_runtime_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Page
+from agent_runtime_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Page, Text
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], responses=AUTH_RESPONSES)
 
-KeyId = Annotated[str, Path(max_length=40, description="API key id (`key_…`).")]
+KeyId = Annotated[Text, Path(max_length=40, description="API key id (`key_…`).")]
 KeyManager = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 
 

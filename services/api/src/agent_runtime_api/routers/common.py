@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.routing import APIRoute
 
 from agent_runtime_api.problems import PROBLEM_MEDIA_TYPE, Problem
 from agent_runtime_core.errors import InvalidRequestError
 from agent_runtime_core.repositories import decode_cursor
+from agent_runtime_core.schemas import Text
 
 _DESCRIPTIONS = {
     400: "Malformed request (e.g. a body that is not valid JSON or UTF-8).",
@@ -63,6 +64,10 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {401: _problem(401), 403: _pro
 """Documented on every authenticated route (set on the routers)."""
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
+
+RunId = Annotated[Text, Path(max_length=40, description="Run id (`run_…`).")]
+AgentId = Annotated[Text, Path(max_length=40, description="Agent id (`agt_…`).")]
+AgentIdFilter = Annotated[Text | None, Query(max_length=40, description="Only this agent's runs.")]
 MAX_CURSOR_NUMBER: Final = 2**31 - 1
 """Numeric keys (versions, event ``seq``) are Postgres integers: a larger cursor is clamped to this,
 which comes after every row."""

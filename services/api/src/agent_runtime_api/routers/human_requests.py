@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from agent_runtime_api.audit import add_audit_details
 from agent_runtime_api.deps import HumanRequestServiceDep, RunReader, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, IdCursor, Limit, problems
+from agent_runtime_api.routers.common import AUTH_RESPONSES, IdCursor, Limit, RunId, problems
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.models import HumanRequestKind
 from agent_runtime_core.schemas import (
@@ -17,14 +17,14 @@ from agent_runtime_core.schemas import (
     InputAnswer,
     InputRequestPublic,
     Page,
+    Text,
 )
 
 router = APIRouter(prefix="/v1/runs/{run_id}", tags=["approvals"], responses=AUTH_RESPONSES)
 
 Decider = Annotated[Principal, Depends(require(Permission.APPROVALS_DECIDE))]
 
-RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
-ApprovalId = Annotated[str, Path(max_length=40, description="Approval id (`apr_…`).")]
+ApprovalId = Annotated[Text, Path(max_length=40, description="Approval id (`apr_…`).")]
 
 
 @router.get("/approvals", summary="List a run's approvals", responses=problems(404))

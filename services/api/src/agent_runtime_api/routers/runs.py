@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from agent_runtime_api.deps import AppStateDep, RunReader, RunServiceDep, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, IdCursor, Limit, NumberCursor, problems
+from agent_runtime_api.routers.common import (
+    AUTH_RESPONSES,
+    AgentIdFilter,
+    IdCursor,
+    Limit,
+    NumberCursor,
+    RunId,
+    problems,
+)
 from agent_runtime_api.services.streams import MAX_SEQ
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.models import Run, RunStatus
@@ -18,8 +26,6 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=AUTH_RESPONSES)
 
 RunCreator = Annotated[Principal, Depends(require(Permission.RUNS_CREATE))]
 RunCanceller = Annotated[Principal, Depends(require(Permission.RUNS_CANCEL))]
-
-RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
 
 
 def _ui_url(state: AppStateDep, workflow_id: str) -> str | None:
@@ -80,7 +86,7 @@ async def list_runs(
     service: RunServiceDep,
     state: AppStateDep,
     _: RunReader,
-    agent_id: Annotated[str | None, Query(max_length=40, description="Only this agent's runs.")] = None,
+    agent_id: AgentIdFilter = None,
     run_status: Annotated[
         list[RunStatus] | None,
         Query(alias="status", description="Only runs in these statuses (repeatable)."),

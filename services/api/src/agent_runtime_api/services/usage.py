@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, cast
 
@@ -31,10 +31,6 @@ DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=366)
 
 PriceScope = Literal["tenant", "global"]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class UsageService:
@@ -154,8 +150,9 @@ class UsageService:
                     )
                 if name not in groups:
                     groups.append(name)
-        until = _utc(until) if until is not None else utcnow()
-        since = _utc(since) if since is not None else until - DEFAULT_WINDOW
+        # The route's Timestamp type already made them UTC and kept them in range.
+        until = until if until is not None else utcnow()
+        since = since if since is not None else until - DEFAULT_WINDOW
         if since >= until:
             raise InvalidRequestError("since must be before until", loc=["query", "since"])
         if until - since > MAX_WINDOW:
