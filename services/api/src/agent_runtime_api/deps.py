@@ -313,9 +313,12 @@ def get_stream_options() -> StreamOptions:
 StreamOptionsDep = Annotated[StreamOptions, Depends(get_stream_options)]
 
 
-def get_stream_service(state: AppStateDep, principal: RunReader, options: StreamOptionsDep) -> StreamService:
-    """Live streams. A stream outlives any one transaction, so it opens short ones itself."""
-    return StreamService(state.database, state.event_bus, principal.tenant_id, options)
+def get_stream_service(
+    state: AppStateDep, _: RunReader, unit_of_work: UnitOfWorkDep, options: StreamOptionsDep
+) -> StreamService:
+    """Live streams (the caller must be allowed to read runs). A stream outlives any one
+    transaction, so it opens short ones through its unit of work."""
+    return StreamService(unit_of_work, state.event_bus, options)
 
 
 StreamServiceDep = Annotated[StreamService, Depends(get_stream_service)]
