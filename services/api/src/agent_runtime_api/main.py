@@ -55,7 +55,7 @@ that no page returned is a 422 `invalid_cursor`.
 
 **Input rules:** request bodies above 1 MiB (`AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES`) get 413.
 Text may not contain the NUL character (`\\u0000`), and free-form JSON objects (such as tool
-`settings`) may nest at most 32 levels and hold at most 10,000 keys and items: 422 naming the
+`settings`) may nest at most 32 levels and hold at most 10,000 members and items: 422 naming the
 field. Datetimes in requests without an offset are UTC and must lie between 1970 and 2200.
 """
 

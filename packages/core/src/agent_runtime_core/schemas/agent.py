@@ -60,6 +60,8 @@ def _check_model_name(value: str) -> str:
 class ToolSpec(StrictInput):
     """A built-in tool the agent may call."""
 
+    check_json_bounds = False  # also in the workflow input: AgentVersionCreate checks them
+
     name: str = Field(description="One of: " + ", ".join(BUILTIN_TOOL_NAMES), examples=["calculator"])
     requires_approval: bool = Field(
         default=False, description="Pause the run for a human decision before the tool runs."
@@ -77,12 +79,16 @@ class ToolSpec(StrictInput):
 class ModelSettings(StrictInput):
     """Sampling settings passed to the model."""
 
+    check_json_bounds = False  # also in the workflow input: AgentVersionCreate checks them
+
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class Limits(StrictInput):
     """Per-run limits. A run that exceeds one ends ``failed`` (or ``timed_out`` for time)."""
+
+    check_json_bounds = False  # also in the workflow input: AgentVersionCreate checks them
 
     max_requests: int = Field(default=50, ge=1, le=10_000, description="Model requests per run.")
     max_total_tokens: int | None = Field(

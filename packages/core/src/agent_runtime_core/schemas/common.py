@@ -9,19 +9,19 @@ fail there, after the API had already answered 2xx.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Generic, TypeVar, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 T = TypeVar("T")
 
 MAX_JSON_DEPTH: Final = 32
 """Deepest nesting accepted in a free-form JSON value (objects and arrays inside a field)."""
 MAX_JSON_ITEMS: Final = 10_000
-"""Most keys plus items accepted in one free-form JSON value."""
+"""Most entries (object members plus array items, at every level) in one free-form JSON value."""
 
 EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """Earliest time accepted in a request: nothing the runtime records is older."""
@@ -43,42 +43,58 @@ def refuse_nul(value: str) -> str:
     return value
 
 
-def check_storable(value: object) -> None:
-    """Raise a validation error unless ``value`` can be stored as JSON/text by Postgres.
+Loc = tuple[str | int, ...]
+
+
+def storable_problem(value: object, *, bounded: bool = True) -> tuple[Loc, PydanticCustomError] | None:
+    """Why ``value`` cannot be accepted (where, relative to it, and what), or ``None``.
 
     Walks strings, mappings (keys too) and sequences iteratively, so a hostile depth cannot
-    exhaust the stack: no NUL character, at most :data:`MAX_JSON_DEPTH` levels of nesting and
-    :data:`MAX_JSON_ITEMS` keys and items in all. Models are skipped: their own fields were
-    checked when they were validated.
+    exhaust the stack: no NUL character anywhere and, when ``bounded``, at most
+    :data:`MAX_JSON_DEPTH` levels of nesting and :data:`MAX_JSON_ITEMS` object members and array
+    items in all. Request models whose ``check_json_bounds`` is off are walked field by field (they check only
+    NUL themselves); other models checked their own fields when they were validated. The
+    location names list items and model fields down to the free-form value, not inside it.
     """
-    stack: list[tuple[object, int]] = [(value, 0)]
+    stack: list[tuple[object, int, Loc, bool]] = [(value, 0, (), False)]
     items = 0
     while stack:
-        current, depth = stack.pop()
+        current, depth, loc, free_form = stack.pop()
         if isinstance(current, str):
             if "\x00" in current:
-                raise _nul_error()
+                return loc, _nul_error()
             continue
-        children: list[object]
+        if isinstance(current, StrictInput):
+            if bounded and not current.check_json_bounds:
+                stack.extend(
+                    (getattr(current, name), depth, (*loc, name), False)
+                    for name in type(current).model_fields
+                )
+            continue
+        children: list[tuple[object, Loc]]
         if isinstance(current, Mapping):
             mapping: Mapping[object, object] = current  # pyright: ignore[reportUnknownVariableType]
-            children = [*mapping.keys(), *mapping.values()]
+            children = [(child, loc) for child in (*mapping.keys(), *mapping.values())]
+            free_form = True
         elif isinstance(current, list | tuple | set | frozenset):
-            children = list(current)  # pyright: ignore[reportUnknownArgumentType]
+            sequence: list[object] = list(cast(Iterable[object], current))
+            children = [(child, loc if free_form else (*loc, index)) for index, child in enumerate(sequence)]
         else:
             continue
-        if depth >= MAX_JSON_DEPTH:
-            raise PydanticCustomError(
-                "json_too_deep",
-                "nested more than {max_depth} levels deep",
-                {"max_depth": MAX_JSON_DEPTH},
-            )
-        items += len(children)
-        if items > MAX_JSON_ITEMS:
-            raise PydanticCustomError(
-                "json_too_large", "more than {max_items} keys and items", {"max_items": MAX_JSON_ITEMS}
-            )
-        stack.extend((child, depth + 1) for child in children)
+        if bounded:
+            if depth >= MAX_JSON_DEPTH:
+                problem = PydanticCustomError(
+                    "json_too_deep", "nested more than {max_depth} levels deep", {"max_depth": MAX_JSON_DEPTH}
+                )
+                return loc, problem
+            items += len(children) // 2 if isinstance(current, Mapping) else len(children)
+            if items > MAX_JSON_ITEMS:
+                problem = PydanticCustomError(
+                    "json_too_large", "more than {max_items} members and items", {"max_items": MAX_JSON_ITEMS}
+                )
+                return loc, problem
+        stack.extend((child, depth + 1, child_loc, free_form) for child, child_loc in children)
+    return None
 
 
 def check_datetime_range(value: datetime) -> datetime:
@@ -87,7 +103,7 @@ def check_datetime_range(value: datetime) -> datetime:
     One convention for every datetime the API accepts (see ``docs/decisions.md``).
     """
     aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    # Compared in UTC; an offset near datetime.min/max would overflow, so compare naive UTC parts.
+    # Converting a time near datetime.min/max with an offset overflows: out of range as well.
     try:
         in_utc = aware.astimezone(UTC)
     except OverflowError:
@@ -114,11 +130,24 @@ class StrictInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
+    check_json_bounds: ClassVar[bool] = True
+    """Off for the pieces also embedded in the workflow input (tools, model settings, limits): a
+    bound added later must not refuse the input of a run in flight when its history replays. The
+    request models that carry them check the bounds for them, with the same error locations."""
+
     @field_validator("*", mode="after")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        check_storable(value)
-        return value
+        found = storable_problem(value, bounded=cls.check_json_bounds)
+        if found is None:
+            return value
+        loc, problem = found
+        if not loc:
+            raise problem
+        # Locations below this field (e.g. `tools[0].settings`) are kept: pydantic prefixes them.
+        raise ValidationError.from_exception_data(
+            cls.__name__, [InitErrorDetails(type=problem, loc=loc, input=value)]
+        )
 
 
 class Page(BaseModel, Generic[T]):
