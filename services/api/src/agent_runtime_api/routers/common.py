@@ -29,24 +29,18 @@ EVERY_CALL = (400, 401, 403, 422, 429)
 fields, rate limits."""
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem+json errors: ``statuses`` plus `EVERY_CALL`."""
-    return {
-        status: {
-            "model": Problem,
-            "description": _DESCRIPTIONS.get(status, "Error."),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in sorted({*statuses, *EVERY_CALL})
-    }
-
-
 def _problem(status: int) -> dict[str, Any]:
+    """The OpenAPI ``responses`` entry of one problem+json status."""
     return {
         "model": Problem,
-        "description": _DESCRIPTIONS[status],
+        "description": _DESCRIPTIONS.get(status, "Error."),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem+json errors: ``statuses`` plus `EVERY_CALL`."""
+    return {status: _problem(status) for status in sorted({*statuses, *EVERY_CALL})}
 
 
 def document_body_limits(router: APIRouter) -> None:
