@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from agent_runtime_core.db import Database, system_session_scope
-from agent_runtime_core.models import Agent, AgentVersion
+from agent_runtime_core.ids import new_run_id
+from agent_runtime_core.models import Agent, AgentVersion, Run, RunStatus
 
 from .support import VERSION, assert_problem, create_agent
 
@@ -95,3 +96,27 @@ def test_openapi_documents_available_on_version_tools(api: httpx.AsyncClient) ->
     assert "available" in tool["properties"]
     assert "retired" in tool["properties"]["available"]["description"]
     assert schemas["AgentVersionPublic"]["properties"]["tools"]["items"]["$ref"].endswith("ToolPublic")
+
+
+async def test_run_whose_stored_error_lacks_fields_is_still_readable(
+    api: httpx.AsyncClient, database: Database, tenant_id: str
+) -> None:
+    agent = await create_agent(api, "old-errors", version=VERSION)
+    run_id = new_run_id()
+    async with system_session_scope(database) as session:
+        session.add(
+            Run(
+                id=run_id,
+                tenant_id=tenant_id,
+                agent_id=agent["id"],
+                agent_version=1,
+                status=RunStatus.FAILED,
+                input="hi",
+                workflow_id=f"run-{run_id}",
+                error={"kind": "written by another build"},
+            )
+        )
+
+    response = await api.get(f"/v1/runs/{run_id}")
+    assert response.status_code == 200, response.text
+    assert response.json()["error"] == {"code": "error", "message": ""}

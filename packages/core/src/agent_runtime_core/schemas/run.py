@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,12 @@ class RunError(BaseModel):
 
     code: str = Field(examples=["model_error", "cancelled", "timed_out", "usage_limit_exceeded"])
     message: str
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> RunError:
+        """The error as a run row stores it, read leniently: other keys are ignored and a missing
+        one is empty, so a row written by another build never makes reading the run a 500."""
+        return cls(code=str(stored.get("code") or "error"), message=str(stored.get("message") or ""))
 
 
 class RunUsage(BaseModel):
@@ -88,7 +95,7 @@ class RunPublic(BaseModel):
             status=run.status,
             input=run.input,
             output=run.output,
-            error=RunError.model_validate(run.error) if run.error else None,
+            error=RunError.from_stored(run.error) if run.error else None,
             usage=RunUsage(
                 requests=run.usage_requests,
                 input_tokens=run.usage_input_tokens,
