@@ -206,3 +206,10 @@ def test_workflow_input_pieces_do_not_apply_the_request_bounds() -> None:
     [error] = raised.value.errors()
     assert error["loc"] == ("tools", 0, "settings")
     assert error["type"] == "json_too_deep"
+
+
+async def test_json_nested_deeper_than_the_parser_allows_is_a_client_error(api: httpx.AsyncClient) -> None:
+    deep = '{"name": "x", "description": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    response = await api.post("/v1/agents", content=deep, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
