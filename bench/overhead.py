@@ -997,16 +997,15 @@ async def profile_ours(
 async def profile_post_path(bench: Bench, settings: Settings, count: int) -> dict[str, Any]:
     """The API's POST /v1/runs path, in this process, split into its parts (p50 ms).
 
-    The service is built by the route's own factory (``routers.runs._service``) on an
+    The service is built by the route's own dependency (``deps.get_run_service``) on an
     ``AppState`` like the API's lifespan builds; ``create`` is what the route awaits. Its
     ``_write_run`` (the transaction: agent, version, run row, ``run.queued`` event, and the
     event's publication where there is one) and ``_start_workflow`` are timed when present. The
     raw ``start_workflow`` of scenario (a) is measured alongside.
     """
-    from agent_runtime_api.deps import AppState
-    from agent_runtime_api.routers import runs as runs_router
+    from agent_runtime_api.deps import AppState, get_run_service
     from agent_runtime_api.temporal_connection import TemporalConnection
-    from agent_runtime_core.auth import Principal
+    from agent_runtime_core.db import UnitOfWork
     from agent_runtime_core.schemas import RunCreate
 
     state = AppState(
@@ -1014,7 +1013,7 @@ async def profile_post_path(bench: Bench, settings: Settings, count: int) -> dic
         database=Database(settings.database_url, pool_size=settings.database_pool_size),
         temporal=TemporalConnection(settings.temporal_address, settings.temporal_namespace),
     )
-    service = runs_router._service(state, Principal(tenant_id=DEFAULT_TENANT_ID, subject="bench"))
+    service = get_run_service(state, UnitOfWork(state.database, DEFAULT_TENANT_ID))
     timings: defaultdict[str, list[float]] = defaultdict(list)
 
     def timed(name: str, method: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,26 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import build_app, open_client
+from agent_runtime_core.repositories import encode_cursor
 
-VERSION = {"model": "builtin:scripted", "instructions": "Be brief.", "tools": [{"name": "calculator"}]}
-
-
-async def create_agent(api: httpx.AsyncClient, name: str = "support-bot", **extra: Any) -> dict[str, Any]:
-    response = await api.post("/v1/agents", json={"name": name, **extra})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"].endswith(code)
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
+from .support import VERSION, assert_problem, build_app, create_agent, open_client
 
 
 async def test_create_agent_with_first_version_returns_201_and_location(api: httpx.AsyncClient) -> None:
@@ -38,7 +21,9 @@ async def test_create_agent_with_first_version_returns_201_and_location(api: htt
     assert response.headers["location"] == f"/v1/agents/{agent['id']}"
     version = (await api.get(f"/v1/agents/{agent['id']}/versions/1")).json()
     assert version["model"] == "builtin:scripted"
-    assert version["tools"] == [{"name": "calculator", "requires_approval": False, "settings": {}}]
+    assert version["tools"] == [
+        {"name": "calculator", "requires_approval": False, "settings": {}, "available": True}
+    ]
     assert version["limits"]["max_requests"] == 50
 
 
@@ -118,6 +103,28 @@ async def test_malformed_cursor_is_422_naming_cursor(api: httpx.AsyncClient) -> 
     problem = assert_problem(
         await api.get("/v1/agents", params={"cursor": "garbage!"}), 422, "invalid_cursor"
     )
+    assert problem["errors"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [
+        ("/v1/agents", "garbage!"),
+        ("/v1/agents/{agent_id}/versions", "garbage!"),
+        # Well-formed, but not a version number: it used to mean "from the start" here.
+        ("/v1/agents/{agent_id}/versions", encode_cursor("agt_x")),
+        ("/v1/runs", "garbage!"),
+        ("/v1/runs/run_x/events", encode_cursor("run_x")),
+        ("/v1/api-keys", "garbage!"),
+        ("/v1/audit-log", "garbage!"),
+    ],
+)
+async def test_every_list_answers_a_malformed_cursor_with_the_same_422(
+    api: httpx.AsyncClient, path: str, cursor: str
+) -> None:
+    agent = await create_agent(api, "cursor-check", version=VERSION)
+    response = await api.get(path.format(agent_id=agent["id"]), params={"cursor": cursor})
+    problem = assert_problem(response, 422, "invalid_cursor")
     assert problem["errors"][0]["loc"] == ["query", "cursor"]
 
 

@@ -16,7 +16,7 @@ from agent_runtime_core.auth.api_keys import hash_api_key
 from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.models import ApiKey
 
-from .conftest import build_authenticating_app, issue_api_key, open_client
+from .support import build_authenticating_app, issue_api_key, open_client
 
 
 @pytest.fixture

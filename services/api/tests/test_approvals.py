@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import httpx
 from temporalio.client import Client
 
-from .test_agents import assert_problem
-from .test_runs import TERMINAL, events_of, make_agent, runtime_api, wait_for_status
-
-__all__ = ["runtime_api"]
-
-
-async def pending_approvals(
-    api: httpx.AsyncClient, run_id: str, count: int, timeout_s: float = 20
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        approvals = (await api.get(f"/v1/runs/{run_id}/approvals")).json()["data"]
-        pending = [a for a in approvals if a["status"] == "pending"]
-        if len(pending) >= count:
-            return pending
-        assert time.monotonic() < deadline, approvals
-        await asyncio.sleep(0.05)
-
-
-async def start(api: httpx.AsyncClient, agent_id: str, text: str) -> str:
-    response = await api.post("/v1/runs", json={"agent_id": agent_id, "input": text})
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
+from .support import (
+    TERMINAL_STATUSES,
+    assert_problem,
+    events_of,
+    make_agent,
+    pending_approvals,
+    start_run,
+    wait_for_status,
+)
 
 
 async def test_approved_tool_runs_and_the_decision_is_recorded(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator", "requires_approval": True}])
-    run_id = await start(runtime_api, agent_id, "What is 6 * 7?")
+    run_id = await start_run(runtime_api, agent_id, "What is 6 * 7?")
     [approval] = await pending_approvals(runtime_api, run_id, 1)
     assert approval["id"].startswith("apr_")
     assert approval["tool"] == "calculator"
@@ -53,7 +38,7 @@ async def test_approved_tool_runs_and_the_decision_is_recorded(runtime_api: http
     assert body["decided_by"] == "test"
     assert body["decided_at"] is not None
 
-    done = await wait_for_status(runtime_api, run_id, TERMINAL)
+    done = await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
     assert done["status"] == "succeeded", done
     assert "calculator: 42" in done["output"]
     types = [e["type"] for e in await events_of(runtime_api, run_id)]
@@ -70,14 +55,14 @@ async def test_approved_tool_runs_and_the_decision_is_recorded(runtime_api: http
 
 async def test_rejected_tool_is_not_run_and_the_model_hears_why(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator", "requires_approval": True}])
-    run_id = await start(runtime_api, agent_id, "What is 6 * 7?")
+    run_id = await start_run(runtime_api, agent_id, "What is 6 * 7?")
     [approval] = await pending_approvals(runtime_api, run_id, 1)
     response = await runtime_api.post(
         f"/v1/runs/{run_id}/approvals/{approval['id']}", json={"decision": "reject", "reason": "too risky"}
     )
     assert response.json()["status"] == "rejected"
     assert response.json()["reason"] == "too risky"
-    done = await wait_for_status(runtime_api, run_id, TERMINAL)
+    done = await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
     assert done["status"] == "succeeded"
     assert "calculator was not run: Rejected by test: too risky" in done["output"]
     assert "tool.call.started" not in [e["type"] for e in await events_of(runtime_api, run_id)]
@@ -93,7 +78,7 @@ async def test_parallel_approvals_are_decided_independently_in_any_order(
             {"name": "current_time", "requires_approval": True},
         ],
     )
-    run_id = await start(runtime_api, agent_id, "What is 2 + 2 in Asia/Tokyo?")
+    run_id = await start_run(runtime_api, agent_id, "What is 2 + 2 in Asia/Tokyo?")
     approvals = await pending_approvals(runtime_api, run_id, 2)
     by_tool = {a["tool"]: a for a in approvals}
     # Decide the second first; the run keeps waiting for the other one.
@@ -106,7 +91,7 @@ async def test_parallel_approvals_are_decided_independently_in_any_order(
         f"/v1/runs/{run_id}/approvals/{by_tool['calculator']['id']}", json={"decision": "approve"}
     )
     assert second.status_code == 200
-    done = await wait_for_status(runtime_api, run_id, TERMINAL)
+    done = await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
     assert "calculator: 4" in done["output"]
     assert "current_time was not run" in done["output"]
 
@@ -124,7 +109,7 @@ async def test_parallel_approvals_are_decided_independently_in_any_order(
 
 async def test_racing_decisions_are_refused_by_the_workflow_validator(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator", "requires_approval": True}])
-    run_id = await start(runtime_api, agent_id, "1 + 1")
+    run_id = await start_run(runtime_api, agent_id, "1 + 1")
     [approval] = await pending_approvals(runtime_api, run_id, 1)
     url = f"/v1/runs/{run_id}/approvals/{approval['id']}"
     responses = await asyncio.gather(
@@ -138,7 +123,7 @@ async def test_racing_decisions_are_refused_by_the_workflow_validator(runtime_ap
 
 async def test_unknown_approval_and_bad_decision_are_client_errors(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator", "requires_approval": True}])
-    run_id = await start(runtime_api, agent_id, "1 + 1")
+    run_id = await start_run(runtime_api, agent_id, "1 + 1")
     [approval] = await pending_approvals(runtime_api, run_id, 1)
     assert_problem(
         await runtime_api.post(f"/v1/runs/{run_id}/approvals/apr_nope", json={"decision": "approve"}),
@@ -157,7 +142,7 @@ async def test_unknown_approval_and_bad_decision_are_client_errors(runtime_api: 
         "status"
     ] == "pending"
     await runtime_api.post(f"/v1/runs/{run_id}/cancel")
-    done = await wait_for_status(runtime_api, run_id, TERMINAL)
+    done = await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
     assert done["status"] == "cancelled"
     # The run ended while waiting: its approval is void, and deciding it now is a conflict.
     assert (await runtime_api.get(f"/v1/runs/{run_id}/approvals/{approval['id']}")).json()[
@@ -171,7 +156,7 @@ async def test_unknown_approval_and_bad_decision_are_client_errors(runtime_api: 
 
 async def test_ask_human_waits_for_an_answer_and_uses_it(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "ask_human"}])
-    run_id = await start(runtime_api, agent_id, "Plan my trip")
+    run_id = await start_run(runtime_api, agent_id, "Plan my trip")
     deadline = time.monotonic() + 20
     while not (questions := (await runtime_api.get(f"/v1/runs/{run_id}/input")).json()["data"]):
         assert time.monotonic() < deadline
@@ -188,7 +173,7 @@ async def test_ask_human_waits_for_an_answer_and_uses_it(runtime_api: httpx.Asyn
     assert answered.status_code == 200, answered.text
     assert answered.json()["status"] == "answered"
     assert answered.json()["answer"] == "I travel by train."
-    done = await wait_for_status(runtime_api, run_id, TERMINAL)
+    done = await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
     assert "ask_human: I travel by train." in done["output"]
     again = await runtime_api.post(
         f"/v1/runs/{run_id}/input", json={"request_id": question["id"], "answer": "x"}
@@ -196,3 +181,19 @@ async def test_ask_human_waits_for_an_answer_and_uses_it(runtime_api: httpx.Asyn
     assert_problem(again, 409, "input_already_answered")
     none_pending = await runtime_api.post(f"/v1/runs/{run_id}/input", json={"answer": "x"})
     assert_problem(none_pending, 422, "no_pending_input")
+
+
+async def test_decision_for_a_workflow_that_is_gone_is_409(
+    runtime_api: httpx.AsyncClient, temporal_client: Client
+) -> None:
+    """The database still shows the approval pending, but the workflow has ended (terminated by an
+    operator here): Temporal answers NOT_FOUND, recognised by its status code, not its message."""
+    agent_id = await make_agent(runtime_api, tools=[{"name": "calculator", "requires_approval": True}])
+    run_id = await start_run(runtime_api, agent_id, "What is 6 * 7?")
+    [approval] = await pending_approvals(runtime_api, run_id, 1)
+    await temporal_client.get_workflow_handle(f"run-{run_id}").terminate(reason="test")
+
+    response = await runtime_api.post(
+        f"/v1/runs/{run_id}/approvals/{approval['id']}", json={"decision": "approve"}
+    )
+    assert_problem(response, 409, "run_already_finished")

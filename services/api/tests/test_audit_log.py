@@ -18,12 +18,17 @@ from agent_runtime_core.auth import Principal
 from agent_runtime_core.repositories import AuditLogRepository
 from agent_runtime_core.settings import Settings
 
-from .conftest import build_app, open_client
-from .test_agents import VERSION, assert_problem
-from .test_approvals import pending_approvals, start
-from .test_runs import TERMINAL, make_agent, runtime_api, wait_for_status
-
-__all__ = ["runtime_api"]
+from .support import (
+    TERMINAL_STATUSES,
+    VERSION,
+    assert_problem,
+    build_app,
+    make_agent,
+    open_client,
+    pending_approvals,
+    start_run,
+    wait_for_status,
+)
 
 
 def as_principal(app: FastAPI, tenant_id: str, subject: str, *roles: str) -> None:
@@ -114,9 +119,9 @@ async def test_filters_and_cursor_pagination(client: httpx.AsyncClient) -> None:
     assert await audit_log(client, actor="someone-else") == []
     assert len(await audit_log(client, since=before.isoformat())) == 6
     assert await audit_log(client, until=before.isoformat()) == []
-    assert_problem(
-        await client.get("/v1/audit-log", params={"since": "2026-01-01T00:00:00"}), 422, "validation_error"
-    )
+    # One convention for every datetime the API takes (docs/decisions.md): no offset means UTC.
+    naive_before = before.astimezone(UTC).replace(tzinfo=None).isoformat()
+    assert len(await audit_log(client, since=naive_before)) == 6
 
     seen: list[str] = []
     cursor: str | None = None
@@ -170,7 +175,7 @@ async def test_approval_decisions_and_answers_are_recorded(
     runtime_api: httpx.AsyncClient, worker_settings: Settings
 ) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator", "requires_approval": True}])
-    run_id = await start(runtime_api, agent_id, "What is 6 * 7?")
+    run_id = await start_run(runtime_api, agent_id, "What is 6 * 7?")
     [approval] = await pending_approvals(runtime_api, run_id, 1)
     decided = await runtime_api.post(
         f"/v1/runs/{run_id}/approvals/{approval['id']}", json={"decision": "approve"}
@@ -180,7 +185,7 @@ async def test_approval_decisions_and_answers_are_recorded(
         f"/v1/runs/{run_id}/approvals/{approval['id']}", json={"decision": "reject"}
     )
     assert again.status_code == 409
-    await wait_for_status(runtime_api, run_id, TERMINAL)
+    await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
 
     entries = list(reversed(await audit_log(runtime_api, action="approvals.decide")))
     assert [(e["resource_id"], e["outcome"], e["details"]) for e in entries] == [

@@ -19,17 +19,7 @@ from agent_runtime_core.auth import Principal
 from agent_runtime_core.errors import RateLimitedError
 from agent_runtime_core.settings import Settings
 
-from .conftest import build_app, open_client
-from .test_agents import assert_problem
-from .test_runs import make_agent
-
-
-async def client_for(
-    database_url: str, tenant_id: str, **settings: object
-) -> AsyncGenerator[httpx.AsyncClient]:
-    app = build_app(database_url, tenant_id, temporal_address="127.0.0.1:1", **settings)
-    async for client in open_client(app):
-        yield client
+from .support import assert_problem, client_for, make_agent, open_client
 
 
 async def test_requests_over_the_burst_get_429_with_retry_after(

@@ -12,10 +12,7 @@ from temporalio.client import Client
 from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.metrics import start_metrics_server
 
-from .conftest import build_app, open_client
-from .test_runs import TERMINAL, make_agent, runtime_api, wait_for_status
-
-__all__ = ["runtime_api"]  # fixture re-used from test_runs
+from .support import TERMINAL_STATUSES, build_app, make_agent, open_client, wait_for_status
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -82,7 +79,7 @@ async def test_worker_metrics_show_tokens_runs_and_activity_latency_after_a_run(
                 "/v1/runs", json={"agent_id": agent_id, "input": "What is 6 * 7?"}
             )
             run = created.json()
-            done = await wait_for_status(runtime_api, run["id"], TERMINAL)
+            done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
             assert done["status"] == "succeeded", done
             await temporal_client.get_workflow_handle(run["workflow_id"]).result()
             after = (await http.get(url)).text

@@ -36,7 +36,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from agent_runtime_api.deps import AppState
 
-from .conftest import build_authenticating_app, open_client
+from .support import build_authenticating_app, open_client
 
 PROVIDER_DIR = Path(__file__).parent / "oidc"
 AUDIENCE = "https://api.agent-runtime.test"

@@ -9,9 +9,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_runs import make_agent, runtime_api
-
-__all__ = ["runtime_api"]
+from .support import make_agent
 
 json_values = st.recursive(
     st.none()

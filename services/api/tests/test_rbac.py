@@ -13,7 +13,7 @@ from agent_runtime_api.main import create_app
 from agent_runtime_core.auth import ROLE_PERMISSIONS, Permission, Principal, Role
 from agent_runtime_core.settings import Settings
 
-from .conftest import build_app
+from .support import build_app
 
 # (method, route path, concrete path, body): every /v1 endpoint and the permission it needs.
 # The ids do not exist: an allowed call gets past authorization and then a 404 (or 422).

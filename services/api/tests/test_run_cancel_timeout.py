@@ -10,10 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from .test_agents import assert_problem
-from .test_runs import TERMINAL, events_of, make_agent, runtime_api, wait_for_status
-
-__all__ = ["runtime_api"]  # the fixture
+from .support import TERMINAL_STATUSES, assert_problem, events_of, make_agent, wait_for_status
 
 
 @pytest.fixture
@@ -50,7 +47,7 @@ async def test_cancel_reaches_the_running_tool_and_ends_the_run_cancelled(
     started = time.monotonic()
     response = await runtime_api.post(f"/v1/runs/{run['id']}/cancel")
     assert response.status_code == 202
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL, timeout_s=20)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES, timeout_s=20)
     assert done["status"] == "cancelled"
     assert done["error"]["code"] == "cancelled"
     assert time.monotonic() - started < 10  # heartbeats deliver the cancel well before the 60 s sleep
@@ -72,7 +69,7 @@ async def test_run_timeout_ends_the_run_timed_out(
     agent_id = await make_agent(runtime_api, tools=[{"name": "http_get"}], limits={"run_timeout_s": 2})
     run = (await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": f"fetch {url}"})).json()
     await asyncio.wait_for(requested.wait(), timeout=20)
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL, timeout_s=20)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES, timeout_s=20)
     assert done["status"] == "timed_out"
     assert done["error"]["code"] == "timed_out"
     assert "2 s" in done["error"]["message"]

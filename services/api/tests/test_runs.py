@@ -3,58 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncGenerator
-from typing import Any
 
 import httpx
-import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from agent_runtime_api.deps import get_principal
-from agent_runtime_api.main import create_app
-from agent_runtime_core.auth import Principal
-from agent_runtime_core.settings import Settings
-
-from .conftest import open_client
-from .test_agents import assert_problem
-
-TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
-
-
-@pytest.fixture
-async def runtime_api(
-    worker_settings: Settings, running_worker: object, tenant_id: str
-) -> AsyncGenerator[httpx.AsyncClient]:
-    """The API with a worker behind it."""
-    app = create_app(worker_settings)
-    app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=tenant_id, subject="test")
-    async for client in open_client(app):
-        yield client
-
-
-async def make_agent(api: httpx.AsyncClient, **version: Any) -> str:
-    body = {"name": f"agent-{time.monotonic_ns()}", "version": {"model": "builtin:scripted", **version}}
-    response = await api.post("/v1/agents", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def wait_for_status(
-    api: httpx.AsyncClient, run_id: str, statuses: set[str], timeout_s: float = 30
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        run = (await api.get(f"/v1/runs/{run_id}")).json()
-        if run["status"] in statuses:
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run stuck in {run['status']}: {run}")
-        await asyncio.sleep(0.05)
-
-
-async def events_of(api: httpx.AsyncClient, run_id: str) -> list[dict[str, Any]]:
-    return (await api.get(f"/v1/runs/{run_id}/events", params={"limit": 1000})).json()["data"]
+from .support import TERMINAL_STATUSES, assert_problem, events_of, make_agent, wait_for_status
 
 
 async def test_run_calls_tools_and_succeeds_with_gap_free_events(
@@ -72,7 +25,7 @@ async def test_run_calls_tools_and_succeeds_with_gap_free_events(
     assert run["workflow_id"] == f"run-{run['id']}"
     assert run["temporal_ui_url"].endswith(f"/namespaces/default/workflows/run-{run['id']}")
 
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
     assert done["status"] == "succeeded", done
     assert "calculator: 294" in done["output"]
     assert ("current_time: " in done["output"] and "+01:00" in done["output"]) or "+02:00" in done["output"]
@@ -122,7 +75,7 @@ async def test_run_calls_tools_and_succeeds_with_gap_free_events(
 async def test_tools_not_enabled_are_not_offered(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[])
     run = (await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": "2 + 2"})).json()
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
     assert done["status"] == "succeeded"
     assert done["output"] == "You said: 2 + 2"
     assert "tool.call.started" not in [e["type"] for e in await events_of(runtime_api, run["id"])]
@@ -131,7 +84,7 @@ async def test_tools_not_enabled_are_not_offered(runtime_api: httpx.AsyncClient)
 async def test_invalid_tool_arguments_go_back_to_the_model(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator"}])
     run = (await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": "compute 1 / 0"})).json()
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
     assert done["status"] == "succeeded", done
     assert "calculator failed" in done["output"]
     finished = [
@@ -143,7 +96,7 @@ async def test_invalid_tool_arguments_go_back_to_the_model(runtime_api: httpx.As
 async def test_request_limit_fails_the_run_readably(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator"}], limits={"max_requests": 1})
     run = (await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": "3 * 3"})).json()
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
     assert done["status"] == "failed"
     assert done["error"]["code"] == "usage_limit_exceeded"
     assert "request_limit" in done["error"]["message"]
@@ -155,7 +108,7 @@ async def test_missing_provider_key_fails_with_configuration_error(runtime_api: 
     assert version.status_code == 201
     run = (await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": "hi"})).json()
     assert run["agent_version"] == 2
-    done = await wait_for_status(runtime_api, run["id"], TERMINAL)
+    done = await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
     assert done["status"] == "failed"
     assert done["error"]["code"] == "configuration_error"
     assert "AGENT_RUNTIME_OPENAI_API_KEY" in done["error"]["message"]
@@ -196,7 +149,7 @@ async def test_list_runs_filters_by_agent_and_status(runtime_api: httpx.AsyncCli
         for agent in (first, second, first)
     ]
     for run_id in runs:
-        await wait_for_status(runtime_api, run_id, TERMINAL)
+        await wait_for_status(runtime_api, run_id, TERMINAL_STATUSES)
     mine = (await runtime_api.get("/v1/runs", params={"agent_id": first})).json()["data"]
     assert [r["id"] for r in mine] == [runs[2], runs[0]]
     succeeded = (await runtime_api.get("/v1/runs", params={"status": "succeeded", "limit": 2})).json()
@@ -242,7 +195,7 @@ async def test_empty_input_is_422_and_writes_nothing(runtime_api: httpx.AsyncCli
 async def test_cancel_of_finished_run_is_409(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api)
     run = (await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": "x"})).json()
-    await wait_for_status(runtime_api, run["id"], TERMINAL)
+    await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
     assert_problem(await runtime_api.post(f"/v1/runs/{run['id']}/cancel"), 409, "run_already_finished")
 
 
@@ -252,7 +205,7 @@ async def test_delete_agent_with_active_run_is_409_then_allowed(runtime_api: htt
     response = await runtime_api.delete(f"/v1/agents/{agent_id}")
     if response.status_code == 409:  # the run had not finished yet
         assert_problem(response, 409, "agent_has_active_runs")
-        await wait_for_status(runtime_api, run["id"], TERMINAL)
+        await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
         response = await runtime_api.delete(f"/v1/agents/{agent_id}")
     assert response.status_code == 204
     # The run of a deleted agent stays readable.

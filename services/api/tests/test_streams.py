@@ -18,12 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from temporalio.testing import WorkflowEnvironment
 
-from agent_runtime_api.deps import get_principal
-from agent_runtime_api.main import create_app
-from agent_runtime_api.routers.streams import get_stream_options
-from agent_runtime_api.services.streams import StreamOptions
 from agent_runtime_cli.embedded import find_free_port
-from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_agent_id, new_run_id
@@ -33,23 +28,9 @@ from agent_runtime_core.settings import Settings
 from agent_runtime_worker.main import build_worker
 
 from .sse import Message, messages, read_events, serve
-from .test_agents import assert_problem
+from .support import FAST_STREAMS, TERMINAL_EVENTS, assert_problem, stream_app
 
-FAST = StreamOptions(keepalive_s=0.3, poll_interval_s=0.05, reconcile_interval_s=0.3)
-TERMINAL = {"run.succeeded", "run.failed", "run.cancelled", "run.timed_out"}
 WORDS = ["Streaming", "text", "arrives", "while", "the", "model", "is", "still", "answering"]
-
-
-def stream_app(settings: Settings, tenant_id: str) -> FastAPI:
-    """The API; the tenant is ours unless the request names another (X-Test-Tenant)."""
-    app = create_app(settings)
-
-    def principal(request: Request) -> Principal:
-        return Principal(tenant_id=request.headers.get("x-test-tenant", tenant_id), subject="test")
-
-    app.dependency_overrides[get_principal] = principal
-    app.dependency_overrides[get_stream_options] = lambda: FAST
-    return app
 
 
 @pytest.fixture
@@ -225,7 +206,7 @@ async def test_reconnecting_at_any_point_of_a_live_run_sees_each_event_once_in_o
         run_id = await start_run(client, agent_id, "hello")
         seen: list[Message] = []
         connections = 0
-        while not seen or seen[-1].event not in TERMINAL:
+        while not seen or seen[-1].event not in TERMINAL_EVENTS:
             headers = {"Last-Event-ID": seen[-1].id or ""} if seen else {}
             batch, _ = await read_events(
                 client, f"/v1/runs/{run_id}/stream", headers=headers, limit=rng.randint(1, 3)
@@ -326,7 +307,9 @@ async def test_streams_work_from_postgres_alone_when_redis_is_down(
     ):
         agent_id = await make_agent(client, tools=[{"name": "calculator"}])
         tenant_reader = asyncio.create_task(
-            collect_until(client, "/v1/events/stream", lambda seen: any(e.event in TERMINAL for e in seen))
+            collect_until(
+                client, "/v1/events/stream", lambda seen: any(e.event in TERMINAL_EVENTS for e in seen)
+            )
         )
         await asyncio.sleep(0.2)
         run_id = await start_run(client, agent_id)
@@ -411,7 +394,7 @@ async def collect_until(
 
 def finished_runs(run_ids: set[str]) -> Callable[[list[Message]], bool]:
     def done(seen: list[Message]) -> bool:
-        return run_ids <= {e.envelope["run_id"] for e in seen if e.event in TERMINAL}
+        return run_ids <= {e.envelope["run_id"] for e in seen if e.event in TERMINAL_EVENTS}
 
     return done
 
@@ -460,7 +443,7 @@ async def test_tenant_stream_shows_only_your_events_filtered_and_in_order(
         )
         assert closed and events[-1].event == "run.succeeded"
     await read_events(live, f"/v1/runs/{early}/stream")
-    await asyncio.sleep(FAST.reconcile_interval_s * 2)
+    await asyncio.sleep(FAST_STREAMS.reconcile_interval_s * 2)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -27,7 +27,7 @@ from agent_runtime_core.settings import Settings
 from agent_runtime_worker.main import build_worker
 
 from .sse import Message, messages, read_events, serve
-from .test_streams import FAST, TERMINAL, stream_app
+from .support import FAST_STREAMS, TERMINAL_EVENTS, stream_app
 
 NOT_FOUND = "not found"
 EMPTY = "empty list"
@@ -256,12 +256,12 @@ async def test_tenant_stream_never_carries_another_tenants_events(tenants: TwoTe
     ).json()["id"]
     for run_id, headers in ((a_run, tenants.a), (b_run, tenants.b)):
         events, closed = await read_events(client, f"/v1/runs/{run_id}/stream", headers=headers)
-        assert closed and events[-1].event in TERMINAL
+        assert closed and events[-1].event in TERMINAL_EVENTS
     deadline = time.monotonic() + 10
-    while not any(m.event in TERMINAL and m.envelope["run_id"] == b_run for m in seen):
+    while not any(m.event in TERMINAL_EVENTS and m.envelope["run_id"] == b_run for m in seen):
         assert time.monotonic() < deadline, [m.event for m in seen]
         await asyncio.sleep(0.05)
-    await asyncio.sleep(FAST.reconcile_interval_s * 2)  # room for a late leak to show up
+    await asyncio.sleep(FAST_STREAMS.reconcile_interval_s * 2)  # room for a late leak to show up
     reader.cancel()
     await asyncio.gather(reader, return_exceptions=True)
 

@@ -14,10 +14,7 @@ from agent_runtime_api.main import create_app
 from agent_runtime_core.auth import Principal
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
-from .conftest import build_app, open_client
-from .test_agents import assert_problem
-from .test_limits import client_for
-from .test_runs import make_agent
+from .support import assert_problem, build_app, client_for, make_agent, open_client
 
 
 @pytest.fixture

@@ -29,8 +29,7 @@ from agent_runtime_core.tracing import build_tracer_provider, tracer_provider_fr
 from agent_runtime_worker.agents.runtime_agent import runtime_agent
 from agent_runtime_worker.main import build_worker
 
-from .conftest import build_app, open_client
-from .test_runs import TERMINAL, make_agent, wait_for_status
+from .support import TERMINAL_STATUSES, build_app, make_agent, open_client, wait_for_status
 
 LANGFUSE = {"langfuse_public_key": "pk-lf-test", "langfuse_secret_key": "sk-lf-test"}
 
@@ -78,7 +77,7 @@ async def test_run_request_workflow_model_and_tool_spans_share_the_runs_trace_id
     trace_id = run["trace_id"]
     assert trace_id is not None and len(trace_id) == 32
     assert run["trace_url"] == f"http://langfuse.test/trace/{trace_id}"
-    done = await wait_for_status(traced_api, run["id"], TERMINAL)
+    done = await wait_for_status(traced_api, run["id"], TERMINAL_STATUSES)
     assert done["status"] == "succeeded", done
     assert done["trace_id"] == trace_id
     await temporal_client.get_workflow_handle(run["workflow_id"]).result()

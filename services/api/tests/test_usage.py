@@ -17,7 +17,7 @@ from agent_runtime_core.ids import new_agent_id, new_run_id
 from agent_runtime_core.models import Agent, AgentVersion, ModelRequestRecord, Run
 from agent_runtime_core.repositories import RunRepository, UsageRepository
 
-from .conftest import build_app, open_client
+from .support import build_app, open_client
 
 
 @pytest.fixture

@@ -63,14 +63,7 @@ class EventBusUnavailable(Exception):
 
 def run_event_envelope(event: RunEvent) -> RunEventPublic:
     """The public envelope: ``{"id": "<run_id>:<seq>", "seq", "run_id", "type", "at", "data"}``."""
-    return RunEventPublic(
-        id=f"{event.run_id}:{event.seq}",
-        seq=event.seq,
-        run_id=event.run_id,
-        type=event.type,
-        at=event.at,
-        data=event.data,
-    )
+    return RunEventPublic.from_row(event)
 
 
 def envelope_json(event: RunEvent) -> str:

@@ -69,10 +69,14 @@ class Settings(BaseSettings):
         default=None, description="Base URL of the Temporal Web UI, used to link runs."
     )
 
-    api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
-    api_public_url: str | None = Field(
-        default=None, description="URL clients use to reach the API (for links and docs)."
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest request body the API reads (bytes); above it, 413. Routes that need more "
+            "(uploads) raise it for themselves (`openapi_extra=body_limit(...)` in the API)."
+        ),
     )
 
     # Model providers. pydantic-ai reads OPENAI_API_KEY / ANTHROPIC_API_KEY too; these win.

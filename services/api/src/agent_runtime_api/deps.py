@@ -1,10 +1,17 @@
-"""FastAPI dependencies: settings, a database session scope, Temporal, the calling principal.
+"""FastAPI dependencies: the process state, the calling principal, a database session scope,
+and every service (``XServiceDep``).
 
 The process's event bus (Redis fan-out of run events), rate limiter and OIDC verifier (JWKS
 cache) live on :class:`AppState`.
 Every ``/v1`` router is included with :func:`authenticate` as a router dependency: it resolves the
 principal, leaves it on ``request.state.principal`` (the audit log reads it there) and applies
 the tenant's rate limits.
+
+Services are built here, one way: routers declare ``service: XServiceDep``. A service that only
+reads and writes Postgres takes the request's session (:data:`SessionDep`: one transaction per
+request, committed before the response). A service that calls Temporal gets a
+:class:`~agent_runtime_core.db.UnitOfWork` instead and commits before each call, so a workflow
+never looks for a row that is not committed yet and no transaction waits on Temporal.
 """
 
 from __future__ import annotations
@@ -16,18 +23,27 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
 
 from agent_runtime_api.auth import OidcConfig, OidcVerifier
 from agent_runtime_api.auth import authenticate as authenticate_credentials
 from agent_runtime_api.rate_limits import TenantRateLimiter
+from agent_runtime_api.services.agents import AgentService
+from agent_runtime_api.services.api_keys import ApiKeyService
+from agent_runtime_api.services.audit_log import AuditLogService
+from agent_runtime_api.services.human_requests import HumanRequestService
+from agent_runtime_api.services.limits import LimitsService
+from agent_runtime_api.services.providers import ProviderService
+from agent_runtime_api.services.runs import RunService
+from agent_runtime_api.services.streams import StreamOptions, StreamService
+from agent_runtime_api.services.usage import UsageService
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_api.tenant_limits import TenantLimitsCache
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.breakers import CircuitBreakers, breaker_config
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.db import Database, UnitOfWork, session_scope
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
+from agent_runtime_core.schemas import BreakerSettingsPublic
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
 
 
@@ -87,19 +103,6 @@ def get_app_state(request: Request) -> AppState:
 
 
 AppStateDep = Annotated[AppState, Depends(get_app_state)]
-
-
-def get_settings_dep(state: AppStateDep) -> Settings:
-    """The settings of this process."""
-    return state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-
-
-async def get_temporal_client(state: AppStateDep) -> Client:
-    """The shared Temporal client (503 if Temporal is unreachable)."""
-    return await state.temporal.client()
 
 
 # Declared for OpenAPI (the Authorize button of /docs); `authenticate` reads the raw headers.
@@ -200,3 +203,122 @@ def require_platform_operator(permission: Permission) -> Callable[[Request, Prin
         return principal
 
     return check
+
+
+RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
+"""A caller allowed to read runs (their events, streams, approvals and questions too)."""
+
+
+# ----------------------------------------------------------------------------------- services
+
+
+def get_unit_of_work(state: AppStateDep, principal: PrincipalDep) -> UnitOfWork:
+    """Transactions of the caller's tenant, for services that commit before calling Temporal."""
+    return UnitOfWork(state.database, principal.tenant_id)
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+
+def get_agent_service(session: SessionDep, principal: PrincipalDep) -> AgentService:
+    """Agents and versions, in the request's transaction."""
+    return AgentService(session, principal.tenant_id)
+
+
+AgentServiceDep = Annotated[AgentService, Depends(get_agent_service)]
+
+
+def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunService:
+    """Runs: commits each run before its workflow starts."""
+    return RunService(
+        unit_of_work,
+        state.temporal,
+        task_queue=state.settings.temporal_task_queue,
+        tenant_limits=state.tenant_limits,
+        event_bus=state.event_bus,
+        active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
+    )
+
+
+RunServiceDep = Annotated[RunService, Depends(get_run_service)]
+
+
+def get_human_request_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> HumanRequestService:
+    """Approvals and questions: reads commit before a decision goes to the workflow."""
+    return HumanRequestService(unit_of_work, state.temporal)
+
+
+HumanRequestServiceDep = Annotated[HumanRequestService, Depends(get_human_request_service)]
+
+
+def get_api_key_service(session: SessionDep, principal: PrincipalDep) -> ApiKeyService:
+    """API keys of the caller's tenant, in the request's transaction."""
+    return ApiKeyService(session, principal.tenant_id)
+
+
+ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
+
+
+def get_audit_log_service(session: SessionDep, principal: PrincipalDep) -> AuditLogService:
+    """The caller's tenant's audit log, in the request's transaction."""
+    return AuditLogService(session, principal.tenant_id)
+
+
+AuditLogServiceDep = Annotated[AuditLogService, Depends(get_audit_log_service)]
+
+
+def get_usage_service(session: SessionDep, principal: PrincipalDep) -> UsageService:
+    """Budgets, prices and usage, in the request's transaction."""
+    return UsageService(session, principal.tenant_id)
+
+
+UsageServiceDep = Annotated[UsageService, Depends(get_usage_service)]
+
+
+def get_limits_service(state: AppStateDep) -> LimitsService:
+    """Tenants' limits. Operators act on any tenant, so it opens its own (system) transactions
+    rather than the caller's tenant session, and keeps this process's limits cache in step."""
+    return LimitsService(
+        state.database, state.tenant_limits, rate_limits_enforced=state.rate_limiter is not None
+    )
+
+
+LimitsServiceDep = Annotated[LimitsService, Depends(get_limits_service)]
+
+
+def get_provider_service(state: AppStateDep) -> ProviderService:
+    """Provider endpoints and their circuit breakers (Redis; no database)."""
+    settings = state.settings
+    return ProviderService(
+        state.circuit_breakers,
+        BreakerSettingsPublic(
+            failure_threshold=settings.breaker_failure_threshold,
+            window_s=settings.breaker_window_s,
+            cooldown_s=settings.breaker_cooldown_s,
+        ),
+    )
+
+
+ProviderServiceDep = Annotated[ProviderService, Depends(get_provider_service)]
+
+
+def get_stream_options() -> StreamOptions:
+    """Timing of live streams (keep-alive every 15 s, Postgres polling every 250 ms without Redis).
+
+    Override this dependency to change them (tests use short intervals).
+    """
+    return StreamOptions()
+
+
+StreamOptionsDep = Annotated[StreamOptions, Depends(get_stream_options)]
+
+
+def get_stream_service(
+    state: AppStateDep, _: RunReader, unit_of_work: UnitOfWorkDep, options: StreamOptionsDep
+) -> StreamService:
+    """Live streams (the caller must be allowed to read runs). A stream outlives any one
+    transaction, so it opens short ones through its unit of work."""
+    return StreamService(unit_of_work, state.event_bus, options)
+
+
+StreamServiceDep = Annotated[StreamService, Depends(get_stream_service)]

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.audit import AuditMiddleware
+from agent_runtime_api.body_limit import BodySizeLimitMiddleware
 from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.observability import install_metrics, install_tracing
@@ -25,7 +26,7 @@ from agent_runtime_api.routers import (
     streams,
     usage,
 )
-from agent_runtime_api.routers.common import AUTH_RESPONSES, problems
+from agent_runtime_api.routers.common import AUTH_RESPONSES, document_body_limits, problems
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
@@ -49,7 +50,13 @@ invalid credentials get 401; a call your roles do not allow gets 403. `agent-run
 prints an admin key for local use; `POST /v1/api-keys` creates more.
 
 Errors are `application/problem+json` (RFC 9457) with a stable `code` and, for invalid
-fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`.
+fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`; a cursor
+that no page returned is a 422 `invalid_cursor`.
+
+**Input rules:** request bodies above 1 MiB (`AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES`) get 413.
+Text may not contain the NUL character (`\\u0000`), and free-form JSON objects (such as tool
+`settings`) may nest at most 32 levels and hold at most 10,000 members and items: 422 naming the
+field. Datetimes in requests without an offset are UTC and must lie between 1970 and 2200.
 """
 
 
@@ -111,6 +118,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         ],
     )
     # The last added runs first: the request id is known before the audit entry is written.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings.metrics_enabled)
@@ -130,6 +138,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         limits.router,
     )
     for router in v1_routers:
+        document_body_limits(router)
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
     app.include_router(health.router)
     return app

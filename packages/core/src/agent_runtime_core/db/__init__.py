@@ -1,5 +1,6 @@
-"""Database engine and session scope."""
+"""Database engine, session scopes and the unit of work."""
 
 from agent_runtime_core.db.session import Database, session_scope, system_session_scope
+from agent_runtime_core.db.unit_of_work import UnitOfWork
 
-__all__ = ["Database", "session_scope", "system_session_scope"]
+__all__ = ["Database", "UnitOfWork", "session_scope", "system_session_scope"]

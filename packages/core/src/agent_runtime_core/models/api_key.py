@@ -33,7 +33,3 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     last_used_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
-
-    def is_active(self, now: datetime) -> bool:
-        """Not revoked and not expired at ``now``."""
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

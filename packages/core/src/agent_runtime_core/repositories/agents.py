@@ -4,56 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.models import Agent, AgentVersion
+from agent_runtime_core.repositories.base import TenantRepository
 
 
-class AgentRepository:
-    """Agents and versions of one tenant."""
+class AgentRepository(TenantRepository[Agent]):
+    """Agents (soft-deleted) and their versions, of one tenant."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
+    model = Agent
 
     async def get(self, agent_id: str, *, for_update: bool = False) -> Agent | None:
         """Return the live agent ``agent_id`` of this tenant, or ``None``."""
-        statement = select(Agent).where(
-            Agent.id == agent_id,
-            Agent.tenant_id == self.tenant_id,
-            col(Agent.deleted_at).is_(None),
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.exec(statement)).first()
+        return await self.get_for_tenant(agent_id, for_update=for_update)
 
     async def get_by_name(self, name: str) -> Agent | None:
         """Return the live agent called ``name``, or ``None``."""
-        statement = select(Agent).where(
-            Agent.tenant_id == self.tenant_id,
-            Agent.name == name,
-            col(Agent.deleted_at).is_(None),
-        )
-        return (await self.session.exec(statement)).first()
+        return (await self.session.exec(self.scoped().where(Agent.name == name))).first()
 
     async def list(self, *, limit: int, before_id: str | None = None) -> Sequence[Agent]:
         """Return up to ``limit`` live agents, newest first, older than ``before_id``."""
-        statement = select(Agent).where(Agent.tenant_id == self.tenant_id, col(Agent.deleted_at).is_(None))
-        if before_id is not None:
-            statement = statement.where(col(Agent.id) < before_id)
-        statement = statement.order_by(col(Agent.id).desc()).limit(limit)
-        return (await self.session.exec(statement)).all()
-
-    async def add(self, agent: Agent) -> Agent:
-        """Insert ``agent`` (flushed, so constraint violations surface here)."""
-        self.session.add(agent)
-        await self.session.flush()
-        return agent
+        return await self.page(self.scoped(), limit=limit, cursor_id=before_id)
 
     async def add_version(self, version: AgentVersion) -> AgentVersion:
         """Insert an immutable version."""
+        if version.tenant_id != self.tenant_id:
+            raise ValueError("a version must belong to the repository's tenant")
         self.session.add(version)
         await self.session.flush()
         return version
@@ -78,12 +55,3 @@ class AgentRepository:
             statement = statement.where(col(AgentVersion.version) < below_version)
         statement = statement.order_by(col(AgentVersion.version).desc()).limit(limit)
         return (await self.session.exec(statement)).all()
-
-    async def count(self) -> int:
-        """Number of live agents of this tenant."""
-        statement = (
-            select(func.count())
-            .select_from(Agent)
-            .where(Agent.tenant_id == self.tenant_id, col(Agent.deleted_at).is_(None))
-        )
-        return (await self.session.exec(statement)).one()

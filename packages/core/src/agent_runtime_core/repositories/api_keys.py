@@ -10,35 +10,22 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.models import ApiKey
+from agent_runtime_core.repositories.base import TenantRepository
 
 
-class ApiKeyRepository:
-    """API keys of one tenant."""
+class ApiKeyRepository(TenantRepository[ApiKey]):
+    """API keys of one tenant (``add`` flushes, so a prefix collision surfaces there). Keys are
+    revoked, never deleted."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
-
-    async def add(self, key: ApiKey) -> ApiKey:
-        """Insert ``key`` (flushed, so a prefix collision surfaces here)."""
-        self.session.add(key)
-        await self.session.flush()
-        return key
+    model = ApiKey
 
     async def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None:
         """Return the key ``key_id`` of this tenant (revoked ones too), or ``None``."""
-        statement = select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == self.tenant_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.exec(statement)).first()
+        return await self.get_for_tenant(key_id, for_update=for_update)
 
     async def list(self, *, limit: int, before_id: str | None = None) -> Sequence[ApiKey]:
         """Return up to ``limit`` keys, newest first, older than ``before_id``."""
-        statement = select(ApiKey).where(ApiKey.tenant_id == self.tenant_id)
-        if before_id is not None:
-            statement = statement.where(col(ApiKey.id) < before_id)
-        statement = statement.order_by(col(ApiKey.id).desc()).limit(limit)
-        return (await self.session.exec(statement)).all()
+        return await self.page(self.scoped(), limit=limit, cursor_id=before_id)
 
     async def list_active_named(self, name: str, now: datetime) -> Sequence[ApiKey]:
         """Keys called ``name`` that are neither revoked nor expired."""

@@ -5,26 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import col
 
 from agent_runtime_core.models import AuditLogEntry
+from agent_runtime_core.repositories.base import TenantRepository
 
 
-class AuditLogRepository:
-    """Audit log entries of one tenant."""
+class AuditLogRepository(TenantRepository[AuditLogEntry]):
+    """Audit log entries of one tenant (``add`` refuses another tenant's entry)."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
-
-    async def add(self, entry: AuditLogEntry) -> AuditLogEntry:
-        """Insert ``entry`` (it must be this tenant's)."""
-        if entry.tenant_id != self.tenant_id:
-            raise ValueError("an audit entry must belong to the repository's tenant")
-        self.session.add(entry)
-        await self.session.flush()
-        return entry
+    model = AuditLogEntry
 
     async def list(
         self,
@@ -38,7 +28,7 @@ class AuditLogRepository:
         until: datetime | None = None,
     ) -> Sequence[AuditLogEntry]:
         """Up to ``limit`` entries, newest first, filtered."""
-        statement = select(AuditLogEntry).where(AuditLogEntry.tenant_id == self.tenant_id)
+        statement = self.scoped()
         if actor is not None:
             statement = statement.where(AuditLogEntry.actor == actor)
         if action is not None:
@@ -49,7 +39,4 @@ class AuditLogRepository:
             statement = statement.where(col(AuditLogEntry.at) >= since)
         if until is not None:
             statement = statement.where(col(AuditLogEntry.at) < until)
-        if before_id is not None:
-            statement = statement.where(col(AuditLogEntry.id) < before_id)
-        statement = statement.order_by(col(AuditLogEntry.id).desc()).limit(limit)
-        return (await self.session.exec(statement)).all()
+        return await self.page(statement, limit=limit, cursor_id=before_id)

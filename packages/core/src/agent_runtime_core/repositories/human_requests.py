@@ -5,25 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.repositories.base import TenantRepository
 
 
-class HumanRequestRepository:
+class HumanRequestRepository(TenantRepository[HumanRequest]):
     """Human requests of the runs of one tenant."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
+    model = HumanRequest
 
     async def get(self, run_id: str, request_id: str, *, for_update: bool = False) -> HumanRequest | None:
         """Return one request of ``run_id``, or ``None``."""
-        statement = select(HumanRequest).where(
-            HumanRequest.tenant_id == self.tenant_id,
-            HumanRequest.run_id == run_id,
-            HumanRequest.id == request_id,
-        )
+        statement = self.scoped().where(HumanRequest.run_id == run_id, HumanRequest.id == request_id)
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.exec(statement)).first()
@@ -38,17 +32,10 @@ class HumanRequestRepository:
         status: HumanRequestStatus | None = None,
     ) -> Sequence[HumanRequest]:
         """Requests of ``run_id`` of one kind, oldest first."""
-        statement = select(HumanRequest).where(
-            HumanRequest.tenant_id == self.tenant_id,
-            HumanRequest.run_id == run_id,
-            HumanRequest.kind == kind,
-        )
+        statement = self.scoped().where(HumanRequest.run_id == run_id, HumanRequest.kind == kind)
         if status is not None:
             statement = statement.where(HumanRequest.status == status)
-        if after_id is not None:
-            statement = statement.where(col(HumanRequest.id) > after_id)
-        statement = statement.order_by(col(HumanRequest.id)).limit(limit)
-        return (await self.session.exec(statement)).all()
+        return await self.page(statement, limit=limit, cursor_id=after_id, order="oldest_first")
 
     async def get_by_ids(self, run_id: str, request_ids: Sequence[str]) -> Sequence[HumanRequest]:
         """The requests of ``run_id`` with these ids (locked for update)."""

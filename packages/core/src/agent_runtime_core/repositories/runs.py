@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agent_runtime_core.lifecycle import ACTIVE_STATUSES, DedupeKey, EventSpec, EventType, can_transition
 from agent_runtime_core.models import Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
+from agent_runtime_core.repositories.base import TenantRepository
 
 _LOCK_RUN: Final = text(
     "SELECT last_event_seq FROM runs WHERE id = :run_id AND tenant_id = :tenant_id FOR UPDATE"
@@ -94,19 +95,14 @@ async def count_active_runs_by_status(session: AsyncSession) -> dict[str, int]:
     return {RunStatus(status).value: int(count) for status, count in rows}
 
 
-class RunRepository:
-    """Runs of one tenant."""
+class RunRepository(TenantRepository[Run]):
+    """Runs of one tenant (``add`` flushes, so a repeated idempotency key surfaces there)."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
+    model = Run
 
     async def get(self, run_id: str, *, for_update: bool = False) -> Run | None:
         """Return run ``run_id`` of this tenant, or ``None``."""
-        statement = select(Run).where(Run.id == run_id, Run.tenant_id == self.tenant_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.exec(statement)).first()
+        return await self.get_for_tenant(run_id, for_update=for_update)
 
     async def get_by_idempotency_key(self, key: str) -> Run | None:
         """Return the run created with ``Idempotency-Key: key``, or ``None``."""
@@ -122,15 +118,12 @@ class RunRepository:
         statuses: Sequence[RunStatus] = (),
     ) -> Sequence[Run]:
         """Return up to ``limit`` runs, newest first, optionally filtered."""
-        statement = select(Run).where(Run.tenant_id == self.tenant_id)
+        statement = self.scoped()
         if agent_id is not None:
             statement = statement.where(Run.agent_id == agent_id)
         if statuses:
             statement = statement.where(col(Run.status).in_(list(statuses)))
-        if before_id is not None:
-            statement = statement.where(col(Run.id) < before_id)
-        statement = statement.order_by(col(Run.id).desc()).limit(limit)
-        return (await self.session.exec(statement)).all()
+        return await self.page(statement, limit=limit, cursor_id=before_id)
 
     async def count_active_for_agent(self, agent_id: str) -> int:
         """Number of runs of ``agent_id`` that have not reached a terminal status."""

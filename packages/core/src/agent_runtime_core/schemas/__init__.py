@@ -8,6 +8,7 @@ from agent_runtime_core.schemas.agent import (
     AgentVersionPublic,
     Limits,
     ModelSettings,
+    ToolPublic,
     ToolSpec,
 )
 from agent_runtime_core.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -18,7 +19,7 @@ from agent_runtime_core.schemas.approval import (
     InputRequestPublic,
 )
 from agent_runtime_core.schemas.audit import AuditLogEntryPublic, AuditOutcome
-from agent_runtime_core.schemas.common import Page
+from agent_runtime_core.schemas.common import Page, Text, Timestamp
 from agent_runtime_core.schemas.provider import (
     BreakerSettingsPublic,
     ProviderEndpointList,
@@ -52,5 +53,8 @@ __all__ = [
     "RunEventPublic",
     "RunPublic",
     "RunUsage",
+    "Text",
+    "Timestamp",
+    "ToolPublic",
     "ToolSpec",
 ]

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, model_name_problem
 from agent_runtime_core.schemas.common import StrictInput
+
+if TYPE_CHECKING:
+    from agent_runtime_core.models import Agent, AgentVersion
+
+_Stored = TypeVar("_Stored", bound=BaseModel)
+
+
+def _read_stored(model: type[_Stored], stored: Mapping[str, Any]) -> _Stored:
+    """Read a stored JSON object leniently: keys this build does not know are ignored and nothing
+    is re-checked, so a row written by an older or newer API is always shown (never a 500).
+    Stored values were validated when they were written."""
+    known = {key: value for key, value in stored.items() if key in model.model_fields}
+    return model.model_construct(**known)
+
 
 AgentName = Annotated[
     str,
@@ -141,6 +156,36 @@ class AgentUpdate(StrictInput):
     description: str | None = Field(default=None, max_length=2000)
 
 
+class ToolPublic(BaseModel):
+    """A tool of a stored version, as it was configured."""
+
+    name: str = Field(examples=["calculator"])
+    requires_approval: bool = Field(
+        default=False, description="The run pauses for a human decision before the tool runs."
+    )
+    settings: dict[str, Any] = Field(default_factory=dict[str, Any], description="Tool-specific settings.")
+    available: bool = Field(
+        default=True,
+        description=(
+            "False when the tool has been retired from the catalog since this version was "
+            "created: runs of this version get a tool error if the model calls it. New versions "
+            "cannot name it (422)."
+        ),
+    )
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> ToolPublic:
+        """A tool as a version row stores it (``ToolSpec`` dumped as JSON), read leniently."""
+        name = str(stored.get("name", ""))
+        settings = stored.get("settings")
+        return cls(
+            name=name,
+            requires_approval=bool(stored.get("requires_approval", False)),
+            settings=dict(settings) if isinstance(settings, Mapping) else {},  # pyright: ignore[reportUnknownArgumentType]
+            available=name in BUILTIN_TOOL_NAMES,
+        )
+
+
 class AgentPublic(BaseModel):
     """An agent."""
 
@@ -153,6 +198,18 @@ class AgentPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def from_row(cls, agent: Agent) -> AgentPublic:
+        """An agent as the API shows it."""
+        return cls(
+            id=agent.id,
+            name=agent.name,
+            description=agent.description,
+            latest_version=agent.latest_version or None,
+            created_at=agent.created_at,
+            updated_at=agent.updated_at,
+        )
+
 
 class AgentVersionPublic(BaseModel):
     """An immutable agent version."""
@@ -164,7 +221,24 @@ class AgentVersionPublic(BaseModel):
     model: str
     fallback_models: list[str]
     instructions: str
-    tools: list[ToolSpec]
+    tools: list[ToolPublic]
     model_settings: ModelSettings
     limits: Limits
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, version: AgentVersion) -> AgentVersionPublic:
+        """A stored version as the API shows it, read leniently (see :func:`_read_stored`): a
+        tool retired since is shown with ``available: false``, a setting this build does not
+        know is left out."""
+        return cls(
+            agent_id=version.agent_id,
+            version=version.version,
+            model=version.model,
+            fallback_models=list(version.fallback_models),
+            instructions=version.instructions,
+            tools=[ToolPublic.from_stored(tool) for tool in version.tools],
+            model_settings=_read_stored(ModelSettings, version.model_settings),
+            limits=_read_stored(Limits, version.limits),
+            created_at=version.created_at,
+        )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from agent_runtime_core.auth.permissions import Permission, Role
 from agent_runtime_core.schemas.common import StrictInput
+
+if TYPE_CHECKING:
+    from agent_runtime_core.models import ApiKey
 
 
 class ApiKeyCreate(StrictInput):
@@ -53,6 +57,11 @@ class ApiKeyPublic(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None = Field(description="Updated at most once a minute.")
 
+    @classmethod
+    def from_row(cls, key: ApiKey) -> ApiKeyPublic:
+        """An API key as lists show it: never its secret or hash."""
+        return ApiKeyPublic.model_validate(key, from_attributes=True)
+
 
 class ApiKeyCreated(ApiKeyPublic):
     """A new API key with its token. The token is shown only in this response: store it now."""
@@ -61,3 +70,8 @@ class ApiKeyCreated(ApiKeyPublic):
         description="The token: send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
         examples=["ar_5f0c2a9e1b7d4c3a_…"],
     )
+
+    @classmethod
+    def from_new_key(cls, key: ApiKey, token: str) -> ApiKeyCreated:
+        """A new API key with its token (the only time the token is shown)."""
+        return cls(**ApiKeyPublic.from_row(key).model_dump(), key=token)

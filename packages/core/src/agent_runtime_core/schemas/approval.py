@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from agent_runtime_core.models.approval import HumanRequestStatus
 from agent_runtime_core.schemas.common import StrictInput
+
+if TYPE_CHECKING:
+    from agent_runtime_core.models import HumanRequest
 
 
 class ApprovalPublic(BaseModel):
@@ -25,6 +28,23 @@ class ApprovalPublic(BaseModel):
     requested_at: datetime
     expires_at: datetime
     decided_at: datetime | None
+
+    @classmethod
+    def from_row(cls, request: HumanRequest) -> ApprovalPublic:
+        """An approval as the API shows it."""
+        return cls(
+            id=request.id,
+            run_id=request.run_id,
+            tool=request.tool,
+            tool_call_id=request.tool_call_id,
+            args=request.args,
+            status=request.status,
+            reason=request.reason,
+            decided_by=request.decided_by,
+            requested_at=request.requested_at,
+            expires_at=request.expires_at,
+            decided_at=request.decided_at,
+        )
 
 
 class ApprovalDecision(StrictInput):
@@ -48,6 +68,21 @@ class InputRequestPublic(BaseModel):
     requested_at: datetime
     expires_at: datetime
     decided_at: datetime | None
+
+    @classmethod
+    def from_row(cls, request: HumanRequest) -> InputRequestPublic:
+        """A question to a human as the API shows it."""
+        return cls(
+            id=request.id,
+            run_id=request.run_id,
+            question=request.question or "",
+            status=request.status,
+            answer=request.answer,
+            decided_by=request.decided_by,
+            requested_at=request.requested_at,
+            expires_at=request.expires_at,
+            decided_at=request.decided_at,
+        )
 
 
 class InputAnswer(StrictInput):

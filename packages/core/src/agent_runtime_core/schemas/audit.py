@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from agent_runtime_core.models import AuditLogEntry
 
 
 class AuditOutcome(StrEnum):
@@ -39,3 +42,23 @@ class AuditLogEntryPublic(BaseModel):
     details: dict[str, Any] = Field(
         default_factory=dict[str, Any], description="Small, non-secret context (e.g. the decision)."
     )
+
+    @classmethod
+    def from_row(cls, entry: AuditLogEntry) -> AuditLogEntryPublic:
+        """An audit log entry as the API shows it."""
+        return cls(
+            id=entry.id,
+            at=entry.at,
+            actor=entry.actor,
+            auth_method=entry.auth_method,
+            api_key_id=entry.api_key_id,
+            action=entry.action,
+            resource_type=entry.resource_type,
+            resource_id=entry.resource_id,
+            request_id=entry.request_id,
+            method=entry.method,
+            path=entry.path,
+            status_code=entry.status_code,
+            outcome=AuditOutcome(entry.outcome),
+            details=entry.details,
+        )

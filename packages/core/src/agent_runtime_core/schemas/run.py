@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from agent_runtime_core.lifecycle import EventType
 from agent_runtime_core.models.run import RunStatus
 from agent_runtime_core.schemas.common import StrictInput
+
+if TYPE_CHECKING:
+    from agent_runtime_core.models import Run, RunEvent
 
 
 class RunCreate(StrictInput):
@@ -33,6 +37,12 @@ class RunError(BaseModel):
 
     code: str = Field(examples=["model_error", "cancelled", "timed_out", "usage_limit_exceeded"])
     message: str
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> RunError:
+        """The error as a run row stores it, read leniently: other keys are ignored and a missing
+        one is empty, so a row written by another build never makes reading the run a 500."""
+        return cls(code=str(stored.get("code") or "error"), message=str(stored.get("message") or ""))
 
 
 class RunUsage(BaseModel):
@@ -74,6 +84,34 @@ class RunPublic(BaseModel):
         default=None, description="Link to the run's trace in Langfuse, when Langfuse is configured."
     )
 
+    @classmethod
+    def from_row(
+        cls, run: Run, *, temporal_ui_url: str | None = None, trace_url: str | None = None
+    ) -> RunPublic:
+        """A run as the API shows it, with the links only the caller's settings can build."""
+        return cls(
+            id=run.id,
+            agent_id=run.agent_id,
+            agent_version=run.agent_version,
+            status=run.status,
+            input=run.input,
+            output=run.output,
+            error=RunError.from_stored(run.error) if run.error else None,
+            usage=RunUsage(
+                requests=run.usage_requests,
+                input_tokens=run.usage_input_tokens,
+                output_tokens=run.usage_output_tokens,
+                cost_usd=run.cost_usd,
+            ),
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            workflow_id=run.workflow_id,
+            temporal_ui_url=temporal_ui_url,
+            trace_id=run.trace_id,
+            trace_url=trace_url,
+        )
+
 
 class RunEventPublic(BaseModel):
     """One event of a run; ``seq`` is gap-free per run and starts at 1."""
@@ -90,3 +128,16 @@ class RunEventPublic(BaseModel):
     )
     at: datetime
     data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, event: RunEvent) -> RunEventPublic:
+        """The envelope: ``{"id": "<run_id>:<seq>", "seq", "run_id", "type", "at", "data"}``, the
+        same in lists, in SSE and on Redis."""
+        return cls(
+            id=f"{event.run_id}:{event.seq}",
+            seq=event.seq,
+            run_id=event.run_id,
+            type=event.type,
+            at=event.at,
+            data=event.data,
+        )

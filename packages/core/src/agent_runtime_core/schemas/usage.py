@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from agent_runtime_core.schemas.common import StrictInput
+
+if TYPE_CHECKING:
+    from agent_runtime_core.models import ModelPrice
 
 
 class BudgetUpdate(StrictInput):
@@ -70,6 +73,19 @@ class ModelPricePublic(ModelPriceUpdate):
     model: str
     scope: Literal["tenant", "global"] = Field(description="`tenant` overrides win over `global` ones.")
     updated_at: datetime
+
+    @classmethod
+    def from_row(cls, price: ModelPrice) -> ModelPricePublic:
+        """A price override as the API shows it (``tenant_id`` null: a global one)."""
+        return cls(
+            provider=price.provider,
+            model=price.model,
+            scope="global" if price.tenant_id is None else "tenant",
+            input_usd_per_mtok=price.input_usd_per_mtok,
+            output_usd_per_mtok=price.output_usd_per_mtok,
+            cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
+            updated_at=price.updated_at,
+        )
 
 
 class UsageTotals(BaseModel):

@@ -6,10 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
-from agent_runtime_api.deps import SessionDep, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
-from agent_runtime_api.services.agents import AgentService
-from agent_runtime_api.services.presenters import agent_public, agent_version_public
+from agent_runtime_api.deps import AgentServiceDep, require
+from agent_runtime_api.routers.common import AUTH_RESPONSES, AgentId, IdCursor, Limit, NumberCursor, problems
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.schemas import (
     AgentCreate,
@@ -25,7 +23,6 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=AUTH_RESPONSE
 AgentReader = Annotated[Principal, Depends(require(Permission.AGENTS_READ))]
 AgentWriter = Annotated[Principal, Depends(require(Permission.AGENTS_WRITE))]
 
-AgentId = Annotated[str, Path(max_length=40, description="Agent id (`agt_…`).")]
 VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="Version number.")]
 
 
@@ -36,35 +33,35 @@ VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="Version
     responses=problems(409),
 )
 async def create_agent(
-    body: AgentCreate, session: SessionDep, principal: AgentWriter, response: Response
+    body: AgentCreate, service: AgentServiceDep, _: AgentWriter, response: Response
 ) -> AgentPublic:
     """Create an agent. Pass `version` to create its version 1 in the same call."""
-    agent, _ = await AgentService(session, principal.tenant_id).create(body)
+    agent, _version = await service.create(body)
     response.headers["Location"] = f"/v1/agents/{agent.id}"
-    return agent_public(agent)
+    return AgentPublic.from_row(agent)
 
 
 @router.get("", summary="List agents", responses=problems())
 async def list_agents(
-    session: SessionDep, principal: AgentReader, limit: Limit = 20, cursor: Cursor = None
+    service: AgentServiceDep, _: AgentReader, limit: Limit = 20, cursor: IdCursor = None
 ) -> Page[AgentPublic]:
     """Agents of your tenant, newest first."""
-    page = await AgentService(session, principal.tenant_id).list(limit=limit, cursor=cursor)
-    return Page[AgentPublic](data=[agent_public(a) for a in page.items], next_cursor=page.next_cursor)
+    page = await service.list(limit=limit, before=cursor)
+    return Page[AgentPublic](data=[AgentPublic.from_row(a) for a in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{agent_id}", summary="Get an agent", responses=problems(404))
-async def get_agent(agent_id: AgentId, session: SessionDep, principal: AgentReader) -> AgentPublic:
+async def get_agent(agent_id: AgentId, service: AgentServiceDep, _: AgentReader) -> AgentPublic:
     """One agent."""
-    return agent_public(await AgentService(session, principal.tenant_id).get(agent_id))
+    return AgentPublic.from_row(await service.get(agent_id))
 
 
 @router.patch("/{agent_id}", summary="Update an agent", responses=problems(404, 409))
 async def update_agent(
-    agent_id: AgentId, body: AgentUpdate, session: SessionDep, principal: AgentWriter
+    agent_id: AgentId, body: AgentUpdate, service: AgentServiceDep, _: AgentWriter
 ) -> AgentPublic:
     """Change the name or description. To change behaviour, create a new version."""
-    return agent_public(await AgentService(session, principal.tenant_id).update(agent_id, body))
+    return AgentPublic.from_row(await service.update(agent_id, body))
 
 
 @router.delete(
@@ -73,10 +70,10 @@ async def update_agent(
     summary="Delete an agent",
     responses=problems(404, 409),
 )
-async def delete_agent(agent_id: AgentId, session: SessionDep, principal: AgentWriter) -> None:
+async def delete_agent(agent_id: AgentId, service: AgentServiceDep, _: AgentWriter) -> None:
     """Delete an agent. Refused with 409 while it has queued, running or waiting runs.
     Its past runs stay readable."""
-    await AgentService(session, principal.tenant_id).delete(agent_id)
+    await service.delete(agent_id)
 
 
 @router.post(
@@ -88,37 +85,37 @@ async def delete_agent(agent_id: AgentId, session: SessionDep, principal: AgentW
 async def create_version(
     agent_id: AgentId,
     body: AgentVersionCreate,
-    session: SessionDep,
-    principal: AgentWriter,
+    service: AgentServiceDep,
+    _: AgentWriter,
     response: Response,
 ) -> AgentVersionPublic:
-    """Add the next immutable version; new runs use it unless they pin another."""
-    version = await AgentService(session, principal.tenant_id).create_version(agent_id, body)
+    """Add the next immutable version; new runs use it unless they pin another. Every tool must
+    be in the current catalog (422 otherwise)."""
+    version = await service.create_version(agent_id, body)
     response.headers["Location"] = f"/v1/agents/{agent_id}/versions/{version.version}"
-    return agent_version_public(version)
+    return AgentVersionPublic.from_row(version)
 
 
 @router.get("/{agent_id}/versions", summary="List agent versions", responses=problems(404))
 async def list_versions(
     agent_id: AgentId,
-    session: SessionDep,
-    principal: AgentReader,
+    service: AgentServiceDep,
+    _: AgentReader,
     limit: Limit = 20,
-    cursor: Cursor = None,
+    cursor: NumberCursor = None,
 ) -> Page[AgentVersionPublic]:
-    """Versions of an agent, newest first."""
-    page = await AgentService(session, principal.tenant_id).list_versions(
-        agent_id, limit=limit, cursor=cursor
-    )
+    """Versions of an agent, newest first. A tool retired since a version was created is
+    listed with `available: false`."""
+    page = await service.list_versions(agent_id, limit=limit, below=cursor)
     return Page[AgentVersionPublic](
-        data=[agent_version_public(v) for v in page.items], next_cursor=page.next_cursor
+        data=[AgentVersionPublic.from_row(v) for v in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/{agent_id}/versions/{version}", summary="Get an agent version", responses=problems(404))
 async def get_version(
-    agent_id: AgentId, version: VersionNumber, session: SessionDep, principal: AgentReader
+    agent_id: AgentId, version: VersionNumber, service: AgentServiceDep, _: AgentReader
 ) -> AgentVersionPublic:
-    """One version."""
-    found = await AgentService(session, principal.tenant_id).get_version(agent_id, version)
-    return agent_version_public(found)
+    """One version, as it was created. A tool retired since is shown with `available: false`
+    (runs of this version get a tool error if the model calls it)."""
+    return AgentVersionPublic.from_row(await service.get_version(agent_id, version))

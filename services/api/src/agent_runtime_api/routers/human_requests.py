@@ -7,10 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from agent_runtime_api.audit import add_audit_details
-from agent_runtime_api.deps import AppStateDep, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
-from agent_runtime_api.services.human_requests import HumanRequestService
-from agent_runtime_api.services.presenters import approval_public, input_request_public
+from agent_runtime_api.deps import HumanRequestServiceDep, RunReader, require
+from agent_runtime_api.routers.common import AUTH_RESPONSES, IdCursor, Limit, RunId, problems
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.models import HumanRequestKind
 from agent_runtime_core.schemas import (
@@ -19,39 +17,33 @@ from agent_runtime_core.schemas import (
     InputAnswer,
     InputRequestPublic,
     Page,
+    Text,
 )
 
 router = APIRouter(prefix="/v1/runs/{run_id}", tags=["approvals"], responses=AUTH_RESPONSES)
 
-RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
 Decider = Annotated[Principal, Depends(require(Permission.APPROVALS_DECIDE))]
 
-RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
-ApprovalId = Annotated[str, Path(max_length=40, description="Approval id (`apr_…`).")]
-
-
-def _service(state: AppStateDep, principal: Principal) -> HumanRequestService:
-    return HumanRequestService(state.database, state.temporal, principal.tenant_id)
+ApprovalId = Annotated[Text, Path(max_length=40, description="Approval id (`apr_…`).")]
 
 
 @router.get("/approvals", summary="List a run's approvals", responses=problems(404))
 async def list_approvals(
-    run_id: RunId, state: AppStateDep, principal: RunReader, limit: Limit = 20, cursor: Cursor = None
+    run_id: RunId, service: HumanRequestServiceDep, _: RunReader, limit: Limit = 20, cursor: IdCursor = None
 ) -> Page[ApprovalPublic]:
     """Tool calls of the run that needed a human decision, oldest first (pending and decided)."""
-    page = await _service(state, principal).list(
-        run_id, HumanRequestKind.APPROVAL, limit=limit, cursor=cursor
+    page = await service.list(run_id, HumanRequestKind.APPROVAL, limit=limit, after=cursor)
+    return Page[ApprovalPublic](
+        data=[ApprovalPublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
     )
-    return Page[ApprovalPublic](data=[approval_public(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/approvals/{approval_id}", summary="Get an approval", responses=problems(404))
 async def get_approval(
-    run_id: RunId, approval_id: ApprovalId, state: AppStateDep, principal: RunReader
+    run_id: RunId, approval_id: ApprovalId, service: HumanRequestServiceDep, _: RunReader
 ) -> ApprovalPublic:
     """One approval."""
-    request = await _service(state, principal).get(run_id, approval_id, HumanRequestKind.APPROVAL)
-    return approval_public(request)
+    return ApprovalPublic.from_row(await service.get(run_id, approval_id, HumanRequestKind.APPROVAL))
 
 
 @router.post(
@@ -61,7 +53,7 @@ async def decide_approval(
     run_id: RunId,
     approval_id: ApprovalId,
     body: ApprovalDecision,
-    state: AppStateDep,
+    service: HumanRequestServiceDep,
     principal: Decider,
     request: Request,
 ) -> ApprovalPublic:
@@ -69,28 +61,28 @@ async def decide_approval(
     (with `reason`) and the run goes on. 409 if it was already decided or expired, or the run
     ended; 404 if the approval is unknown. Returns the approval as recorded (who, when)."""
     add_audit_details(request, decision=body.decision)
-    decided = await _service(state, principal).decide(run_id, approval_id, body, principal.subject)
-    return approval_public(decided)
+    decided = await service.decide(run_id, approval_id, body, principal.subject)
+    return ApprovalPublic.from_row(decided)
 
 
 @router.get("/input", summary="List a run's questions to humans", responses=problems(404))
 async def list_input_requests(
-    run_id: RunId, state: AppStateDep, principal: RunReader, limit: Limit = 20, cursor: Cursor = None
+    run_id: RunId, service: HumanRequestServiceDep, _: RunReader, limit: Limit = 20, cursor: IdCursor = None
 ) -> Page[InputRequestPublic]:
     """Questions the agent asked with the `ask_human` tool, oldest first."""
-    page = await _service(state, principal).list(run_id, HumanRequestKind.INPUT, limit=limit, cursor=cursor)
+    page = await service.list(run_id, HumanRequestKind.INPUT, limit=limit, after=cursor)
     return Page[InputRequestPublic](
-        data=[input_request_public(r) for r in page.items], next_cursor=page.next_cursor
+        data=[InputRequestPublic.from_row(r) for r in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.post("/input", summary="Answer the agent's question", responses=problems(404, 409, 503))
 async def answer_input(
-    run_id: RunId, body: InputAnswer, state: AppStateDep, principal: Decider, request: Request
+    run_id: RunId, body: InputAnswer, service: HumanRequestServiceDep, principal: Decider, request: Request
 ) -> InputRequestPublic:
     """Answer a pending `ask_human` question; the run continues with the answer. `request_id`
     may be omitted when exactly one question is pending. 409 if already answered or expired."""
     add_audit_details(request, request_id=body.request_id)  # never the answer: it may hold secrets
-    answered = await _service(state, principal).answer(run_id, body, principal.subject)
+    answered = await service.answer(run_id, body, principal.subject)
     add_audit_details(request, request_id=answered.id)
-    return input_request_public(answered)
+    return InputRequestPublic.from_row(answered)

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
-from agent_runtime_api.deps import AppStateDep, require, require_platform_operator
+from agent_runtime_api.deps import LimitsServiceDep, require, require_platform_operator
 from agent_runtime_api.routers.common import problems
-from agent_runtime_api.services.limits import LimitsService
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.schemas.limits import TenantLimitsPublic, TenantLimitsUpdate
 
@@ -19,16 +18,6 @@ TenantsManager = Annotated[Principal, Depends(require_platform_operator(Permissi
 TenantId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_\-]{1,40}$", description="The tenant's id (as in its tokens and keys).")
 ]
-
-
-def limits_service(state: AppStateDep) -> LimitsService:
-    """The service over this process's database and limits cache."""
-    return LimitsService(
-        state.database, state.tenant_limits, rate_limits_enforced=state.rate_limiter is not None
-    )
-
-
-LimitsServiceDep = Annotated[LimitsService, Depends(limits_service)]
 
 
 @router.get("/v1/limits", summary="Get your limits", responses=problems())

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from agent_runtime_api.deps import AppStateDep, require_platform_operator
+from agent_runtime_api.deps import ProviderServiceDep, require_platform_operator
 from agent_runtime_api.routers.common import problems
-from agent_runtime_api.services.providers import ProviderService
 from agent_runtime_core.auth import Permission, Principal
-from agent_runtime_core.schemas import BreakerSettingsPublic, ProviderEndpointList, ProviderEndpointPublic
+from agent_runtime_core.schemas import ProviderEndpointList, ProviderEndpointPublic
 
 router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])
 
@@ -20,22 +19,6 @@ EndpointId = Annotated[
     str,
     Path(max_length=100, pattern=r"^[a-z0-9-]+$", description="Endpoint id (`<provider>-<hash>`)."),
 ]
-
-
-def provider_service(state: AppStateDep) -> ProviderService:
-    """The service over this process's breakers."""
-    settings = state.settings
-    return ProviderService(
-        state.circuit_breakers,
-        BreakerSettingsPublic(
-            failure_threshold=settings.breaker_failure_threshold,
-            window_s=settings.breaker_window_s,
-            cooldown_s=settings.breaker_cooldown_s,
-        ),
-    )
-
-
-ProviderServiceDep = Annotated[ProviderService, Depends(provider_service)]
 
 
 @router.get("", summary="List provider endpoints and their circuit breakers", responses=problems(403, 503))

@@ -4,39 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from agent_runtime_api.deps import AppStateDep, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, Cursor, Limit, problems
-from agent_runtime_api.services.presenters import run_event_public, run_public
-from agent_runtime_api.services.runs import RunService
+from agent_runtime_api.deps import AppStateDep, RunReader, RunServiceDep, require
+from agent_runtime_api.routers.common import (
+    AUTH_RESPONSES,
+    AgentIdFilter,
+    IdCursor,
+    Limit,
+    NumberCursor,
+    RunId,
+    problems,
+)
 from agent_runtime_api.services.streams import MAX_SEQ
 from agent_runtime_core.auth import Permission, Principal
-from agent_runtime_core.errors import InvalidRequestError
 from agent_runtime_core.models import Run, RunStatus
-from agent_runtime_core.repositories import decode_cursor
 from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic
 from agent_runtime_core.tracing import langfuse_trace_url
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=AUTH_RESPONSES)
 
-RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
 RunCreator = Annotated[Principal, Depends(require(Permission.RUNS_CREATE))]
 RunCanceller = Annotated[Principal, Depends(require(Permission.RUNS_CANCEL))]
-
-RunId = Annotated[str, Path(max_length=40, description="Run id (`run_…`).")]
-
-
-def _service(state: AppStateDep, principal: Principal, *, max_active_runs: int = 0) -> RunService:
-    return RunService(
-        state.database,
-        state.temporal,
-        principal.tenant_id,
-        task_queue=state.settings.temporal_task_queue,
-        event_bus=state.event_bus,
-        max_active_runs=max_active_runs,
-        active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
-    )
 
 
 def _ui_url(state: AppStateDep, workflow_id: str) -> str | None:
@@ -48,7 +37,11 @@ def _ui_url(state: AppStateDep, workflow_id: str) -> str | None:
 
 
 def _present(state: AppStateDep, run: Run) -> RunPublic:
-    return run_public(run, _ui_url(state, run.workflow_id), langfuse_trace_url(state.settings, run.trace_id))
+    return RunPublic.from_row(
+        run,
+        temporal_ui_url=_ui_url(state, run.workflow_id),
+        trace_url=langfuse_trace_url(state.settings, run.trace_id),
+    )
 
 
 @router.post(
@@ -59,8 +52,9 @@ def _present(state: AppStateDep, run: Run) -> RunPublic:
 )
 async def create_run(
     body: RunCreate,
+    service: RunServiceDep,
     state: AppStateDep,
-    principal: RunCreator,
+    _: RunCreator,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -79,8 +73,6 @@ async def create_run(
     `GET /v1/runs/{id}/events` to follow it. 429 `active_run_limit` (with `Retry-After`) when
     your tenant already has its maximum of queued, running and waiting runs (`GET /v1/limits`).
     """
-    limits = await state.tenant_limits.get(principal.tenant_id)
-    service = _service(state, principal, max_active_runs=limits.max_active_runs)
     created = await service.create(body, idempotency_key)
     run = created.run
     response.headers["Location"] = f"/v1/runs/{run.id}"
@@ -91,20 +83,19 @@ async def create_run(
 
 @router.get("", summary="List runs", responses=problems())
 async def list_runs(
+    service: RunServiceDep,
     state: AppStateDep,
-    principal: RunReader,
-    agent_id: Annotated[str | None, Query(max_length=40, description="Only this agent's runs.")] = None,
+    _: RunReader,
+    agent_id: AgentIdFilter = None,
     run_status: Annotated[
         list[RunStatus] | None,
         Query(alias="status", description="Only runs in these statuses (repeatable)."),
     ] = None,
     limit: Limit = 20,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
 ) -> Page[RunPublic]:
     """Runs of your tenant, newest first."""
-    page = await _service(state, principal).list(
-        limit=limit, cursor=cursor, agent_id=agent_id, statuses=run_status or ()
-    )
+    page = await service.list(limit=limit, before=cursor, agent_id=agent_id, statuses=run_status or ())
     return Page[RunPublic](
         data=[_present(state, r) for r in page.items],
         next_cursor=page.next_cursor,
@@ -112,10 +103,9 @@ async def list_runs(
 
 
 @router.get("/{run_id}", summary="Get a run", responses=problems(404))
-async def get_run(run_id: RunId, state: AppStateDep, principal: RunReader) -> RunPublic:
+async def get_run(run_id: RunId, service: RunServiceDep, state: AppStateDep, _: RunReader) -> RunPublic:
     """One run: status, output, error, usage."""
-    run = await _service(state, principal).get(run_id)
-    return _present(state, run)
+    return _present(state, await service.get(run_id))
 
 
 @router.post(
@@ -124,31 +114,27 @@ async def get_run(run_id: RunId, state: AppStateDep, principal: RunReader) -> Ru
     summary="Cancel a run",
     responses=problems(404, 409, 503),
 )
-async def cancel_run(run_id: RunId, state: AppStateDep, principal: RunCanceller) -> RunPublic:
+async def cancel_run(run_id: RunId, service: RunServiceDep, state: AppStateDep, _: RunCanceller) -> RunPublic:
     """Request cancellation. The run becomes `cancelled` once its current step stops
     (a running tool or model call notices within its heartbeat interval). 409 if it already
     finished."""
-    run = await _service(state, principal).cancel(run_id)
-    return _present(state, run)
+    return _present(state, await service.cancel(run_id))
 
 
 @router.get("/{run_id}/events", summary="List a run's events", responses=problems(404))
 async def list_run_events(
     run_id: RunId,
-    state: AppStateDep,
-    principal: RunReader,
+    service: RunServiceDep,
+    _: RunReader,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_SEQ, description="Only events with `seq` greater than this.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000).")] = 100,
-    cursor: Cursor = None,
+    cursor: NumberCursor = None,
 ) -> Page[RunEventPublic]:
     """Events in order of `seq` (gap-free from 1)."""
-    start = after or 0
-    if cursor:
-        raw = decode_cursor(cursor)
-        if not raw.isdigit():
-            raise InvalidRequestError("cursor is not valid", loc=["query", "cursor"])
-        start = max(start, min(int(raw), MAX_SEQ))
-    page = await _service(state, principal).events(run_id, after=start, limit=limit)
-    return Page[RunEventPublic](data=[run_event_public(e) for e in page.items], next_cursor=page.next_cursor)
+    start = max(after or 0, cursor or 0)
+    page = await service.events(run_id, after=start, limit=limit)
+    return Page[RunEventPublic](
+        data=[RunEventPublic.from_row(e) for e in page.items], next_cursor=page.next_cursor
+    )

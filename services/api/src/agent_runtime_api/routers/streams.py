@@ -6,42 +6,20 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agent_runtime_api.deps import AppStateDep, require
-from agent_runtime_api.routers.common import AUTH_RESPONSES, problems
+from agent_runtime_api.deps import StreamOptionsDep, StreamServiceDep
+from agent_runtime_api.routers.common import AUTH_RESPONSES, AgentIdFilter, RunId, problems
 from agent_runtime_api.services.streams import (
     MAX_SEQ,
     OutgoingEvent,
-    StreamOptions,
-    StreamService,
     parse_run_position,
     parse_tenant_cursor,
 )
-from agent_runtime_core.auth import Permission, Principal
+from agent_runtime_core.schemas import Text
 
 router = APIRouter(responses=AUTH_RESPONSES)
-
-RunReader = Annotated[Principal, Depends(require(Permission.RUNS_READ))]
-
-
-def get_stream_options() -> StreamOptions:
-    """Timing of live streams (keep-alive every 15 s, Postgres polling every 250 ms without Redis).
-
-    Override this dependency to change them (tests use short intervals).
-    """
-    return StreamOptions()
-
-
-StreamOptionsDep = Annotated[StreamOptions, Depends(get_stream_options)]
-
-
-def _service(state: AppStateDep, principal: RunReader, options: StreamOptionsDep) -> StreamService:
-    return StreamService(state.database, state.event_bus, principal.tenant_id, options)
-
-
-StreamServiceDep = Annotated[StreamService, Depends(_service)]
 
 LastEventId = Annotated[
     str | None,
@@ -96,7 +74,7 @@ async def _messages(events: AsyncGenerator[OutgoingEvent]) -> AsyncGenerator[Ser
     responses={**_SSE_RESPONSE, **problems(404)},
 )
 async def stream_run_events(
-    run_id: Annotated[str, Path(max_length=40, description="Run id (`run_…`).")],
+    run_id: RunId,
     service: StreamServiceDep,
     options: StreamOptionsDep,
     last_event_id: LastEventId = None,
@@ -130,8 +108,8 @@ async def stream_tenant_events(
     service: StreamServiceDep,
     options: StreamOptionsDep,
     last_event_id: LastEventId = None,
-    agent_id: Annotated[str | None, Query(max_length=40, description="Only this agent's runs.")] = None,
-    run_id: Annotated[str | None, Query(max_length=40, description="Only this run.")] = None,
+    agent_id: AgentIdFilter = None,
+    run_id: Annotated[Text | None, Query(max_length=40, description="Only this run.")] = None,
 ) -> EventSourceResponse:
     """Every event of your runs as Server-Sent Events, live, for dashboards; never ends.
 

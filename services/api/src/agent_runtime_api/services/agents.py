@@ -10,7 +10,7 @@ from agent_runtime_core.errors import ConflictError, NotFoundError
 from agent_runtime_core.ids import new_agent_id
 from agent_runtime_core.models import Agent, AgentVersion
 from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.repositories import AgentRepository, RunRepository, decode_cursor
+from agent_runtime_core.repositories import AgentRepository, RunRepository
 from agent_runtime_core.schemas import AgentCreate, AgentUpdate, AgentVersionCreate
 
 
@@ -54,9 +54,8 @@ class AgentService:
             raise NotFoundError("Agent", agent_id)
         return agent
 
-    async def list(self, *, limit: int, cursor: str | None) -> Window[Agent]:
-        """A page of agents, newest first."""
-        before = decode_cursor(cursor) if cursor else None
+    async def list(self, *, limit: int, before: str | None) -> Window[Agent]:
+        """A page of agents, newest first, older than the agent ``before``."""
         rows = await self.agents.list(limit=limit + 1, before_id=before)
         return window(rows, limit, key=lambda agent: agent.id)
 
@@ -97,10 +96,7 @@ class AgentService:
                 "before deleting the agent.",
                 code="agent_has_active_runs",
             )
-        agent.deleted_at = utcnow()
-        agent.updated_at = agent.deleted_at
-        self.session.add(agent)
-        await self.session.flush()
+        await self.agents.soft_delete(agent)
 
     async def create_version(self, agent_id: str, body: AgentVersionCreate) -> AgentVersion:
         """Add the next immutable version of an agent."""
@@ -133,12 +129,8 @@ class AgentService:
             raise NotFoundError("Agent version", f"{agent_id}/versions/{version}")
         return found
 
-    async def list_versions(self, agent_id: str, *, limit: int, cursor: str | None) -> Window[AgentVersion]:
-        """A page of versions, newest first."""
+    async def list_versions(self, agent_id: str, *, limit: int, below: int | None) -> Window[AgentVersion]:
+        """A page of versions, newest first, below version ``below``."""
         await self.get(agent_id)
-        below: int | None = None
-        if cursor:
-            raw = decode_cursor(cursor)
-            below = int(raw) if raw.isdigit() else 0
         rows = await self.agents.list_versions(agent_id, limit=limit + 1, below_version=below)
         return window(rows, limit, key=lambda version: version.version)

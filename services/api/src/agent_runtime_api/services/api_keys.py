@@ -15,7 +15,7 @@ from agent_runtime_core.errors import ForbiddenError, InvalidRequestError, NotFo
 from agent_runtime_core.ids import new_api_key_id
 from agent_runtime_core.models import ApiKey
 from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.repositories import ApiKeyRepository, decode_cursor
+from agent_runtime_core.repositories import ApiKeyRepository
 from agent_runtime_core.schemas import ApiKeyCreate
 
 
@@ -96,9 +96,8 @@ class ApiKeyService:
             raise NotFoundError("API key", key_id)
         return key
 
-    async def list(self, *, limit: int, cursor: str | None) -> Window[ApiKey]:
-        """A page of keys, newest first (revoked ones too)."""
-        before = decode_cursor(cursor) if cursor else None
+    async def list(self, *, limit: int, before: str | None) -> Window[ApiKey]:
+        """A page of keys, newest first (revoked ones too), older than the key ``before``."""
         rows = await self.keys.list(limit=limit + 1, before_id=before)
         return window(rows, limit, key=lambda key: key.id)
 

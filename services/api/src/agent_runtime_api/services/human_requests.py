@@ -11,11 +11,11 @@ import asyncio
 
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from agent_runtime_api.services.pages import Window, window
 from agent_runtime_api.temporal_connection import TemporalConnection
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.db import UnitOfWork
 from agent_runtime_core.errors import (
     ConflictError,
     InvalidRequestError,
@@ -23,7 +23,7 @@ from agent_runtime_core.errors import (
     ServiceUnavailableError,
 )
 from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus, Run
-from agent_runtime_core.repositories import HumanRequestRepository, RunRepository, decode_cursor
+from agent_runtime_core.repositories import HumanRequestRepository, RunRepository
 from agent_runtime_core.schemas import ApprovalDecision, InputAnswer
 from agent_runtime_core.temporal import (
     ANSWER_INPUT_UPDATE,
@@ -43,19 +43,19 @@ _LABEL = {HumanRequestKind.APPROVAL: "Approval", HumanRequestKind.INPUT: "Input 
 
 
 class HumanRequestService:
-    """Human requests of the runs of one tenant."""
+    """Human requests of the runs of one tenant. Reads commit (through the unit of work) before a
+    decision goes to the workflow: no transaction stays open while Temporal is waited on."""
 
-    def __init__(self, database: Database, temporal: TemporalConnection, tenant_id: str) -> None:
-        self.database = database
+    def __init__(self, unit_of_work: UnitOfWork, temporal: TemporalConnection) -> None:
+        self.unit_of_work = unit_of_work
         self.temporal = temporal
-        self.tenant_id = tenant_id
+        self.tenant_id = unit_of_work.tenant_id
 
     async def list(
-        self, run_id: str, kind: HumanRequestKind, *, limit: int, cursor: str | None
+        self, run_id: str, kind: HumanRequestKind, *, limit: int, after: str | None
     ) -> Window[HumanRequest]:
-        """Requests of one kind of a run, oldest first."""
-        after = decode_cursor(cursor) if cursor else None
-        async with session_scope(self.database, self.tenant_id) as session:
+        """Requests of one kind of a run, oldest first, after the request ``after``."""
+        async with self.unit_of_work.begin() as session:
             await self._run(RunRepository(session, self.tenant_id), run_id)
             rows = await HumanRequestRepository(session, self.tenant_id).list(
                 run_id, kind, limit=limit + 1, after_id=after
@@ -68,7 +68,7 @@ class HumanRequestService:
 
     async def _load(self, run_id: str, request_id: str, kind: HumanRequestKind) -> tuple[Run, HumanRequest]:
         """The run and one of its requests, read together; 404 for either."""
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             run = await self._run(RunRepository(session, self.tenant_id), run_id)
             request = await HumanRequestRepository(session, self.tenant_id).get(run_id, request_id)
         if request is None or request.kind != kind:
@@ -109,7 +109,7 @@ class HumanRequestService:
         return await self.get(run_id, request.id, HumanRequestKind.INPUT)
 
     async def _pending_inputs(self, run_id: str) -> tuple[Run, list[HumanRequest]]:
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             run = await self._run(RunRepository(session, self.tenant_id), run_id)
             rows = await HumanRequestRepository(session, self.tenant_id).list(
                 run_id, HumanRequestKind.INPUT, status=HumanRequestStatus.PENDING
@@ -158,7 +158,8 @@ class HumanRequestService:
                 raise InvalidRequestError(message, loc=["body", "request_id"]) from exc
             raise
         except RPCError as exc:
-            if "completed" in exc.message.lower() or "not found" in exc.message.lower():
+            # NOT_FOUND: the workflow has already completed (or never existed), so nothing waits.
+            if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ConflictError(
                     f"Run '{run.id}' is no longer waiting for this {kind.value}.", code="run_already_finished"
                 ) from exc

@@ -25,7 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from agent_runtime_api.services.pages import Window, window
 from agent_runtime_api.temporal_connection import TemporalConnection
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_api.tenant_limits import TenantLimitsCache
+from agent_runtime_core.db import UnitOfWork
 from agent_runtime_core.errors import (
     ConflictError,
     InvalidRequestError,
@@ -38,12 +39,7 @@ from agent_runtime_core.ids import new_run_id
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, terminal_event
 from agent_runtime_core.metrics import record_run_created
 from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent, RunStatus
-from agent_runtime_core.repositories import (
-    AgentRepository,
-    RunEventRepository,
-    RunRepository,
-    decode_cursor,
-)
+from agent_runtime_core.repositories import AgentRepository, RunEventRepository, RunRepository
 from agent_runtime_core.schemas import RunCreate
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
@@ -102,28 +98,27 @@ def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInp
 
 
 class RunService:
-    """Rules for the runs of one tenant. Owns its transactions: a run's row is committed
-    before its workflow starts, so the worker always finds it. Events it writes are published
-    to live readers after their transaction commits."""
+    """Rules for the runs of one tenant. Commits through its unit of work: a run's row is
+    committed before its workflow starts, so the worker always finds it. Events it writes are
+    published to live readers after their transaction commits."""
 
     def __init__(
         self,
-        database: Database,
+        unit_of_work: UnitOfWork,
         temporal: TemporalConnection,
-        tenant_id: str,
         *,
         task_queue: str,
+        tenant_limits: TenantLimitsCache | None = None,
         event_bus: EventBus | None = None,
-        max_active_runs: int = 0,
         active_run_retry_after_s: int = 10,
     ) -> None:
-        self.database = database
+        self.unit_of_work = unit_of_work
         self.temporal = temporal
-        self.tenant_id = tenant_id
+        self.tenant_id = unit_of_work.tenant_id
         self.task_queue = task_queue
+        self.tenant_limits = tenant_limits
+        """Where the tenant's cap on queued, running and waiting runs is read (``None``: no cap)."""
         self.event_bus = event_bus
-        self.max_active_runs = max_active_runs
-        """Cap on the tenant's queued, running and waiting runs (0: none)."""
         self.active_run_retry_after_s = active_run_retry_after_s
 
     def _publish(self, *events: RunEvent) -> None:
@@ -140,11 +135,14 @@ class RunService:
         """
         key = validate_idempotency_key(idempotency_key)
         fingerprint = request_fingerprint(body)
+        max_active_runs = 0
+        if self.tenant_limits is not None:
+            max_active_runs = (await self.tenant_limits.get(self.tenant_id)).max_active_runs
         try:
-            prepared = await self._write_run(body, key, fingerprint)
+            prepared = await self._write_run(body, key, fingerprint, max_active_runs)
         except IntegrityError:
             # A concurrent request with the same key committed first: answer as its replay.
-            prepared = await self._write_run(body, key, fingerprint)
+            prepared = await self._write_run(body, key, fingerprint, max_active_runs)
         created, start_input = prepared
         if created.created:
             record_run_created()
@@ -153,15 +151,17 @@ class RunService:
         return created
 
     async def _write_run(
-        self, body: RunCreate, key: str | None, fingerprint: str
+        self, body: RunCreate, key: str | None, fingerprint: str, max_active_runs: int
     ) -> tuple[CreatedRun, AgentRunInput | None]:
-        async with session_scope(self.database, self.tenant_id) as session:
-            created, start_input, queued = await self._add_run(session, body, key, fingerprint)
+        async with self.unit_of_work.begin() as session:
+            created, start_input, queued = await self._add_run(
+                session, body, key, fingerprint, max_active_runs
+            )
         self._publish(*queued)
         return created, start_input
 
     async def _add_run(
-        self, session: AsyncSession, body: RunCreate, key: str | None, fingerprint: str
+        self, session: AsyncSession, body: RunCreate, key: str | None, fingerprint: str, max_active_runs: int
     ) -> tuple[CreatedRun, AgentRunInput | None, list[RunEvent]]:
         """The run (new, or the original of an idempotent replay), its start input, and its
         ``run.queued`` event when it was created now."""
@@ -184,7 +184,7 @@ class RunService:
         agent = await agents.get(body.agent_id)
         if agent is None:
             raise NotFoundError("Agent", body.agent_id)
-        await self._check_active_run_cap(runs)
+        await self._check_active_run_cap(runs, max_active_runs)
         version_number = body.agent_version or agent.latest_version
         if version_number == 0:
             raise ConflictError(
@@ -213,21 +213,21 @@ class RunService:
         queued = await runs.create(run, {"agent_id": agent.id, "agent_version": version.version})
         return CreatedRun(run=run, created=True), workflow_input(run, agent, version), queued
 
-    async def _check_active_run_cap(self, runs: RunRepository) -> None:
+    async def _check_active_run_cap(self, runs: RunRepository, max_active_runs: int) -> None:
         """429 ``active_run_limit`` when the tenant is at its cap of active runs.
 
         Creates of one tenant are serialized by a transaction-scoped advisory lock (held until
         this transaction commits, so the new run is counted by the next one): concurrent
         requests can never exceed the cap. Idempotent replays return before this check.
         """
-        if self.max_active_runs <= 0:
+        if max_active_runs <= 0:
             return
         await runs.lock_tenant_run_creation()
         active = await runs.count_active()
-        if active >= self.max_active_runs:
+        if active >= max_active_runs:
             raise RateLimitedError(
                 f"This tenant already has {active} active runs (queued, running or waiting), its "
-                f"limit is {self.max_active_runs}; retry when some have finished.",
+                f"limit is {max_active_runs}; retry when some have finished.",
                 retry_after_s=self.active_run_retry_after_s,
                 code="active_run_limit",
             )
@@ -289,7 +289,7 @@ class RunService:
 
     async def get(self, run_id: str) -> Run:
         """Return a run or raise 404."""
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             run = await RunRepository(session, self.tenant_id).get(run_id)
         if run is None:
             raise NotFoundError("Run", run_id)
@@ -299,13 +299,12 @@ class RunService:
         self,
         *,
         limit: int,
-        cursor: str | None,
+        before: str | None,
         agent_id: str | None,
         statuses: Sequence[RunStatus],
     ) -> Window[Run]:
-        """A page of runs, newest first."""
-        before = decode_cursor(cursor) if cursor else None
-        async with session_scope(self.database, self.tenant_id) as session:
+        """A page of runs, newest first, older than the run ``before``."""
+        async with self.unit_of_work.begin() as session:
             rows = await RunRepository(session, self.tenant_id).list(
                 limit=limit + 1, before_id=before, agent_id=agent_id, statuses=statuses
             )
@@ -348,7 +347,7 @@ class RunService:
             run.error = error
 
         ended = EventSpec(terminal_event(status), {"error": error}, DedupeKey.RUN_FINISHED)
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             result = await RunRepository(session, self.tenant_id).transition(
                 run_id, status, only_from=only_from, apply=set_error, events=[ended]
             )
@@ -357,7 +356,7 @@ class RunService:
 
     async def events(self, run_id: str, *, after: int, limit: int) -> Window[RunEvent]:
         """Events of a run with ``seq > after``, in order."""
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             if await RunRepository(session, self.tenant_id).get(run_id) is None:
                 raise NotFoundError("Run", run_id)
             rows = await RunEventRepository(session, self.tenant_id).list(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.db import UnitOfWork
 from agent_runtime_core.errors import InvalidRequestError, NotFoundError
 from agent_runtime_core.event_bus import (
     EventBus,
@@ -138,12 +138,10 @@ def _row_event(event: RunEvent, event_id: str) -> OutgoingEvent:
 class StreamService:
     """Opens the live streams of one tenant."""
 
-    def __init__(
-        self, database: Database, event_bus: EventBus | None, tenant_id: str, options: StreamOptions
-    ) -> None:
-        self.database = database
+    def __init__(self, unit_of_work: UnitOfWork, event_bus: EventBus | None, options: StreamOptions) -> None:
+        self.unit_of_work = unit_of_work
         self.event_bus = event_bus
-        self.tenant_id = tenant_id
+        self.tenant_id = unit_of_work.tenant_id
         self.options = options
 
     async def open_run_stream(self, run_id: str, *, after_seq: int) -> AsyncGenerator[OutgoingEvent]:
@@ -153,7 +151,7 @@ class StreamService:
         Raises:
             NotFoundError: No such run for this tenant (before anything is streamed).
         """
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             run = await RunRepository(session, self.tenant_id).get(run_id)
         if run is None:
             raise NotFoundError("Run", run_id)
@@ -171,7 +169,7 @@ class StreamService:
             InvalidRequestError: ``cursor`` names no event of this tenant (422).
         """
         resume_at: datetime | None = None
-        async with session_scope(self.database, self.tenant_id) as session:
+        async with self.unit_of_work.begin() as session:
             if run_id is not None and await RunRepository(session, self.tenant_id).get(run_id) is None:
                 raise NotFoundError("Run", run_id)
             if agent_id is not None and await AgentRepository(session, self.tenant_id).get(agent_id) is None:
@@ -250,7 +248,7 @@ class _RunFollower:
     async def _catch_up(self) -> AsyncGenerator[OutgoingEvent]:
         page = self.options.page_size
         while True:
-            async with session_scope(self.service.database, self.service.tenant_id) as session:
+            async with self.service.unit_of_work.begin() as session:
                 rows = await RunEventFeedRepository(session, self.service.tenant_id).list_for_run(
                     self.run_id, after_seq=self.last, limit=page
                 )
@@ -324,7 +322,7 @@ class _TenantFollower:
         position = self.position
         page = self.options.page_size
         while True:
-            async with session_scope(self.service.database, self.service.tenant_id) as session:
+            async with self.service.unit_of_work.begin() as session:
                 rows = await RunEventFeedRepository(session, self.service.tenant_id).list_after(
                     position, run_id=self.run_id, agent_id=self.agent_id, limit=page
                 )
@@ -382,7 +380,7 @@ class _TenantFollower:
         """Events of ``run_id`` between ``after_seq`` and ``before_seq`` from Postgres."""
         if before_seq <= after_seq + 1:
             return
-        async with session_scope(self.service.database, self.service.tenant_id) as session:
+        async with self.service.unit_of_work.begin() as session:
             rows = await RunEventFeedRepository(session, self.service.tenant_id).list_for_run(
                 run_id, after_seq=after_seq, before_seq=before_seq, since=since, limit=before_seq
             )
@@ -400,7 +398,7 @@ class _TenantFollower:
     async def _agent_of(self, run_id: str) -> str | None:
         agent = self.agents.get(run_id)
         if agent is None:
-            async with session_scope(self.service.database, self.service.tenant_id) as session:
+            async with self.service.unit_of_work.begin() as session:
                 found = await RunEventFeedRepository(session, self.service.tenant_id).agent_ids([run_id])
             agent = found.get(run_id, "")
             if len(self.agents) >= _REMEMBERED_RUNS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, cast
 
@@ -31,23 +31,6 @@ DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=366)
 
 PriceScope = Literal["tenant", "global"]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def price_public(price: ModelPrice) -> ModelPricePublic:
-    """The API shape of a price override."""
-    return ModelPricePublic(
-        provider=price.provider,
-        model=price.model,
-        scope="global" if price.tenant_id is None else "tenant",
-        input_usd_per_mtok=price.input_usd_per_mtok,
-        output_usd_per_mtok=price.output_usd_per_mtok,
-        cached_input_usd_per_mtok=price.cached_input_usd_per_mtok,
-        updated_at=price.updated_at,
-    )
 
 
 class UsageService:
@@ -124,7 +107,7 @@ class UsageService:
 
     async def list_prices(self) -> list[ModelPricePublic]:
         """Your overrides and the global ones."""
-        return [price_public(price) for price in await self.prices.list()]
+        return [ModelPricePublic.from_row(price) for price in await self.prices.list()]
 
     async def put_price(
         self, provider: str, model: str, body: ModelPriceUpdate, scope: PriceScope
@@ -139,7 +122,7 @@ class UsageService:
             output_usd_per_mtok=body.output_usd_per_mtok,
             cached_input_usd_per_mtok=body.cached_input_usd_per_mtok,
         )
-        return price_public(await self.prices.put(price))
+        return ModelPricePublic.from_row(await self.prices.put(price))
 
     async def delete_price(self, provider: str, model: str, scope: PriceScope) -> None:
         """Remove the override of ``provider:model`` in ``scope`` (genai-prices applies again)."""
@@ -167,8 +150,9 @@ class UsageService:
                     )
                 if name not in groups:
                     groups.append(name)
-        until = _utc(until) if until is not None else utcnow()
-        since = _utc(since) if since is not None else until - DEFAULT_WINDOW
+        # The route's Timestamp type already made them UTC and kept them in range.
+        until = until if until is not None else utcnow()
+        since = since if since is not None else until - DEFAULT_WINDOW
         if since >= until:
             raise InvalidRequestError("since must be before until", loc=["query", "since"])
         if until - since > MAX_WINDOW:

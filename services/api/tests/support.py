@@ -1,0 +1,167 @@
+"""Helpers shared by the API tests (fixtures live in ``conftest.py``). Test modules import from
+here, never from each other."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Iterable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+
+from agent_runtime_api.deps import get_principal, get_stream_options
+from agent_runtime_api.main import create_app
+from agent_runtime_api.services.api_keys import ApiKeyService
+from agent_runtime_api.services.streams import StreamOptions
+from agent_runtime_core.auth import Principal
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.settings import Settings
+
+VERSION = {"model": "builtin:scripted", "instructions": "Be brief.", "tools": [{"name": "calculator"}]}
+"""A valid version body: the offline scripted model with the calculator."""
+
+TERMINAL_STATUSES = {"succeeded", "failed", "cancelled", "timed_out"}
+TERMINAL_EVENTS = {"run.succeeded", "run.failed", "run.cancelled", "run.timed_out"}
+
+FAST_STREAMS = StreamOptions(keepalive_s=0.3, poll_interval_s=0.05, reconcile_interval_s=0.3)
+"""Stream timings short enough for tests."""
+
+
+# ------------------------------------------------------------------------------------- apps
+
+
+def build_app(database_url: str, tenant_id: str, **overrides: object) -> FastAPI:
+    """The API app as a tenant of its own sees it."""
+    settings = Settings.model_validate({"database_url": database_url, "database_pool_size": 3, **overrides})
+    app = create_app(settings)
+    app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=tenant_id, subject="test")
+    return app
+
+
+def build_authenticating_app(database_url: str, **overrides: object) -> FastAPI:
+    """The API app with its real authentication (API keys, and OIDC when configured)."""
+    settings = Settings.model_validate({"database_url": database_url, "database_pool_size": 3, **overrides})
+    return create_app(settings)
+
+
+def stream_app(settings: Settings, tenant_id: str) -> FastAPI:
+    """The API with fast streams; the tenant is ours unless the request names another
+    (``X-Test-Tenant``)."""
+    app = create_app(settings)
+
+    def principal(request: Request) -> Principal:
+        return Principal(tenant_id=request.headers.get("x-test-tenant", tenant_id), subject="test")
+
+    app.dependency_overrides[get_principal] = principal
+    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
+    return app
+
+
+async def open_client(app: FastAPI) -> AsyncGenerator[httpx.AsyncClient]:
+    """An HTTP client over ASGI with the app's lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            yield client
+
+
+async def client_for(
+    database_url: str, tenant_id: str, **settings: object
+) -> AsyncGenerator[httpx.AsyncClient]:
+    """A client of an API of ``tenant_id`` without Temporal, with these settings."""
+    app = build_app(database_url, tenant_id, temporal_address="127.0.0.1:1", **settings)
+    async for client in open_client(app):
+        yield client
+
+
+async def issue_api_key(
+    database: Database,
+    tenant_id: str,
+    roles: Iterable[str],
+    *,
+    scopes: Iterable[str] | None = None,
+    expires_at: datetime | None = None,
+    name: str = "test",
+) -> tuple[str, str]:
+    """Store an API key of ``tenant_id`` straight in the database; return its id and token."""
+    async with session_scope(database, tenant_id) as session:
+        key, token = await ApiKeyService(session, tenant_id).issue(
+            name=name, roles=roles, scopes=scopes, created_by="test", expires_at=expires_at
+        )
+    return key.id, token
+
+
+# -------------------------------------------------------------------------------- responses
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Check ``response`` is a problem+json with this status and code; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"].endswith(code)
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+# ---------------------------------------------------------------------------- agents, runs
+
+
+async def create_agent(api: httpx.AsyncClient, name: str = "support-bot", **extra: Any) -> dict[str, Any]:
+    """Create an agent called ``name``; return it."""
+    response = await api.post("/v1/agents", json={"name": name, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def make_agent(api: httpx.AsyncClient, **version: Any) -> str:
+    """Create an agent with a first version of the scripted model; return its id."""
+    body = {"name": f"agent-{time.monotonic_ns()}", "version": {"model": "builtin:scripted", **version}}
+    response = await api.post("/v1/agents", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def start_run(api: httpx.AsyncClient, agent_id: str, text: str) -> str:
+    """Start a run of ``agent_id`` with ``text``; return its id."""
+    response = await api.post("/v1/runs", json={"agent_id": agent_id, "input": text})
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, run_id: str, statuses: set[str], timeout_s: float = 30
+) -> dict[str, Any]:
+    """Poll the run until its status is one of ``statuses``; return it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = (await api.get(f"/v1/runs/{run_id}")).json()
+        if run["status"] in statuses:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run stuck in {run['status']}: {run}")
+        await asyncio.sleep(0.05)
+
+
+async def events_of(api: httpx.AsyncClient, run_id: str) -> list[dict[str, Any]]:
+    """The run's recorded events."""
+    return (await api.get(f"/v1/runs/{run_id}/events", params={"limit": 1000})).json()["data"]
+
+
+async def pending_approvals(
+    api: httpx.AsyncClient, run_id: str, count: int, timeout_s: float = 20
+) -> list[dict[str, Any]]:
+    """Poll until the run has ``count`` pending approvals; return them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        approvals = (await api.get(f"/v1/runs/{run_id}/approvals")).json()["data"]
+        pending = [a for a in approvals if a["status"] == "pending"]
+        if len(pending) >= count:
+            return pending
+        assert time.monotonic() < deadline, approvals
+        await asyncio.sleep(0.05)
