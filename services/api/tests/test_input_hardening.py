@@ -192,15 +192,16 @@ async def test_nul_character_in_an_id_is_422_naming_it(
     assert problem["errors"][0]["loc"] == loc
 
 
-def test_workflow_input_pieces_do_not_apply_the_request_bounds() -> None:
-    """ToolSpec is also part of the workflow input: a run created before the bounds existed, with
-    deeper settings, must still load when its history replays. The request model bounds it."""
+def test_workflow_input_does_not_apply_the_request_bounds() -> None:
+    """The workflow input has its own durable models: a run created before the bounds existed,
+    with deeper settings, still loads when its history replays. The request model bounds them."""
     from pydantic import ValidationError
 
-    from agent_runtime_core.schemas import AgentVersionCreate, ToolSpec
+    from agent_runtime_core.schemas import AgentVersionCreate
+    from agent_runtime_core.temporal import ToolConfig
 
     deep = nested(40)
-    assert ToolSpec.model_validate({"name": "calculator", "settings": deep}).settings == deep
+    assert ToolConfig.model_validate({"name": "calculator", "settings": deep}).settings == deep
     with pytest.raises(ValidationError) as raised:
         AgentVersionCreate.model_validate({**VERSION, "tools": [{"name": "calculator", "settings": deep}]})
     [error] = raised.value.errors()

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
+from agent_runtime_core import catalog
 from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.ids import new_run_id
 from agent_runtime_core.models import Agent, AgentVersion, Run, RunStatus
+from agent_runtime_core.schemas import agent as agent_schemas
 
 from .support import VERSION, assert_problem, create_agent
 
@@ -84,6 +87,26 @@ async def test_new_version_with_an_unknown_tool_is_still_422(api: httpx.AsyncCli
         "validation_error",
     )
     assert problem["errors"][0]["loc"] == ["body", "tools", 0, "name"]
+
+
+async def test_new_version_naming_a_retired_tool_is_422_saying_why(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What build B of the deploy test does: http_get moves from the catalog to RETIRED_TOOLS.
+    monkeypatch.setitem(catalog.RETIRED_TOOLS, "http_get", "use the fetch tool instead")
+    monkeypatch.setattr(
+        agent_schemas, "BUILTIN_TOOL_NAMES", tuple(n for n in catalog.BUILTIN_TOOL_NAMES if n != "http_get")
+    )
+    agent = await create_agent(api, "retired-tools")
+    problem = assert_problem(
+        await api.post(
+            f"/v1/agents/{agent['id']}/versions", json={**VERSION, "tools": [{"name": "http_get"}]}
+        ),
+        422,
+        "validation_error",
+    )
+    assert problem["errors"][0]["loc"] == ["body", "tools", 0, "name"]
+    assert "tool 'http_get' was retired: use the fetch tool instead" in problem["errors"][0]["msg"]
 
 
 def test_openapi_documents_available_on_version_tools(api: httpx.AsyncClient) -> None:

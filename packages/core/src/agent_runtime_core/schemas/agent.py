@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, model_name_problem
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, RETIRED_TOOLS, model_name_problem
 from agent_runtime_core.schemas.common import StrictInput
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ class ToolSpec(StrictInput):
     @field_validator("name")
     @classmethod
     def _known_tool(cls, value: str) -> str:
+        if value in RETIRED_TOOLS:
+            raise ValueError(f"tool '{value}' was retired: {RETIRED_TOOLS[value]}")
         if value not in BUILTIN_TOOL_NAMES:
             raise ValueError(f"unknown tool '{value}'; available tools: " + ", ".join(BUILTIN_TOOL_NAMES))
         return value
