@@ -170,7 +170,7 @@ class EmbeddedServer(abc.ABC):
         A server of this data directory left by an earlier owner is stopped first, or adopted
         when `reuse_leftover` is set.
         """
-        if self.is_running():
+        if self.pid is not None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         leftover = self.leftover_pid()
