@@ -311,6 +311,7 @@ class EmbeddedServer(abc.ABC):
                 self.pid_path.unlink()
 
     def _open_log(self, argv: Sequence[str]) -> None:
+        self._close_log()  # the previous run's, after a crash
         with contextlib.suppress(OSError):
             if self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
                 self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
