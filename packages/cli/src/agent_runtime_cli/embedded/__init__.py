@@ -12,7 +12,6 @@ from agent_runtime_cli.embedded.ports import (
     PortInUseError,
     ensure_port_free,
     find_free_port,
-    wait_for_port,
 )
 from agent_runtime_cli.embedded.postgres import (
     EmbeddedPostgres,
@@ -52,5 +51,4 @@ __all__ = [
     "temporal_cli_path",
     "temporal_test_server_path",
     "valkey_server_path",
-    "wait_for_port",
 ]

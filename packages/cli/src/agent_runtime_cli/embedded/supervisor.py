@@ -184,7 +184,6 @@ class Supervisor:
         self._defer_signals = 0
         self._deferred_signal: int | None = None
         self._previous_handlers: dict[int, _SignalHandler] | None = None
-        self.exit_code: int | None = None
 
     @property
     def state(self) -> str:
@@ -330,7 +329,6 @@ class Supervisor:
             self.shutdown()
             if installed:
                 self._restore_signal_handlers()
-        self.exit_code = code
         return code
 
     def request_stop(self) -> None:

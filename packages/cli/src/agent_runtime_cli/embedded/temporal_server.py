@@ -31,7 +31,6 @@ from agent_runtime_cli.embedded.ports import ensure_port_free, find_free_port, u
 
 __all__ = [
     "DEFAULT_DYNAMIC_CONFIG",
-    "SEARCH_ATTRIBUTE_TYPES",
     "TemporalDevServer",
     "TemporalServerError",
 ]
@@ -44,7 +43,9 @@ DEFAULT_DYNAMIC_CONFIG: Mapping[str, object] = {
     "history.transferProcessorMaxPollRPS": 1000,
 }
 
-SEARCH_ATTRIBUTE_TYPES = frozenset({"Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"})
+_SEARCH_ATTRIBUTE_VALUE_TYPES = frozenset(
+    {"Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"}
+)
 """Types ``--search-attribute`` accepts."""
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -100,7 +101,7 @@ class TemporalDevServer(EmbeddedServer):
             namespace: Namespace created at launch and checked by `wait_ready`
                 (``default`` always exists).
             search_attributes: Custom search attributes to register, name to type
-                (one of `SEARCH_ATTRIBUTE_TYPES`), e.g. ``{"TenantId": "Keyword"}``.
+                (``Keyword``, ``Text``, ``Int``, ...), e.g. ``{"TenantId": "Keyword"}``.
             dynamic_config: Dynamic config values (JSON-encoded on the command line);
                 `DEFAULT_DYNAMIC_CONFIG` when ``None``.
             log_level: Server log level (``debug``, ``info``, ``warn``, ``error``, ``never``).
@@ -129,8 +130,8 @@ class TemporalDevServer(EmbeddedServer):
         for name, kind in self.search_attributes.items():
             if not _IDENTIFIER.match(name):
                 raise ValueError(f"Invalid search attribute name {name!r}")
-            if kind not in SEARCH_ATTRIBUTE_TYPES:
-                allowed = ", ".join(sorted(SEARCH_ATTRIBUTE_TYPES))
+            if kind not in _SEARCH_ATTRIBUTE_VALUE_TYPES:
+                allowed = ", ".join(sorted(_SEARCH_ATTRIBUTE_VALUE_TYPES))
                 raise ValueError(f"Search attribute {name} has type {kind!r}; use one of {allowed}")
 
     @classmethod
