@@ -37,18 +37,21 @@ def stack() -> Generator[DevStack]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def drive_run(api: str, headers: dict[str, str]) -> dict[str, object]:
+def drive_run(api: str, headers: dict[str, str], idempotency_key: str = "e2e-1") -> dict[str, object]:
     """Create an agent, start a run, follow it over SSE to the end; return the run."""
     with httpx.Client(base_url=api, timeout=10, headers=headers) as client:
         agent = client.post(
             "/v1/agents",
-            json={"name": "e2e", "version": {"model": "builtin:scripted", "tools": [{"name": "calculator"}]}},
+            json={
+                "name": f"e2e-{idempotency_key}",
+                "version": {"model": "builtin:scripted", "tools": [{"name": "calculator"}]},
+            },
         )
         assert agent.status_code == 201, agent.text
         run = client.post(
             "/v1/runs",
             json={"agent_id": agent.json()["id"], "input": "What is 6 * 7?"},
-            headers={"Idempotency-Key": "e2e-1"},
+            headers={"Idempotency-Key": idempotency_key},
         )
         assert run.status_code == 202, run.text
         run_id = run.json()["id"]
@@ -109,6 +112,16 @@ def test_dev_stack_restarts_a_killed_worker_and_valkey_and_one_ctrl_c_drains_it(
     assert new_valkey != valkey and process_is_running(new_valkey)
 
     run = drive_run(stack.api, stack.auth)  # served by the new worker, streamed through the new Valkey
+    assert run["status"] == "succeeded", run
+
+    # The servers under the API and worker: both come back, and so does service.
+    postmaster = int((stack.state_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    temporal = int((stack.state_dir / "temporal" / "temporal.pid").read_text())
+    os.kill(postmaster, signal.SIGKILL)
+    os.kill(temporal, signal.SIGKILL)
+    wait_until(lambda: "restarted postgres" in stack.output(), timeout_s=60, message=stack.output())
+    wait_until(lambda: "restarted temporal" in stack.output(), timeout_s=60, message=stack.output())
+    run = drive_run(stack.api, stack.auth, idempotency_key="after-server-crashes")
     assert run["status"] == "succeeded", run
 
     # One Ctrl-C through `uv run` reaches the stack twice: it must still drain, not force.
