@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, ClassVar, Self
+from typing import IO, ClassVar, Protocol, Self
 
 from agent_runtime_cli.embedded._process import (
     child_preexec_fn,
@@ -44,22 +44,23 @@ logger = logging.getLogger(__name__)
 _LOG_ROTATE_BYTES = 10_000_000
 
 
-class RunAs:
-    """The OS identity a server process runs as (when we are root; see ``_os_user``)."""
+class RunAs(Protocol):
+    """The OS identity a server process runs as (Postgres when we are root: ``_os_user.OsUser``)."""
 
-    def __init__(self, uid: int, gid: int, groups: Sequence[int], home: str) -> None:
-        """Record the identity.
+    @property
+    def uid(self) -> int:
+        """User id."""
+        ...
 
-        Args:
-            uid: User id.
-            gid: Primary group id.
-            groups: Supplementary groups.
-            home: Home directory, for ``HOME``.
-        """
-        self.uid = uid
-        self.gid = gid
-        self.groups = tuple(groups)
-        self.home = home
+    @property
+    def gid(self) -> int:
+        """Primary group id."""
+        ...
+
+    @property
+    def groups(self) -> tuple[int, ...]:
+        """Supplementary groups."""
+        ...
 
 
 class EmbeddedServer(abc.ABC):
@@ -320,7 +321,7 @@ class EmbeddedServer(abc.ABC):
         self._log_file.flush()
         identity = self.run_as()
         if identity is not None:
-            # The server (another user) reopens nothing, but log tools of that user may.
+            # Owned like the rest of its data directory, as when the server wrote it itself.
             with contextlib.suppress(OSError):
                 os.chown(self.log_path, identity.uid, identity.gid)
 

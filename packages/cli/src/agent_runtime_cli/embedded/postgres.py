@@ -329,8 +329,7 @@ class EmbeddedPostgres(EmbeddedServer):
 
     def run_as(self) -> RunAs | None:
         """The unprivileged user when we are root."""
-        user = self._os_user()
-        return None if user is None else RunAs(user.uid, user.gid, user.groups, user.home)
+        return self._os_user()
 
     def environment(self) -> dict[str, str]:
         """A minimal environment: a C locale, the user's home."""
