@@ -1,6 +1,8 @@
 """Run real Postgres, Temporal and Valkey servers locally, without Docker, plus a process supervisor.
 
-Used by ``agent-runtime dev`` and by the test suites.
+Used by ``agent-runtime dev`` and by the test suites. Every server shares one lifecycle
+(``_server.EmbeddedServer``): it dies with its owner, and the next start finds a server left in its
+data directory and stops or reuses it.
 """
 
 from agent_runtime_cli.embedded.binaries import (

@@ -6,16 +6,18 @@ The ``agent-runtime dev`` shape::
     temporal = TemporalDevServer(data_dir / "temporal", search_attributes=...)
     with Supervisor() as supervisor:  # SIGINT/SIGTERM now raise ShutdownRequested
         # Attach *before* starting: a signal arriving mid-start still stops what was started.
-        supervisor.attach("postgres", stop=postgres.stop, is_alive=postgres.is_running)
+        supervisor.attach(
+            "postgres", stop=postgres.stop, is_alive=postgres.is_running, restart=postgres.start
+        )
         database_url = postgres.start()
-        supervisor.attach("temporal", stop=temporal.stop, is_alive=temporal.is_running)
+        supervisor.attach("temporal", stop=temporal.stop, is_alive=temporal.is_running, restart=...)
         temporal.start()
         temporal.wait_ready()
         if supervisor.call("migrate", [..., "migrate"], env=env) != 0:
             return 1
         supervisor.start("api", [..., "api"], env=env)
         supervisor.start("worker", [..., "worker"], env=env)
-        return supervisor.run()  # until Ctrl-C
+        return supervisor.run()  # until Ctrl-C, restarting whatever dies meanwhile
     # Leaving the block stops worker, api, Temporal, Postgres: reverse order of registration.
 
 The stack demonstrates durability, so it must survive what it demonstrates: a child that dies
