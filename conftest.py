@@ -59,7 +59,7 @@ def _server_url() -> Generator[str]:
         try:
             yield url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
         finally:
-            server.stop()
+            server.delete_data()  # as root the cluster may live outside data_dir (relocated)
 
 
 @pytest.fixture(scope="session")

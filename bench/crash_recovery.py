@@ -38,6 +38,12 @@ started after it: the only worker died and is restarted, so its start-up counts)
 
 Target: our p50 and p95 of ``retry`` and ``next`` within raw's + 0.5 s, with a standby
 replacement (cold-start figures are reported too: they add the worker's start-up).
+
+Worker cold start, ``--cold-starts N`` (``--cold-start-only`` skips the kills): each worker is
+started N times, idle, and timed from spawn to polling both its queues (``polling``), next to a
+process that only imports what the worker imports (``imports``, until imported): ours with a bytecode
+cache (what ``scripts/dev`` and ``agent-runtime dev`` set up), ours compiling every module on each
+start (``PYTHONDONTWRITEBYTECODE=1`` and no precompiled bytecode), and the bare Temporal worker.
 Writes ``bench/results/crash_recovery-<UTC time>[-quick].json`` and ``.md``.
 """
 
@@ -410,6 +416,122 @@ def child_environment(bytecode_cache: bool) -> dict[str, str]:
     return env
 
 
+# ------------------------------------------------------------------------------------ cold start
+
+COLD_START_IMPORTS: Final[dict[str, str]] = {
+    "ours": "import agent_runtime_cli.main, agent_runtime_worker.main",
+    "raw": "import crash_recovery_raw, temporalio.client, temporalio.worker",
+}
+
+
+_REPORT_AND_LEAVE: Final = "import os, time\nprint(time.time(), flush=True)\nos._exit(0)"
+
+
+@dataclass
+class ColdStart:
+    """One start of an idle worker, seconds from spawn."""
+
+    variant: str
+    """``ours (bytecode cache)``, ``ours (no bytecode)`` or ``raw Temporal``."""
+    repetition: int
+    imports: float | None = None
+    """A process importing the worker's modules, spawn → imported (wall clock)."""
+    polling: float | None = None
+    """The worker, spawn → polling its workflow and activity queues."""
+    error: str | None = None
+
+
+async def measure_cold_starts(
+    client: Client, workers: Workers, lanes: Mapping[str, Lane], repetitions: int
+) -> list[ColdStart]:
+    """Start each worker variant ``repetitions`` times (after one warm-up), alternating them."""
+    without_cache = {k: v for k, v in lanes["ours"].env.items() if k != "PYTHONPYCACHEPREFIX"}
+    without_cache["PYTHONDONTWRITEBYTECODE"] = "1"
+    variants: list[tuple[str, str, Lane, dict[str, str]]] = [
+        ("raw Temporal", "raw", lanes["raw"], lanes["raw"].env),
+        ("ours (bytecode cache)", "ours", lanes["ours"], lanes["ours"].env),
+        ("ours (no bytecode)", "ours", lanes["ours"], without_cache),
+    ]
+    samples: list[ColdStart] = []
+    for repetition in range(repetitions + 1):  # 0: warm-up (fills the bytecode cache), not kept
+        for label, kind, lane, env in variants[repetition % 3 :] + variants[: repetition % 3]:
+            sample = ColdStart(label, repetition)
+            try:
+                # The child reports the wall clock once imported and leaves without the
+                # interpreter's teardown (seconds for this many modules), which no worker waits for.
+                script = f"{COLD_START_IMPORTS[kind]}\n{_REPORT_AND_LEAVE}"
+                spawned = time.time()
+                completed = await asyncio.to_thread(
+                    subprocess.run,
+                    [sys.executable, "-c", script],
+                    env=env,
+                    cwd=workers.log_dir,
+                    check=True,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                sample.imports = float(completed.stdout.split()[-1]) - spawned
+                worker = workers.spawn(lane.argv, env, f"cold-{kind}")
+                try:
+                    await wait_polling(client, lane.task_queue, worker)
+                    sample.polling = time.monotonic() - worker.spawned_at
+                finally:
+                    worker.ensure_dead()
+            except Exception as error:
+                sample.error = repr(error)
+            log(
+                f"cold start {label:<22} {'warm-up' if repetition == 0 else f'#{repetition}':>7}: "
+                f"imports {fmt(sample.imports)} s, polling {fmt(sample.polling)} s"
+                + (f"  ERROR {sample.error}" if sample.error else "")
+            )
+            if repetition > 0:
+                samples.append(sample)
+    return samples
+
+
+def cold_start_summary(samples: Sequence[ColdStart]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per variant and metric (``imports``, ``polling``): n, p50, p95, min, max."""
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for variant in dict.fromkeys(s.variant for s in samples):
+        summary[variant] = {}
+        for metric in ("imports", "polling"):
+            values = [
+                v for s in samples if s.variant == variant and s.error is None and (v := getattr(s, metric))
+            ]
+            summary[variant][metric] = {
+                "n": float(len(values)),
+                "p50": percentile(values, 0.5),
+                "p95": percentile(values, 0.95),
+                "min": min(values) if values else math.nan,
+                "max": max(values) if values else math.nan,
+            }
+    return summary
+
+
+def cold_start_markdown(summary: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[str]:
+    """The cold-start table."""
+    lines = [
+        "## Worker cold start: seconds from spawn (p50 / p95 (n), min-max)",
+        "",
+        "`imports`: a process importing what the worker imports (spawn → imported). `polling`: the "
+        "worker polls its workflow and activity queues (imports, settings, connecting, "
+        "building the worker). `ours (no bytecode)` compiles every module at each start, as "
+        "happens with `PYTHONDONTWRITEBYTECODE=1` and no precompiled bytecode.",
+        "",
+        "| Worker | imports | polling |",
+        "|---|---|---|",
+    ]
+    for variant, metrics in summary.items():
+        cells = [
+            f"{fmt(m['p50'])} / {fmt(m['p95'])} ({int(m['n'])}), {fmt(m['min'])}-{fmt(m['max'])}"
+            for m in (metrics["imports"], metrics["polling"])
+        ]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 # ------------------------------------------------------------------------------------ scenarios
 
 
@@ -628,30 +750,11 @@ def verdicts(summaries: Summaries, replacements: Sequence[Replacement]) -> list[
     return found
 
 
-def markdown(
-    machine: dict[str, Any],
-    setup: dict[str, Any],
-    summaries: Summaries,
-    found: Sequence[Verdict],
-    samples: Sequence[Sample],
-) -> str:
-    """The report as Markdown."""
+def kill_markdown(
+    setup: dict[str, Any], summaries: Summaries, found: Sequence[Verdict], samples: Sequence[Sample]
+) -> list[str]:
+    """The tables of the kills."""
     lines = [
-        "# Crash recovery: worker `kill -9` mid-step, Agent Runtime vs raw Temporal",
-        "",
-        f"{machine['date_utc']} · commit {machine['git_commit']}{' (dirty)' if machine['git_dirty'] else ''}"
-        f" · {setup['repetitions']} repetitions per scenario and mode",
-        "",
-        "## Machine",
-        "",
-        f"- CPU: {machine['cpu_model']} · nproc {machine['nproc']} · memory {machine['memory_gib']} GiB",
-        f"- OS: {machine['os']} · Python {machine['python']}",
-        f"- Temporal: {machine['temporal_cli']} · temporalio {machine['packages'].get('temporalio')}"
-        f" · pydantic-ai-slim {machine['packages'].get('pydantic-ai-slim')}",
-        f"- Postgres: {setup['postgres']} · Redis: {setup['redis'] or 'off'}"
-        f" · bytecode cache for workers: {'on' if setup['bytecode_cache'] else 'off'}",
-        f"- Load average at the end: {', '.join(f'{v:.2f}' for v in machine['load_average'])}",
-        "",
         "## Seconds from SIGKILL (p50 / p95, n)",
         "",
         "`retry`: the killed step's retry reaches the local server. `next`: the step after it does. "
@@ -689,6 +792,38 @@ def markdown(
             f"| {verdict.scenario} | {verdict.replacement} | {verdict.metric} | {fmt(verdict.ours_p50)} | "
             f"{fmt(verdict.raw_p50)} | {fmt(verdict.ours_p95)} | {fmt(verdict.raw_p95)} | {outcome} |"
         )
+    return lines
+
+
+def markdown(
+    machine: dict[str, Any],
+    setup: dict[str, Any],
+    summaries: Summaries,
+    found: Sequence[Verdict],
+    samples: Sequence[Sample],
+    cold_starts: Mapping[str, Mapping[str, Mapping[str, float]]],
+) -> str:
+    """The report as Markdown."""
+    lines = [
+        "# Crash recovery: worker `kill -9` mid-step, Agent Runtime vs raw Temporal",
+        "",
+        f"{machine['date_utc']} · commit {machine['git_commit']}{' (dirty)' if machine['git_dirty'] else ''}"
+        f" · {setup['repetitions']} repetitions per scenario and mode",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu_model']} · nproc {machine['nproc']} · memory {machine['memory_gib']} GiB",
+        f"- OS: {machine['os']} · Python {machine['python']}",
+        f"- Temporal: {machine['temporal_cli']} · temporalio {machine['packages'].get('temporalio')}"
+        f" · pydantic-ai-slim {machine['packages'].get('pydantic-ai-slim')}",
+        f"- Postgres: {setup['postgres']} · Redis: {setup['redis'] or 'off'}"
+        f" · bytecode cache for workers: {'on' if setup['bytecode_cache'] else 'off'}",
+        f"- Load average at the end: {', '.join(f'{v:.2f}' for v in machine['load_average'])}",
+        "",
+        *(cold_start_markdown(cold_starts) if cold_starts else []),
+    ]
+    if summaries:
+        lines += kill_markdown(setup, summaries, found, samples)
     errors = [s for s in samples if s.error]
     lines += ["", f"Errors: {len(errors)}"]
     lines += [f"- {s.scenario}/{s.replacement} #{s.repetition}: {s.error}" for s in errors]
@@ -718,6 +853,9 @@ async def run(options: argparse.Namespace) -> int:
     if redis_url == "auto":
         redis_url = DEFAULT_REDIS_URL if redis_reachable(DEFAULT_REDIS_URL) else ""
     samples: list[Sample] = []
+    cold_starts: list[ColdStart] = []
+    if options.cold_start_only:
+        scenarios, replacements = [], []
     with contextlib.ExitStack() as stack:
         database_url, postgres = stack.enter_context(
             bench_database(options.postgres_url, force_embedded=options.embedded_postgres)
@@ -789,7 +927,13 @@ async def run(options: argparse.Namespace) -> int:
                 "tool": ours,
             }
             bench = Bench(client, server, workers, api, str(agent.json()["id"]), lanes, options.kill_after)
-            for repetition in range(options.repetitions + 1):  # repetition 0: warm-up, not kept
+            if options.cold_starts:
+                cold_starts = await measure_cold_starts(
+                    client, workers, {"ours": ours, "raw": lanes["raw"]}, options.cold_starts
+                )
+            for repetition in range(
+                0 if options.cold_start_only else options.repetitions + 1
+            ):  # repetition 0: warm-up, not kept
                 order = scenarios[repetition % len(scenarios) :] + scenarios[: repetition % len(scenarios)]
                 for replacement in replacements:
                     for scenario in order:
@@ -817,7 +961,8 @@ async def run(options: argparse.Namespace) -> int:
     found = verdicts(summaries, replacements)
     machine = describe_machine()
     setup = {
-        "repetitions": options.repetitions,
+        "repetitions": 0 if options.cold_start_only else options.repetitions,
+        "cold_starts": options.cold_starts,
         "replacements": replacements,
         "scenarios": scenarios,
         "postgres": postgres,
@@ -830,11 +975,13 @@ async def run(options: argparse.Namespace) -> int:
         "sticky_queue_timeout_s": Settings().worker_sticky_queue_timeout_s,
         "elapsed_s": time.perf_counter() - started,
     }
-    report = markdown(machine, setup, summaries, found, samples)
+    cold_summary = cold_start_summary(cold_starts)
+    report = markdown(machine, setup, summaries, found, samples, cold_summary)
     print(report)
     if options.write:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ("-quick" if options.quick else "")
+        stamp += "-cold-start" if options.cold_start_only else ""
         json_path = RESULTS_DIR / f"crash_recovery-{stamp}.json"
         document = {
             "machine": machine,
@@ -844,13 +991,17 @@ async def run(options: argparse.Namespace) -> int:
             },
             "verdicts": [{**asdict(v), "passed": v.passed} for v in found],
             "samples": [asdict(s) for s in samples],
+            "cold_start_summary": cold_summary,
+            "cold_starts": [asdict(s) for s in cold_starts],
         }
         json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
         md_path = RESULTS_DIR / f"crash_recovery-{stamp}.md"
         md_path.write_text(report)
         log(f"Wrote {json_path.relative_to(REPO_ROOT)} and {md_path.relative_to(REPO_ROOT)}")
     log(f"Done in {time.perf_counter() - started:.0f} s.")
-    failed = any(s.error for s in samples) or not all(v.passed for v in found if v.replacement == "standby")
+    failed = any(s.error for s in (*samples, *cold_starts)) or not all(
+        v.passed for v in found if v.replacement == "standby"
+    )
     return 1 if failed else 0
 
 
@@ -897,10 +1048,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="let workers honour PYTHONDONTWRITEBYTECODE (slower cold starts)",
     )
+    parser.add_argument("--cold-starts", type=int, default=5, help="idle starts per worker variant (0: none)")
+    parser.add_argument("--cold-start-only", action="store_true", help="only measure cold starts (no kills)")
     parser.add_argument("--no-write", dest="write", action="store_false", help="do not write bench/results")
     options = parser.parse_args(argv)
     if options.quick:
         options.repetitions = 2
+        options.cold_starts = min(options.cold_starts, 2)
     if options.repetitions < 1:
         parser.error("--repetitions must be at least 1")
     return options

@@ -43,7 +43,7 @@ RETRY_POLICY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_attempts=10,
 )
 """= ``agent_runtime_worker.agents.runtime_agent.MODEL_RETRY_POLICY``."""
 STICKY_QUEUE_TIMEOUT: Final = timedelta(seconds=1)

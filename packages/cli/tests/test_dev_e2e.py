@@ -4,10 +4,8 @@ followed live over SSE (through the embedded Valkey)."""
 from __future__ import annotations
 
 import os
-import re
+import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Generator
@@ -16,72 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent_runtime_cli.embedded import find_free_port
+from agent_runtime_cli.embedded._process import process_is_running
+
+from .support import DevStack, process_is_alive, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-class DevStack:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.api_port = find_free_port()
-        self.temporal_port = find_free_port()
-        self.ui_port = find_free_port()
-        self.postgres_port = find_free_port()
-        self.redis_port = find_free_port()
-        self.log_path = data_dir / "dev.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.api_key = ""
-        """The admin API key the dev command printed when it last started."""
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    def start(self) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("AGENT_RUNTIME_") and k != "DATABASE_URL"
-        }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(
-                        sys.executable,
-                        "-m",
-                        "agent_runtime_cli",
-                        "dev",
-                        "--data-dir",
-                        str(self.data_dir / "state"),
-                    ),
-                    *("--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)),
-                    *("--temporal-ui-port", str(self.ui_port), "--postgres-port", str(self.postgres_port)),
-                    *("--redis-port", str(self.redis_port)),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        deadline = time.monotonic() + 120
-        while "Press Ctrl-C to stop." not in self.log_path.read_text()[offset:]:
-            assert self.process.poll() is None, self.log_path.read_text()
-            assert time.monotonic() < deadline, self.log_path.read_text()
-            time.sleep(0.2)
-        output = self.log_path.read_text()[offset:]
-        assert "Agent Runtime is up." in output, output
-        found = re.search(r"^  API key +(ar_\S+)$", output, re.MULTILINE)
-        assert found, output
-        self.api_key = found.group(1)
-        assert f"curl -H 'Authorization: Bearer {self.api_key}' {self.api}/v1/agents" in output
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture
@@ -94,19 +31,27 @@ def stack() -> Generator[DevStack]:
     finally:
         if stack.process is not None and stack.process.poll() is None:
             stack.process.kill()
+            stack.process.wait()
+            # The servers die with the stack (parent-death signal); give them a moment to go.
+            time.sleep(2)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def drive_run(api: str, headers: dict[str, str]) -> dict[str, object]:
+def drive_run(api: str, headers: dict[str, str], idempotency_key: str = "e2e-1") -> dict[str, object]:
+    """Create an agent, start a run, follow it over SSE to the end; return the run."""
     with httpx.Client(base_url=api, timeout=10, headers=headers) as client:
         agent = client.post(
             "/v1/agents",
-            json={"name": "e2e", "version": {"model": "builtin:scripted", "tools": [{"name": "calculator"}]}},
+            json={
+                "name": f"e2e-{idempotency_key}",
+                "version": {"model": "builtin:scripted", "tools": [{"name": "calculator"}]},
+            },
         )
         assert agent.status_code == 201, agent.text
         run = client.post(
             "/v1/runs",
             json={"agent_id": agent.json()["id"], "input": "What is 6 * 7?"},
-            headers={"Idempotency-Key": "e2e-1"},
+            headers={"Idempotency-Key": idempotency_key},
         )
         assert run.status_code == 202, run.text
         run_id = run.json()["id"]
@@ -148,3 +93,45 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
     assert runs[0]["status"] == "succeeded"
     assert (stack.data_dir / "state" / "valkey" / "valkey.log").exists()
     assert stack.stop() in {0, 143}
+
+
+def test_dev_stack_restarts_a_killed_worker_and_valkey_and_one_ctrl_c_drains_it(stack: DevStack) -> None:
+    stack.start()
+    worker = stack.child_pid("worker")
+    valkey = int((stack.state_dir / "valkey" / "valkey.pid").read_text())
+
+    os.kill(worker, signal.SIGKILL)
+    os.kill(valkey, signal.SIGKILL)
+    wait_until(lambda: "restarted worker" in stack.output(), timeout_s=30, message=stack.output())
+    wait_until(lambda: "restarted valkey" in stack.output(), timeout_s=30, message=stack.output())
+    assert stack.process is not None and stack.process.poll() is None
+    assert "stopping the others" not in stack.output()
+    new_worker = stack.child_pid("worker")
+    assert new_worker != worker and process_is_alive(new_worker)
+    new_valkey = int((stack.state_dir / "valkey" / "valkey.pid").read_text())
+    assert new_valkey != valkey and process_is_running(new_valkey)
+
+    run = drive_run(stack.api, stack.auth)  # served by the new worker, streamed through the new Valkey
+    assert run["status"] == "succeeded", run
+
+    # The servers under the API and worker: both come back, and so does service.
+    postmaster = int((stack.state_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    temporal = int((stack.state_dir / "temporal" / "temporal.pid").read_text())
+    os.kill(postmaster, signal.SIGKILL)
+    os.kill(temporal, signal.SIGKILL)
+    wait_until(lambda: "restarted postgres" in stack.output(), timeout_s=60, message=stack.output())
+    wait_until(lambda: "restarted temporal" in stack.output(), timeout_s=60, message=stack.output())
+    run = drive_run(stack.api, stack.auth, idempotency_key="after-server-crashes")
+    assert run["status"] == "succeeded", run
+
+    # One Ctrl-C through `uv run` reaches the stack twice: it must still drain, not force.
+    assert stack.process is not None
+    offset = len(stack.output())
+    stack.process.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    assert stack.stop(signal.SIGINT) == 130
+    shutdown = stack.output()[offset:]
+    assert "shutting down gracefully" in shutdown, shutdown
+    assert "ignored 1 more signal(s)" in shutdown, shutdown
+    assert "worker stopped (exit code 0)" in shutdown, shutdown
+    assert "exit code -9" not in shutdown, shutdown

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 
 import pytest
 
@@ -13,7 +11,6 @@ from agent_runtime_cli.embedded.ports import (
     PortInUseError,
     ensure_port_free,
     find_free_port,
-    wait_for_port,
 )
 
 HINT = (
@@ -62,29 +59,3 @@ def test_free_port_passes_and_can_be_bound() -> None:
     ensure_port_free("127.0.0.1", port, what="API", hint="")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-
-
-def test_wait_for_port_returns_once_something_listens() -> None:
-    port = find_free_port()
-    listener = socket.socket()
-
-    def listen_later() -> None:
-        time.sleep(0.3)
-        listener.bind(("127.0.0.1", port))
-        listener.listen()
-
-    thread = threading.Thread(target=listen_later)
-    thread.start()
-    try:
-        wait_for_port("127.0.0.1", port, timeout_s=5)
-    finally:
-        thread.join()
-        listener.close()
-
-
-def test_wait_for_port_times_out() -> None:
-    port = find_free_port()
-    started = time.monotonic()
-    with pytest.raises(TimeoutError, match=str(port)):
-        wait_for_port("127.0.0.1", port, timeout_s=0.3)
-    assert time.monotonic() - started < 2

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
+import textwrap
 import threading
 import time
 import uuid
@@ -23,7 +26,10 @@ from agent_runtime_cli.embedded.postgres import (
     libpq_url,
     pgserver_bindir,
     postgres_reachable,
+    remove_orphaned_clusters,
 )
+
+from ..support import process_is_alive, run_python_until_line, wait_until  # noqa: TID252 - tests are no installed package
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -205,3 +211,108 @@ def test_ensure_database_tolerates_concurrent_creators(postgres: EmbeddedPostgre
 
 def test_unreachable_url_reports_false() -> None:
     assert not postgres_reachable(f"postgresql+psycopg://postgres@127.0.0.1:{find_free_port()}/x")
+
+
+def _owner_script(data_dir: Path, port: int, relocation_root: Path, *, from_thread: bool) -> str:
+    """A process that starts the cluster, prints the postmaster's pid, and waits to be killed."""
+    start = (
+        f"EmbeddedPostgres({str(data_dir)!r}, port={port}, relocation_root={str(relocation_root)!r}).start()"
+    )
+    if from_thread:
+        # Started from a thread, the parent-death signal cannot be armed (it would fire when the
+        # thread ends): the server outlives its owner, like one an old version left behind.
+        start = f"t = threading.Thread(target=lambda: {start}); t.start(); t.join()"
+    return textwrap.dedent(
+        f"""
+        import threading, time
+        from pathlib import Path
+        from agent_runtime_cli.embedded.postgres import EmbeddedPostgres
+        {start}
+        pid = int((Path({str(data_dir)!r}).resolve() / "postmaster.pid").read_text().split()[0])
+        print("postmaster", pid, flush=True)
+        time.sleep(120)
+        """
+    )
+
+
+def test_postgres_stops_when_its_owner_is_killed_hard(open_tmp_dir: Path, relocation_root: Path) -> None:
+    # As root the server runs as the `postgres` user: the parent-death signal must survive that.
+    port = find_free_port()
+    owner, line = run_python_until_line(
+        _owner_script(open_tmp_dir / "pg", port, relocation_root, from_thread=False), "postmaster"
+    )
+    postmaster = int(line.split()[1])
+    assert process_is_alive(postmaster)
+    try:
+        owner.kill()
+        owner.wait()
+        wait_until(
+            lambda: not process_is_alive(postmaster), timeout_s=20, message="(postmaster outlived its owner)"
+        )
+        assert not postgres_reachable(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        if process_is_alive(postmaster):
+            os.kill(postmaster, signal.SIGKILL)
+        EmbeddedPostgres(open_tmp_dir / "pg", port=port, relocation_root=relocation_root).delete_data()
+
+
+def test_postgres_left_running_by_a_dead_owner_is_found_from_its_data_dir(
+    open_tmp_dir: Path, relocation_root: Path
+) -> None:
+    port = find_free_port()
+    owner, line = run_python_until_line(
+        _owner_script(open_tmp_dir / "pg", port, relocation_root, from_thread=True), "postmaster"
+    )
+    postmaster = int(line.split()[1])
+    owner.kill()
+    owner.wait()
+    assert process_is_alive(postmaster)  # an orphan holding the port
+
+    server = EmbeddedPostgres(open_tmp_dir / "pg", port=port, relocation_root=relocation_root)
+    try:
+        url = server.start()  # reused, not a "port in use" error
+        assert _postmaster_pid(server) == postmaster
+        assert _execute(url, "SELECT 1") == [(1,)]
+        server.stop()  # and the next owner can stop it
+        assert not process_is_alive(postmaster)
+    finally:
+        if process_is_alive(postmaster):
+            os.kill(postmaster, signal.SIGKILL)
+        server.delete_data()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root relocates clusters")
+def test_relocated_cluster_is_removed_once_its_temporary_data_dir_is_deleted(
+    tmp_path: Path, open_tmp_dir: Path, relocation_root: Path
+) -> None:
+    private = Path(tempfile.mkdtemp(prefix="ar-test-private-"))  # 0700, like every temp dir
+    server = EmbeddedPostgres(private / "pg", port=find_free_port(), relocation_root=relocation_root)
+    server.start()
+    relocated = server.pgdata
+    assert relocated.is_relative_to(relocation_root)
+    postmaster = _postmaster_pid(server)
+    # The owner dies without stopping anything, and its temporary directory is deleted.
+    shutil.rmtree(private)
+    assert relocated.exists()
+
+    other = EmbeddedPostgres(open_tmp_dir / "other", port=find_free_port(), relocation_root=relocation_root)
+    try:
+        other.start()  # any start as root sweeps the relocation root
+        assert not relocated.exists()
+        assert not Path(f"{relocated}.origin").exists()
+        assert not process_is_alive(postmaster)
+        assert [p.name for p in (relocation_root / "postgres").iterdir()] == []
+    finally:
+        other.delete_data()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root relocates clusters")
+def test_relocated_cluster_in_use_is_left_alone_by_the_sweep(tmp_path: Path, relocation_root: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "pg", port=find_free_port(), relocation_root=relocation_root)
+    try:
+        url = server.start()
+        assert remove_orphaned_clusters(relocation_root) == []
+        assert _execute(url, "SELECT 1") == [(1,)]
+    finally:
+        server.delete_data()
+    assert not (relocation_root / "postgres").exists() or not any((relocation_root / "postgres").iterdir())

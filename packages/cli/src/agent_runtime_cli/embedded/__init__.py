@@ -1,6 +1,8 @@
 """Run real Postgres, Temporal and Valkey servers locally, without Docker, plus a process supervisor.
 
-Used by ``agent-runtime dev`` and by the test suites.
+Used by ``agent-runtime dev`` and by the test suites. Every server shares one lifecycle
+(``_server.EmbeddedServer``): it dies with its owner, and the next start finds a server left in its
+data directory and stops or reuses it.
 """
 
 from agent_runtime_cli.embedded.binaries import (
@@ -12,7 +14,6 @@ from agent_runtime_cli.embedded.ports import (
     PortInUseError,
     ensure_port_free,
     find_free_port,
-    wait_for_port,
 )
 from agent_runtime_cli.embedded.postgres import (
     EmbeddedPostgres,
@@ -52,5 +53,4 @@ __all__ = [
     "temporal_cli_path",
     "temporal_test_server_path",
     "valkey_server_path",
-    "wait_for_port",
 ]

@@ -6,10 +6,9 @@ import contextlib
 import errno
 import os
 import socket
-import time
 from pathlib import Path
 
-__all__ = ["PortInUseError", "ensure_port_free", "find_free_port", "wait_for_port"]
+__all__ = ["PortInUseError", "ensure_port_free", "find_free_port"]
 
 _TCP_LISTEN_STATE = "0A"
 
@@ -81,36 +80,6 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def wait_for_port(host: str, port: int, timeout_s: float, *, interval_s: float = 0.05) -> None:
-    """Block until a TCP connection to ``host:port`` succeeds.
-
-    Args:
-        host: Address to connect to.
-        port: Port to connect to.
-        timeout_s: Give up after this many seconds.
-        interval_s: Pause between attempts.
-
-    Raises:
-        TimeoutError: Nothing accepted a connection within ``timeout_s``.
-    """
-    deadline = time.monotonic() + timeout_s
-    last_error: OSError | None = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            with socket.create_connection((host, port), timeout=min(1.0, remaining)):
-                return
-        except OSError as error:
-            last_error = error
-        time.sleep(min(interval_s, max(0.0, deadline - time.monotonic())))
-    raise TimeoutError(
-        f"Nothing accepted connections on {host}:{port} within {timeout_s:g}s"
-        + (f" (last error: {last_error})" if last_error else "")
-    )
 
 
 def describe_port_owner(port: int) -> str | None:

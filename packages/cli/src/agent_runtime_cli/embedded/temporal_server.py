@@ -7,14 +7,10 @@ the Web UI. With ``--db-filename`` in our data directory, workflow histories sur
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -22,26 +18,19 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from agent_runtime_cli.embedded._process import (
-    child_preexec_fn,
-    process_is_running,
-    read_proc_cmdline,
-    signal_process_group,
-    tail_file,
-    terminate_process_group,
-)
+from agent_runtime_cli.embedded._process import read_proc_cmdline, tail_file
+from agent_runtime_cli.embedded._server import EmbeddedServer
 from agent_runtime_cli.embedded.binaries import temporal_cli_path
 from agent_runtime_cli.embedded.ports import ensure_port_free, find_free_port, url_host
 
 __all__ = [
     "DEFAULT_DYNAMIC_CONFIG",
-    "SEARCH_ATTRIBUTE_TYPES",
     "TemporalDevServer",
     "TemporalServerError",
 ]
@@ -54,24 +43,25 @@ DEFAULT_DYNAMIC_CONFIG: Mapping[str, object] = {
     "history.transferProcessorMaxPollRPS": 1000,
 }
 
-SEARCH_ATTRIBUTE_TYPES = frozenset({"Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"})
+_SEARCH_ATTRIBUTE_VALUE_TYPES = frozenset(
+    {"Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"}
+)
 """Types ``--search-attribute`` accepts."""
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_HINT = "Stop the process using it or choose another port."
-_LOG_ROTATE_BYTES = 10_000_000
 
 
 class TemporalServerError(RuntimeError):
     """The Temporal dev server could not be started or did not become ready."""
 
 
-class TemporalDevServer:
+class TemporalDevServer(EmbeddedServer):
     """Runs ``temporal server start-dev`` as a child process with state kept in ``data_dir``.
 
     ``data_dir`` holds ``temporal.sqlite`` (persistence), ``temporal.log`` (the server's output)
     and ``temporal.pid`` (so a server orphaned by a crash of ours can be cleaned up on the next
-    start). On Linux the child is also bound to our lifetime with ``PR_SET_PDEATHSIG``.
+    start). The lifecycle is `EmbeddedServer`'s.
 
     Example::
 
@@ -80,6 +70,9 @@ class TemporalDevServer:
         server.wait_ready()
         client = await Client.connect(server.address)
     """
+
+    display_name = "Temporal dev server"
+    error_type = TemporalServerError
 
     def __init__(
         self,
@@ -108,7 +101,7 @@ class TemporalDevServer:
             namespace: Namespace created at launch and checked by `wait_ready`
                 (``default`` always exists).
             search_attributes: Custom search attributes to register, name to type
-                (one of `SEARCH_ATTRIBUTE_TYPES`), e.g. ``{"TenantId": "Keyword"}``.
+                (``Keyword``, ``Text``, ``Int``, ...), e.g. ``{"TenantId": "Keyword"}``.
             dynamic_config: Dynamic config values (JSON-encoded on the command line);
                 `DEFAULT_DYNAMIC_CONFIG` when ``None``.
             log_level: Server log level (``debug``, ``info``, ``warn``, ``error``, ``never``).
@@ -121,7 +114,7 @@ class TemporalDevServer:
         Raises:
             ValueError: A search attribute name or type is invalid.
         """
-        self.data_dir = Path(data_dir).absolute()
+        super().__init__(Path(data_dir).absolute(), grace_period_s=grace_period_s)
         self.host = host
         self.port = port
         self.ui_port = ui_port
@@ -130,18 +123,15 @@ class TemporalDevServer:
         self.dynamic_config = dict(DEFAULT_DYNAMIC_CONFIG if dynamic_config is None else dynamic_config)
         self.log_level = log_level
         self.extra_args = list(extra_args)
-        self.grace_period_s = grace_period_s
         self.port_hint = port_hint
         self.ui_port_hint = ui_port_hint
         self._cli_path = cli_path
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
         self._owned_temp_dir: Path | None = None
         for name, kind in self.search_attributes.items():
             if not _IDENTIFIER.match(name):
                 raise ValueError(f"Invalid search attribute name {name!r}")
-            if kind not in SEARCH_ATTRIBUTE_TYPES:
-                allowed = ", ".join(sorted(SEARCH_ATTRIBUTE_TYPES))
+            if kind not in _SEARCH_ATTRIBUTE_VALUE_TYPES:
+                allowed = ", ".join(sorted(_SEARCH_ATTRIBUTE_VALUE_TYPES))
                 raise ValueError(f"Search attribute {name} has type {kind!r}; use one of {allowed}")
 
     @classmethod
@@ -206,11 +196,6 @@ class TemporalDevServer:
         """File holding the running server's pid."""
         return self.data_dir / "temporal.pid"
 
-    @property
-    def pid(self) -> int | None:
-        """Pid of the server process we started, if running."""
-        return self._process.pid if self.is_running() and self._process else None
-
     def command(self) -> list[str]:
         """The command line `start` runs."""
         cli = self._cli_path or temporal_cli_path()
@@ -245,37 +230,13 @@ class TemporalDevServer:
             PortInUseError: The frontend or Web UI port is taken.
             BinaryNotFoundError: The Temporal CLI is not installed.
         """
-        if self.is_running():
-            return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._stop_leftover_server()
+        self.start_process()
+
+    def prepare(self) -> None:
+        """Check the ports before starting."""
         ensure_port_free(self.host, self.port, what="Temporal frontend", hint=self.port_hint)
         if self.ui_port is not None:
             ensure_port_free(self.host, self.ui_port, what="Temporal Web UI", hint=self.ui_port_hint)
-        argv = self.command()
-        with contextlib.suppress(OSError):
-            if self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
-                self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
-        self._log_file = self.log_path.open("ab")
-        self._log_file.write(f"\n--- starting: {' '.join(argv)}\n".encode())
-        self._log_file.flush()
-        try:
-            self._process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log_file,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                # Our own process group: a Ctrl-C in the terminal must not reach the server
-                # before the API and worker are stopped.
-                start_new_session=True,
-                preexec_fn=child_preexec_fn(signal.SIGTERM),
-            )
-        except BaseException:
-            self._close_log()
-            raise
-        self.pid_path.write_text(f"{self._process.pid}\n")
-        logger.info("Started Temporal dev server (pid %d) on %s", self._process.pid, self.address)
 
     async def wait_ready_async(self, timeout_s: float = 30.0) -> None:
         """Wait until the namespace can be described and the search attributes are registered.
@@ -286,7 +247,7 @@ class TemporalDevServer:
         deadline = time.monotonic() + timeout_s
         last_error: BaseException | None = None
         while True:
-            self._raise_if_exited()
+            self.raise_if_exited()
             try:
                 await self._check_ready()
                 return
@@ -322,20 +283,6 @@ class TemporalDevServer:
         thread.join()
         if errors:
             raise errors[0]
-
-    def is_running(self) -> bool:
-        """Return whether the server process we started is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        """Stop the server: SIGTERM, then SIGKILL after ``grace_period_s``. Idempotent."""
-        process = self._process
-        if process is not None:
-            code = terminate_process_group(process, grace_period_s=self.grace_period_s)
-            logger.info("Temporal dev server exited with code %s", code)
-            self._process = None
-            self.pid_path.unlink(missing_ok=True)
-        self._close_log()
 
     def close(self) -> None:
         """`stop`, then delete the data directory if `in_temp_dir` created it."""
@@ -395,42 +342,11 @@ class TemporalDevServer:
             if missing:
                 raise TemporalServerError(f"search attributes not registered yet: {sorted(missing)}")
 
-    def _raise_if_exited(self) -> None:
-        process = self._process
-        if process is None:
-            raise TemporalServerError("The Temporal dev server has not been started")
-        code = process.poll()
-        if code is not None:
-            raise TemporalServerError(
-                f"The Temporal dev server exited with code {code}. Last lines of "
-                f"{self.log_path}:\n{tail_file(self.log_path)}"
-            )
+    def check_ready(self) -> bool:
+        """Not used: readiness needs a Temporal client, see `wait_ready_async`."""
+        raise NotImplementedError
 
-    def _stop_leftover_server(self) -> None:
-        """Stop a server a crashed earlier run of ours left behind on this data directory."""
-        try:
-            pid = int(self.pid_path.read_text().strip())
-        except (OSError, ValueError):
-            return
+    def is_own_server(self, pid: int) -> bool:
+        """A ``start-dev`` process on our SQLite file."""
         cmdline = read_proc_cmdline(pid)
-        ours = (
-            process_is_running(pid)
-            and cmdline is not None
-            and "start-dev" in cmdline
-            and str(self.db_path) in cmdline
-        )
-        if ours:
-            logger.warning("Stopping a Temporal dev server left over by a previous run (pid %d)", pid)
-            signal_process_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.grace_period_s
-            while process_is_running(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            signal_process_group(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        self.pid_path.unlink(missing_ok=True)
-
-    def _close_log(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        return cmdline is not None and "start-dev" in cmdline and str(self.db_path) in cmdline
