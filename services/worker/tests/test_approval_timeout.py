@@ -26,7 +26,7 @@ from agent_runtime_core.temporal import (
 )
 from agent_runtime_worker.main import build_worker
 
-from .test_run_lifecycle import new_run
+from .support import new_run
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRu
 from agent_runtime_worker.main import build_worker
 
 from .fake_llm import Answer, Drop, Fail, FakeLLM, Slow, ToolCall
+from .support import new_run
 from .test_replay import HISTORIES
-from .test_run_lifecycle import new_run
 
 FAST_RETRIES: dict[str, Any] = {
     "model_retry_max_attempts": 3,

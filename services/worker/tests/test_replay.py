@@ -34,7 +34,7 @@ from agent_runtime_core.temporal import (
 )
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
-from .test_run_lifecycle import new_run
+from .support import new_run
 
 HISTORIES = Path(__file__).parent / "histories"
 SCENARIOS: dict[str, tuple[str, list[ToolSpec], Limits]] = {

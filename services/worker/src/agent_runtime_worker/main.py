@@ -9,6 +9,7 @@ import signal
 from datetime import timedelta
 from importlib.metadata import version
 
+from genai_prices import Usage, calc_price
 from opentelemetry.trace import TracerProvider
 from pydantic_ai.durable_exec.temporal import PydanticAIPayloadConverter, PydanticAIPlugin
 from temporalio.client import Client
@@ -22,11 +23,10 @@ from agent_runtime_core.temporal import connect_temporal
 from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
-from agent_runtime_worker.agents.runtime_agent import builtin_toolset
-from agent_runtime_worker.events import close_event_buses
-from agent_runtime_worker.models.governed import close_circuit_breakers
+from agent_runtime_worker.agents.activities import AgentActivities
+from agent_runtime_worker.agents.runtime_agent import activity_side, builtin_toolset
+from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
-from agent_runtime_worker.runtime import WorkerResources, install_resources
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 def warm_price_table() -> None:
     """Load genai-prices' table now (~0.2 s), not in the first model request."""
-    from genai_prices import Usage, calc_price
-
     calc_price(Usage(input_tokens=1, output_tokens=1), "gpt-4o-mini", provider_id="openai")
 
 
@@ -69,8 +67,14 @@ def build_worker(
     *,
     task_queue: str | None = None,
     tracer_provider: TracerProvider | None = None,
+    dependencies: WorkerDependencies | None = None,
 ) -> Worker:
     """A worker for ``task_queue`` (default: the settings') executing agent runs.
+
+    The activity half gets its dependencies from one :class:`WorkerDependencies` (opened here
+    from ``settings`` and ``database`` unless given): the worker's activity classes take it in
+    ``__init__``, and the agent's activities reach it through ``AgentActivities``, bound to the
+    agent definition's ``activity_side``. Its owner closes it (``run_worker`` does).
 
     With ``tracer_provider``, runs, model requests and tool calls are traced (pydantic-ai's
     instrumentation) and the trace context travels through Temporal headers; without, nothing
@@ -79,10 +83,13 @@ def build_worker(
     check_catalog()
     client = with_pydantic_ai_converter(client)
     warm_price_table()
-    install_resources(WorkerResources(settings=settings, database=database))
+    dependencies = dependencies or WorkerDependencies.open(settings, database)
+    # The agent is defined at import (pydantic-ai makes its activities then); its activities
+    # do their I/O with this worker's dependencies from now on.
+    activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
-    run_activities = RunActivities(database)
-    human_activities = HumanRequestActivities(database)
+    run_activities = RunActivities(dependencies)
+    human_activities = HumanRequestActivities(dependencies)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
@@ -116,7 +123,10 @@ async def run_worker(settings: Settings) -> None:
     tracer_provider = tracer_provider_from_settings(settings, "agent-runtime-worker")
     if settings.worker_metrics_port:
         start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
-    worker = build_worker(client, settings, database, tracer_provider=tracer_provider)
+    dependencies = WorkerDependencies.open(settings, database)
+    worker = build_worker(
+        client, settings, database, tracer_provider=tracer_provider, dependencies=dependencies
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -125,8 +135,7 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         logger.info("shutting down worker")
-    await close_event_buses()  # publish what is queued before exiting
-    await close_circuit_breakers()
+    await dependencies.aclose()  # publish what is queued before exiting
     await database.dispose()
     if tracer_provider is not None:
         tracer_provider.shutdown()  # exports the spans still queued

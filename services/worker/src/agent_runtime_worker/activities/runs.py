@@ -11,33 +11,39 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.db import session_scope
 from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.run import can_transition
 from agent_runtime_core.repositories import RunEventRepository, UsageRepository
-from agent_runtime_worker.activities.contracts import (
+from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.activities.tenancy import locked_run
+from agent_runtime_worker.contracts import (
     FINISH_RUN,
     MARK_RUN_STARTED,
     RECORD_BUDGET_WAIT,
     BudgetWaitInput,
     FinishRunInput,
+    RunActivityContract,
     RunRef,
 )
-from agent_runtime_worker.activities.tenancy import locked_run
-from agent_runtime_worker.events import publish_committed
+from agent_runtime_worker.dependencies import WorkerDependencies
 
 logger = logging.getLogger(__name__)
 
 
-class RunActivities:
-    """Activities bound to the worker's database engine."""
+class RunActivities(RunActivityContract):
+    """The run lifecycle activities (:class:`~agent_runtime_worker.contracts.RunActivityContract`),
+    with the worker's database and event writer."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, dependencies: WorkerDependencies) -> None:
+        """Write through the worker's database; publish events through its event writer."""
+        self.database = dependencies.database
+        self.events = dependencies.events
 
     @activity.defn(name=MARK_RUN_STARTED)
+    @classify_database_errors
     async def mark_run_started(self, ref: RunRef) -> bool:
         """``queued → running`` with ``started_at`` and a ``run.started`` event.
 
@@ -54,10 +60,11 @@ class RunActivities:
             event = await RunEventRepository(session, ref.tenant_id).append(
                 run, "run.started", {"attempt": activity.info().attempt}
             )
-        await publish_committed([event])
+        await self.events.publish_committed([event])
         return True
 
     @activity.defn(name=FINISH_RUN)
+    @classify_database_errors
     async def finish_run(self, result: FinishRunInput) -> str:
         """Write the terminal status, output, error and usage, and the ``run.<status>`` event.
 
@@ -108,11 +115,12 @@ class RunActivities:
             event = await RunEventRepository(session, result.tenant_id).append(
                 run, f"run.{target.value}", data, dedupe_key="run.finished"
             )
-        await publish_committed([event])
+        await self.events.publish_committed([event])
         record_run_finished(target.value)
         return target.value
 
     @activity.defn(name=RECORD_BUDGET_WAIT)
+    @classify_database_errors
     async def record_budget_wait(self, wait: BudgetWaitInput) -> str:
         """``running → waiting`` with ``run.waiting`` (why, until when), or back with ``run.resumed``.
 
@@ -144,5 +152,5 @@ class RunActivities:
                     dedupe_key=f"budget:{wait.wait_key}:resumed",
                 )
             status = run.status.value
-        await publish_committed([event])
+        await self.events.publish_committed([event])
         return status

@@ -8,9 +8,10 @@ The run timeout is enforced here with a durable timer so the run can still be wr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -51,25 +52,19 @@ with workflow.unsafe.imports_passed_through():
         run_status_key,
         tenant_id_key,
     )
-    from agent_runtime_worker.activities.contracts import (
-        FINISH_RUN,
-        MARK_RUN_STARTED,
-        RECORD_BUDGET_WAIT,
+    from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
+    from agent_runtime_worker.contracts import (
         BudgetWaitInput,
-        FinishRunInput,
-        RunRef,
-        RunUsageTotals,
-    )
-    from agent_runtime_worker.activities.human_requests import (
-        CLOSE_HUMAN_WAIT,
-        OPEN_HUMAN_REQUESTS,
-        RESOLVE_HUMAN_REQUEST,
         CloseHumanWaitInput,
+        FinishRunInput,
+        HumanRequestActivityContract,
         HumanRequestSpec,
         OpenHumanRequestsInput,
         ResolveHumanRequestInput,
+        RunActivityContract,
+        RunRef,
+        RunUsageTotals,
     )
-    from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
     from agent_runtime_worker.governance.waiting import BudgetExceededError, ExhaustedBudget, exhausted_budget
     from agent_runtime_worker.models.fallback import describe_model_error
 
@@ -108,6 +103,7 @@ def workflow_id_with_prefix(prefix: str) -> str:
     return f"{prefix}_{str(ULID.from_int(value)).lower()}"
 
 
+ArgumentT = TypeVar("ArgumentT")
 ResultT = TypeVar("ResultT")
 
 BUDGET_WAIT_PATCH = "budget-wait"
@@ -120,31 +116,32 @@ LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
 
 
-async def bookkeeping(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
-    """Run one of our short database activities.
+async def bookkeeping(
+    activity_method: Callable[[Any, ArgumentT], Awaitable[ResultT]], argument: ArgumentT
+) -> ResultT:
+    """Run one of our short database activities, named by typed reference
+    (``bookkeeping(RunActivityContract.finish_run, finish)``).
 
     As a local activity: it runs on this worker without a round trip through the Temporal
     server (~20 ms each on the dev server), retried by the same policy; if the worker dies,
     the workflow task is retried elsewhere and the (idempotent) activity runs again.
     """
     if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
-        return await workflow.execute_local_activity(
-            name,
+        return await workflow.execute_local_activity_method(
+            activity_method,
             argument,
-            result_type=result_type,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             retry_policy=BOOKKEEPING_RETRY,
         )
-    return await workflow.execute_activity(
-        name,
+    return await workflow.execute_activity_method(
+        activity_method,
         argument,
-        result_type=result_type,
         start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         retry_policy=BOOKKEEPING_RETRY,
     )
 
 
-def activity_error(exc: ActivityError) -> tuple[str, str]:
+def run_error_for_activity_failure(exc: ActivityError) -> tuple[str, str]:
     """A run error (code, message) for an activity that failed for good."""
     cause = exc.cause
     error_type = cause.type if isinstance(cause, ApplicationError) else None
@@ -207,7 +204,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
         try:
-            should_run = await bookkeeping(MARK_RUN_STARTED, ref, bool)
+            should_run = await bookkeeping(RunActivityContract.mark_run_started, ref)
         except asyncio.CancelledError:
             return await self._finish(run_input, RunStatus.CANCELLED, error=("cancelled", "Cancelled."))
         if not should_run:
@@ -274,7 +271,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         except AgentRunError as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("agent_error", str(exc)))
         except ActivityError as exc:
-            return await self._finish(run_input, RunStatus.FAILED, error=activity_error(exc))
+            return await self._finish(run_input, RunStatus.FAILED, error=run_error_for_activity_failure(exc))
         return await self._finish(run_input, RunStatus.SUCCEEDED, output=result.output, usage=result.usage)
 
     async def _finish(
@@ -291,7 +288,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             for request_id in unresolved:
                 self._requests[request_id].status = HumanRequestStatus.CANCELLED
             await bookkeeping(
-                CLOSE_HUMAN_WAIT,
+                HumanRequestActivityContract.close_human_wait,
                 CloseHumanWaitInput(
                     run_id=run_input.run_id,
                     tenant_id=run_input.tenant_id,
@@ -299,7 +296,6 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                     status=HumanRequestStatus.CANCELLED,
                     resume=False,
                 ),
-                int,
             )
         totals = RunUsageTotals()
         if usage is not None:
@@ -317,7 +313,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             error_message=error[1] if error else None,
             usage=totals,
         )
-        final_status = await bookkeeping(FINISH_RUN, finish, str)
+        final_status = await bookkeeping(RunActivityContract.finish_run, finish)
         self._set_status(RunStatus(final_status))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AgentRunResult(
@@ -351,13 +347,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             message=budget.message,
         )
         self._set_status(RunStatus.WAITING)
-        await bookkeeping(RECORD_BUDGET_WAIT, wait, str)
+        await bookkeeping(RunActivityContract.record_budget_wait, wait)
         # The activity's period is the Temporal server's clock, like workflow.now(); the margin
         # makes the next attempt land in the new period.
         delay = budget.resets_at - workflow.now() + BUDGET_RESET_MARGIN
         if delay > timedelta(0):
             await workflow.sleep(delay, summary=f"{budget.name} budget resets")
-        await bookkeeping(RECORD_BUDGET_WAIT, wait.model_copy(update={"waiting": False}), str)
+        await bookkeeping(RunActivityContract.record_budget_wait, wait.model_copy(update={"waiting": False}))
         self._set_status(RunStatus.RUNNING)
 
     # ------------------------------------------------------------------ humans in the loop
@@ -406,9 +402,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         for spec in specs:
             self._requests[spec.id] = PendingRequest(spec=spec)
         await bookkeeping(
-            OPEN_HUMAN_REQUESTS,
+            HumanRequestActivityContract.open_human_requests,
             OpenHumanRequestsInput(run_id=run_input.run_id, tenant_id=run_input.tenant_id, requests=specs),
-            int,
         )
         for spec in specs:
             self._requests[spec.id].persisted = True
@@ -431,14 +426,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 lambda: all(r.recorded or r.status == HumanRequestStatus.EXPIRED for r in pending)
             )
         await bookkeeping(
-            CLOSE_HUMAN_WAIT,
+            HumanRequestActivityContract.close_human_wait,
             CloseHumanWaitInput(
                 run_id=run_input.run_id,
                 tenant_id=run_input.tenant_id,
                 request_ids=expired,
                 resume=not (expired and limits.on_approval_timeout == "fail"),
             ),
-            int,
         )
         if expired and limits.on_approval_timeout == "fail":
             raise HumanWaitTimedOutError(
@@ -490,7 +484,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         assert request.decided_by is not None
         await workflow.wait_condition(lambda: request.persisted)
         await bookkeeping(
-            RESOLVE_HUMAN_REQUEST,
+            HumanRequestActivityContract.resolve_human_request,
             ResolveHumanRequestInput(
                 run_id=self._run_input.run_id,
                 tenant_id=self._run_input.tenant_id,
@@ -500,7 +494,6 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 answer=request.answer,
                 decided_by=request.decided_by,
             ),
-            int,
         )
         request.recorded = True
         return HumanRequestResolution(request_id=request.spec.id, status=request.status.value)
