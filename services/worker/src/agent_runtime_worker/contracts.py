@@ -28,6 +28,10 @@ OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
 RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
 CLOSE_HUMAN_WAIT: Final = "close_human_wait"
 
+HUMAN_DECISION_NOT_RECORDED: Final = "HumanDecisionNotRecorded"
+"""``ApplicationError.type`` of a decision or answer update whose write failed for good: the
+request stays pending (the decision was not taken into account)."""
+
 
 class RunRef(BaseModel):
     """Which run (and whose)."""

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
     from agent_runtime_worker.contracts import (
+        HUMAN_DECISION_NOT_RECORDED,
         BudgetWaitInput,
         CloseHumanWaitInput,
         FinishRunInput,
@@ -93,6 +94,7 @@ class PendingRequest:
     answer: str | None = None
     decided_by: str | None = None
     persisted: bool = False  # the row exists (open_human_requests finished)
+    writing: bool = False  # a decision or answer is being written (resolve_human_request)
     recorded: bool = False  # the decision or answer is written
 
 
@@ -114,6 +116,9 @@ MODEL_FALLBACK_PATCH = "model-fallback"
 
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
+DECISION_WRITTEN_FIRST_PATCH = "human-decision-written-first"
+"""A human's decision or answer changes the workflow's state only once it is written: a write that
+fails for good fails the update and leaves the request pending (earlier runs set the state first)."""
 
 
 async def bookkeeping(
@@ -417,7 +422,9 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 timeout_summary="human requests expire",
             )
         except TimeoutError:
-            # Decisions already accepted keep their outcome; wait until they are written.
+            # A decision being written keeps its outcome if the write succeeds (and the request
+            # expires if it fails); decisions already accepted keep theirs: wait until written.
+            await workflow.wait_condition(lambda: not any(request.writing for request in pending))
             for request in pending:
                 if request.status == HumanRequestStatus.PENDING:
                     request.status = HumanRequestStatus.EXPIRED
@@ -480,6 +487,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         return request
 
     async def _record(self, request: PendingRequest) -> HumanRequestResolution:
+        """Earlier runs' order (no ``DECISION_WRITTEN_FIRST_PATCH``): the decision is already in
+        ``request``; write it."""
         assert self._run_input is not None
         assert request.decided_by is not None
         await workflow.wait_condition(lambda: request.persisted)
@@ -498,9 +507,71 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         request.recorded = True
         return HumanRequestResolution(request_id=request.spec.id, status=request.status.value)
 
+    async def _write_then_record(
+        self,
+        request_id: str,
+        kind: HumanRequestKind,
+        status: HumanRequestStatus,
+        *,
+        decided_by: str,
+        reason: str | None = None,
+        answer: str | None = None,
+    ) -> HumanRequestResolution:
+        """Write a human's decision or answer, and only then take it into the workflow's state.
+
+        If the write fails for good (e.g. the database refuses the text), the update fails with
+        ``HumanDecisionNotRecorded`` and the request stays pending: a later, valid decision is
+        accepted. One write per request at a time: a concurrent decision is refused as already
+        being resolved.
+        """
+        assert self._run_input is not None
+        request = self._pending_request(request_id, kind)
+        await workflow.wait_condition(lambda: request.persisted)
+        if request.writing or request.status != HumanRequestStatus.PENDING:
+            raise ApplicationError(
+                f"Request '{request_id}' is already being resolved.", type=REQUEST_ALREADY_RESOLVED
+            )
+        request.writing = True
+        try:
+            await bookkeeping(
+                HumanRequestActivityContract.resolve_human_request,
+                ResolveHumanRequestInput(
+                    run_id=self._run_input.run_id,
+                    tenant_id=self._run_input.tenant_id,
+                    request_id=request_id,
+                    status=status,
+                    reason=reason,
+                    answer=answer,
+                    decided_by=decided_by,
+                ),
+            )
+        except (ActivityError, ApplicationError) as exc:
+            # A local activity's failure arrives as its own error, a regular one's as ActivityError.
+            cause = exc.cause if isinstance(exc, ActivityError) else exc
+            why = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            raise ApplicationError(
+                f"The decision on request '{request_id}' could not be recorded and was not taken "
+                f"into account; the request is still pending. {why}",
+                type=HUMAN_DECISION_NOT_RECORDED,
+            ) from exc
+        finally:
+            request.writing = False
+        request.status, request.reason, request.answer = status, reason, answer
+        request.decided_by = decided_by
+        request.recorded = True
+        return HumanRequestResolution(request_id=request_id, status=status.value)
+
     @workflow.update(name=DECIDE_APPROVAL_UPDATE)
     async def decide_approval(self, decision: ApprovalDecisionUpdate) -> HumanRequestResolution:
         """Approve or reject a pending tool call."""
+        if workflow.patched(DECISION_WRITTEN_FIRST_PATCH):
+            return await self._write_then_record(
+                decision.request_id,
+                HumanRequestKind.APPROVAL,
+                HumanRequestStatus.APPROVED if decision.approve else HumanRequestStatus.REJECTED,
+                decided_by=decision.decided_by,
+                reason=decision.reason,
+            )
         request = self._pending_request(decision.request_id, HumanRequestKind.APPROVAL)
         request.status = HumanRequestStatus.APPROVED if decision.approve else HumanRequestStatus.REJECTED
         request.reason = decision.reason
@@ -530,6 +601,14 @@ class AgentRunWorkflow(PydanticAIWorkflow):
     async def answer_input(self, answer: InputAnswerUpdate) -> HumanRequestResolution:
         """Answer a pending question."""
         request = self._question_for(answer)
+        if workflow.patched(DECISION_WRITTEN_FIRST_PATCH):
+            return await self._write_then_record(
+                request.spec.id,
+                HumanRequestKind.INPUT,
+                HumanRequestStatus.ANSWERED,
+                decided_by=answer.decided_by,
+                answer=answer.answer,
+            )
         request.status = HumanRequestStatus.ANSWERED
         request.answer = answer.answer
         request.decided_by = answer.decided_by

@@ -1,0 +1,102 @@
+"""A human's decision is taken into account only once it is written.
+
+A decision or answer the database refuses (here: a NUL character, which Postgres text cannot
+hold) fails its update with ``HumanDecisionNotRecorded`` at once (the write is not retried), the
+request stays pending, and a later valid answer is accepted and lets the run finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.repositories import HumanRequestRepository
+from agent_runtime_core.schemas import ToolSpec
+from agent_runtime_core.temporal import (
+    AGENT_RUN_WORKFLOW,
+    ANSWER_INPUT_UPDATE,
+    AgentConfig,
+    AgentRunInput,
+    AgentRunResult,
+    HumanRequestResolution,
+    InputAnswerUpdate,
+)
+from agent_runtime_worker.contracts import HUMAN_DECISION_NOT_RECORDED
+
+from .support import new_run
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORDED_HISTORY = HISTORIES / "question_answer_refused_then_answered.json"
+
+
+async def pending_question(database: Database, tenant_id: str, run_id: str) -> HumanRequest:
+    for _ in range(400):
+        async with session_scope(database, tenant_id) as session:
+            questions = await HumanRequestRepository(session, tenant_id).list(
+                run_id, HumanRequestKind.INPUT, status=HumanRequestStatus.PENDING
+            )
+        if questions:
+            return questions[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run never asked its question")
+
+
+@pytest.mark.usefixtures("running_worker")
+async def test_an_answer_the_database_refuses_fails_the_update_and_leaves_the_question_pending(
+    temporal_client: Client, task_queue: str, database: Database, tenant_id: str
+) -> None:
+    text = "Plan my trip"
+    run_id = await new_run(database, tenant_id, text)
+    handle = await temporal_client.start_workflow(
+        AGENT_RUN_WORKFLOW,
+        AgentRunInput(
+            run_id=run_id,
+            tenant_id=tenant_id,
+            input=text,
+            agent=AgentConfig(
+                agent_id="agt_decisions",
+                agent_name="decisions",
+                version=1,
+                model="builtin:scripted",
+                tools=[ToolSpec(name="ask_human")],
+            ),
+        ),
+        id=f"run-{run_id}",
+        task_queue=task_queue,
+        result_type=AgentRunResult,
+    )
+    question = await pending_question(database, tenant_id, run_id)
+
+    refused = InputAnswerUpdate(request_id=question.id, answer="By\x00train.", decided_by="tester")
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await asyncio.wait_for(
+            handle.execute_update(ANSWER_INPUT_UPDATE, refused, result_type=HumanRequestResolution),
+            timeout=30,  # not retried: the bookkeeping policy would retry a retryable error forever
+        )
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == HUMAN_DECISION_NOT_RECORDED
+    assert "still pending" in cause.message and "NUL" in cause.message
+    assert (await pending_question(database, tenant_id, run_id)).id == question.id
+
+    answer = InputAnswerUpdate(request_id=question.id, answer="By train.", decided_by="tester")
+    resolution = await handle.execute_update(ANSWER_INPUT_UPDATE, answer, result_type=HumanRequestResolution)
+    assert resolution.status == HumanRequestStatus.ANSWERED.value
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result.status == "succeeded"
+    async with session_scope(database, tenant_id) as session:
+        stored = await HumanRequestRepository(session, tenant_id).get(run_id, question.id)
+    assert stored is not None and stored.answer == "By train." and stored.decided_by == "tester"
+
+    if os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"):  # replayed by test_replay.py
+        RECORDED_HISTORY.write_text((await handle.fetch_history()).to_json())
+
+
+def test_a_history_with_a_refused_answer_is_saved_for_replay() -> None:
+    assert RECORDED_HISTORY.exists()
