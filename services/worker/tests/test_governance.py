@@ -56,7 +56,6 @@ from agent_runtime_worker.models.governed import GovernedModel
 from agent_runtime_worker.models.scripted import build_scripted_model
 
 from .support import new_run, worker_dependencies
-from .test_approval_timeout import time_skipping_env  # noqa: F401  (fixture)
 
 PROMPT_USAGE = {"prompt_tokens": 1200, "completion_tokens": 345, "total_tokens": 1545}
 
@@ -308,7 +307,7 @@ async def test_cost_budget_counts_override_prices(
 
 
 async def test_wait_mode_waits_for_the_reset_then_the_run_goes_on(
-    time_skipping_env: WorkflowEnvironment,  # noqa: F811
+    time_skipping_env: WorkflowEnvironment,
     worker_settings: Settings,
     database: Database,
     tenant_id: str,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -30,9 +29,8 @@ from agent_runtime_core.temporal import (
 )
 from agent_runtime_worker.contracts import HUMAN_DECISION_NOT_RECORDED
 
-from .support import new_run
+from .support import HISTORIES, new_run
 
-HISTORIES = Path(__file__).parent / "histories"
 RECORDED_HISTORY = HISTORIES / "question_answer_refused_then_answered.json"
 
 

@@ -3,6 +3,12 @@
 mark_run_started → the agent (each model request and tool call its own activity) → finish_run.
 The run timeout is enforced here with a durable timer so the run can still be written
 ``timed_out``; Temporal's execution timeout is only a backstop (set by the API).
+
+This module is the worker's workflow half: it imports contracts
+(:mod:`agent_runtime_worker.contracts`, ``agent_runtime_core.temporal``), pure helpers and the
+agent definition, never database, Redis or settings code (``lint-imports`` checks it in CI). It
+calls the worker's own activities by typed reference to their declarations
+(``bookkeeping(RunActivityContract.finish_run, ...)``); the activity half implements them.
 """
 
 from __future__ import annotations
