@@ -1,4 +1,5 @@
-"""A human's decision is taken into account only once it is written.
+"""Deterministic database failures end the work instead of retrying forever; a human's decision
+is taken into account only once it is written.
 
 A decision or answer the database refuses (here: a NUL character, which Postgres text cannot
 hold) fails its update with ``HumanDecisionNotRecorded`` at once (the write is not retried), the
@@ -98,3 +99,33 @@ async def test_an_answer_the_database_refuses_fails_the_update_and_leaves_the_qu
 
 def test_a_history_with_a_refused_answer_is_saved_for_replay() -> None:
     assert RECORDED_HISTORY.exists()
+
+
+@pytest.mark.usefixtures("running_worker")
+async def test_a_model_answer_the_database_refuses_ends_the_run_with_a_readable_error(
+    temporal_client: Client, task_queue: str, database: Database, tenant_id: str
+) -> None:
+    # The scripted model asks about the prompt: its tool call carries the NUL into the events of
+    # the model request, which Postgres (jsonb) refuses every time. Retried, it would never end.
+    run_id = await new_run(database, tenant_id, "Plan my trip")
+    handle = await temporal_client.start_workflow(
+        AGENT_RUN_WORKFLOW,
+        AgentRunInput(
+            run_id=run_id,
+            tenant_id=tenant_id,
+            input="Plan my trip\x00",
+            agent=AgentConfig(
+                agent_id="agt_decisions",
+                agent_name="decisions",
+                version=1,
+                model="builtin:scripted",
+                tools=[ToolSpec(name="ask_human")],
+            ),
+        ),
+        id=f"run-{run_id}",
+        task_queue=task_queue,
+        result_type=AgentRunResult,
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result.status == "failed"
+    assert result.error_message is not None and "the database refused the write" in result.error_message
