@@ -11,14 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 
+import psycopg
 import pytest
+from pydantic_ai.durable_exec.temporal import PydanticAIPlugin
+from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from agent_runtime_core.db import Database, session_scope
-from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus
-from agent_runtime_core.repositories import HumanRequestRepository
+from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus, RunStatus
+from agent_runtime_core.repositories import HumanRequestRepository, RunRepository
 from agent_runtime_core.schemas import ToolSpec
+from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
     ANSWER_INPUT_UPDATE,
@@ -28,9 +34,19 @@ from agent_runtime_core.temporal import (
     HumanRequestResolution,
     InputAnswerUpdate,
 )
-from agent_runtime_worker.contracts import HUMAN_DECISION_NOT_RECORDED
+from agent_runtime_worker.activities.errors import database_rejected_write
+from agent_runtime_worker.activities.human_requests import HumanRequestActivities
+from agent_runtime_worker.activities.runs import RunActivities
+from agent_runtime_worker.agents.activities import AgentActivities
+from agent_runtime_worker.agents.runtime_agent import activity_side
+from agent_runtime_worker.contracts import (
+    HUMAN_DECISION_NOT_RECORDED,
+    OPEN_HUMAN_REQUESTS,
+    OpenHumanRequestsInput,
+)
+from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
-from .support import HISTORIES, new_run
+from .support import HISTORIES, new_run, worker_dependencies
 
 RECORDED_HISTORY = HISTORIES / "question_answer_refused_then_answered.json"
 
@@ -129,3 +145,68 @@ async def test_a_model_answer_the_database_refuses_ends_the_run_with_a_readable_
     result = await asyncio.wait_for(handle.result(), timeout=30)
     assert result.status == "failed"
     assert result.error_message is not None and "the database refused the write" in result.error_message
+
+
+class RefusingHumanRequestActivities(HumanRequestActivities):
+    """Human-request activities whose database refuses to open requests (as for a NUL)."""
+
+    @activity.defn(name=OPEN_HUMAN_REQUESTS)
+    async def open_human_requests(self, data: OpenHumanRequestsInput) -> int:
+        raise database_rejected_write(
+            psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        )
+
+
+async def test_a_bookkeeping_write_refused_during_the_run_ends_the_run_failed(
+    temporal_env: WorkflowEnvironment,
+    worker_settings: Settings,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    dependencies = worker_dependencies(database, worker_settings)
+    activity_side.bind(AgentActivities(dependencies))
+    runs, humans = RunActivities(dependencies), RefusingHumanRequestActivities(dependencies)
+    worker = Worker(
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=[AgentRunWorkflow],
+        activities=[
+            runs.mark_run_started,
+            runs.finish_run,
+            runs.record_budget_wait,
+            humans.open_human_requests,
+            humans.resolve_human_request,
+            humans.close_human_wait,
+        ],
+        plugins=[PydanticAIPlugin()],
+    )
+    text = "Plan my trip"
+    run_id = await new_run(database, tenant_id, text)
+    async with worker:
+        result = await asyncio.wait_for(
+            temporal_env.client.execute_workflow(
+                AGENT_RUN_WORKFLOW,
+                AgentRunInput(
+                    run_id=run_id,
+                    tenant_id=tenant_id,
+                    input=text,
+                    agent=AgentConfig(
+                        agent_id="agt_decisions",
+                        agent_name="decisions",
+                        version=1,
+                        model="builtin:scripted",
+                        tools=[ToolSpec(name="ask_human")],
+                    ),
+                ),
+                id=f"run-{run_id}",
+                task_queue=task_queue,
+                result_type=AgentRunResult,
+            ),
+            timeout=30,
+        )
+    assert result.status == "failed" and result.error_code == "activity_failed"
+    assert result.error_message is not None and "cannot contain NUL" in result.error_message
+    async with session_scope(database, tenant_id) as session:
+        run = await RunRepository(session, tenant_id).get(run_id)
+    assert run is not None and run.status == RunStatus.FAILED

@@ -122,6 +122,8 @@ MODEL_FALLBACK_PATCH = "model-fallback"
 
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
+BOOKKEEPING_FAILURE_ENDS_RUN_PATCH = "bookkeeping-failure-ends-run"
+"""A local bookkeeping activity failing for good during the agent run ends the run ``failed``."""
 DECISION_WRITTEN_FIRST_PATCH = "human-decision-written-first"
 """A human's decision or answer changes the workflow's state only once it is written: a write that
 fails for good fails the update and leaves the request pending (earlier runs set the state first)."""
@@ -283,6 +285,15 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             return await self._finish(run_input, RunStatus.FAILED, error=("agent_error", str(exc)))
         except ActivityError as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=run_error_for_activity_failure(exc))
+        except ApplicationError as exc:
+            # A local bookkeeping activity (human requests, budget waits) that failed for good,
+            # e.g. a write the database refuses: the run ends failed instead of the workflow
+            # failing with the run left `running`/`waiting`. Earlier runs let it fail the workflow.
+            if not workflow.patched(BOOKKEEPING_FAILURE_ENDS_RUN_PATCH):
+                raise
+            return await self._finish(
+                run_input, RunStatus.FAILED, error=("activity_failed", f"{exc.type}: {exc.message}")
+            )
         return await self._finish(run_input, RunStatus.SUCCEEDED, output=result.output, usage=result.usage)
 
     async def _finish(
