@@ -49,6 +49,7 @@ from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 from .support import HISTORIES, new_run, worker_dependencies
 
 RECORDED_HISTORY = HISTORIES / "question_answer_refused_then_answered.json"
+REFUSED_BOOKKEEPING_HISTORY = HISTORIES / "open_human_requests_refused.json"
 
 
 async def pending_question(database: Database, tenant_id: str, run_id: str) -> HumanRequest:
@@ -113,8 +114,9 @@ async def test_an_answer_the_database_refuses_fails_the_update_and_leaves_the_qu
         RECORDED_HISTORY.write_text((await handle.fetch_history()).to_json())
 
 
-def test_a_history_with_a_refused_answer_is_saved_for_replay() -> None:
+def test_histories_with_refused_writes_are_saved_for_replay() -> None:
     assert RECORDED_HISTORY.exists()
+    assert REFUSED_BOOKKEEPING_HISTORY.exists()
 
 
 @pytest.mark.usefixtures("running_worker")
@@ -205,6 +207,9 @@ async def test_a_bookkeeping_write_refused_during_the_run_ends_the_run_failed(
             ),
             timeout=30,
         )
+        if os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"):  # replayed by test_replay.py
+            history = await temporal_env.client.get_workflow_handle(f"run-{run_id}").fetch_history()
+            REFUSED_BOOKKEEPING_HISTORY.write_text(history.to_json())
     assert result.status == "failed" and result.error_code == "activity_failed"
     assert result.error_message is not None and "cannot contain NUL" in result.error_message
     async with session_scope(database, tenant_id) as session:
