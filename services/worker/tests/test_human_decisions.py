@@ -44,12 +44,25 @@ from agent_runtime_worker.contracts import (
     OPEN_HUMAN_REQUESTS,
     OpenHumanRequestsInput,
 )
+from agent_runtime_worker.main import bookkeeping_activities
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 from .support import HISTORIES, new_run, worker_dependencies
 
 RECORDED_HISTORY = HISTORIES / "question_answer_refused_then_answered.json"
 REFUSED_BOOKKEEPING_HISTORY = HISTORIES / "open_human_requests_refused.json"
+
+
+def asking_run(run_id: str, tenant_id: str, text: str) -> AgentRunInput:
+    """A run of the scripted model that asks a human about ``text`` (``ask_human``)."""
+    agent = AgentConfig(
+        agent_id="agt_decisions",
+        agent_name="decisions",
+        version=1,
+        model="builtin:scripted",
+        tools=[ToolSpec(name="ask_human")],
+    )
+    return AgentRunInput(run_id=run_id, tenant_id=tenant_id, input=text, agent=agent)
 
 
 async def pending_question(database: Database, tenant_id: str, run_id: str) -> HumanRequest:
@@ -72,18 +85,7 @@ async def test_an_answer_the_database_refuses_fails_the_update_and_leaves_the_qu
     run_id = await new_run(database, tenant_id, text)
     handle = await temporal_client.start_workflow(
         AGENT_RUN_WORKFLOW,
-        AgentRunInput(
-            run_id=run_id,
-            tenant_id=tenant_id,
-            input=text,
-            agent=AgentConfig(
-                agent_id="agt_decisions",
-                agent_name="decisions",
-                version=1,
-                model="builtin:scripted",
-                tools=[ToolSpec(name="ask_human")],
-            ),
-        ),
+        asking_run(run_id, tenant_id, text),
         id=f"run-{run_id}",
         task_queue=task_queue,
         result_type=AgentRunResult,
@@ -128,18 +130,7 @@ async def test_a_model_answer_the_database_refuses_ends_the_run_with_a_readable_
     run_id = await new_run(database, tenant_id, "Plan my trip")
     handle = await temporal_client.start_workflow(
         AGENT_RUN_WORKFLOW,
-        AgentRunInput(
-            run_id=run_id,
-            tenant_id=tenant_id,
-            input="Plan my trip\x00",
-            agent=AgentConfig(
-                agent_id="agt_decisions",
-                agent_name="decisions",
-                version=1,
-                model="builtin:scripted",
-                tools=[ToolSpec(name="ask_human")],
-            ),
-        ),
+        asking_run(run_id, tenant_id, "Plan my trip\x00"),
         id=f"run-{run_id}",
         task_queue=task_queue,
         result_type=AgentRunResult,
@@ -173,14 +164,7 @@ async def test_a_bookkeeping_write_refused_during_the_run_ends_the_run_failed(
         temporal_env.client,
         task_queue=task_queue,
         workflows=[AgentRunWorkflow],
-        activities=[
-            runs.mark_run_started,
-            runs.finish_run,
-            runs.record_budget_wait,
-            humans.open_human_requests,
-            humans.resolve_human_request,
-            humans.close_human_wait,
-        ],
+        activities=bookkeeping_activities(runs, humans),
         plugins=[PydanticAIPlugin()],
     )
     text = "Plan my trip"
@@ -189,18 +173,7 @@ async def test_a_bookkeeping_write_refused_during_the_run_ends_the_run_failed(
         result = await asyncio.wait_for(
             temporal_env.client.execute_workflow(
                 AGENT_RUN_WORKFLOW,
-                AgentRunInput(
-                    run_id=run_id,
-                    tenant_id=tenant_id,
-                    input=text,
-                    agent=AgentConfig(
-                        agent_id="agt_decisions",
-                        agent_name="decisions",
-                        version=1,
-                        model="builtin:scripted",
-                        tools=[ToolSpec(name="ask_human")],
-                    ),
-                ),
+                asking_run(run_id, tenant_id, text),
                 id=f"run-{run_id}",
                 task_queue=task_queue,
                 result_type=AgentRunResult,

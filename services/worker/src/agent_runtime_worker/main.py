@@ -6,8 +6,10 @@ import asyncio
 import dataclasses
 import logging
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import version
+from typing import Any
 
 from genai_prices import Usage, calc_price
 from opentelemetry.trace import TracerProvider
@@ -25,6 +27,7 @@ from agent_runtime_worker.activities.human_requests import HumanRequestActivitie
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.activities import AgentActivities
 from agent_runtime_worker.agents.runtime_agent import activity_side, builtin_toolset
+from agent_runtime_worker.contracts import HumanRequestActivityContract, RunActivityContract
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
@@ -60,6 +63,20 @@ def with_pydantic_ai_converter(client: Client) -> Client:
     return Client(**config)
 
 
+def bookkeeping_activities(
+    runs: RunActivityContract, humans: HumanRequestActivityContract
+) -> list[Callable[..., Any]]:
+    """The worker's own activities (the agent's come from pydantic-ai's plugin)."""
+    return [
+        runs.mark_run_started,
+        runs.finish_run,
+        runs.record_budget_wait,
+        humans.open_human_requests,
+        humans.resolve_human_request,
+        humans.close_human_wait,
+    ]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -88,20 +105,11 @@ def build_worker(
     # do their I/O with this worker's dependencies from now on.
     activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
-    run_activities = RunActivities(dependencies)
-    human_activities = HumanRequestActivities(dependencies)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[AgentRunWorkflow],
-        activities=[
-            run_activities.mark_run_started,
-            run_activities.finish_run,
-            run_activities.record_budget_wait,
-            human_activities.open_human_requests,
-            human_activities.resolve_human_request,
-            human_activities.close_human_wait,
-        ],
+        activities=bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),
         plugins=[PydanticAIPlugin()],
         interceptors=worker_interceptors(tracer_provider),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
