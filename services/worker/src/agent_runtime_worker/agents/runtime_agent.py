@@ -5,14 +5,25 @@ worker registers ONE pydantic-ai agent and configures it per run: the model is r
 string inside each model-request activity, instructions and settings are run arguments, and a
 ``PrepareTools`` capability hides the tools the agent version did not enable.
 
-This module is the agent *definition* and belongs to the workflow half of the worker: the
-workflow holds the agent (``__pydantic_ai_agents__``) and pydantic-ai creates the model-request
-and tool-call activities from it, so the definition names everything those activities run.
-It does so through one seam, :class:`ActivitySide`: the model resolver used inside activities,
-the model event recorder and the tool-call recorder are methods of an object the worker binds at
-build time (``AgentActivities``, built by ``build_worker`` from the worker's dependencies). This
-module imports no database, Redis or worker-settings code (``lint-imports`` enforces it); in
-workflow code the model is resolved by the pure :func:`~agent_runtime_worker.models.registry.resolve_model`.
+This module is the agent *definition*, and it belongs to the workflow half of the worker. The
+problem it solves: pydantic-ai's Temporal durability needs the workflow to hold the agent
+(``__pydantic_ai_agents__``) and creates the model-request and tool-call activities from it, at
+import, so the definition must name everything those activities run (model resolution, the event
+stream handler, the toolset), while workflow code may import nothing that does I/O. The seam:
+
+* everything the activities do with the database, Redis or the worker's settings lives in
+  ``AgentActivities`` (:mod:`agent_runtime_worker.agents.activities`, activity half), built by
+  ``build_worker`` from the worker's ``WorkerDependencies`` and bound to :data:`activity_side`;
+* the definition only holds thin, typed entry points into that slot: the event stream handler
+  (:meth:`ActivitySide.record_model_events`), :class:`RecordingToolset`'s ``call_tool``, the
+  ``http_get`` policy, and :meth:`RuntimeDurability._resolve_model_for_request`, pydantic-ai's
+  hook that runs only inside the model-request activity (so the model is governed there without
+  asking "am I in a workflow?"); in workflow code the model comes from the pure
+  :func:`~agent_runtime_worker.models.registry.resolve_model` (``ResolveModelId``);
+* this module imports no database, Redis or settings code, which ``lint-imports`` checks in CI.
+
+The slot is per process, because the agent is: a process runs one worker (tests build one per
+test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
 ``agent_runtime`` and the toolset id ``builtin`` give activities such as
@@ -184,7 +195,10 @@ async def only_enabled_tools(
 async def resolve_deferred_calls(
     ctx: RunContext[RunDeps], requests: DeferredToolRequests
 ) -> DeferredToolResults | None:
-    """Resolve approvals and questions inline: the workflow waits for humans, the run goes on."""
+    """Resolve approvals and questions inline: the workflow waits for humans, the run goes on.
+
+    Outside a workflow (the agent run directly) the calls stay deferred, as pydantic-ai does.
+    """
     if not workflow.in_workflow():
         return None
     handler = cast(DeferredCallHandler, workflow.instance())
@@ -215,8 +229,9 @@ class RuntimeDurability(TemporalDurability[RunDeps]):
 
         pydantic-ai only trusts that string for the run's own model and otherwise insists on a
         model instance registered at construction, so a fallback candidate ``ModelFallback`` moved
-        the step to would be refused. Every model of our runs is built from its string by
-        ``resolve_model`` on both sides of the activity boundary, so the string names it exactly.
+        the step to would be refused. Every model of our runs is built from its string on both
+        sides of the activity boundary (``resolve_model`` in the workflow, the activity side's
+        ``ModelResolver`` in the activity), so the string names it exactly.
         """
         if request_context.model_id is not None:
             return request_context.model_id
