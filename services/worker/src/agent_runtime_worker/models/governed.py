@@ -27,6 +27,10 @@ this order, hooks that are kept separate so more governance can be added next to
    way the error crosses to the workflow as itself (pydantic-ai's encoding), where
    ``ModelFallback`` decides whether to fall over.
 
+The database work of hooks 1 and 3 is classified as every activity's is
+(:func:`~agent_runtime_worker.activities.errors.classify_database_errors`): a write the database
+refuses every time fails the request for good instead of being retried.
+
 The retry timing lives here, not only in the workflow's ``RetryPolicy``, because the workflow
 cannot read settings; the policy is the outer bound (``MODEL_RETRY_POLICY``, 10 attempts), and
 Temporal still does the waiting and the retrying.
@@ -56,6 +60,7 @@ from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.breakers import CircuitBreakers, Permit, ProviderEndpoint
 from agent_runtime_core.settings import Settings
+from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.events import EventSpec
 from agent_runtime_worker.governance import budgets
@@ -151,6 +156,7 @@ class GovernedModel(WrapperModel):
 
     # ------------------------------------------------------------------ hook points
 
+    @classify_database_errors
     async def _before_request(self, run_context: RunContext[Any] | None) -> Admission:
         """Bookkeeping, then budgets and the breaker. Raises when the request must not be sent.
 
@@ -171,6 +177,7 @@ class GovernedModel(WrapperModel):
             raise
         return Admission(permit=await breaker, ticket=ticket)
 
+    @classify_database_errors
     async def _after_success(self, admission: Admission, response: ModelResponse, *, streamed: bool) -> None:
         """The request succeeded: account for its usage and cost, then for the breaker."""
         recorder_wrote_ledger = streamed and self.ledger_in_event_transaction
