@@ -16,6 +16,7 @@ from opentelemetry.trace import TracerProvider
 from pydantic_ai.durable_exec.temporal import PydanticAIPayloadConverter, PydanticAIPlugin
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES
 from agent_runtime_core.db import Database
@@ -63,6 +64,27 @@ def with_pydantic_ai_converter(client: Client) -> Client:
     return Client(**config)
 
 
+class RuntimeWorker(Worker):
+    """A Temporal ``Worker`` that closes the dependencies it opened, once it has shut down."""
+
+    def __init__(
+        self, client: Client, *, owned_dependencies: WorkerDependencies | None, **config: Any
+    ) -> None:
+        """A worker of ``client`` (``config``: ``Worker``'s options); it closes
+        ``owned_dependencies`` (``None``: its caller owns them) when it stops running."""
+        # The SDK's activities parameter is typed `Callable[..., Unknown]`.
+        super().__init__(client, **config)  # pyright: ignore[reportUnknownMemberType]
+        self._owned_dependencies = owned_dependencies
+
+    async def run(self) -> None:
+        """Run until shut down, then close the owned dependencies (Redis clients)."""
+        try:
+            await super().run()
+        finally:
+            if self._owned_dependencies is not None:
+                await self._owned_dependencies.aclose()
+
+
 def bookkeeping_activities(
     runs: RunActivityContract, humans: HumanRequestActivityContract
 ) -> list[Callable[..., Any]]:
@@ -91,7 +113,8 @@ def build_worker(
     The activity half gets its dependencies from one :class:`WorkerDependencies` (opened here
     from ``settings`` and ``database`` unless given): the worker's activity classes take it in
     ``__init__``, and the agent's activities reach it through ``AgentActivities``, bound to the
-    agent definition's ``activity_side``. Its owner closes it (``run_worker`` does).
+    agent definition's ``activity_side``. Dependencies opened here are closed when the worker
+    stops; given ones are their caller's to close (``run_worker`` does).
 
     With ``tracer_provider``, runs, model requests and tool calls are traced (pydantic-ai's
     instrumentation) and the trace context travels through Temporal headers; without, nothing
@@ -100,16 +123,25 @@ def build_worker(
     check_catalog()
     client = with_pydantic_ai_converter(client)
     warm_price_table()
-    dependencies = dependencies or WorkerDependencies.open(settings, database)
+    owned: WorkerDependencies | None = None
+    if dependencies is None:
+        dependencies = owned = WorkerDependencies.open(settings, database)
     # The agent is defined at import (pydantic-ai makes its activities then); its activities
     # do their I/O with this worker's dependencies from now on.
     activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
-    return Worker(
+    return RuntimeWorker(
         client,
+        owned_dependencies=owned,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[AgentRunWorkflow],
         activities=bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),
+        # Redis clients belong to the activity half, but a connection pool collected while a
+        # workflow activation runs imports redis' metrics recorder (and OpenTelemetry) from its
+        # `__del__` inside the sandbox: passed through, that is the host's module, loaded once.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("redis", "opentelemetry")
+        ),
         plugins=[PydanticAIPlugin()],
         interceptors=worker_interceptors(tracer_provider),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
