@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -34,18 +35,19 @@ from pydantic_ai import RunContext
 from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.usage import RunUsage
+from temporalio.testing import ActivityEnvironment
 
 from agent_runtime_core.breakers import CircuitBreakers, ProviderEndpoint, breaker_config
 from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.models import ModelPrice
 from agent_runtime_core.repositories import BudgetRepository, ModelPriceRepository
 from agent_runtime_core.settings import Settings
-from agent_runtime_worker.agents.model_events import record_model_events
+from agent_runtime_worker.agents.activities import AgentActivities
 from agent_runtime_worker.agents.runtime_agent import RunDeps
+from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.main import warm_price_table
 from agent_runtime_worker.models.governed import GovernedModel
 from agent_runtime_worker.models.scripted import build_scripted_model
-from agent_runtime_worker.runtime import WorkerResources, install_resources
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from bench_common import RESULTS_DIR, log, machine_facts, percentile, scratch_database
@@ -53,35 +55,35 @@ from bench_common import RESULTS_DIR, log, machine_facts, percentile, scratch_da
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-class BreakerModel(GovernedModel):
-    """``GovernedModel`` with the given breakers (the worker takes them from its settings)."""
-
-    def __init__(
-        self, wrapped: Model, *, model_ref: str, endpoint: ProviderEndpoint, breakers: CircuitBreakers
-    ) -> None:
-        super().__init__(wrapped, model_ref=model_ref, endpoint=endpoint)
-        self._own_breakers = breakers
-
-    def _circuit_breakers(self) -> CircuitBreakers | None:
-        return self._own_breakers
-
-
 PARAMETERS = ModelRequestParameters()
 
 
-def guarded(breakers: CircuitBreakers) -> BreakerModel:
+def governed(
+    model_ref: str, dependencies: WorkerDependencies, endpoint: ProviderEndpoint | None = None
+) -> Model:
+    """The scripted model governed as the worker's ``ModelResolver`` governs models: the event
+    recorder writes the ledger row in its ``model.request.finished`` transaction."""
+    return GovernedModel(
+        build_scripted_model(),
+        model_ref=model_ref,
+        endpoint=endpoint,
+        dependencies=dependencies,
+        ledger_in_event_transaction=True,
+    )
+
+
+def guarded(dependencies: WorkerDependencies, breakers: CircuitBreakers) -> Model:
     """``openai:gpt-4o-mini`` (answered by the scripted model) behind its own closed breaker."""
     endpoint = ProviderEndpoint("openai", f"http://bench-{uuid.uuid4().hex[:8]}")
-    return BreakerModel(
-        build_scripted_model(), model_ref="openai:gpt-4o-mini", endpoint=endpoint, breakers=breakers
-    )
+    return governed("openai:gpt-4o-mini", dataclasses.replace(dependencies, breakers=breakers), endpoint)
 
 
 class Requester:
     """Streams requests to one model for one run, each a new step (so each writes its events)."""
 
-    def __init__(self, model: Model, run_id: str, tenant_id: str) -> None:
+    def __init__(self, model: Model, run_id: str, tenant_id: str, agent: AgentActivities) -> None:
         self.model = model
+        self.agent = agent
         self.deps = RunDeps(run_id=run_id, tenant_id=tenant_id, enabled_tools=[])
         self.step = 0
         self.messages: list[ModelMessage] = [
@@ -89,11 +91,16 @@ class Requester:
         ]
 
     async def __call__(self) -> None:
-        """One streamed request, its events written by the worker's recorder (as the activity does)."""
+        """One streamed request, its events written by the worker's recorder, inside an activity
+        context (as the model-request activity runs it)."""
         self.step += 1
         ctx = RunContext[RunDeps](deps=self.deps, model=self.model, usage=RunUsage(), run_step=self.step)
-        async with self.model.request_stream(self.messages, None, PARAMETERS, ctx) as stream:
-            await record_model_events(ctx, stream)
+
+        async def request() -> None:
+            async with self.model.request_stream(self.messages, None, PARAMETERS, ctx) as stream:
+                await self.agent.record_model_events(ctx, stream)
+
+        await ActivityEnvironment().run(request)
 
 
 async def timed_round_robin(
@@ -136,7 +143,8 @@ async def measure(database_url: str, redis_url: str, count: int, warmup: int) ->
     # No event bus: publishing to Redis is a background task in the worker, off the request's path.
     settings = Settings.model_validate({"database_url": database_url, "redis_url": ""})
     database = Database(database_url, pool_size=5, pre_ping=False)  # as the worker's
-    install_resources(WorkerResources(settings=settings, database=database))
+    dependencies = WorkerDependencies.open(settings, database)
+    agent = AgentActivities(dependencies)
     warm_price_table()
     breakers = CircuitBreakers.from_url(redis_url, breaker_config(settings)) if redis_url else None
     results: dict[str, Any] = {}
@@ -166,32 +174,32 @@ async def measure(database_url: str, redis_url: str, count: int, warmup: int) ->
         scenarios: dict[str, tuple[Model, str]] = {
             "bare model": (bare, plain_tenant),
             "governed: no budget, no price": (
-                GovernedModel(build_scripted_model(), model_ref="builtin:scripted", endpoint=None),
+                governed("builtin:scripted", dependencies),
                 plain_tenant,
             ),
         }
         if breakers is not None:
             scenarios["governed: no budget, circuit breaker (Redis)"] = (
-                guarded(breakers),
+                guarded(dependencies, breakers),
                 plain_tenant,
             )
         scenarios |= {
             "governed: 4 budgets, genai-prices (openai:gpt-4o-mini)": (
-                GovernedModel(build_scripted_model(), model_ref="openai:gpt-4o-mini", endpoint=None),
+                governed("openai:gpt-4o-mini", dependencies),
                 budget_tenant,
             ),
             "governed: 4 budgets, override price": (
-                GovernedModel(build_scripted_model(), model_ref="builtin:scripted", endpoint=None),
+                governed("builtin:scripted", dependencies),
                 budget_tenant,
             ),
         }
         if breakers is not None:
             scenarios["governed: 4 budgets, genai-prices, circuit breaker (Redis)"] = (
-                guarded(breakers),
+                guarded(dependencies, breakers),
                 budget_tenant,
             )
         calls: dict[str, Callable[[], Awaitable[None]]] = {
-            name: Requester(model, await new_run(database, tenant_id), tenant_id)
+            name: Requester(model, await new_run(database, tenant_id), tenant_id, agent)
             for name, (model, tenant_id) in scenarios.items()
         }
         log(f"{len(calls)} scenarios, {count} rounds")

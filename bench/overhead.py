@@ -1167,9 +1167,9 @@ constraint still guards a concurrent duplicate."""
 async def profile_event_append(database_url: str, agent_id: str, count: int) -> dict[str, float]:
     """One event append, four ways, on a run of its own (p50 ms each).
 
-    ``shipped``: ``agent_runtime_worker.events.record_run_event`` as activities call it (our
+    ``shipped``: ``agent_runtime_worker.events.RunEventWriter.record`` as activities call it (our
     ``Database`` with ``pool_pre_ping=True``; lock the run, dedupe SELECT, UPDATE, INSERT,
-    COMMIT; then the Redis publish when the worker has an event bus). ``repository_transaction``:
+    COMMIT; no event bus, the worker publishes in the background). ``repository_transaction``:
     the repository's append inline, without any publish. ``repository_transaction_no_pre_ping``: that on
     an engine without pre-ping. ``single_statement``: ``SINGLE_STATEMENT_EVENT_APPEND``, no
     pre-ping.
@@ -1196,11 +1196,11 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
     no_ping_sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     counter = iter(range(10**9))
 
+    writer = events.RunEventWriter(ours, None)  # no event bus: the publish is off the write's path
+
     async def shipped() -> None:
         index = next(counter)
-        await events.record_run_event(
-            DEFAULT_TENANT_ID, run_id, "bench.event", {"i": index}, dedupe_key=f"b:{index}"
-        )
+        await writer.record(DEFAULT_TENANT_ID, run_id, "bench.event", {"i": index}, dedupe_key=f"b:{index}")
 
     async def repository(session: AsyncSession) -> None:
         index = next(counter)
@@ -1236,8 +1236,7 @@ async def profile_event_append(database_url: str, agent_id: str, count: int) -> 
         "repository_transaction_no_pre_ping": repository_transaction_no_pre_ping,
         "single_statement": single_statement,
     }
-    if hasattr(events, "record_run_event"):
-        variants = {"shipped": shipped, **variants}
+    variants = {"shipped": shipped, **variants}
     samples: defaultdict[str, list[float]] = defaultdict(list)
     try:
         for _ in range(2):  # warm the pools

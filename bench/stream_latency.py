@@ -17,7 +17,7 @@ one at 127.0.0.1:6379, db 13, when reachable; else an embedded Valkey), and meas
 
 In each mode, one run is followed by two SSE clients at once (``GET /v1/runs/{id}/stream`` and
 ``GET /v1/events/stream``), in a thread of their own with their own event loop, while the
-benchmark process writes events with the worker's own ``record_run_event`` (run row lock, gap-free
+benchmark process writes events with the worker's own ``RunEventWriter.record`` (run row lock, gap-free
 ``seq``, commit, then publish), one at a time, 5-25 ms apart (random; so the polling fallback is
 not in phase with the writes). For each event:
 
@@ -81,8 +81,7 @@ from agent_runtime_core.ids import new_agent_id, new_run_id
 from agent_runtime_core.models import Agent, AgentVersion, Run
 from agent_runtime_core.repositories import RunRepository
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
-from agent_runtime_worker.events import close_event_buses, record_run_event
-from agent_runtime_worker.runtime import WorkerResources, install_resources
+from agent_runtime_worker.dependencies import WorkerDependencies
 
 POSTGRES_SERVER_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER_URL: Final = "redis://127.0.0.1:6379/13"
@@ -304,7 +303,8 @@ async def measure(mode: str, infra: Infra, events: int, seed: int) -> dict[str, 
         {"database_url": infra.database_url, "database_pool_size": 5, "redis_url": redis_url}
     )
     database = Database(settings.database_url, pool_size=5)
-    install_resources(WorkerResources(settings=settings, database=database))
+    dependencies = WorkerDependencies.open(settings, database)
+    record_run_event = dependencies.events.record
     rng = random.Random(seed)
     try:
         with api_server(infra.database_url, redis_url) as base_url:
@@ -337,7 +337,7 @@ async def measure(mode: str, infra: Infra, events: int, seed: int) -> dict[str, 
                 await asyncio.sleep(rng.uniform(0.005, 0.025))
             await asyncio.to_thread(thread.join, 30)
     finally:
-        await close_event_buses()
+        await dependencies.aclose()
         await database.dispose()
     result: dict[str, Any] = {"mode": mode, "events": events}
     result["write_ms"] = summary_ms([done - began for began, done in written.values()])

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
 
-import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from agent_runtime_cli.embedded import temporal_test_server_path
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.models import HumanRequestKind, HumanRequestStatus, RunStatus
 from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository, RunRepository
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
-    SEARCH_ATTRIBUTE_TYPES,
     AgentConfig,
     AgentRunInput,
     AgentRunResult,
@@ -27,25 +20,7 @@ from agent_runtime_core.temporal import (
 )
 from agent_runtime_worker.main import build_worker
 
-from .test_run_lifecycle import new_run
-
-
-@pytest.fixture(scope="module")
-async def time_skipping_env() -> AsyncGenerator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(temporal_test_server_path()), data_converter=pydantic_data_converter
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-                for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-            },
-        )
-    )
-    yield env
-    await env.shutdown()
+from .support import new_run
 
 
 async def run_with_unanswered_approval(

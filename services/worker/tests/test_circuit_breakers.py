@@ -25,8 +25,7 @@ from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRu
 from agent_runtime_worker.main import build_worker
 
 from .fake_llm import Answer, Fail, FakeLLM, Slow
-from .test_model_fallback import provider_settings
-from .test_run_lifecycle import new_run
+from .support import new_run, provider_settings
 
 PRIMARY, SECONDARY = "openai:gpt-a", "anthropic:claude-b"
 

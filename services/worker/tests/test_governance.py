@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,7 @@ from pydantic_ai.usage import RequestUsage, RunUsage
 from sqlalchemy import event, text
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from agent_runtime_cli.embedded import find_free_port
 from agent_runtime_core.breakers import BreakerConfig, CircuitBreakers, ProviderEndpoint
@@ -58,10 +59,8 @@ from agent_runtime_worker.governance.pricing import price_request
 from agent_runtime_worker.main import build_worker
 from agent_runtime_worker.models.governed import GovernedModel
 from agent_runtime_worker.models.scripted import build_scripted_model
-from agent_runtime_worker.runtime import WorkerResources, install_resources
 
-from .test_approval_timeout import time_skipping_env  # noqa: F401  (fixture)
-from .test_run_lifecycle import new_run
+from .support import new_run, worker_dependencies
 
 PROMPT_USAGE = {"prompt_tokens": 1200, "completion_tokens": 345, "total_tokens": 1545}
 
@@ -249,18 +248,14 @@ async def test_override_price_wins_and_a_tenant_override_wins_over_a_global_one(
 async def test_retried_request_is_counted_once(
     database: Database, worker_settings: Settings, tenant_id: str
 ) -> None:
-    install_resources(WorkerResources(settings=worker_settings, database=database))
+    ledger = budgets.BudgetService(database, worker_settings)
     run_id = await new_run(database, tenant_id)
     at = datetime.now(UTC)
     identity = budgets.RequestIdentity(tenant_id=tenant_id, run_id=run_id, request_key="1:7", at=at)
     usage = RequestUsage(input_tokens=100, output_tokens=20)
     # A retried activity has the same activity id, hence the same identity.
-    first = await budgets.after_request(
-        await budgets.before_request(identity, "openai", "gpt-4o-mini"), usage
-    )
-    again = await budgets.after_request(
-        await budgets.before_request(identity, "openai", "gpt-4o-mini"), usage
-    )
+    first = await ledger.after_request(await ledger.before_request(identity, "openai", "gpt-4o-mini"), usage)
+    again = await ledger.after_request(await ledger.before_request(identity, "openai", "gpt-4o-mini"), usage)
     assert (first, again) == (True, False)
     async with system_session_scope(database) as session:
         usage_now = await UsageRepository(session, tenant_id).period_usage(at)
@@ -317,7 +312,7 @@ async def test_cost_budget_counts_override_prices(
 
 
 async def test_wait_mode_waits_for_the_reset_then_the_run_goes_on(
-    time_skipping_env: WorkflowEnvironment,  # noqa: F811
+    time_skipping_env: WorkflowEnvironment,
     worker_settings: Settings,
     database: Database,
     tenant_id: str,
@@ -359,7 +354,7 @@ async def test_wait_mode_waits_for_the_reset_then_the_run_goes_on(
 async def test_concurrent_workers_never_overspend_beyond_one_request_each(
     database: Database, worker_settings: Settings, workers: int, limit: int, sizes: list[int]
 ) -> None:
-    install_resources(WorkerResources(settings=worker_settings, database=database))
+    ledger = budgets.BudgetService(database, worker_settings)
     tenant_id = f"ten_prop_{uuid.uuid4().hex[:10]}"
     await set_budget(database, tenant_id, daily_tokens=limit)
     run_ids = [await new_run(database, tenant_id) for _ in range(workers)]
@@ -371,14 +366,14 @@ async def test_concurrent_workers_never_overspend_beyond_one_request_each(
         for request in range(10_000):
             identity = budgets.RequestIdentity(tenant_id, run_ids[index], f"0:{request}", at)
             try:
-                ticket = await budgets.before_request(identity, "builtin", "scripted")
+                ticket = await ledger.before_request(identity, "builtin", "scripted")
             except ApplicationError as refused:
                 if refused.type != "BudgetExceeded":
                     raise
                 return spent
             await asyncio.sleep(0.001 * (request % 3))  # the model answering
             size = sizes[(index + request) % len(sizes)]
-            await budgets.after_request(
+            await ledger.after_request(
                 ticket, RequestUsage(input_tokens=size - size // 2, output_tokens=size // 2)
             )
             spent += size
@@ -394,21 +389,21 @@ async def test_concurrent_workers_never_overspend_beyond_one_request_each(
 async def test_usage_counts_in_the_period_of_the_request(
     database: Database, worker_settings: Settings
 ) -> None:
-    install_resources(WorkerResources(settings=worker_settings, database=database))
+    ledger = budgets.BudgetService(database, worker_settings)
     tenant_id = f"ten_per_{uuid.uuid4().hex[:10]}"
     run_id = await new_run(database, tenant_id)
     await set_budget(database, tenant_id, daily_tokens=10)
     yesterday = datetime.now(UTC) - timedelta(days=1)
     identity = budgets.RequestIdentity(tenant_id, run_id, "0:1", yesterday)
-    await budgets.after_request(
-        await budgets.before_request(identity, "builtin", "scripted"), RequestUsage(input_tokens=50)
+    await ledger.after_request(
+        await ledger.before_request(identity, "builtin", "scripted"), RequestUsage(input_tokens=50)
     )
     with pytest.raises(ApplicationError):
-        await budgets.before_request(
+        await ledger.before_request(
             budgets.RequestIdentity(tenant_id, run_id, "0:2", yesterday), "builtin", "x"
         )
     today = budgets.RequestIdentity(tenant_id, run_id, "0:3", datetime.now(UTC))
-    assert (await budgets.before_request(today, "builtin", "scripted")).identity == today
+    assert (await ledger.before_request(today, "builtin", "scripted")).identity == today
 
 
 # ---------------------------------------------------------------------------------- hot path
@@ -435,47 +430,39 @@ async def test_a_tenant_without_budget_costs_no_query_until_the_policy_is_read_a
     database: Database, worker_settings: Settings, tenant_id: str
 ) -> None:
     cached = worker_settings.model_copy(update={"budget_policy_cache_s": 3600.0})
-    install_resources(WorkerResources(settings=cached, database=database))
+    ledger = budgets.BudgetService(database, cached)
     run_id = await new_run(database, tenant_id)
     at = datetime.now(UTC)
-    first = await budgets.before_request(
-        budgets.RequestIdentity(tenant_id, run_id, "0:1", at), "builtin", "x"
-    )
-    await budgets.after_request(first, RequestUsage(input_tokens=40))
+    first = await ledger.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:1", at), "builtin", "x")
+    await ledger.after_request(first, RequestUsage(input_tokens=40))
     await set_budget(database, tenant_id, daily_tokens=10)  # already used up
 
     count = count_statements(database)
-    await budgets.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:2", at), "builtin", "x")
+    await ledger.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:2", at), "builtin", "x")
     assert count() == 0  # no budget when last read: no query, the new budget is not seen yet
 
     # Read again (the cache time is over): the new budget applies.
-    install_resources(
-        WorkerResources(
-            settings=worker_settings.model_copy(update={"budget_policy_cache_s": 0.0}), database=database
-        )
-    )
+    ledger.settings = worker_settings.model_copy(update={"budget_policy_cache_s": 0.0})
     with pytest.raises(ApplicationError) as refused:
-        await budgets.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:3", at), "builtin", "x")
+        await ledger.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:3", at), "builtin", "x")
     assert refused.value.type == "BudgetExceeded"
 
 
 async def test_a_tenant_with_a_budget_is_checked_against_fresh_usage_on_every_request(
     database: Database, worker_settings: Settings, tenant_id: str
 ) -> None:
-    install_resources(
-        WorkerResources(
-            settings=worker_settings.model_copy(update={"budget_policy_cache_s": 3600.0}), database=database
-        )
+    ledger = budgets.BudgetService(
+        database, worker_settings.model_copy(update={"budget_policy_cache_s": 3600.0})
     )
     run_id = await new_run(database, tenant_id)
     await set_budget(database, tenant_id, daily_tokens=100)
     at = datetime.now(UTC)
-    ticket = await budgets.before_request(
+    ticket = await ledger.before_request(
         budgets.RequestIdentity(tenant_id, run_id, "0:1", at), "builtin", "x"
     )
-    await budgets.after_request(ticket, RequestUsage(input_tokens=100))
+    await ledger.after_request(ticket, RequestUsage(input_tokens=100))
     with pytest.raises(ApplicationError):
-        await budgets.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:2", at), "builtin", "x")
+        await ledger.before_request(budgets.RequestIdentity(tenant_id, run_id, "0:2", at), "builtin", "x")
 
 
 async def test_the_ledger_row_is_written_with_model_request_finished_in_one_transaction(
@@ -519,31 +506,33 @@ async def test_the_ledger_row_is_written_with_model_request_finished_in_one_tran
 async def test_a_request_the_budget_refuses_hands_back_the_breakers_probe(
     database: Database, worker_settings: Settings, tenant_id: str, redis_url: str
 ) -> None:
-    install_resources(WorkerResources(settings=worker_settings, database=database))
     breakers = CircuitBreakers.from_url(
         redis_url, BreakerConfig(failure_threshold=1, cooldown_s=0.05), key_prefix=f"test:{uuid.uuid4().hex}"
     )
+    dependencies = replace(worker_dependencies(database, worker_settings), breakers=breakers)
     endpoint = ProviderEndpoint("openai", "http://probe.invalid")
     await breakers.record_failure(endpoint, await breakers.acquire(endpoint))  # open
     await asyncio.sleep(0.1)  # cool-down over: the next request is the half-open probe
 
-    class Guarded(GovernedModel):
-        def _circuit_breakers(self) -> CircuitBreakers:
-            return breakers
-
     await set_budget(database, tenant_id, daily_tokens=0)
-    model = Guarded(build_scripted_model(), model_ref="openai:gpt-4o-mini", endpoint=endpoint)
+    model = GovernedModel(
+        build_scripted_model(), model_ref="openai:gpt-4o-mini", endpoint=endpoint, dependencies=dependencies
+    )
     ctx = RunContext[RunDeps](
         deps=RunDeps(run_id=await new_run(database, tenant_id), tenant_id=tenant_id, enabled_tools=[]),
         model=model,
         usage=RunUsage(),
         run_step=1,
     )
-    with pytest.raises(ApplicationError) as refused:
+
+    async def request() -> None:  # inside a model-request activity, as in a worker
         async with model.request_stream(
             [ModelRequest.user_text_prompt("hi")], None, ModelRequestParameters(), ctx
         ):
             pass
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(request)
     assert refused.value.type == "BudgetExceeded"
     # The probe was handed back: the next request may probe at once.
     permit = await breakers.acquire(endpoint)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from agent_runtime_core.db import Database, session_scope
@@ -30,32 +29,7 @@ from agent_runtime_core.temporal import (
 from agent_runtime_worker.main import build_worker
 
 from .fake_llm import Answer, Drop, Fail, FakeLLM, Slow, ToolCall
-from .test_replay import HISTORIES
-from .test_run_lifecycle import new_run
-
-FAST_RETRIES: dict[str, Any] = {
-    "model_retry_max_attempts": 3,
-    "model_retry_initial_interval_s": 0.05,
-    "model_retry_backoff": 1.0,
-    "model_retry_max_interval_s": 3.0,
-    "model_request_timeout_s": 1.0,
-    "breaker_failure_threshold": 1000,  # breakers are tested in test_circuit_breakers.py
-}
-
-
-def provider_settings(worker_settings: Settings, fake: FakeLLM, **overrides: Any) -> Settings:
-    """Worker settings whose `openai:`, `anthropic:` and `openai-compatible:` models reach ``fake``."""
-    return worker_settings.model_copy(
-        update={
-            "openai_api_key": SecretStr("sk-test"),
-            "openai_api_base_url": fake.openai_base_url,
-            "anthropic_api_key": SecretStr("sk-ant-test"),
-            "anthropic_base_url": fake.anthropic_base_url,
-            "openai_base_url": fake.openai_base_url,
-            **FAST_RETRIES,
-            **overrides,
-        }
-    )
+from .support import HISTORIES, new_run, provider_settings
 
 
 @dataclass

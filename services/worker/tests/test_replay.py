@@ -35,9 +35,8 @@ from agent_runtime_core.temporal import (
 )
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
-from .test_run_lifecycle import new_run
+from .support import HISTORIES, new_run
 
-HISTORIES = Path(__file__).parent / "histories"
 SCENARIOS: dict[str, tuple[str, list[ToolConfig], LimitsConfig]] = {
     "tools_succeeded": (
         "What is (2 + 3) * 4 in Europe/Paris?",

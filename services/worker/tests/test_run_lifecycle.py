@@ -11,15 +11,14 @@ from hypothesis import strategies as st
 from temporalio.testing import ActivityEnvironment
 
 from agent_runtime_core.db import Database, session_scope
-from agent_runtime_core.ids import new_agent_id, new_run_id
-from agent_runtime_core.lifecycle import TERMINAL_STATUSES, can_transition
-from agent_runtime_core.models import Agent, AgentVersion, Run, RunStatus
+from agent_runtime_core.lifecycle import TERMINAL_STATUSES, EventSpec, can_transition
+from agent_runtime_core.models import RunStatus
 from agent_runtime_core.repositories import RunEventRepository, RunRepository
 from agent_runtime_core.settings import Settings
-from agent_runtime_worker.activities.contracts import FinishRunInput, RunRef
 from agent_runtime_worker.activities.runs import RunActivities
-from agent_runtime_worker.events import EventSpec, record_run_events
-from agent_runtime_worker.runtime import WorkerResources, install_resources
+from agent_runtime_worker.contracts import FinishRunInput, RunRef
+
+from .support import new_run, worker_dependencies
 
 actions = st.lists(
     st.one_of(
@@ -31,33 +30,13 @@ actions = st.lists(
 )
 
 
-async def new_run(database: Database, tenant_id: str, text: str = "x") -> str:
-    """A queued run (with its agent and version) written straight to the database."""
-    agent_id, run_id = new_agent_id(), new_run_id()
-    async with session_scope(database, tenant_id) as session:
-        session.add(Agent(id=agent_id, tenant_id=tenant_id, name=agent_id, latest_version=1))
-        await session.flush()
-        session.add(AgentVersion(agent_id=agent_id, version=1, tenant_id=tenant_id, model="builtin:scripted"))
-        await session.flush()
-        run = Run(
-            id=run_id,
-            tenant_id=tenant_id,
-            agent_id=agent_id,
-            agent_version=1,
-            input=text,
-            workflow_id=f"run-{run_id}",
-        )
-        await RunRepository(session, tenant_id).create(run, {})
-    return run_id
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=actions)
 async def test_lifecycle_activities_keep_the_run_consistent(
     database: Database, tenant_id: str, steps: list[tuple[str, str | None]]
 ) -> None:
     run_id = await new_run(database, tenant_id)
-    activities = RunActivities(database)
+    activities = RunActivities(worker_dependencies(database))
     env = ActivityEnvironment()
     ref = RunRef(run_id=run_id, tenant_id=tenant_id)
     status = RunStatus.QUEUED
@@ -100,10 +79,10 @@ async def test_concurrent_event_writers_keep_events_gap_free_and_each_key_once(
 ) -> None:
     """Many activities appending to one run at once, with overlapping and repeated dedupe keys
     (retries): every key is written once, ``seq`` is 1..n without gaps, in each batch's order."""
-    install_resources(WorkerResources(settings=worker_settings, database=database))
+    events = worker_dependencies(database, worker_settings).events
     run_id = await new_run(database, tenant_id)
     specs = [[EventSpec("test.event", {"key": key}, f"k{key}") for key in batch] for batch in batches]
-    written = await asyncio.gather(*(record_run_events(tenant_id, run_id, batch) for batch in specs))
+    written = await asyncio.gather(*(events.record_many(tenant_id, run_id, batch) for batch in specs))
     async with session_scope(database, tenant_id) as session:
         run = await RunRepository(session, tenant_id).get(run_id)
         events = await RunEventRepository(session, tenant_id).list(run_id, limit=1000)

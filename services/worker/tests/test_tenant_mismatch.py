@@ -17,15 +17,11 @@ from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.models import HumanRequestKind, Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.temporal import AGENT_RUN_WORKFLOW, AgentConfig, AgentRunInput, tenant_id_key
-from agent_runtime_worker.activities.contracts import FinishRunInput, RunRef
-from agent_runtime_worker.activities.human_requests import (
-    HumanRequestActivities,
-    HumanRequestSpec,
-    OpenHumanRequestsInput,
-)
+from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
+from agent_runtime_worker.contracts import FinishRunInput, HumanRequestSpec, OpenHumanRequestsInput, RunRef
 
-from .test_run_lifecycle import new_run
+from .support import new_run, worker_dependencies
 
 
 async def untouched(database: Database, run_id: str) -> None:
@@ -42,8 +38,8 @@ async def test_activities_refuse_a_run_of_another_tenant_for_good(
 ) -> None:
     run_id = await new_run(database, tenant_id)
     env = ActivityEnvironment()
-    runs = RunActivities(database)
-    humans = HumanRequestActivities(database)
+    runs = RunActivities(worker_dependencies(database))
+    humans = HumanRequestActivities(worker_dependencies(database))
     spec = HumanRequestSpec(
         id="apr_x",
         kind=HumanRequestKind.APPROVAL,

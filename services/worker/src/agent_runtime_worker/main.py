@@ -6,13 +6,17 @@ import asyncio
 import dataclasses
 import logging
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import version
+from typing import Any
 
+from genai_prices import Usage, calc_price
 from opentelemetry.trace import TracerProvider
 from pydantic_ai.durable_exec.temporal import PydanticAIPayloadConverter, PydanticAIPlugin
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES
 from agent_runtime_core.db import Database
@@ -22,11 +26,11 @@ from agent_runtime_core.temporal import connect_temporal
 from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
-from agent_runtime_worker.agents.runtime_agent import builtin_toolset
-from agent_runtime_worker.events import close_event_buses
-from agent_runtime_worker.models.governed import close_circuit_breakers
+from agent_runtime_worker.agents.activities import AgentActivities
+from agent_runtime_worker.agents.runtime_agent import activity_side, builtin_toolset
+from agent_runtime_worker.contracts import HumanRequestActivityContract, RunActivityContract
+from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
-from agent_runtime_worker.runtime import WorkerResources, install_resources
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 logger = logging.getLogger(__name__)
@@ -34,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 def warm_price_table() -> None:
     """Load genai-prices' table now (~0.2 s), not in the first model request."""
-    from genai_prices import Usage, calc_price
-
     calc_price(Usage(input_tokens=1, output_tokens=1), "gpt-4o-mini", provider_id="openai")
 
 
@@ -62,6 +64,41 @@ def with_pydantic_ai_converter(client: Client) -> Client:
     return Client(**config)
 
 
+class RuntimeWorker(Worker):
+    """A Temporal ``Worker`` that closes the dependencies it opened, once it has shut down."""
+
+    def __init__(
+        self, client: Client, *, owned_dependencies: WorkerDependencies | None, **config: Any
+    ) -> None:
+        """A worker of ``client`` (``config``: ``Worker``'s options); it closes
+        ``owned_dependencies`` (``None``: its caller owns them) when it stops running."""
+        # The SDK's activities parameter is typed `Callable[..., Unknown]`.
+        super().__init__(client, **config)  # pyright: ignore[reportUnknownMemberType]
+        self._owned_dependencies = owned_dependencies
+
+    async def run(self) -> None:
+        """Run until shut down, then close the owned dependencies (Redis clients)."""
+        try:
+            await super().run()
+        finally:
+            if self._owned_dependencies is not None:
+                await self._owned_dependencies.aclose()
+
+
+def bookkeeping_activities(
+    runs: RunActivityContract, humans: HumanRequestActivityContract
+) -> list[Callable[..., Any]]:
+    """The worker's own activities (the agent's come from pydantic-ai's plugin)."""
+    return [
+        runs.mark_run_started,
+        runs.finish_run,
+        runs.record_budget_wait,
+        humans.open_human_requests,
+        humans.resolve_human_request,
+        humans.close_human_wait,
+    ]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -69,8 +106,15 @@ def build_worker(
     *,
     task_queue: str | None = None,
     tracer_provider: TracerProvider | None = None,
+    dependencies: WorkerDependencies | None = None,
 ) -> Worker:
     """A worker for ``task_queue`` (default: the settings') executing agent runs.
+
+    The activity half gets its dependencies from one :class:`WorkerDependencies` (opened here
+    from ``settings`` and ``database`` unless given): the worker's activity classes take it in
+    ``__init__``, and the agent's activities reach it through ``AgentActivities``, bound to the
+    agent definition's ``activity_side``. Dependencies opened here are closed when the worker
+    stops; given ones are their caller's to close (``run_worker`` does).
 
     With ``tracer_provider``, runs, model requests and tool calls are traced (pydantic-ai's
     instrumentation) and the trace context travels through Temporal headers; without, nothing
@@ -79,22 +123,25 @@ def build_worker(
     check_catalog()
     client = with_pydantic_ai_converter(client)
     warm_price_table()
-    install_resources(WorkerResources(settings=settings, database=database))
+    owned: WorkerDependencies | None = None
+    if dependencies is None:
+        dependencies = owned = WorkerDependencies.open(settings, database)
+    # The agent is defined at import (pydantic-ai makes its activities then); its activities
+    # do their I/O with this worker's dependencies from now on.
+    activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
-    run_activities = RunActivities(database)
-    human_activities = HumanRequestActivities(database)
-    return Worker(
+    return RuntimeWorker(
         client,
+        owned_dependencies=owned,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[AgentRunWorkflow],
-        activities=[
-            run_activities.mark_run_started,
-            run_activities.finish_run,
-            run_activities.record_budget_wait,
-            human_activities.open_human_requests,
-            human_activities.resolve_human_request,
-            human_activities.close_human_wait,
-        ],
+        activities=bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),
+        # Redis clients belong to the activity half, but a connection pool collected while a
+        # workflow activation runs imports redis' metrics recorder (and OpenTelemetry) from its
+        # `__del__` inside the sandbox: passed through, that is the host's module, loaded once.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("redis", "opentelemetry")
+        ),
         plugins=[PydanticAIPlugin()],
         interceptors=worker_interceptors(tracer_provider),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -116,7 +163,10 @@ async def run_worker(settings: Settings) -> None:
     tracer_provider = tracer_provider_from_settings(settings, "agent-runtime-worker")
     if settings.worker_metrics_port:
         start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
-    worker = build_worker(client, settings, database, tracer_provider=tracer_provider)
+    dependencies = WorkerDependencies.open(settings, database)
+    worker = build_worker(
+        client, settings, database, tracer_provider=tracer_provider, dependencies=dependencies
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -125,8 +175,7 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         logger.info("shutting down worker")
-    await close_event_buses()  # publish what is queued before exiting
-    await close_circuit_breakers()
+    await dependencies.aclose()  # publish what is queued before exiting
     await database.dispose()
     if tracer_provider is not None:
         tracer_provider.shutdown()  # exports the spans still queued

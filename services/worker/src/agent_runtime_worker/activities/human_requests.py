@@ -1,72 +1,34 @@
 """Human requests (approvals and questions): open them, record answers, close the wait.
 
 Each activity is one transaction and idempotent: rows are keyed by (run, tool call), events by
-dedupe keys, and status changes only move forward.
+dedupe keys, and status changes only move forward. Their inputs live in
+:mod:`agent_runtime_worker.contracts` (the workflow builds them).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.db import session_scope
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, human_request_event
 from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import HumanRequestRepository, RunEventRepository
+from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.activities.tenancy import locked_run, transition_run
-from agent_runtime_worker.events import publish_committed
-
-OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
-RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
-CLOSE_HUMAN_WAIT: Final = "close_human_wait"
-
-
-class HumanRequestSpec(BaseModel):
-    """One request as the workflow created it (ids and times are the workflow's)."""
-
-    id: str
-    kind: HumanRequestKind
-    tool_call_id: str
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    question: str | None = None
-    requested_at: datetime
-    expires_at: datetime
-
-
-class OpenHumanRequestsInput(BaseModel):
-    """Requests to open; the run becomes ``waiting``."""
-
-    run_id: str
-    tenant_id: str
-    requests: list[HumanRequestSpec]
-
-
-class ResolveHumanRequestInput(BaseModel):
-    """A human's decision or answer, accepted by the workflow's update validator."""
-
-    run_id: str
-    tenant_id: str
-    request_id: str
-    status: HumanRequestStatus
-    reason: str | None = None
-    answer: str | None = None
-    decided_by: str
-
-
-class CloseHumanWaitInput(BaseModel):
-    """Expire (timeout) or cancel what is still pending; optionally resume the run."""
-
-    run_id: str
-    tenant_id: str
-    request_ids: list[str] = Field(default_factory=list)
-    status: HumanRequestStatus = HumanRequestStatus.EXPIRED
-    resume: bool = True
+from agent_runtime_worker.contracts import (
+    CLOSE_HUMAN_WAIT,
+    OPEN_HUMAN_REQUESTS,
+    RESOLVE_HUMAN_REQUEST,
+    CloseHumanWaitInput,
+    HumanRequestActivityContract,
+    OpenHumanRequestsInput,
+    ResolveHumanRequestInput,
+)
+from agent_runtime_worker.dependencies import WorkerDependencies
 
 
 def _public(request: HumanRequest) -> dict[str, Any]:
@@ -90,13 +52,17 @@ def _public(request: HumanRequest) -> dict[str, Any]:
     return data
 
 
-class HumanRequestActivities:
-    """Activities bound to the worker's database engine."""
+class HumanRequestActivities(HumanRequestActivityContract):
+    """The human-request activities (:class:`~agent_runtime_worker.contracts.HumanRequestActivityContract`),
+    with the worker's database and event writer."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, dependencies: WorkerDependencies) -> None:
+        """Write through the worker's database; publish events through its event writer."""
+        self.database = dependencies.database
+        self.events = dependencies.events
 
     @activity.defn(name=OPEN_HUMAN_REQUESTS)
+    @classify_database_errors
     async def open_human_requests(self, data: OpenHumanRequestsInput) -> int:
         """Write the requests and ``*.requested`` events; ``running → waiting`` (``run.waiting``)."""
         async with session_scope(self.database, data.tenant_id) as session:
@@ -134,10 +100,11 @@ class HumanRequestActivities:
                 events=[waiting],
             )
             written += moved.events
-        await publish_committed(written)
+        await self.events.publish_committed(written)
         return len(written)
 
     @activity.defn(name=RESOLVE_HUMAN_REQUEST)
+    @classify_database_errors
     async def resolve_human_request(self, data: ResolveHumanRequestInput) -> int:
         """Record who decided what, when; ``approval.decided`` / ``input.answered``."""
         async with session_scope(self.database, data.tenant_id) as session:
@@ -164,10 +131,11 @@ class HumanRequestActivities:
                 DedupeKey.human_resolved(request.id),
             )
             written = await RunEventRepository(session, data.tenant_id).append_to_run(data.run_id, [resolved])
-        await publish_committed(written or [])
+        await self.events.publish_committed(written or [])
         return len(written or [])
 
     @activity.defn(name=CLOSE_HUMAN_WAIT)
+    @classify_database_errors
     async def close_human_wait(self, data: CloseHumanWaitInput) -> int:
         """Expire or cancel still-pending requests; with ``resume``, ``waiting → running``."""
         async with session_scope(self.database, data.tenant_id) as session:
@@ -202,5 +170,5 @@ class HumanRequestActivities:
                     ],
                 )
                 written += moved.events
-        await publish_committed(written)
+        await self.events.publish_committed(written)
         return len(written)

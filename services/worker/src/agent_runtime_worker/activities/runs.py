@@ -11,32 +11,38 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.db import session_scope
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, terminal_event
 from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import Run, RunStatus
 from agent_runtime_core.repositories import UsageRepository
-from agent_runtime_worker.activities.contracts import (
+from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.activities.tenancy import transition_run
+from agent_runtime_worker.contracts import (
     FINISH_RUN,
     MARK_RUN_STARTED,
     RECORD_BUDGET_WAIT,
     BudgetWaitInput,
     FinishRunInput,
+    RunActivityContract,
     RunRef,
 )
-from agent_runtime_worker.activities.tenancy import transition_run
-from agent_runtime_worker.events import publish_committed
+from agent_runtime_worker.dependencies import WorkerDependencies
 
 logger = logging.getLogger(__name__)
 
 
-class RunActivities:
-    """Activities bound to the worker's database engine."""
+class RunActivities(RunActivityContract):
+    """The run lifecycle activities (:class:`~agent_runtime_worker.contracts.RunActivityContract`),
+    with the worker's database and event writer."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, dependencies: WorkerDependencies) -> None:
+        """Write through the worker's database; publish events through its event writer."""
+        self.database = dependencies.database
+        self.events = dependencies.events
 
     @activity.defn(name=MARK_RUN_STARTED)
+    @classify_database_errors
     async def mark_run_started(self, ref: RunRef) -> bool:
         """``queued → running`` with ``started_at`` and a ``run.started`` event.
 
@@ -56,10 +62,11 @@ class RunActivities:
                 only_from=(RunStatus.QUEUED, RunStatus.RUNNING),
                 events=[started],
             )
-        await publish_committed(result.events)
+        await self.events.publish_committed(result.events)
         return not result.previous.is_terminal
 
     @activity.defn(name=FINISH_RUN)
+    @classify_database_errors
     async def finish_run(self, result: FinishRunInput) -> str:
         """Write the terminal status, output, error and usage, and the ``run.<status>`` event.
 
@@ -121,11 +128,12 @@ class RunActivities:
         if not moved.applied:
             logger.info("run %s already %s; not moving to %s", result.run_id, moved.run.status, target)
             return moved.run.status.value
-        await publish_committed(moved.events)
+        await self.events.publish_committed(moved.events)
         record_run_finished(target.value)
         return target.value
 
     @activity.defn(name=RECORD_BUDGET_WAIT)
+    @classify_database_errors
     async def record_budget_wait(self, wait: BudgetWaitInput) -> str:
         """``running → waiting`` with ``run.waiting`` (why, until when), or back with ``run.resumed``.
 
@@ -160,5 +168,5 @@ class RunActivities:
                 events=[event],
             )
             status = moved.run.status.value
-        await publish_committed(moved.events)
+        await self.events.publish_committed(moved.events)
         return status

@@ -19,13 +19,17 @@ a retried request may stream different text. A retry also writes its own
 attempt 1 keeps ``model:<step>:started|finished``); a ``model.request.started`` with a new
 ``attempt`` tells readers to drop the text they collected for that step. The deltas of an
 attempt concatenate to the text of its ``model.request.finished``.
+
+The recorder is the activity half of the agent's event stream handler: ``AgentActivities``
+(:mod:`agent_runtime_worker.agents.activities`) builds one per model request with the worker's
+dependencies.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 from pydantic_ai import RunContext
 from pydantic_ai.messages import (
@@ -37,26 +41,17 @@ from pydantic_ai.messages import (
     TextPartDelta,
     ToolCallPart,
 )
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
-if TYPE_CHECKING:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
-    from agent_runtime_worker.agents.runtime_agent import RunDeps
-    from agent_runtime_worker.events import EventSpec
-
-# `agent_runtime_worker.events` (database, Redis) is imported lazily, inside the activity, as the
-# other agent modules do: workflow code imports this module through the agent and needs none of it.
+from agent_runtime_core.lifecycle import EventSpec
+from agent_runtime_worker.agents.runtime_agent import RunDeps
+from agent_runtime_worker.dependencies import WorkerDependencies
 
 DELTA_FLUSH_INTERVAL_S: Final = 0.05
 """At most one ``model.text.delta`` write per this interval (after the first, written at once)."""
 DELTA_MAX_CHARS: Final = 4096
 """A buffer this large is written without waiting for the interval (bounds event size)."""
-
-
-def activity_attempt() -> int:
-    """The current activity's attempt number (1 outside an activity)."""
-    return activity.info().attempt if activity.in_activity() else 1
 
 
 class TextDeltaCoalescer:
@@ -173,15 +168,18 @@ class TextDeltaCoalescer:
 class ModelEventRecorder:
     """Writes the events of one model request (one activity attempt)."""
 
-    def __init__(self, ctx: RunContext[RunDeps]) -> None:
+    def __init__(self, ctx: RunContext[RunDeps], dependencies: WorkerDependencies) -> None:
+        """Record the events of ``ctx``'s current request (inside its model-request activity)."""
         self.tenant_id = ctx.deps.tenant_id
         self.run_id = ctx.deps.run_id
         self.step = ctx.run_step
-        from agent_runtime_worker.models.governed import current_model_ref
-
+        self.events = dependencies.events
+        self.budgets = dependencies.budgets
+        # The governed model's handoff: the request's model and budget ticket.
+        self.request = dependencies.streamed_requests.current()
         # The model as the agent version names it (`openai:gpt-4o`): with fallback, the one that answered.
-        self.model_name = current_model_ref.get() or ctx.model.model_name
-        self.attempt = activity_attempt()
+        self.model_name = self.request.model_ref if self.request is not None else ctx.model.model_name
+        self.attempt = activity.info().attempt
         self.started_written = False
         self.text_parts: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []
@@ -193,8 +191,6 @@ class ModelEventRecorder:
         return f"model:{self.step}{suffix}:{what}"
 
     def _started(self) -> EventSpec:
-        from agent_runtime_worker.events import EventSpec
-
         return EventSpec(
             "model.request.started",
             {"step": self.step, "model": self.model_name, "attempt": self.attempt},
@@ -202,8 +198,6 @@ class ModelEventRecorder:
         )
 
     def _delta(self, text: str, index: int) -> EventSpec:
-        from agent_runtime_worker.events import EventSpec
-
         return EventSpec(
             "model.text.delta",
             {"step": self.step, "attempt": self.attempt, "index": index, "delta": text},
@@ -213,11 +207,9 @@ class ModelEventRecorder:
     async def _write(
         self, specs: list[EventSpec], also: Callable[[AsyncSession], Awaitable[object]] | None = None
     ) -> None:
-        from agent_runtime_worker.events import record_run_events
-
         if not self.started_written:
             specs = [self._started(), *specs]
-        await record_run_events(self.tenant_id, self.run_id, specs, also=also)
+        await self.events.record_many(self.tenant_id, self.run_id, specs, also=also)
         self.started_written = True
 
     async def _write_delta(self, text: str, index: int) -> None:
@@ -248,11 +240,9 @@ class ModelEventRecorder:
 
     async def finish(self) -> None:
         """Write the unwritten text and ``model.request.finished`` in one transaction, with the
-        request's ledger row when a governed model offered it (see
-        :data:`~agent_runtime_worker.governance.budgets.pending_ledger_entry`)."""
-        from agent_runtime_worker.events import EventSpec
-        from agent_runtime_worker.governance import budgets
-
+        request's ledger row when the request is a governed one of a run (the governed model
+        leaves it to this transaction, see
+        :class:`~agent_runtime_worker.governance.budgets.StreamedRequest`)."""
         rest, index = await self.deltas.drain()
         specs = [self._delta(rest, index)] if rest else []
         specs.append(
@@ -268,28 +258,15 @@ class ModelEventRecorder:
                 self._key("finished"),
             )
         )
-        pending = budgets.pending_ledger_entry.get()
-        stream = pending.stream if pending is not None else None
-        if pending is None or pending.recorded or stream is None:
+        request = self.request
+        ticket = request.ticket if request is not None else None
+        stream = request.stream if request is not None else None
+        if ticket is None or stream is None:
             await self._write(specs)
             return
 
         async def write_ledger(session: AsyncSession) -> None:
             # The handler has consumed the stream: its usage is final.
-            await budgets.after_request(pending.ticket, stream.get().usage, session=session)
-            pending.recorded = True
+            await self.budgets.after_request(ticket, stream.get().usage, session=session)
 
         await self._write(specs, also=write_ledger)
-
-
-async def record_model_events(ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]) -> None:
-    """pydantic-ai's event stream handler: runs inside the model-request activity, on the live
-    stream of the model's response, and writes the request's events (see the module doc)."""
-    recorder = ModelEventRecorder(ctx)
-    try:
-        async for event in stream:
-            await recorder.on_event(event)
-    except BaseException:
-        recorder.deltas.abort()
-        raise
-    await recorder.finish()

@@ -5,6 +5,26 @@ worker registers ONE pydantic-ai agent and configures it per run: the model is r
 string inside each model-request activity, instructions and settings are run arguments, and a
 ``PrepareTools`` capability hides the tools the agent version did not enable.
 
+This module is the agent *definition*, and it belongs to the workflow half of the worker. The
+problem it solves: pydantic-ai's Temporal durability needs the workflow to hold the agent
+(``__pydantic_ai_agents__``) and creates the model-request and tool-call activities from it, at
+import, so the definition must name everything those activities run (model resolution, the event
+stream handler, the toolset), while workflow code may import nothing that does I/O. The seam:
+
+* everything the activities do with the database, Redis or the worker's settings lives in
+  ``AgentActivities`` (:mod:`agent_runtime_worker.agents.activities`, activity half), built by
+  ``build_worker`` from the worker's ``WorkerDependencies`` and bound to :data:`activity_side`;
+* the definition only holds thin, typed entry points into that slot: the event stream handler
+  (:meth:`ActivitySide.record_model_events`), :class:`RecordingToolset`'s ``call_tool``, the
+  ``http_get`` policy, and :meth:`RuntimeDurability._resolve_model_for_request`, pydantic-ai's
+  hook that runs only inside the model-request activity (so the model is governed there without
+  asking "am I in a workflow?"); in workflow code the model comes from the pure
+  :func:`~agent_runtime_worker.models.registry.resolve_model` (``ResolveModelId``);
+* this module imports no database, Redis or settings code, which ``lint-imports`` checks in CI.
+
+The slot is per process, because the agent is: a process runs one worker (tests build one per
+test, each rebinding it). Workflow code never reads it.
+
 Frozen names (they appear in workflow histories and activity names): the agent name
 ``agent_runtime`` and the toolset id ``builtin`` give activities such as
 ``agent__agent_runtime__model_request_stream`` and
@@ -13,22 +33,18 @@ Frozen names (they appear in workflow histories and activity names): the agent n
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import AsyncIterable
-from contextvars import ContextVar
+import functools
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final, Protocol, cast
 
 from pydantic import BaseModel
-from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
+from pydantic_ai import Agent, FunctionToolset, RunContext
 from pydantic_ai.capabilities import HandleDeferredToolCalls, PrepareTools, ResolveModelId
 from pydantic_ai.durable_exec.temporal import TemporalDurability
-from pydantic_ai.messages import (
-    AgentStreamEvent,
-)
-from pydantic_ai.models import ModelRequestContext
+from pydantic_ai.messages import AgentStreamEvent
+from pydantic_ai.models import Model, ModelRequestContext
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
 from pydantic_ai.toolsets import ToolsetTool
 from temporalio import workflow
@@ -36,14 +52,11 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
-from agent_runtime_worker.agents.model_events import activity_attempt, record_model_events
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
-
-logger = logging.getLogger(__name__)
 
 AGENT_NAME: Final = "agent_runtime"
 BUILTIN_TOOLSET_ID: Final = "builtin"
@@ -71,23 +84,78 @@ class DeferredCallHandler(Protocol):
     ) -> DeferredToolResults: ...
 
 
-current_tool_idempotency_key: ContextVar[str | None] = ContextVar(
-    "current_tool_idempotency_key", default=None
-)
-"""Inside a tool call: ``<run_id>:<tool_call_id>``, the same on every retry of that call.
+class AgentActivitySide(Protocol):
+    """What the agent's activities need from the worker's I/O half (``AgentActivities``)."""
 
-A tool with side effects passes it on (e.g. as an ``Idempotency-Key`` header) so that a call
-retried after a worker crash does not do its effect twice."""
+    @property
+    def http_get_policy(self) -> HttpGetPolicy:
+        """The limits the ``http_get`` tool enforces on this worker."""
+        ...
+
+    def resolve_model(self, model_id: str) -> Model | None:
+        """The model a model-request activity calls for ``model_id`` (``None``: let pydantic-ai try)."""
+        ...
+
+    async def record_model_events(
+        self, ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]
+    ) -> None:
+        """Record the live events of one model request (the event stream handler)."""
+        ...
+
+    async def call_tool(
+        self,
+        name: str,
+        tool_args: dict[str, Any],
+        ctx: RunContext[RunDeps],
+        call: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        """Run one tool call (``call``) between its recorded events."""
+        ...
 
 
-def tool_idempotency_key(run_id: str, tool_call_id: str) -> str:
-    """The stable idempotency key of one tool call of one run."""
-    return f"{run_id}:{tool_call_id}"
+class ActivitySide:
+    r"""The slot through which the agent's activities reach the worker's I/O half.
+
+    The agent is defined once, at import (pydantic-ai creates its activities then, and the
+    workflow must hold it); the I/O objects are made later, by ``build_worker``, which
+    :meth:`bind`\ s them here. Only code that runs inside the agent's activities reads the slot;
+    workflow code never does.
+    """
+
+    def __init__(self) -> None:
+        """Start unbound."""
+        self._bound: AgentActivitySide | None = None
+
+    def bind(self, side: AgentActivitySide) -> None:
+        """Serve the agent's activities with ``side`` (``build_worker`` calls it)."""
+        self._bound = side
+
+    @property
+    def bound(self) -> AgentActivitySide:
+        """The bound I/O half; raises if no worker was built in this process."""
+        if self._bound is None:
+            raise RuntimeError("the agent's activities need a worker: build it with build_worker()")
+        return self._bound
+
+    async def record_model_events(
+        self, ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]
+    ) -> None:
+        """pydantic-ai's event stream handler (inside the model-request activity)."""
+        await self.bound.record_model_events(ctx, stream)
+
+    def http_get_policy(self) -> HttpGetPolicy:
+        """Read at call time, inside the tool-call activity."""
+        return self.bound.http_get_policy
+
+
+activity_side = ActivitySide()
+"""The agent's seam to the worker's I/O half, bound by ``build_worker``."""
 
 
 class RecordingToolset(FunctionToolset[RunDeps]):
-    """The built-in tools, writing ``tool.call.started``/``tool.call.finished`` events from inside
-    the tool-call activity itself (no extra activity per event)."""
+    """The built-in tools; each call runs inside its tool-call activity between the
+    ``tool.call.started``/``tool.call.finished`` events the bound activity side writes (no extra
+    activity per event)."""
 
     async def call_tool(
         self,
@@ -96,73 +164,9 @@ class RecordingToolset(FunctionToolset[RunDeps]):
         ctx: RunContext[RunDeps],
         tool: ToolsetTool[RunDeps],
     ) -> Any:
-        """Run the tool between its two events; a retried activity writes each event once."""
-        from agent_runtime_worker.events import record_run_event
-
-        call_id = ctx.tool_call_id or name
-        deps = ctx.deps
-        key = tool_idempotency_key(deps.run_id, call_id)
-        token = current_tool_idempotency_key.set(key)
-        attempt = activity_attempt()
-        # One started event per attempt, so a call retried after a crash leaves a trace.
-        started_key = f"tool:{call_id}:started" if attempt == 1 else f"tool:{call_id}:a{attempt}:started"
-        await record_run_event(
-            deps.tenant_id,
-            deps.run_id,
-            "tool.call.started",
-            {
-                "tool_call_id": call_id,
-                "tool": name,
-                "args": tool_args,
-                "attempt": attempt,
-                "idempotency_key": key,
-            },
-            dedupe_key=started_key,
-        )
-        try:
-            result = await super().call_tool(name, tool_args, ctx, tool)
-        except ModelRetry as exc:
-            await record_run_event(
-                deps.tenant_id,
-                deps.run_id,
-                "tool.call.finished",
-                {"tool_call_id": call_id, "tool": name, "ok": False, "error": exc.message},
-                dedupe_key=f"tool:{call_id}:finished",
-            )
-            raise
-        finally:
-            current_tool_idempotency_key.reset(token)
-        await record_run_event(
-            deps.tenant_id,
-            deps.run_id,
-            "tool.call.finished",
-            {"tool_call_id": call_id, "tool": name, "ok": True, "result": _jsonable(result)},
-            dedupe_key=f"tool:{call_id}:finished",
-        )
-        return result
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    try:
-        return json.loads(json.dumps(value, default=str))
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _http_get_policy() -> HttpGetPolicy:
-    """Read at call time, inside the tool-call activity, from the worker's settings."""
-    from agent_runtime_worker.runtime import resources
-
-    settings = resources().settings
-    return HttpGetPolicy(
-        allow_private_networks=settings.http_get_allow_private_networks,
-        max_bytes=settings.http_get_max_bytes,
-        timeout_s=settings.http_get_timeout_s,
-    )
+        """Run the tool through the worker's activity side (which records it)."""
+        call = functools.partial(super().call_tool, name, tool_args, ctx, tool)
+        return await activity_side.bound.call_tool(name, tool_args, ctx, call)
 
 
 async def only_enabled_tools(
@@ -191,7 +195,10 @@ async def only_enabled_tools(
 async def resolve_deferred_calls(
     ctx: RunContext[RunDeps], requests: DeferredToolRequests
 ) -> DeferredToolResults | None:
-    """Resolve approvals and questions inline: the workflow waits for humans, the run goes on."""
+    """Resolve approvals and questions inline: the workflow waits for humans, the run goes on.
+
+    Outside a workflow (the agent run directly) the calls stay deferred, as pydantic-ai does.
+    """
     if not workflow.in_workflow():
         return None
     handler = cast(DeferredCallHandler, workflow.instance())
@@ -222,12 +229,27 @@ class RuntimeDurability(TemporalDurability[RunDeps]):
 
         pydantic-ai only trusts that string for the run's own model and otherwise insists on a
         model instance registered at construction, so a fallback candidate ``ModelFallback`` moved
-        the step to would be refused. Every model of our runs is built from its string by
-        ``resolve_model`` on both sides of the activity boundary, so the string names it exactly.
+        the step to would be refused. Every model of our runs is built from its string on both
+        sides of the activity boundary (``resolve_model`` in the workflow, the activity side's
+        ``ModelResolver`` in the activity), so the string names it exactly.
         """
         if request_context.model_id is not None:
             return request_context.model_id
         return super()._model_id_for_request(ctx, request_context)
+
+    async def _resolve_model_for_request(
+        self, model_id: str | None, run_context: RunContext[RunDeps]
+    ) -> Model:
+        """Build the model a request calls, inside the model-request activity (activity side only).
+
+        Workflow code resolves bare models (``ResolveModelId(resolve_model)``); here the worker's
+        activity side builds the real, governed one from the same string.
+        """
+        if model_id is not None:
+            model = activity_side.bound.resolve_model(model_id)
+            if model is not None:
+                return model
+        return await super()._resolve_model_for_request(model_id, run_context)
 
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=2)
@@ -251,7 +273,7 @@ TOOL_RETRY_POLICY = RetryPolicy(
 )
 
 durability = RuntimeDurability(
-    event_stream_handler=record_model_events,
+    event_stream_handler=activity_side.record_model_events,
     activity_config=ActivityConfig(start_to_close_timeout=timedelta(seconds=60)),
     model_activity_config=ActivityConfig(
         start_to_close_timeout=timedelta(minutes=10),
@@ -270,7 +292,7 @@ durability = RuntimeDurability(
 )
 
 builtin_toolset = build_builtin_toolset(
-    _http_get_policy,
+    activity_side.http_get_policy,
     toolset_id=BUILTIN_TOOLSET_ID,
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )

@@ -1,8 +1,10 @@
 """``GovernedModel``: the model a model-request activity actually calls, with governance around it.
 
-:func:`~agent_runtime_worker.models.registry.resolve_model` wraps every model it builds inside
-the activity (never in workflow code) in a :class:`GovernedModel`. Around each request it runs,
-in this order, hooks that are kept separate so more governance can be added next to them:
+:class:`ModelResolver` (the activity side of model resolution, built by ``build_worker`` with the
+worker's dependencies) wraps every model it builds inside the activity in a
+:class:`GovernedModel`; workflow code resolves bare models
+(:func:`~agent_runtime_worker.models.registry.resolve_model`). Around each request it runs, in
+this order, hooks that are kept separate so more governance can be added next to them:
 
 1. :meth:`GovernedModel._before_request` - run bookkeeping (``model.fallback`` events the
    workflow noted), then, at the same time, the tenant's budgets
@@ -13,15 +15,21 @@ in this order, hooks that are kept separate so more governance can be added next
    ``circuit_open``) and the run falls over to its next model without an HTTP call.
 2. the request itself (the wrapped pydantic-ai model: the real OpenAI/Anthropic provider).
 3. :meth:`GovernedModel._after_success` - usage and cost into the ledger and the budget
-   counters (once per request, whatever the retries; a streamed request's event recorder has
-   usually written them already, in its ``model.request.finished`` transaction), then breaker
-   bookkeeping (a probe closes the breaker).
+   counters (once per request, whatever the retries), then breaker bookkeeping (a probe closes
+   the breaker). Who writes a streamed request's ledger row is fixed when the model is built
+   (``ledger_in_event_transaction``): the worker's agent always records model events, so the event
+   recorder writes it in its ``model.request.finished`` transaction (the model hands it the
+   request through :class:`~agent_runtime_worker.governance.budgets.StreamedRequests`).
 4. :meth:`GovernedModel._after_failure` - breaker bookkeeping (retryable failures count), then
    the retry decision: a retryable error is raised as a retryable ``ApplicationError`` whose
    ``next_retry_delay`` follows the worker's ``model_retry_*`` settings (and the provider's
    ``Retry-After``), until ``model_retry_max_attempts``; anything else is non-retryable. Either
    way the error crosses to the workflow as itself (pydantic-ai's encoding), where
    ``ModelFallback`` decides whether to fall over.
+
+The database work of hooks 1 and 3 is classified as every activity's is
+(:func:`~agent_runtime_worker.activities.errors.classify_database_errors`): a write the database
+refuses every time fails the request for good instead of being retried.
 
 The retry timing lives here, not only in the workflow's ``RetryPolicy``, because the workflow
 cannot read settings; the policy is the outer bound (``MODEL_RETRY_POLICY``, 10 attempts), and
@@ -31,11 +39,9 @@ Temporal still does the waiting and the retrying.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -52,46 +58,14 @@ from pydantic_ai.settings import ModelSettings
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.breakers import CircuitBreakers, Permit, ProviderEndpoint, breaker_config
+from agent_runtime_core.breakers import CircuitBreakers, Permit, ProviderEndpoint
+from agent_runtime_core.lifecycle import EventSpec
 from agent_runtime_core.settings import Settings
+from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.governance import budgets
 from agent_runtime_worker.models.fallback import CIRCUIT_OPEN_CODE, ModelFallbackNote, is_retryable
-
-current_model_ref: ContextVar[str | None] = ContextVar("current_model_ref", default=None)
-"""Inside a governed request: the model as the agent version names it (``openai:gpt-4o``)."""
-
-_breakers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], CircuitBreakers]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _settings() -> Settings | None:
-    from agent_runtime_worker.runtime import resources
-
-    try:
-        return resources().settings
-    except RuntimeError:  # outside a worker (unit tests): no governance
-        return None
-
-
-def circuit_breakers() -> CircuitBreakers | None:
-    """This worker's breakers (``None`` without Redis). One per Redis URL, config and event loop."""
-    settings = _settings()
-    if settings is None or not settings.redis_url:
-        return None
-    config = breaker_config(settings)
-    per_loop = _breakers.setdefault(asyncio.get_running_loop(), {})
-    key = (settings.redis_url, config)
-    breakers = per_loop.get(key)
-    if breakers is None:
-        breakers = per_loop[key] = CircuitBreakers.from_url(settings.redis_url, config)
-    return breakers
-
-
-async def close_circuit_breakers() -> None:
-    """Close the breakers' Redis connections of the running loop (worker shutdown)."""
-    for breakers in _breakers.pop(asyncio.get_running_loop(), {}).values():
-        await breakers.aclose()
+from agent_runtime_worker.models.registry import build_model
 
 
 def retry_delay_s(attempt: int, retry_after_s: float | None, settings: Settings) -> float:
@@ -101,11 +75,9 @@ def retry_delay_s(attempt: int, retry_after_s: float | None, settings: Settings)
     return min(max(backoff, retry_after_s or 0.0), settings.model_retry_max_interval_s)
 
 
-def activity_error(error: ModelAPIError, settings: Settings | None) -> BaseException:
+def model_failure_for_temporal(error: ModelAPIError, settings: Settings) -> ApplicationError:
     """What a model activity raises for ``error``: an ``ApplicationError`` the workflow rebuilds
-    ``error`` from, retryable (with its delay) or not. Outside an activity: ``error`` itself."""
-    if settings is None or not activity.in_activity():
-        return error
+    ``error`` from, retryable (with its delay, per the ``model_retry_*`` settings) or not."""
     attempt = activity.info().attempt
     retry = is_retryable(error) and attempt < settings.model_retry_max_attempts
     details: tuple[Any, ...] = ()
@@ -124,26 +96,26 @@ def activity_error(error: ModelAPIError, settings: Settings | None) -> BaseExcep
     )
 
 
-async def record_model_fallbacks(run_context: RunContext[Any] | None) -> None:
-    """Write the ``model.fallback`` events the workflow noted for this step (idempotent)."""
-    if run_context is None:
-        return
-    deps = run_context.deps
-    notes: list[ModelFallbackNote] = getattr(deps, "model_fallbacks", None) or []
-    step_notes = [note for note in notes if note.step == run_context.run_step]
-    if not step_notes:
-        return
-    from agent_runtime_worker.events import EventSpec, record_run_events
+class ModelResolver:
+    """Builds the model a model-request activity calls: the real client, governed."""
 
-    specs = [
-        EventSpec(
-            "model.fallback",
-            {"step": note.step, "from": note.from_model, "to": note.to_model, "error": note.error},
-            f"model:{note.step}:fallback:{note.to_model}",
+    def __init__(self, dependencies: WorkerDependencies) -> None:
+        """Build models with the worker's credentials, governed by its budgets and breakers."""
+        self.dependencies = dependencies
+        self.provider_settings = dependencies.provider_settings
+
+    def resolve(self, model_id: str) -> Model | None:
+        """The governed model named ``model_id``; ``None`` lets pydantic-ai try."""
+        model, endpoint = build_model(model_id, self.provider_settings)
+        if model is None:
+            return None
+        return GovernedModel(
+            model,
+            model_ref=model_id,
+            endpoint=ProviderEndpoint(*endpoint) if endpoint is not None else None,
+            dependencies=self.dependencies,
+            ledger_in_event_transaction=True,
         )
-        for note in step_notes
-    ]
-    await record_run_events(deps.tenant_id, deps.run_id, specs)
 
 
 @dataclass(frozen=True)
@@ -153,24 +125,38 @@ class Admission:
 
     permit: Permit | None
     ticket: budgets.RequestTicket | None
-    pending: budgets.PendingLedgerEntry | None = None
-    """The ledger entry offered to the model's event recorder (streamed requests)."""
 
 
 class GovernedModel(WrapperModel):
     """A resolved model with breaker checks, retry decisions and bookkeeping around each request."""
 
-    def __init__(self, wrapped: Model, *, model_ref: str, endpoint: ProviderEndpoint | None) -> None:
+    def __init__(
+        self,
+        wrapped: Model,
+        *,
+        model_ref: str,
+        endpoint: ProviderEndpoint | None,
+        dependencies: WorkerDependencies,
+        ledger_in_event_transaction: bool = False,
+    ) -> None:
         """Wrap ``wrapped`` (named ``model_ref`` in the agent version), guarded by ``endpoint``'s
-        breaker (``None``: no breaker, e.g. the built-in model)."""
+        breaker (``None``: no breaker, e.g. the built-in model).
+
+        With ``ledger_in_event_transaction``, a streamed request's ledger row is written by the
+        model's event recorder (in its ``model.request.finished`` transaction), not by the model:
+        only set it when an event stream handler that does so runs around every streamed request.
+        """
         super().__init__(wrapped)
         self.model_ref = model_ref
         self.endpoint = endpoint
+        self.dependencies = dependencies
+        self.ledger_in_event_transaction = ledger_in_event_transaction
         # The ledger names the model as the agent version does, and prices it by provider.
         self.provider_id, _, self.model_id_name = model_ref.partition(":")
 
     # ------------------------------------------------------------------ hook points
 
+    @classify_database_errors
     async def _before_request(self, run_context: RunContext[Any] | None) -> Admission:
         """Bookkeeping, then budgets and the breaker. Raises when the request must not be sent.
 
@@ -178,7 +164,7 @@ class GovernedModel(WrapperModel):
         once; a refused budget wins (the run fails or waits whatever the breaker says), and a
         probe permit taken for a request the budget refused is handed back.
         """
-        await record_model_fallbacks(run_context)
+        await self._record_model_fallbacks(run_context)
         if self._circuit_breakers() is None:
             return Admission(permit=None, ticket=await self._check_budgets(run_context))
         breaker = asyncio.ensure_future(self._check_breaker())  # Redis, while Postgres answers
@@ -191,12 +177,32 @@ class GovernedModel(WrapperModel):
             raise
         return Admission(permit=await breaker, ticket=ticket)
 
-    async def _after_success(self, admission: Admission, response: ModelResponse) -> None:
+    @classify_database_errors
+    async def _after_success(self, admission: Admission, response: ModelResponse, *, streamed: bool) -> None:
         """The request succeeded: account for its usage and cost, then for the breaker."""
-        pending = admission.pending
-        if admission.ticket is not None and (pending is None or not pending.recorded):
-            await budgets.after_request(admission.ticket, response.usage)
+        recorder_wrote_ledger = streamed and self.ledger_in_event_transaction
+        if admission.ticket is not None and not recorder_wrote_ledger:
+            await self.dependencies.budgets.after_request(admission.ticket, response.usage)
         await self._breaker_success(admission.permit)
+
+    async def _record_model_fallbacks(self, run_context: RunContext[Any] | None) -> None:
+        """Write the ``model.fallback`` events the workflow noted for this step (idempotent)."""
+        if run_context is None:
+            return
+        deps = run_context.deps
+        notes: list[ModelFallbackNote] = getattr(deps, "model_fallbacks", None) or []
+        step_notes = [note for note in notes if note.step == run_context.run_step]
+        if not step_notes:
+            return
+        specs = [
+            EventSpec(
+                "model.fallback",
+                {"step": note.step, "from": note.from_model, "to": note.to_model, "error": note.error},
+                f"model:{note.step}:fallback:{note.to_model}",
+            )
+            for note in step_notes
+        ]
+        await self.dependencies.events.record_many(deps.tenant_id, deps.run_id, specs)
 
     # ------------------------------------------------------------------ budgets and usage
 
@@ -204,7 +210,7 @@ class GovernedModel(WrapperModel):
         identity = budgets.request_identity(run_context or get_current_run_context())
         if identity is None:  # not a run of ours (e.g. pydantic-ai used directly)
             return None
-        return await budgets.before_request(identity, self.provider_id, self.model_id_name)
+        return await self.dependencies.budgets.before_request(identity, self.provider_id, self.model_id_name)
 
     async def _after_failure(self, admission: Admission, error: ModelAPIError) -> BaseException:
         """The request failed: account for it and return what the activity raises."""
@@ -212,7 +218,7 @@ class GovernedModel(WrapperModel):
             await self._breaker_failure(admission.permit)
         else:
             await self._breaker_success(admission.permit)  # the endpoint answered: it is up
-        return activity_error(error, _settings())
+        return model_failure_for_temporal(error, self.dependencies.settings)
 
     async def _after_abort(self, admission: Admission) -> None:
         """The request ended without an outcome (cancelled, or the consumer failed)."""
@@ -225,7 +231,7 @@ class GovernedModel(WrapperModel):
 
     def _circuit_breakers(self) -> CircuitBreakers | None:
         """The breakers guarding this model's endpoint (``None``: no endpoint, or no Redis)."""
-        return circuit_breakers() if self.endpoint is not None else None
+        return self.dependencies.breakers if self.endpoint is not None else None
 
     async def _check_breaker(self) -> Permit | None:
         breakers = self._circuit_breakers()
@@ -241,7 +247,7 @@ class GovernedModel(WrapperModel):
             f"(endpoint {self.endpoint.id}); next probe at {retry_at}",
             provider_error_code=CIRCUIT_OPEN_CODE,
         )
-        raise activity_error(error, _settings())
+        raise model_failure_for_temporal(error, self.dependencies.settings)
 
     async def _breaker_success(self, permit: Permit | None) -> None:
         breakers = self._circuit_breakers()
@@ -263,7 +269,6 @@ class GovernedModel(WrapperModel):
     ) -> ModelResponse:
         """One governed, non-streamed request."""
         admission = await self._before_request(None)
-        token = current_model_ref.set(self.model_ref)
         try:
             response = await super().request(messages, model_settings, model_request_parameters)
         except ModelAPIError as error:
@@ -271,9 +276,7 @@ class GovernedModel(WrapperModel):
         except BaseException:
             await self._after_abort(admission)
             raise
-        finally:
-            current_model_ref.reset(token)
-        await self._after_success(admission, response)
+        await self._after_success(admission, response, streamed=False)
         return response
 
     @asynccontextmanager
@@ -286,16 +289,16 @@ class GovernedModel(WrapperModel):
     ) -> AsyncGenerator[StreamedResponse]:
         """One governed, streamed request (the consumer's errors pass through untouched)."""
         admission = await self._before_request(run_context)
-        if admission.ticket is not None:
-            admission = replace(admission, pending=budgets.PendingLedgerEntry(admission.ticket))
-        token = current_model_ref.set(self.model_ref)
-        pending_token = budgets.pending_ledger_entry.set(admission.pending)
+        streamed_requests = self.dependencies.streamed_requests
+        # The ticket goes to the recorder only when it, not this model, writes the ledger row.
+        ledger_ticket = admission.ticket if self.ledger_in_event_transaction else None
+        handoff = budgets.StreamedRequest(model_ref=self.model_ref, ticket=ledger_ticket)
+        streamed_requests.open(handoff)
         try:
             async with super().request_stream(
                 messages, model_settings, model_request_parameters, run_context
             ) as stream:
-                if admission.pending is not None:
-                    admission.pending.stream = stream
+                handoff.stream = stream
                 yield stream
         except ModelAPIError as error:
             raise await self._after_failure(admission, error) from error
@@ -303,6 +306,5 @@ class GovernedModel(WrapperModel):
             await self._after_abort(admission)
             raise
         finally:
-            budgets.pending_ledger_entry.reset(pending_token)
-            current_model_ref.reset(token)
-        await self._after_success(admission, stream.get())
+            streamed_requests.close()
+        await self._after_success(admission, stream.get(), streamed=True)

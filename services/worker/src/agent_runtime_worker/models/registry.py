@@ -1,35 +1,33 @@
-"""Resolve an agent version's model string to a pydantic-ai model.
+"""Build a pydantic-ai model from an agent version's model string (pure: no I/O, no settings).
 
-Runs twice per model request: in the workflow at run setup (where it must do no I/O and read no
-settings, so credentials are placeholders there) and inside the model-request activity, where it
-builds the real client from the worker's settings. Provider SDK retries are off: Temporal's retry
-policy is the only retry loop.
+A model is built twice per model request: in the workflow at run setup, where it must do no I/O
+and read no settings (:func:`resolve_model`, credentials are placeholders), and inside the
+model-request activity, where :class:`~agent_runtime_worker.models.governed.ModelResolver` builds
+it with :func:`build_model` from the worker's settings and wraps it in a ``GovernedModel``. This
+module is the shared, workflow-safe part. Provider SDK retries are off: Temporal's retry policy
+is the only retry loop.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from anthropic import AsyncAnthropic
+from openai import AsyncOpenAI
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.models import Model, ModelResolutionContext
-from temporalio import workflow
+from pydantic_ai.models.anthropic import AnthropicModel
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.anthropic import AnthropicProvider
+from pydantic_ai.providers.openai import OpenAIProvider
 
-from agent_runtime_core.breakers import ProviderEndpoint
 from agent_runtime_core.catalog import model_name_problem
 from agent_runtime_worker.models.scripted import build_scripted_model
 
-# Import provider SDKs with this module (at worker start, and when a replayer loads the workflow):
-# their first import inside a workflow (model resolution runs there, for the primary model and for
-# each fallback model) takes seconds and would trip Temporal's deadlock detector.
-for _module in (
-    "pydantic_ai.models.openai",
-    "pydantic_ai.providers.openai",
-    "pydantic_ai.models.anthropic",
-    "pydantic_ai.providers.anthropic",
-):
-    importlib.import_module(_module)
+# Provider SDKs are imported with this module (at worker start, and when a replayer loads the
+# workflow): their first import inside a workflow (model resolution runs there, for the primary
+# model and for each fallback model) takes seconds and would trip Temporal's deadlock detector.
 
 WORKFLOW_PLACEHOLDER_KEY = "not-used-in-workflow-code"
 
@@ -51,7 +49,7 @@ class ProviderSettings:
     timeout_s: float
 
 
-_WORKFLOW_SETTINGS = ProviderSettings(
+WORKFLOW_PROVIDER_SETTINGS = ProviderSettings(
     openai_key=WORKFLOW_PLACEHOLDER_KEY,
     openai_base_url=None,
     anthropic_key=WORKFLOW_PLACEHOLDER_KEY,
@@ -62,70 +60,40 @@ _WORKFLOW_SETTINGS = ProviderSettings(
 )
 
 
-def _provider_settings() -> ProviderSettings:
-    """Placeholders in workflow code; this worker's credentials and base URLs in an activity."""
-    if workflow.in_workflow():
-        return _WORKFLOW_SETTINGS
-    from agent_runtime_worker.runtime import resources
+class ModelEndpoint(NamedTuple):
+    """Where a built model sends its requests (its circuit breaker's key)."""
 
-    settings = resources().settings
-
-    def secret(value: Any) -> str | None:
-        return value.get_secret_value() if value is not None else None
-
-    return ProviderSettings(
-        openai_key=secret(settings.openai_api_key),
-        openai_base_url=settings.openai_api_base_url,
-        anthropic_key=secret(settings.anthropic_api_key),
-        anthropic_base_url=settings.anthropic_base_url,
-        compatible_base_url=settings.openai_base_url,
-        compatible_key=secret(settings.openai_compatible_api_key),
-        timeout_s=settings.model_request_timeout_s,
-    )
+    provider: str
+    base_url: str
 
 
 def resolve_model(ctx: ModelResolutionContext[Any], model_id: str) -> Model | None:
-    """Build the model named ``model_id`` (``provider:name``); ``None`` lets pydantic-ai try.
-
-    Inside an activity the model is wrapped in a :class:`GovernedModel` (circuit breaker of its
-    provider endpoint, retry decisions, bookkeeping); workflow code gets the bare model.
-    """
-    model, endpoint = _build_model(model_id)
-    if model is None or workflow.in_workflow():
-        return model
-    from agent_runtime_worker.models.governed import GovernedModel
-
-    return GovernedModel(model, model_ref=model_id, endpoint=endpoint)
+    """Workflow-side resolution: the bare model named ``model_id``, with placeholder credentials
+    (the workflow only needs its name and profile); ``None`` lets pydantic-ai try."""
+    return build_model(model_id, WORKFLOW_PROVIDER_SETTINGS)[0]
 
 
-def _build_model(model_id: str) -> tuple[Model | None, ProviderEndpoint | None]:
+def build_model(model_id: str, config: ProviderSettings) -> tuple[Model | None, ModelEndpoint | None]:
+    """The model named ``model_id`` (``provider:name``) built with ``config``, and its endpoint
+    (``None`` for the built-in model); ``(None, None)`` for a provider we do not build."""
     problem = model_name_problem(model_id)
     if problem:
         raise UserError(problem)
     provider, _, name = model_id.partition(":")
     if provider == "builtin":
         return build_scripted_model(), None
-    config = _provider_settings()
     if provider == "openai":
         if not config.openai_key:
             raise UserError("model 'openai:…' needs AGENT_RUNTIME_OPENAI_API_KEY on the worker")
-        from openai import AsyncOpenAI
-        from pydantic_ai.models.openai import OpenAIChatModel
-        from pydantic_ai.providers.openai import OpenAIProvider
-
         base_url = config.openai_base_url or DEFAULT_OPENAI_BASE_URL
         client = AsyncOpenAI(
             api_key=config.openai_key, base_url=base_url, max_retries=0, timeout=config.timeout_s
         )
         model = OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
-        return model, ProviderEndpoint("openai", base_url)
+        return model, ModelEndpoint("openai", base_url)
     if provider == "openai-compatible":
         if not config.compatible_base_url:
             raise UserError("model 'openai-compatible:…' needs AGENT_RUNTIME_OPENAI_BASE_URL on the worker")
-        from openai import AsyncOpenAI
-        from pydantic_ai.models.openai import OpenAIChatModel
-        from pydantic_ai.providers.openai import OpenAIProvider
-
         client = AsyncOpenAI(
             base_url=config.compatible_base_url,
             api_key=config.compatible_key or "none",
@@ -133,18 +101,14 @@ def _build_model(model_id: str) -> tuple[Model | None, ProviderEndpoint | None]:
             timeout=config.timeout_s,
         )
         model = OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
-        return model, ProviderEndpoint("openai-compatible", config.compatible_base_url)
+        return model, ModelEndpoint("openai-compatible", config.compatible_base_url)
     if provider == "anthropic":
         if not config.anthropic_key:
             raise UserError("model 'anthropic:…' needs AGENT_RUNTIME_ANTHROPIC_API_KEY on the worker")
-        from anthropic import AsyncAnthropic
-        from pydantic_ai.models.anthropic import AnthropicModel
-        from pydantic_ai.providers.anthropic import AnthropicProvider
-
         base_url = config.anthropic_base_url or DEFAULT_ANTHROPIC_BASE_URL
         client = AsyncAnthropic(
             api_key=config.anthropic_key, base_url=base_url, max_retries=0, timeout=config.timeout_s
         )
         model = AnthropicModel(name, provider=AnthropicProvider(anthropic_client=client))
-        return model, ProviderEndpoint("anthropic", base_url)
+        return model, ModelEndpoint("anthropic", base_url)
     return None, None

@@ -27,7 +27,6 @@ from agent_runtime_worker.tools.http_get import (
 )
 
 __all__ = [
-    "BUILTIN_TOOL_NAMES",
     "BuiltinToolDescription",
     "CalculatorResult",
     "HttpGetPolicy",
@@ -39,9 +38,6 @@ __all__ = [
     "http_get",
     "is_public_address",
 ]
-
-BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("calculator", "current_time", "http_get", "ask_human")
-"""Names of the built-in tools, in the order the toolset lists them."""
 
 MAX_URL_LENGTH: Final = 2048
 
@@ -72,7 +68,8 @@ def build_builtin_toolset(
             tool-call events; a plain `FunctionToolset` by default.
 
     Returns:
-        A toolset with exactly the tools named in `BUILTIN_TOOL_NAMES`.
+        A toolset with exactly the tools named in `agent_runtime_core.catalog.BUILTIN_TOOL_NAMES`
+        (the worker checks this at start-up), in the order the model is offered them.
     """
 
     async def fetch_url(
@@ -132,8 +129,8 @@ def describe_builtin_tools() -> list[BuiltinToolDescription]:
     """
     toolset = build_builtin_toolset(HttpGetPolicy())
     descriptions: list[BuiltinToolDescription] = []
-    for name in BUILTIN_TOOL_NAMES:
-        definition = toolset.tools[name].tool_def
+    for tool in toolset.tools.values():
+        definition = tool.tool_def
         descriptions.append(
             BuiltinToolDescription(
                 name=definition.name,

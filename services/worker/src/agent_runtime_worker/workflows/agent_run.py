@@ -3,14 +3,21 @@
 mark_run_started → the agent (each model request and tool call its own activity) → finish_run.
 The run timeout is enforced here with a durable timer so the run can still be written
 ``timed_out``; Temporal's execution timeout is only a backstop (set by the API).
+
+This module is the worker's workflow half: it imports contracts
+(:mod:`agent_runtime_worker.contracts`, ``agent_runtime_core.temporal``), pure helpers and the
+agent definition, never database, Redis or settings code (``lint-imports`` checks it in CI). It
+calls the worker's own activities by typed reference to their declarations
+(``bookkeeping(RunActivityContract.finish_run, ...)``); the activity half implements them.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -34,8 +41,8 @@ with workflow.unsafe.imports_passed_through():
     from ulid import ULID
 
     from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
+    from agent_runtime_core.lifecycle import RunStatus
     from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestStatus
-    from agent_runtime_core.models.run import RunStatus
     from agent_runtime_core.temporal.contracts import (
         AGENT_RUN_WORKFLOW,
         ANSWER_INPUT_UPDATE,
@@ -51,25 +58,20 @@ with workflow.unsafe.imports_passed_through():
         run_status_key,
         tenant_id_key,
     )
-    from agent_runtime_worker.activities.contracts import (
-        FINISH_RUN,
-        MARK_RUN_STARTED,
-        RECORD_BUDGET_WAIT,
+    from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
+    from agent_runtime_worker.contracts import (
+        HUMAN_DECISION_NOT_RECORDED,
         BudgetWaitInput,
-        FinishRunInput,
-        RunRef,
-        RunUsageTotals,
-    )
-    from agent_runtime_worker.activities.human_requests import (
-        CLOSE_HUMAN_WAIT,
-        OPEN_HUMAN_REQUESTS,
-        RESOLVE_HUMAN_REQUEST,
         CloseHumanWaitInput,
+        FinishRunInput,
+        HumanRequestActivityContract,
         HumanRequestSpec,
         OpenHumanRequestsInput,
         ResolveHumanRequestInput,
+        RunActivityContract,
+        RunRef,
+        RunUsageTotals,
     )
-    from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
     from agent_runtime_worker.governance.waiting import BudgetExceededError, ExhaustedBudget, exhausted_budget
     from agent_runtime_worker.models.fallback import describe_model_error
 
@@ -98,6 +100,7 @@ class PendingRequest:
     answer: str | None = None
     decided_by: str | None = None
     persisted: bool = False  # the row exists (open_human_requests finished)
+    writing: bool = False  # a decision or answer is being written (resolve_human_request)
     recorded: bool = False  # the decision or answer is written
 
 
@@ -108,6 +111,7 @@ def workflow_id_with_prefix(prefix: str) -> str:
     return f"{prefix}_{str(ULID.from_int(value)).lower()}"
 
 
+ArgumentT = TypeVar("ArgumentT")
 ResultT = TypeVar("ResultT")
 
 BUDGET_WAIT_PATCH = "budget-wait"
@@ -118,33 +122,39 @@ MODEL_FALLBACK_PATCH = "model-fallback"
 
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
+BOOKKEEPING_FAILURE_ENDS_RUN_PATCH = "bookkeeping-failure-ends-run"
+"""A local bookkeeping activity failing for good during the agent run ends the run ``failed``."""
+DECISION_WRITTEN_FIRST_PATCH = "human-decision-written-first"
+"""A human's decision or answer changes the workflow's state only once it is written: a write that
+fails for good fails the update and leaves the request pending (earlier runs set the state first)."""
 
 
-async def bookkeeping(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
-    """Run one of our short database activities.
+async def bookkeeping(
+    activity_method: Callable[[Any, ArgumentT], Awaitable[ResultT]], argument: ArgumentT
+) -> ResultT:
+    """Run one of our short database activities, named by typed reference
+    (``bookkeeping(RunActivityContract.finish_run, finish)``).
 
     As a local activity: it runs on this worker without a round trip through the Temporal
     server (~20 ms each on the dev server), retried by the same policy; if the worker dies,
     the workflow task is retried elsewhere and the (idempotent) activity runs again.
     """
     if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
-        return await workflow.execute_local_activity(
-            name,
+        return await workflow.execute_local_activity_method(
+            activity_method,
             argument,
-            result_type=result_type,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             retry_policy=BOOKKEEPING_RETRY,
         )
-    return await workflow.execute_activity(
-        name,
+    return await workflow.execute_activity_method(
+        activity_method,
         argument,
-        result_type=result_type,
         start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         retry_policy=BOOKKEEPING_RETRY,
     )
 
 
-def activity_error(exc: ActivityError) -> tuple[str, str]:
+def run_error_for_activity_failure(exc: ActivityError) -> tuple[str, str]:
     """A run error (code, message) for an activity that failed for good."""
     cause = exc.cause
     error_type = cause.type if isinstance(cause, ApplicationError) else None
@@ -207,7 +217,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
         try:
-            should_run = await bookkeeping(MARK_RUN_STARTED, ref, bool)
+            should_run = await bookkeeping(RunActivityContract.mark_run_started, ref)
         except asyncio.CancelledError:
             return await self._finish(run_input, RunStatus.CANCELLED, error=("cancelled", "Cancelled."))
         if not should_run:
@@ -274,7 +284,16 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         except AgentRunError as exc:
             return await self._finish(run_input, RunStatus.FAILED, error=("agent_error", str(exc)))
         except ActivityError as exc:
-            return await self._finish(run_input, RunStatus.FAILED, error=activity_error(exc))
+            return await self._finish(run_input, RunStatus.FAILED, error=run_error_for_activity_failure(exc))
+        except ApplicationError as exc:
+            # A local bookkeeping activity (human requests, budget waits) that failed for good,
+            # e.g. a write the database refuses: the run ends failed instead of the workflow
+            # failing with the run left `running`/`waiting`. Earlier runs let it fail the workflow.
+            if not workflow.patched(BOOKKEEPING_FAILURE_ENDS_RUN_PATCH):
+                raise
+            return await self._finish(
+                run_input, RunStatus.FAILED, error=("activity_failed", f"{exc.type}: {exc.message}")
+            )
         return await self._finish(run_input, RunStatus.SUCCEEDED, output=result.output, usage=result.usage)
 
     async def _finish(
@@ -291,7 +310,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             for request_id in unresolved:
                 self._requests[request_id].status = HumanRequestStatus.CANCELLED
             await bookkeeping(
-                CLOSE_HUMAN_WAIT,
+                HumanRequestActivityContract.close_human_wait,
                 CloseHumanWaitInput(
                     run_id=run_input.run_id,
                     tenant_id=run_input.tenant_id,
@@ -299,7 +318,6 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                     status=HumanRequestStatus.CANCELLED,
                     resume=False,
                 ),
-                int,
             )
         totals = RunUsageTotals()
         if usage is not None:
@@ -317,7 +335,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             error_message=error[1] if error else None,
             usage=totals,
         )
-        final_status = await bookkeeping(FINISH_RUN, finish, str)
+        final_status = await bookkeeping(RunActivityContract.finish_run, finish)
         self._set_status(RunStatus(final_status))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AgentRunResult(
@@ -351,13 +369,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             message=budget.message,
         )
         self._set_status(RunStatus.WAITING)
-        await bookkeeping(RECORD_BUDGET_WAIT, wait, str)
+        await bookkeeping(RunActivityContract.record_budget_wait, wait)
         # The activity's period is the Temporal server's clock, like workflow.now(); the margin
         # makes the next attempt land in the new period.
         delay = budget.resets_at - workflow.now() + BUDGET_RESET_MARGIN
         if delay > timedelta(0):
             await workflow.sleep(delay, summary=f"{budget.name} budget resets")
-        await bookkeeping(RECORD_BUDGET_WAIT, wait.model_copy(update={"waiting": False}), str)
+        await bookkeeping(RunActivityContract.record_budget_wait, wait.model_copy(update={"waiting": False}))
         self._set_status(RunStatus.RUNNING)
 
     # ------------------------------------------------------------------ humans in the loop
@@ -406,9 +424,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         for spec in specs:
             self._requests[spec.id] = PendingRequest(spec=spec)
         await bookkeeping(
-            OPEN_HUMAN_REQUESTS,
+            HumanRequestActivityContract.open_human_requests,
             OpenHumanRequestsInput(run_id=run_input.run_id, tenant_id=run_input.tenant_id, requests=specs),
-            int,
         )
         for spec in specs:
             self._requests[spec.id].persisted = True
@@ -422,7 +439,9 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 timeout_summary="human requests expire",
             )
         except TimeoutError:
-            # Decisions already accepted keep their outcome; wait until they are written.
+            # A decision being written keeps its outcome if the write succeeds (and the request
+            # expires if it fails); decisions already accepted keep theirs: wait until written.
+            await workflow.wait_condition(lambda: not any(request.writing for request in pending))
             for request in pending:
                 if request.status == HumanRequestStatus.PENDING:
                     request.status = HumanRequestStatus.EXPIRED
@@ -431,14 +450,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 lambda: all(r.recorded or r.status == HumanRequestStatus.EXPIRED for r in pending)
             )
         await bookkeeping(
-            CLOSE_HUMAN_WAIT,
+            HumanRequestActivityContract.close_human_wait,
             CloseHumanWaitInput(
                 run_id=run_input.run_id,
                 tenant_id=run_input.tenant_id,
                 request_ids=expired,
                 resume=not (expired and limits.on_approval_timeout == "fail"),
             ),
-            int,
         )
         if expired and limits.on_approval_timeout == "fail":
             raise HumanWaitTimedOutError(
@@ -486,11 +504,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         return request
 
     async def _record(self, request: PendingRequest) -> HumanRequestResolution:
+        """Earlier runs' order (no ``DECISION_WRITTEN_FIRST_PATCH``): the decision is already in
+        ``request``; write it."""
         assert self._run_input is not None
         assert request.decided_by is not None
         await workflow.wait_condition(lambda: request.persisted)
         await bookkeeping(
-            RESOLVE_HUMAN_REQUEST,
+            HumanRequestActivityContract.resolve_human_request,
             ResolveHumanRequestInput(
                 run_id=self._run_input.run_id,
                 tenant_id=self._run_input.tenant_id,
@@ -500,14 +520,75 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 answer=request.answer,
                 decided_by=request.decided_by,
             ),
-            int,
         )
         request.recorded = True
         return HumanRequestResolution(request_id=request.spec.id, status=request.status.value)
 
+    async def _write_then_record(
+        self,
+        request_id: str,
+        kind: HumanRequestKind,
+        status: HumanRequestStatus,
+        *,
+        decided_by: str,
+        reason: str | None = None,
+        answer: str | None = None,
+    ) -> HumanRequestResolution:
+        """Write a human's decision or answer, and only then take it into the workflow's state.
+
+        If the write fails for good (e.g. the database refuses the text), the update fails with
+        ``HumanDecisionNotRecorded`` and the request stays pending: a later, valid decision is
+        accepted. One write per request at a time: a concurrent decision is refused as already
+        being resolved.
+        """
+        assert self._run_input is not None
+        request = self._pending_request(request_id, kind)
+        await workflow.wait_condition(lambda: request.persisted)
+        if request.writing or request.status != HumanRequestStatus.PENDING:
+            raise ApplicationError(
+                f"Request '{request_id}' is already being resolved.", type=REQUEST_ALREADY_RESOLVED
+            )
+        request.writing = True
+        try:
+            await bookkeeping(
+                HumanRequestActivityContract.resolve_human_request,
+                ResolveHumanRequestInput(
+                    run_id=self._run_input.run_id,
+                    tenant_id=self._run_input.tenant_id,
+                    request_id=request_id,
+                    status=status,
+                    reason=reason,
+                    answer=answer,
+                    decided_by=decided_by,
+                ),
+            )
+        except (ActivityError, ApplicationError) as exc:
+            # A local activity's failure arrives as its own error, a regular one's as ActivityError.
+            cause = exc.cause if isinstance(exc, ActivityError) else exc
+            why = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            raise ApplicationError(
+                f"The decision on request '{request_id}' could not be recorded and was not taken "
+                f"into account; the request is still pending. {why}",
+                type=HUMAN_DECISION_NOT_RECORDED,
+            ) from exc
+        finally:
+            request.writing = False
+        request.status, request.reason, request.answer = status, reason, answer
+        request.decided_by = decided_by
+        request.recorded = True
+        return HumanRequestResolution(request_id=request_id, status=status.value)
+
     @workflow.update(name=DECIDE_APPROVAL_UPDATE)
     async def decide_approval(self, decision: ApprovalDecisionUpdate) -> HumanRequestResolution:
         """Approve or reject a pending tool call."""
+        if workflow.patched(DECISION_WRITTEN_FIRST_PATCH):
+            return await self._write_then_record(
+                decision.request_id,
+                HumanRequestKind.APPROVAL,
+                HumanRequestStatus.APPROVED if decision.approve else HumanRequestStatus.REJECTED,
+                decided_by=decision.decided_by,
+                reason=decision.reason,
+            )
         request = self._pending_request(decision.request_id, HumanRequestKind.APPROVAL)
         request.status = HumanRequestStatus.APPROVED if decision.approve else HumanRequestStatus.REJECTED
         request.reason = decision.reason
@@ -537,6 +618,14 @@ class AgentRunWorkflow(PydanticAIWorkflow):
     async def answer_input(self, answer: InputAnswerUpdate) -> HumanRequestResolution:
         """Answer a pending question."""
         request = self._question_for(answer)
+        if workflow.patched(DECISION_WRITTEN_FIRST_PATCH):
+            return await self._write_then_record(
+                request.spec.id,
+                HumanRequestKind.INPUT,
+                HumanRequestStatus.ANSWERED,
+                decided_by=answer.decided_by,
+                answer=answer.answer,
+            )
         request.status = HumanRequestStatus.ANSWERED
         request.answer = answer.answer
         request.decided_by = answer.decided_by

@@ -1,0 +1,147 @@
+"""The activity half of the runtime agent: what pydantic-ai's activities call into on this worker.
+
+pydantic-ai creates the agent's activities (model requests, tool calls) from the agent definition
+(:mod:`agent_runtime_worker.agents.runtime_agent`, workflow half). The I/O they do is here, in
+:class:`AgentActivities`, built by ``build_worker`` with the worker's dependencies and bound to the
+definition's :data:`~agent_runtime_worker.agents.runtime_agent.activity_side` slot:
+
+* model resolution inside the model-request activity (the real client, governed:
+  :class:`~agent_runtime_worker.models.governed.ModelResolver`);
+* the model event recorder, pydantic-ai's event stream handler
+  (:class:`~agent_runtime_worker.agents.model_events.ModelEventRecorder`);
+* the tool-call recorder (``tool.call.started`` / ``tool.call.finished`` around each call).
+
+Database failures are classified here as in the worker's own activities
+(:func:`~agent_runtime_worker.activities.errors.classify_database_errors`): a deterministic one
+fails the activity for good.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_ai import ModelRetry, RunContext
+from pydantic_ai.messages import AgentStreamEvent
+from pydantic_ai.models import Model
+from temporalio import activity
+
+from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.agents.model_events import ModelEventRecorder
+from agent_runtime_worker.agents.runtime_agent import RunDeps
+from agent_runtime_worker.dependencies import WorkerDependencies
+from agent_runtime_worker.models.governed import ModelResolver
+from agent_runtime_worker.tools import HttpGetPolicy
+
+current_tool_idempotency_key: ContextVar[str | None] = ContextVar(
+    "current_tool_idempotency_key", default=None
+)
+"""Inside a tool call: ``<run_id>:<tool_call_id>``, the same on every retry of that call.
+
+A tool with side effects passes it on (e.g. as an ``Idempotency-Key`` header) so that a call
+retried after a worker crash does not do its effect twice."""
+
+
+def tool_idempotency_key(run_id: str, tool_call_id: str) -> str:
+    """The stable idempotency key of one tool call of one run."""
+    return f"{run_id}:{tool_call_id}"
+
+
+class AgentActivities:
+    """The I/O the runtime agent's activities do, with this worker's dependencies."""
+
+    def __init__(self, dependencies: WorkerDependencies) -> None:
+        """Serve the agent's activities with ``dependencies``."""
+        self.dependencies = dependencies
+        self.events = dependencies.events
+        self.models = ModelResolver(dependencies)
+
+    @property
+    def http_get_policy(self) -> HttpGetPolicy:
+        """The limits the ``http_get`` tool enforces on this worker."""
+        return self.dependencies.http_get_policy
+
+    def resolve_model(self, model_id: str) -> Model | None:
+        """The governed model a model-request activity calls."""
+        return self.models.resolve(model_id)
+
+    @classify_database_errors
+    async def record_model_events(
+        self, ctx: RunContext[RunDeps], stream: AsyncIterable[AgentStreamEvent]
+    ) -> None:
+        """pydantic-ai's event stream handler: runs inside the model-request activity, on the live
+        stream of the model's response, and writes the request's events (see
+        :mod:`~agent_runtime_worker.agents.model_events`)."""
+        recorder = ModelEventRecorder(ctx, self.dependencies)
+        try:
+            async for event in stream:
+                await recorder.on_event(event)
+        except BaseException:
+            recorder.deltas.abort()
+            raise
+        await recorder.finish()
+
+    @classify_database_errors
+    async def call_tool(
+        self,
+        name: str,
+        tool_args: dict[str, Any],
+        ctx: RunContext[RunDeps],
+        call: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        """Run the tool between its two events; a retried activity writes each event once."""
+        call_id = ctx.tool_call_id or name
+        deps = ctx.deps
+        key = tool_idempotency_key(deps.run_id, call_id)
+        token = current_tool_idempotency_key.set(key)
+        attempt = activity.info().attempt
+        # One started event per attempt, so a call retried after a crash leaves a trace.
+        started_key = f"tool:{call_id}:started" if attempt == 1 else f"tool:{call_id}:a{attempt}:started"
+        await self.events.record(
+            deps.tenant_id,
+            deps.run_id,
+            "tool.call.started",
+            {
+                "tool_call_id": call_id,
+                "tool": name,
+                "args": tool_args,
+                "attempt": attempt,
+                "idempotency_key": key,
+            },
+            dedupe_key=started_key,
+        )
+        try:
+            result = await call()
+        except ModelRetry as exc:
+            await self.events.record(
+                deps.tenant_id,
+                deps.run_id,
+                "tool.call.finished",
+                {"tool_call_id": call_id, "tool": name, "ok": False, "error": exc.message},
+                dedupe_key=f"tool:{call_id}:finished",
+            )
+            raise
+        finally:
+            current_tool_idempotency_key.reset(token)
+        await self.events.record(
+            deps.tenant_id,
+            deps.run_id,
+            "tool.call.finished",
+            {"tool_call_id": call_id, "tool": name, "ok": True, "result": _jsonable(result)},
+            dedupe_key=f"tool:{call_id}:finished",
+        )
+        return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)

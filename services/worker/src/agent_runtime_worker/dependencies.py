@@ -1,0 +1,95 @@
+"""What the activity half of the worker needs, opened once by ``build_worker``.
+
+:class:`WorkerDependencies` is built by :func:`~agent_runtime_worker.main.build_worker` and handed
+to every object that runs inside an activity, in its ``__init__``: the worker's own activity
+classes (``RunActivities``, ``HumanRequestActivities``) and the objects pydantic-ai's activities
+call into (``AgentActivities``: the model resolver, the model event recorder, the recording
+toolset; ``GovernedModel``). Nothing reaches it through a module-level global, so two workers in
+one process (tests do this) each use their own, and a test builds one with what it needs.
+
+Workflow code never imports this module (``lint-imports`` enforces it): it does no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from agent_runtime_core.breakers import CircuitBreakers, breaker_config
+from agent_runtime_core.db import Database
+from agent_runtime_core.event_bus import EventBus
+from agent_runtime_core.settings import Settings
+from agent_runtime_worker.events import RunEventWriter
+from agent_runtime_worker.governance.budgets import BudgetService, StreamedRequests
+from agent_runtime_worker.models.registry import ProviderSettings
+from agent_runtime_worker.tools import HttpGetPolicy
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerDependencies:
+    """The worker's settings and the clients its activities share."""
+
+    settings: Settings
+    database: Database
+    events: RunEventWriter
+    """Writes run events (Postgres) and publishes them (Redis, when configured)."""
+    budgets: BudgetService
+    """Budget checks and the usage ledger."""
+    breakers: CircuitBreakers | None
+    """Circuit breakers of provider endpoints (``None`` without Redis: no breaker)."""
+    http_get_policy: HttpGetPolicy
+    """The limits the ``http_get`` tool enforces."""
+    streamed_requests: StreamedRequests = field(default_factory=StreamedRequests)
+    """Streamed model requests in flight, handed from the model to its event recorder."""
+
+    @classmethod
+    def open(cls, settings: Settings, database: Database) -> WorkerDependencies:
+        """The dependencies of a worker with ``settings`` writing to ``database``.
+
+        Redis clients connect lazily (on first use), in the event loop the worker runs in.
+        """
+        bus = (
+            EventBus(settings.redis_url, maxlen=settings.event_stream_maxlen) if settings.redis_url else None
+        )
+        breakers = (
+            CircuitBreakers.from_url(settings.redis_url, breaker_config(settings))
+            if settings.redis_url
+            else None
+        )
+        return cls(
+            settings=settings,
+            database=database,
+            events=RunEventWriter(database, bus),
+            budgets=BudgetService(database, settings),
+            breakers=breakers,
+            http_get_policy=HttpGetPolicy(
+                allow_private_networks=settings.http_get_allow_private_networks,
+                max_bytes=settings.http_get_max_bytes,
+                timeout_s=settings.http_get_timeout_s,
+            ),
+        )
+
+    @property
+    def provider_settings(self) -> ProviderSettings:
+        """This worker's model credentials and base URLs."""
+        settings = self.settings
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return ProviderSettings(
+            openai_key=secret(settings.openai_api_key),
+            openai_base_url=settings.openai_api_base_url,
+            anthropic_key=secret(settings.anthropic_api_key),
+            anthropic_base_url=settings.anthropic_base_url,
+            compatible_base_url=settings.openai_base_url,
+            compatible_key=secret(settings.openai_compatible_api_key),
+            timeout_s=settings.model_request_timeout_s,
+        )
+
+    async def aclose(self) -> None:
+        """Publish what is queued and close the Redis clients (worker shutdown)."""
+        await self.events.aclose()
+        if self.breakers is not None:
+            await self.breakers.aclose()
