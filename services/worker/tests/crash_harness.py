@@ -144,12 +144,13 @@ class WorkerProcesses:
         self.env = dict(env)
         self.spawned: list[WorkerProcess] = []
 
-    def spawn(self, env: Mapping[str, str] | None = None) -> WorkerProcess:
-        """Start a worker process; it polls once its imports are done (see `wait_polling`)."""
+    def spawn(self, env: Mapping[str, str] | None = None, argv: Sequence[str] | None = None) -> WorkerProcess:
+        """Start a worker process (``argv``: another build's command line); it polls once its
+        imports are done (see `wait_polling`)."""
         log_path = self.log_dir / f"worker-{len(self.spawned) + 1}.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "agent_runtime_cli", "worker", "--log-level", "warning"],
+                list(argv or [sys.executable, "-m", "agent_runtime_cli", "worker", "--log-level", "warning"]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -100,7 +100,7 @@ async def test_an_answer_the_database_refuses_fails_the_update_and_leaves_the_qu
         )
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == HUMAN_DECISION_NOT_RECORDED
-    assert "still pending" in cause.message and "NUL" in cause.message
+    assert "still pending" in cause.message and "the database refused the write" in cause.message
     assert (await pending_question(database, tenant_id, run_id)).id == question.id
 
     answer = InputAnswerUpdate(request_id=question.id, answer="By train.", decided_by="tester")

@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from agent_runtime_core import catalog
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.models import HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.repositories import HumanRequestRepository, RunRepository
@@ -35,6 +36,7 @@ from agent_runtime_core.temporal import (
 )
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
+from . import build_b_worker
 from .support import HISTORIES, new_run
 
 SCENARIOS: dict[str, tuple[str, list[ToolConfig], LimitsConfig]] = {
@@ -97,6 +99,20 @@ async def test_saved_history_replays_deterministically(path: Path) -> None:
     await replayer.replay_workflow(history)  # raises on nondeterminism
 
 
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("deploy_*.json")), ids=lambda p: p.stem)
+async def test_deploy_history_replays_with_its_tool_retired(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded by test_deploy.py: inputs with fields no build knew, a tool that build B retired
+    (called before the deploy, or approved after it). They replay on a build that retired it."""
+    monkeypatch.setitem(catalog.RETIRED_TOOLS, build_b_worker.RETIRED_TOOL, build_b_worker.RETIRED_BECAUSE)
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    replayer = Replayer(
+        workflows=[AgentRunWorkflow], plugins=[PydanticAIPlugin()], data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)
+
+
 def test_histories_are_saved() -> None:
     assert {p.stem for p in saved_histories()} >= set(SCENARIOS)
     # Recorded after bookkeeping moved to local activities (the `local-bookkeeping-activities` patch).
@@ -104,6 +120,12 @@ def test_histories_are_saved() -> None:
         "tools_succeeded_local_bookkeeping",
         "approvals_approved_and_rejected_local_bookkeeping",
         "question_answered_local_bookkeeping",
+    }
+    # Recorded by test_deploy.py: build B (a tool retired, fields added) took over waiting runs.
+    assert {p.stem for p in saved_histories()} >= {
+        "deploy_plain",
+        "deploy_reaches_retired",
+        "deploy_used_retired",
     }
     # Recorded by test_model_fallback.py: a run that fell over (the `model-fallback` patch).
     assert "model_fallback" in {p.stem for p in saved_histories()}

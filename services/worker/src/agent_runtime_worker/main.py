@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, RETIRED_TOOLS
 from agent_runtime_core.db import Database
 from agent_runtime_core.metrics import start_metrics_server
 from agent_runtime_core.settings import Settings
@@ -42,10 +42,12 @@ def warm_price_table() -> None:
 
 
 def check_catalog() -> None:
-    """The worker must implement exactly the tools the API lets agent versions enable."""
-    implemented = tuple(builtin_toolset.tools)
-    if sorted(implemented) != sorted(BUILTIN_TOOL_NAMES):
-        raise RuntimeError(f"worker tools {implemented} differ from the catalog {BUILTIN_TOOL_NAMES}")
+    """The worker must define exactly the tools of the catalog: those agent versions may enable,
+    and the retired ones (kept so that histories of runs that called them replay)."""
+    implemented = sorted(builtin_toolset.tools)
+    expected = sorted({*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS})
+    if implemented != expected:
+        raise RuntimeError(f"worker tools {implemented} differ from the catalog's {expected}")
 
 
 def with_pydantic_ai_converter(client: Client) -> Client:

@@ -18,10 +18,11 @@ fails the activity for good.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterable, Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel
 from pydantic_ai import ModelRetry, RunContext
@@ -29,6 +30,8 @@ from pydantic_ai.messages import AgentStreamEvent
 from pydantic_ai.models import Model
 from temporalio import activity
 
+from agent_runtime_core.catalog import RETIRED_TOOLS
+from agent_runtime_core.lifecycle import DedupeKey, EventType
 from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.agents.model_events import ModelEventRecorder
 from agent_runtime_worker.agents.runtime_agent import RunDeps
@@ -48,6 +51,13 @@ retried after a worker crash does not do its effect twice."""
 def tool_idempotency_key(run_id: str, tool_call_id: str) -> str:
     """The stable idempotency key of one tool call of one run."""
     return f"{run_id}:{tool_call_id}"
+
+
+async def refuse_retired_tool(name: str) -> NoReturn:
+    """A call to a retired tool: a tool error the model reads (the run goes on), not a crash."""
+    raise ModelRetry(
+        f"The tool '{name}' was retired: {RETIRED_TOOLS[name]}. It was not run; do not call it again."
+    )
 
 
 class AgentActivities:
@@ -98,12 +108,13 @@ class AgentActivities:
         key = tool_idempotency_key(deps.run_id, call_id)
         token = current_tool_idempotency_key.set(key)
         attempt = activity.info().attempt
+        if name in RETIRED_TOOLS:  # kept so histories that called it replay; never run again
+            call = functools.partial(refuse_retired_tool, name)
         # One started event per attempt, so a call retried after a crash leaves a trace.
-        started_key = f"tool:{call_id}:started" if attempt == 1 else f"tool:{call_id}:a{attempt}:started"
         await self.events.record(
             deps.tenant_id,
             deps.run_id,
-            "tool.call.started",
+            EventType.TOOL_CALL_STARTED,
             {
                 "tool_call_id": call_id,
                 "tool": name,
@@ -111,7 +122,7 @@ class AgentActivities:
                 "attempt": attempt,
                 "idempotency_key": key,
             },
-            dedupe_key=started_key,
+            dedupe_key=DedupeKey.tool_started(call_id, attempt),
         )
         try:
             result = await call()
@@ -119,9 +130,9 @@ class AgentActivities:
             await self.events.record(
                 deps.tenant_id,
                 deps.run_id,
-                "tool.call.finished",
+                EventType.TOOL_CALL_FINISHED,
                 {"tool_call_id": call_id, "tool": name, "ok": False, "error": exc.message},
-                dedupe_key=f"tool:{call_id}:finished",
+                dedupe_key=DedupeKey.tool_finished(call_id),
             )
             raise
         finally:
@@ -129,9 +140,9 @@ class AgentActivities:
         await self.events.record(
             deps.tenant_id,
             deps.run_id,
-            "tool.call.finished",
+            EventType.TOOL_CALL_FINISHED,
             {"tool_call_id": call_id, "tool": name, "ok": True, "result": _jsonable(result)},
-            dedupe_key=f"tool:{call_id}:finished",
+            dedupe_key=DedupeKey.tool_finished(call_id),
         )
         return result
 

@@ -44,7 +44,7 @@ from pydantic_ai.messages import (
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
-from agent_runtime_core.lifecycle import EventSpec
+from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType
 from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.dependencies import WorkerDependencies
 
@@ -185,23 +185,18 @@ class ModelEventRecorder:
         self.tool_calls: list[dict[str, Any]] = []
         self.deltas = TextDeltaCoalescer(self._write_delta)
 
-    def _key(self, what: str) -> str:
-        # Attempt 1 keeps the keys these events always had; a retry writes its own events.
-        suffix = "" if self.attempt == 1 else f":a{self.attempt}"
-        return f"model:{self.step}{suffix}:{what}"
-
     def _started(self) -> EventSpec:
         return EventSpec(
-            "model.request.started",
+            EventType.MODEL_REQUEST_STARTED,
             {"step": self.step, "model": self.model_name, "attempt": self.attempt},
-            self._key("started"),
+            DedupeKey.model_started(self.step, self.attempt),
         )
 
     def _delta(self, text: str, index: int) -> EventSpec:
         return EventSpec(
-            "model.text.delta",
+            EventType.MODEL_TEXT_DELTA,
             {"step": self.step, "attempt": self.attempt, "index": index, "delta": text},
-            f"model:{self.step}:a{self.attempt}:delta:{index}",
+            DedupeKey.model_delta(self.step, self.attempt, index),
         )
 
     async def _write(
@@ -247,7 +242,7 @@ class ModelEventRecorder:
         specs = [self._delta(rest, index)] if rest else []
         specs.append(
             EventSpec(
-                "model.request.finished",
+                EventType.MODEL_REQUEST_FINISHED,
                 {
                     "step": self.step,
                     "model": self.model_name,
@@ -255,7 +250,7 @@ class ModelEventRecorder:
                     "text": "".join(self.text_parts) or None,
                     "tool_calls": self.tool_calls,
                 },
-                self._key("finished"),
+                DedupeKey.model_finished(self.step, self.attempt),
             )
         )
         request = self.request

@@ -51,7 +51,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
-from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
+from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, RETIRED_TOOLS
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
@@ -176,7 +176,9 @@ async def only_enabled_tools(
 
     Tools that need approval become ``unapproved`` and ``ask_human`` becomes ``external``: a
     call to either ends the step as a deferred call (no activity runs) that
-    :func:`resolve_deferred_calls` waits out with the workflow.
+    :func:`resolve_deferred_calls` waits out with the workflow. A retired tool the version still
+    enables stays offered (a history that called it must issue the same commands on replay) but
+    says so; a call to it gets a tool error.
     """
     enabled = set(ctx.deps.enabled_tools)
     needs_approval = set(ctx.deps.approval_tools)
@@ -184,6 +186,9 @@ async def only_enabled_tools(
     for tool_def in tool_defs:
         if tool_def.name not in enabled:
             continue
+        if tool_def.name in RETIRED_TOOLS:
+            retired = f"RETIRED, do not call: {RETIRED_TOOLS[tool_def.name]}."
+            tool_def = replace(tool_def, description=retired)
         if tool_def.name == HUMAN_INPUT_TOOL:
             tool_def = replace(tool_def, kind="external")
         elif tool_def.name in needs_approval:

@@ -59,7 +59,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.breakers import CircuitBreakers, Permit, ProviderEndpoint
-from agent_runtime_core.lifecycle import EventSpec
+from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType
 from agent_runtime_core.settings import Settings
 from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.dependencies import WorkerDependencies
@@ -196,9 +196,9 @@ class GovernedModel(WrapperModel):
             return
         specs = [
             EventSpec(
-                "model.fallback",
+                EventType.MODEL_FALLBACK,
                 {"step": note.step, "from": note.from_model, "to": note.to_model, "error": note.error},
-                f"model:{note.step}:fallback:{note.to_model}",
+                DedupeKey.model_fallback(note.step, note.to_model),
             )
             for note in step_notes
         ]
