@@ -82,7 +82,7 @@ def can_transition(current: RunStatus, target: RunStatus) -> bool:
 
 
 class EventType(StrEnum):
-    """Every type of run event (``data`` of each is described in the README's Events section)."""
+    """Every type of run event (what each one's ``data`` holds: docs/architecture.md, "Run events")."""
 
     RUN_QUEUED = "run.queued"
     RUN_STARTED = "run.started"

@@ -13,108 +13,45 @@ under the same names.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Final
-
-from pydantic import BaseModel, Field
 from temporalio import activity
 
-from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.temporal.activities import (
+    CLOSE_HUMAN_WAIT,
+    FINISH_RUN,
+    MARK_RUN_STARTED,
+    OPEN_HUMAN_REQUESTS,
+    RECORD_BUDGET_WAIT,
+    RESOLVE_HUMAN_REQUEST,
+    BudgetWaitInput,
+    CloseHumanWaitInput,
+    FinishRunInput,
+    HumanRequestSpec,
+    OpenHumanRequestsInput,
+    ResolveHumanRequestInput,
+    RunRef,
+    RunUsageTotals,
+)
+from agent_runtime_core.temporal.contracts import HUMAN_DECISION_NOT_RECORDED
 
-MARK_RUN_STARTED: Final = "mark_run_started"
-FINISH_RUN: Final = "finish_run"
-RECORD_BUDGET_WAIT: Final = "record_budget_wait"
-OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
-RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
-CLOSE_HUMAN_WAIT: Final = "close_human_wait"
-
-HUMAN_DECISION_NOT_RECORDED: Final = "HumanDecisionNotRecorded"
-"""``ApplicationError.type`` of a decision or answer update whose write failed for good: the
-request stays pending (the decision was not taken into account)."""
-
-
-class RunRef(BaseModel):
-    """Which run (and whose)."""
-
-    run_id: str
-    tenant_id: str
-
-
-class RunUsageTotals(BaseModel):
-    """Usage of a run, as counted by the agent."""
-
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-
-class FinishRunInput(BaseModel):
-    """The terminal state a run reached."""
-
-    run_id: str
-    tenant_id: str
-    status: str = Field(description="succeeded | failed | cancelled | timed_out")
-    output: Any | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    usage: RunUsageTotals = Field(default_factory=RunUsageTotals)
-
-
-class BudgetWaitInput(BaseModel):
-    """A run starts (``waiting``) or ends (``resumed``) a wait for a tenant budget to reset."""
-
-    run_id: str
-    tenant_id: str
-    wait_key: str = Field(description="Identifies this wait (step and attempt) in event dedupe keys.")
-    waiting: bool = Field(description="True: the wait starts; False: it is over and the run goes on.")
-    budget: str
-    limit: str
-    used: str
-    resets_at: datetime
-    message: str
-
-
-class HumanRequestSpec(BaseModel):
-    """One request as the workflow created it (ids and times are the workflow's)."""
-
-    id: str
-    kind: HumanRequestKind
-    tool_call_id: str
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    question: str | None = None
-    requested_at: datetime
-    expires_at: datetime
-
-
-class OpenHumanRequestsInput(BaseModel):
-    """Requests to open; the run becomes ``waiting``."""
-
-    run_id: str
-    tenant_id: str
-    requests: list[HumanRequestSpec]
-
-
-class ResolveHumanRequestInput(BaseModel):
-    """A human's decision or answer, accepted by the workflow's update validator."""
-
-    run_id: str
-    tenant_id: str
-    request_id: str
-    status: HumanRequestStatus
-    reason: str | None = None
-    answer: str | None = None
-    decided_by: str
-
-
-class CloseHumanWaitInput(BaseModel):
-    """Expire (timeout) or cancel what is still pending; optionally resume the run."""
-
-    run_id: str
-    tenant_id: str
-    request_ids: list[str] = Field(default_factory=list)
-    status: HumanRequestStatus = HumanRequestStatus.EXPIRED
-    resume: bool = True
+__all__ = [
+    "CLOSE_HUMAN_WAIT",
+    "FINISH_RUN",
+    "HUMAN_DECISION_NOT_RECORDED",
+    "MARK_RUN_STARTED",
+    "OPEN_HUMAN_REQUESTS",
+    "RECORD_BUDGET_WAIT",
+    "RESOLVE_HUMAN_REQUEST",
+    "BudgetWaitInput",
+    "CloseHumanWaitInput",
+    "FinishRunInput",
+    "HumanRequestActivityContract",
+    "HumanRequestSpec",
+    "OpenHumanRequestsInput",
+    "ResolveHumanRequestInput",
+    "RunActivityContract",
+    "RunRef",
+    "RunUsageTotals",
+]
 
 
 class RunActivityContract:

@@ -1,4 +1,5 @@
-"""Request and response models of the public API (and the config the workflow receives)."""
+"""Request and response models of the public API (the workflow's input has its own durable
+models: :mod:`agent_runtime_core.temporal`)."""
 
 from agent_runtime_core.schemas.agent import (
     AgentCreate,

@@ -137,6 +137,9 @@ REQUEST_NOT_FOUND: Final = "HumanRequestNotFound"
 """Update rejected by the validator: no such pending request (the API answers 404)."""
 REQUEST_ALREADY_RESOLVED: Final = "HumanRequestAlreadyResolved"
 """Update rejected by the validator: already decided, answered or expired (409)."""
+HUMAN_DECISION_NOT_RECORDED: Final = "HumanDecisionNotRecorded"
+"""Update failed: the decision or answer could not be written (the database refused it for
+good); the request stays pending and a valid decision is still accepted (the API answers 422)."""
 REQUEST_AMBIGUOUS: Final = "HumanRequestAmbiguous"
 """Update rejected: no request id given and not exactly one question is pending (422)."""
 

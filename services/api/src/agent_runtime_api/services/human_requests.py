@@ -28,6 +28,7 @@ from agent_runtime_core.schemas import ApprovalDecision, InputAnswer
 from agent_runtime_core.temporal import (
     ANSWER_INPUT_UPDATE,
     DECIDE_APPROVAL_UPDATE,
+    HUMAN_DECISION_NOT_RECORDED,
     REQUEST_ALREADY_RESOLVED,
     REQUEST_AMBIGUOUS,
     REQUEST_NOT_FOUND,
@@ -156,6 +157,8 @@ class HumanRequestService:
                 raise _already_resolved(kind, request_id, None, message) from exc
             if error_type == REQUEST_AMBIGUOUS:
                 raise InvalidRequestError(message, loc=["body", "request_id"]) from exc
+            if error_type == HUMAN_DECISION_NOT_RECORDED:
+                raise InvalidRequestError(message, loc=["body"], code="decision_not_recorded") from exc
             raise
         except RPCError as exc:
             # NOT_FOUND: the workflow has already completed (or never existed), so nothing waits.

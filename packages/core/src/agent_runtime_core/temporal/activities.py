@@ -1,0 +1,126 @@
+"""Inputs and outputs of the worker's own activities (run bookkeeping and human requests).
+
+Like the workflow's input (:mod:`agent_runtime_core.temporal.contracts`), they are stored in
+workflow histories and read again on replay by whatever build is deployed then: frozen, unknown
+fields ignored, a field added later has a default, none is renamed. The names are the activities'
+names in histories: frozen too. The worker declares and implements the activities
+(``agent_runtime_worker.contracts``, ``agent_runtime_worker.activities``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import Field
+
+from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.temporal.contracts import DurableModel
+
+__all__ = [
+    "CLOSE_HUMAN_WAIT",
+    "FINISH_RUN",
+    "MARK_RUN_STARTED",
+    "OPEN_HUMAN_REQUESTS",
+    "RECORD_BUDGET_WAIT",
+    "RESOLVE_HUMAN_REQUEST",
+    "BudgetWaitInput",
+    "CloseHumanWaitInput",
+    "FinishRunInput",
+    "HumanRequestSpec",
+    "OpenHumanRequestsInput",
+    "ResolveHumanRequestInput",
+    "RunRef",
+    "RunUsageTotals",
+]
+
+MARK_RUN_STARTED: Final = "mark_run_started"
+FINISH_RUN: Final = "finish_run"
+RECORD_BUDGET_WAIT: Final = "record_budget_wait"
+OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
+RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
+CLOSE_HUMAN_WAIT: Final = "close_human_wait"
+
+
+class RunRef(DurableModel):
+    """Which run (and whose)."""
+
+    run_id: str
+    tenant_id: str
+
+
+class RunUsageTotals(DurableModel):
+    """Usage of a run, as counted by the agent."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class FinishRunInput(DurableModel):
+    """The terminal state a run reached."""
+
+    run_id: str
+    tenant_id: str
+    status: str = Field(description="succeeded | failed | cancelled | timed_out")
+    output: Any | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    usage: RunUsageTotals = Field(default_factory=RunUsageTotals)
+
+
+class BudgetWaitInput(DurableModel):
+    """A run starts (``waiting``) or ends (``resumed``) a wait for a tenant budget to reset."""
+
+    run_id: str
+    tenant_id: str
+    wait_key: str = Field(description="Identifies this wait (step and attempt) in event dedupe keys.")
+    waiting: bool = Field(description="True: the wait starts; False: it is over and the run goes on.")
+    budget: str
+    limit: str
+    used: str
+    resets_at: datetime
+    message: str
+
+
+class HumanRequestSpec(DurableModel):
+    """One request as the workflow created it (ids and times are the workflow's)."""
+
+    id: str
+    kind: HumanRequestKind
+    tool_call_id: str
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict[str, Any])
+    question: str | None = None
+    requested_at: datetime
+    expires_at: datetime
+
+
+class OpenHumanRequestsInput(DurableModel):
+    """Requests to open; the run becomes ``waiting``."""
+
+    run_id: str
+    tenant_id: str
+    requests: list[HumanRequestSpec]
+
+
+class ResolveHumanRequestInput(DurableModel):
+    """A human's decision or answer, accepted by the workflow's update validator."""
+
+    run_id: str
+    tenant_id: str
+    request_id: str
+    status: HumanRequestStatus
+    reason: str | None = None
+    answer: str | None = None
+    decided_by: str
+
+
+class CloseHumanWaitInput(DurableModel):
+    """Expire (timeout) or cancel what is still pending; optionally resume the run."""
+
+    run_id: str
+    tenant_id: str
+    request_ids: list[str] = Field(default_factory=list[str])
+    status: HumanRequestStatus = HumanRequestStatus.EXPIRED
+    resume: bool = True
