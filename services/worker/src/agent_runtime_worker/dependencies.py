@@ -4,8 +4,10 @@
 to every object that runs inside an activity, in its ``__init__``: the worker's own activity
 classes (``RunActivities``, ``HumanRequestActivities``) and the objects pydantic-ai's activities
 call into (``AgentActivities``: the model resolver, the model event recorder, the recording
-toolset; ``GovernedModel``). Nothing reaches it through a module-level global, so two workers in
-one process (tests do this) each use their own, and a test builds one with what it needs.
+toolset; ``GovernedModel``). The worker's own activity classes reach it through no global at all;
+pydantic-ai's activities reach ``AgentActivities`` through the agent definition's one slot
+(``runtime_agent.activity_side``), which is per process like the agent itself: the last
+``build_worker`` of a process serves them (a process runs one worker; tests build one at a time).
 
 Workflow code never imports this module (``lint-imports`` enforces it): it does no I/O.
 """
@@ -49,9 +51,7 @@ class WorkerDependencies:
 
         Redis clients connect lazily (on first use), in the event loop the worker runs in.
         """
-        bus = (
-            EventBus(settings.redis_url, maxlen=settings.event_stream_maxlen) if settings.redis_url else None
-        )
+        bus = EventBus.from_settings(settings)
         breakers = (
             CircuitBreakers.from_url(settings.redis_url, breaker_config(settings))
             if settings.redis_url

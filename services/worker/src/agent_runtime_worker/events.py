@@ -50,9 +50,9 @@ class RunEventWriter:
         """Publish events whose transaction has committed to live readers (Redis streams).
 
         Call it right after the ``session_scope`` that appended the events has exited, with what
-        ``RunEventRepository.append_to_run`` returned (it leaves duplicates out; ``None`` items are skipped). Returns at
-        once: a background task publishes (in order, batched), so Redis is off the activity's
-        critical path; it never raises for Redis problems.
+        ``RunEventRepository.append_to_run`` returned (duplicates are not in it; ``None`` items
+        are skipped). Returns at once: a background task publishes (in order, batched), so Redis
+        is off the activity's critical path; it never raises for Redis problems.
         """
         batch = [event for event in events if event is not None]
         if batch and self.bus is not None:

@@ -95,6 +95,15 @@ async def count_active_runs_by_status(session: AsyncSession) -> dict[str, int]:
     return {RunStatus(status).value: int(count) for status, count in rows}
 
 
+async def run_owner(session: AsyncSession, run_id: str) -> str | None:
+    """The tenant of run ``run_id`` (``None``: no such run), whichever tenant that is.
+
+    A system (cross-tenant) read for a system session: the worker uses it only on the error path,
+    to tell a missing run from another tenant's.
+    """
+    return (await session.exec(select(Run.tenant_id).where(Run.id == run_id))).first()
+
+
 class RunRepository(TenantRepository[Run]):
     """Runs of one tenant (``add`` flushes, so a repeated idempotency key surfaces there)."""
 

@@ -13,14 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Final
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.db import Database, system_session_scope
 from agent_runtime_core.models import Run, RunStatus
 from agent_runtime_core.repositories import RunRepository
-from agent_runtime_core.repositories.runs import EventsFor, TransitionResult
+from agent_runtime_core.repositories.runs import EventsFor, TransitionResult, run_owner
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ async def run_exists_for_another_tenant(database: Database, tenant_id: str, run_
     A system (cross-tenant) read, used only on the error path to name the failure correctly.
     """
     async with system_session_scope(database) as session:
-        owner = (await session.exec(select(Run.tenant_id).where(Run.id == run_id))).first()
+        owner = await run_owner(session, run_id)
     return owner is not None and owner != tenant_id
 
 

@@ -104,7 +104,7 @@ class PendingRequest:
     recorded: bool = False  # the decision or answer is written
 
 
-def workflow_id_with_prefix(prefix: str) -> str:
+def new_request_id(prefix: str) -> str:
     """A time-sortable, replay-safe id (``apr_…``) from the workflow clock and random."""
     milliseconds = int(workflow.now().timestamp() * 1000)
     value = (milliseconds << 80) | workflow.random().getrandbits(80)
@@ -394,7 +394,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         for call in requests.approvals:
             specs.append(
                 HumanRequestSpec(
-                    id=workflow_id_with_prefix("apr"),
+                    id=new_request_id("apr"),
                     kind=HumanRequestKind.APPROVAL,
                     tool_call_id=call.tool_call_id,
                     tool=call.tool_name,
@@ -409,7 +409,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             )
             specs.append(
                 HumanRequestSpec(
-                    id=workflow_id_with_prefix("inp"),
+                    id=new_request_id("inp"),
                     kind=HumanRequestKind.INPUT,
                     tool_call_id=call.tool_call_id,
                     tool=call.tool_name,
