@@ -16,7 +16,6 @@ from agent_runtime_worker.tools import (
     HttpGetPolicy,
     HttpGetResult,
     build_builtin_toolset,
-    describe_builtin_tools,
 )
 
 from .conftest import LocalServer
@@ -36,7 +35,13 @@ def test_builtin_toolset_takes_a_custom_id() -> None:
 
 
 def test_builtin_tools_are_described_with_json_schemas() -> None:
-    descriptions = {tool["name"]: tool for tool in describe_builtin_tools()}
+    descriptions = {
+        name: {
+            "description": tool.tool_def.description or "",
+            "parameters": tool.tool_def.parameters_json_schema,
+        }
+        for name, tool in build_builtin_toolset(HttpGetPolicy()).tools.items()
+    }
 
     assert list(descriptions) == ["calculator", "current_time", "http_get", "ask_human"]
     assert descriptions["calculator"]["parameters"] == {

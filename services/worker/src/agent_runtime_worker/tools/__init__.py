@@ -12,7 +12,7 @@ histories, so treat both as frozen once released.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Final, TypedDict
+from typing import Annotated, Any, Final
 
 from pydantic import Field
 from pydantic_ai import CallDeferred, FunctionToolset
@@ -27,28 +27,17 @@ from agent_runtime_worker.tools.http_get import (
 )
 
 __all__ = [
-    "BuiltinToolDescription",
     "CalculatorResult",
     "HttpGetPolicy",
     "HttpGetResult",
     "build_builtin_toolset",
     "calculator",
     "current_time",
-    "describe_builtin_tools",
     "http_get",
     "is_public_address",
 ]
 
 MAX_URL_LENGTH: Final = 2048
-
-
-class BuiltinToolDescription(TypedDict):
-    """A built-in tool as the model sees it."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    """The JSON schema of the tool's arguments."""
 
 
 def build_builtin_toolset(
@@ -119,23 +108,3 @@ def build_builtin_toolset(
 
 def _plain_toolset(toolset_id: str) -> FunctionToolset[Any]:
     return FunctionToolset[Any](id=toolset_id)
-
-
-def describe_builtin_tools() -> list[BuiltinToolDescription]:
-    """Describe the built-in tools for API clients choosing which tools to give an agent.
-
-    Returns:
-        Each tool's name, description and parameters JSON schema, exactly as sent to the model.
-    """
-    toolset = build_builtin_toolset(HttpGetPolicy())
-    descriptions: list[BuiltinToolDescription] = []
-    for tool in toolset.tools.values():
-        definition = tool.tool_def
-        descriptions.append(
-            BuiltinToolDescription(
-                name=definition.name,
-                description=definition.description or "",
-                parameters=definition.parameters_json_schema,
-            )
-        )
-    return descriptions
