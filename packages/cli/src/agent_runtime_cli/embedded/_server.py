@@ -261,12 +261,17 @@ class EmbeddedServer(abc.ABC):
             self._terminate(adopted)
         self._close_log()
 
+    def close(self) -> None:
+        """What leaving the ``with`` block does: `stop` (servers that own more, such as a
+        temporary data directory, release it here too)."""
+        self.stop()
+
     def __enter__(self) -> Self:
         self.start_process()
         try:
             self.wait_ready()
         except BaseException:
-            self.stop()
+            self.close()
             raise
         return self
 
@@ -276,7 +281,7 @@ class EmbeddedServer(abc.ABC):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
 
     # -------------------------------------------------------------------------- internals
 

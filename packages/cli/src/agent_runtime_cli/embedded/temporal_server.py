@@ -291,23 +291,6 @@ class TemporalDevServer(EmbeddedServer):
             shutil.rmtree(self._owned_temp_dir, ignore_errors=True)
             self._owned_temp_dir = None
 
-    def __enter__(self) -> TemporalDevServer:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
     async def __aenter__(self) -> TemporalDevServer:
         self.start()
         try:
