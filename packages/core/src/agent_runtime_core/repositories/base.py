@@ -57,7 +57,8 @@ class TenantRepository(Generic[ModelT]):
         """The row ``row_id`` of this tenant, or ``None`` (another tenant's row is ``None`` too)."""
         statement = self.scoped(include_deleted=include_deleted).where(self.column("id") == row_id)
         if for_update:
-            statement = statement.with_for_update()
+            # A locked read returns the row as locked, even if this session loaded it before.
+            statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self.session.exec(statement)).first()
 
     async def page(

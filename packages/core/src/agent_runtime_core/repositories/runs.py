@@ -170,7 +170,9 @@ class RunRepository(TenantRepository[Run]):
         self.session.add(run)
         await self.session.flush()
         spec = EventSpec(EventType.RUN_QUEUED, queued_data, DedupeKey.RUN_QUEUED)
-        return await RunEventRepository(self.session, self.tenant_id).append_to_run(run.id, [spec]) or []
+        # The row was inserted by this transaction: nobody else can lock it, its counter is 0.
+        events = RunEventRepository(self.session, self.tenant_id)
+        return await events.append_to_locked_run(run.id, run.last_event_seq, [spec])
 
     async def transition(
         self,
@@ -212,8 +214,12 @@ class RunRepository(TenantRepository[Run]):
         self.session.add(run)
         await self.session.flush()
         specs = events(run) if callable(events) else events
-        written = await RunEventRepository(self.session, self.tenant_id).append_to_run(run.id, specs)
-        return TransitionResult(run=run, previous=previous, applied=True, events=written or [])
+        # `run` was read under the row lock held since `get` (a locked read refreshes it), and
+        # every append of this session keeps its `last_event_seq` current: no second lock.
+        written = await RunEventRepository(self.session, self.tenant_id).append_to_locked_run(
+            run.id, run.last_event_seq, specs
+        )
+        return TransitionResult(run=run, previous=previous, applied=True, events=written)
 
 
 class RunEventRepository:
@@ -236,18 +242,35 @@ class RunEventRepository:
         A ``Run`` of the same run loaded in this session gets its ``last_event_seq`` updated.
         """
         connection = await self.session.connection()
-        params = {"run_id": run_id, "tenant_id": self.tenant_id}
-        last_seq = (await connection.execute(_LOCK_RUN, params)).scalar()
+        last_seq = (
+            await connection.execute(_LOCK_RUN, {"run_id": run_id, "tenant_id": self.tenant_id})
+        ).scalar()
         if last_seq is None:
             return None
+        return await self.append_to_locked_run(run_id, last_seq, events)
+
+    async def append_to_locked_run(
+        self, run_id: str, last_seq: int, events: Sequence[tuple[str, dict[str, Any], str]]
+    ) -> list[RunEvent]:
+        """:meth:`append_to_run` for a caller that already holds the run's row lock in this
+        transaction and read its ``last_event_seq`` under it (``RunRepository.transition`` and
+        ``create``): the same insert, without locking again."""
         if not events:
             return []
         batch = [
             {"ord": index, "type": str(event_type), "data": data, "dedupe_key": key}
             for index, (event_type, data, key) in enumerate(events)
         ]
+        connection = await self.session.connection()
         rows = await connection.execute(
-            _APPEND_EVENTS, {**params, "events": json.dumps(batch), "last_seq": last_seq, "at": utcnow()}
+            _APPEND_EVENTS,
+            {
+                "run_id": run_id,
+                "tenant_id": self.tenant_id,
+                "events": json.dumps(batch),
+                "last_seq": last_seq,
+                "at": utcnow(),
+            },
         )
         written = [
             RunEvent(
