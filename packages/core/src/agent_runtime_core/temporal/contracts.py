@@ -48,13 +48,86 @@ class DurableModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+ToolKind = Literal["catalog", "http"]
+"""Where a tool's handler lives: ``catalog`` (built into the worker or installed with a tool
+package, found by name) or ``http`` (the tenant's own endpoint, described in full here)."""
+
+
+class HttpRetryConfig(DurableModel):
+    """When an HTTP tool's request is sent again (retryable statuses and network errors only).
+
+    A worker that dies mid-call is a separate matter: Temporal retries the whole activity, and the
+    request goes out again with the same ``Idempotency-Key``."""
+
+    max_attempts: int = 1
+    initial_interval_s: float = 1.0
+    backoff: float = 2.0
+    max_interval_s: float = 10.0
+    retry_on_status: list[int] = Field(default_factory=lambda: [429, 502, 503, 504])
+
+
+class HttpToolConfig(DurableModel):
+    """The tenant's endpoint an HTTP tool calls.
+
+    ``headers`` values may name the tenant's secrets as ``{{secrets.NAME}}``; only the names travel
+    through Temporal, the worker reads and decrypts the values inside the tool-call activity."""
+
+    method: str = "POST"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict[str, str])
+    timeout_s: float = 30.0
+    max_response_bytes: int = 1_000_000
+    retry: HttpRetryConfig | None = None
+    """``None``: the method's default (3 attempts for GET, HEAD, PUT, DELETE; 1 for POST, PATCH)."""
+
+
+class ToolRef(DurableModel):
+    """The registered tool (``/v1/tools``) a version's tool was taken from, pinned by revision."""
+
+    tool_id: str
+    name: str
+    revision: int
+
+
 class ToolConfig(DurableModel):
     """A tool the version enables. ``name`` is not checked against any catalog: a tool retired
-    after the run started is still named here, and the worker answers its calls with an error."""
+    after the run started is still named here, and the worker answers its calls with an error.
+
+    ``kind="http"`` tools carry their whole definition (description, JSON Schema parameters,
+    endpoint): a registered tool is copied in when the version is created, and revisions never
+    change, so a run sees exactly what the version pinned."""
 
     name: str
     requires_approval: bool = False
     settings: dict[str, Any] = Field(default_factory=dict[str, Any])
+    kind: ToolKind | str = "catalog"
+    """An unknown kind (a newer API's) is offered to nobody: the worker skips it."""
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    """JSON Schema (draft 2020-12) of the arguments object."""
+    http: HttpToolConfig | None = None
+    ref: ToolRef | None = None
+
+
+class McpServerConfig(DurableModel):
+    """An MCP server whose tools the version offers the model.
+
+    ``transport="streamable-http"`` reaches ``url``; ``transport="stdio"`` starts ``command``, the
+    name of a server the operator installed on the workers (never a command line from the API).
+    Header values may name secrets as ``{{secrets.NAME}}``."""
+
+    name: str
+    """Unique in the version; the model sees the server's tools as ``<name>_<tool>``."""
+    transport: Literal["streamable-http", "stdio"] | str = "streamable-http"
+    url: str | None = None
+    command: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict[str, str])
+    tools: list[str] | None = None
+    """Only these of the server's tools (by the server's names); ``None``: all of them."""
+    requires_approval: bool = False
+    timeout_s: float = 30.0
+    list_ttl_s: float = 300.0
+    """How long the worker may reuse the server's tool list."""
 
 
 class ModelSettingsConfig(DurableModel):
@@ -87,6 +160,7 @@ class AgentConfig(DurableModel):
     tools: list[ToolConfig] = Field(default_factory=list[ToolConfig])
     model_settings: ModelSettingsConfig = Field(default_factory=ModelSettingsConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    mcp_servers: list[McpServerConfig] = Field(default_factory=list[McpServerConfig])
 
     @classmethod
     def from_version(cls, agent: Agent, version: AgentVersion) -> AgentConfig:
@@ -102,6 +176,10 @@ class AgentConfig(DurableModel):
             tools=[ToolConfig.model_validate(tool) for tool in _mappings(version.tools)],
             model_settings=ModelSettingsConfig.model_validate(version.model_settings or {}),
             limits=LimitsConfig.model_validate(version.limits or {}),
+            mcp_servers=[
+                McpServerConfig.model_validate(server)
+                for server in _mappings(getattr(version, "mcp_servers", None) or [])
+            ],
         )
 
 
