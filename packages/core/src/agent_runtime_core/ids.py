@@ -12,6 +12,9 @@ PREFIXES: Final = {
     "audit": "aud",
     "tenant": "ten",
     "api_key": "key",
+    "tool": "tool",
+    "secret": "sec",
+    "signing_key": "sig",
 }
 
 

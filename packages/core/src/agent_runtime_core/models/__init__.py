@@ -6,6 +6,7 @@ from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, H
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
+from agent_runtime_core.models.tool import CatalogTool, Tool, ToolRevision, ToolSecret, ToolSigningKey
 from agent_runtime_core.models.usage import (
     ModelPrice,
     ModelRequestRecord,
@@ -20,6 +21,7 @@ __all__ = [
     "AgentVersion",
     "ApiKey",
     "AuditLogEntry",
+    "CatalogTool",
     "HumanRequest",
     "HumanRequestKind",
     "HumanRequestStatus",
@@ -32,5 +34,9 @@ __all__ = [
     "RunStatus",
     "TenantBudget",
     "TenantLimits",
+    "Tool",
+    "ToolRevision",
+    "ToolSecret",
+    "ToolSigningKey",
     "UsageCounter",
 ]

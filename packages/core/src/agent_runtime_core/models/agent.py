@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, text
+from sqlalchemy import Column, Index, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from agent_runtime_core.models.base import jsonb_column, timestamp_column, utcnow
@@ -53,4 +54,8 @@ class AgentVersion(SQLModel, table=True):
     tools: list[dict[str, Any]] = Field(default_factory=list, sa_column=jsonb_column())
     model_settings: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb_column())
     limits: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb_column())
+    mcp_servers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

@@ -177,8 +177,7 @@ class AgentConfig(DurableModel):
             model_settings=ModelSettingsConfig.model_validate(version.model_settings or {}),
             limits=LimitsConfig.model_validate(version.limits or {}),
             mcp_servers=[
-                McpServerConfig.model_validate(server)
-                for server in _mappings(getattr(version, "mcp_servers", None) or [])
+                McpServerConfig.model_validate(server) for server in _mappings(version.mcp_servers or [])
             ],
         )
 
