@@ -97,6 +97,36 @@ class Settings(BaseSettings):
     http_get_max_bytes: int = Field(default=1_000_000, ge=1)
     http_get_timeout_s: float = Field(default=10.0, gt=0)
 
+    # Tenants' own tools (HTTP tools, MCP servers).
+    tools_require_https: bool = Field(
+        default=True,
+        description=(
+            "HTTP tools and MCP servers must use https:// URLs (a version naming http:// gets a "
+            "422). `agent-runtime dev` turns it off for local services."
+        ),
+    )
+    tools_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Let HTTP tools and MCP servers reach private, loopback and link-local addresses "
+            "(cloud metadata endpoints stay blocked). Off: only public hosts."
+        ),
+    )
+    tools_max_timeout_s: float = Field(
+        default=120.0, gt=0, description="Longest timeout an HTTP tool or MCP server may declare."
+    )
+    tools_max_response_bytes: int = Field(
+        default=5_000_000, ge=1, description="Largest response an HTTP tool may declare."
+    )
+    tool_result_max_chars: int = Field(
+        default=20_000,
+        ge=100,
+        description=(
+            "Tool results longer than this (as JSON text) are cut for the model, with a marker "
+            "saying how much was left out; the event keeps a preview."
+        ),
+    )
+
     # Worker tuning (measured: a ~1 s sticky timeout plus heartbeats cut crash recovery to ~4 s).
     worker_sticky_queue_timeout_s: float = Field(default=1.0, gt=0)
     worker_max_concurrent_activities: int = Field(default=100, ge=1)

@@ -15,6 +15,9 @@ class Permission(StrEnum):
 
     AGENTS_READ = "agents:read"
     AGENTS_WRITE = "agents:write"
+    TOOLS_READ = "tools:read"
+    TOOLS_WRITE = "tools:write"
+    SECRETS_MANAGE = "secrets:manage"
     RUNS_READ = "runs:read"
     RUNS_CREATE = "runs:create"
     RUNS_CANCEL = "runs:cancel"
@@ -38,9 +41,11 @@ class Role(StrEnum):
 
 ALL_PERMISSIONS: Final = frozenset(Permission)
 
-_VIEWER: Final = frozenset({Permission.AGENTS_READ, Permission.RUNS_READ, Permission.USAGE_READ})
+_VIEWER: Final = frozenset(
+    {Permission.AGENTS_READ, Permission.TOOLS_READ, Permission.RUNS_READ, Permission.USAGE_READ}
+)
 _OPERATOR: Final = _VIEWER | {Permission.RUNS_CREATE, Permission.RUNS_CANCEL, Permission.APPROVALS_DECIDE}
-_DEVELOPER: Final = _OPERATOR | {Permission.AGENTS_WRITE}
+_DEVELOPER: Final = _OPERATOR | {Permission.AGENTS_WRITE, Permission.TOOLS_WRITE, Permission.SECRETS_MANAGE}
 
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.VIEWER: _VIEWER,
@@ -48,7 +53,8 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.DEVELOPER: _DEVELOPER,
     Role.ADMIN: ALL_PERMISSIONS,
 }
-"""viewer reads; operator also starts, cancels and decides runs; developer also manages agents;
+"""viewer reads; operator also starts, cancels and decides runs; developer also manages agents,
+tools and tool secrets (secrets are write-only: nobody reads a value back);
 admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``
 and ``tenants:manage`` concern the whole deployment: they count only in the operators' tenant
 (see ``agent_runtime_api.deps.require_platform_operator``)."""
