@@ -7,7 +7,8 @@ parses the JSON. This measures the cost of all that against plain `httpx` POSTs 
 to the same local server:
 
 * **raw, keep-alive**: one shared `httpx.AsyncClient` (the cheapest possible round trip);
-* **raw, new connection**: a new `httpx.AsyncClient` per request (what a tool must do anyway);
+* **raw, new connection**: one shared `httpx.AsyncClient` without keep-alive, so every request
+  opens a new TCP connection (what the tool must do anyway);
 * **HTTP tool**: `call_http_tool` (POST, one secret header, one signing key, private networks
   allowed since the server is on 127.0.0.1, plain HTTP).
 
@@ -98,7 +99,11 @@ async def measure(url: str, requests: int, warmup: int, body_bytes: int) -> dict
     raw_headers = {"Content-Type": "application/json", "Authorization": "Bearer bench-token"}
     samples: dict[str, list[float]] = {name: [] for name in SCENARIOS}
 
-    async with httpx.AsyncClient(trust_env=False) as shared:
+    no_keepalive = httpx.Limits(max_keepalive_connections=0)
+    async with (
+        httpx.AsyncClient(trust_env=False) as shared,
+        httpx.AsyncClient(trust_env=False, limits=no_keepalive) as fresh,
+    ):
 
         async def raw_keepalive() -> None:
             response = await shared.post(url, content=body, headers=raw_headers)
@@ -106,10 +111,9 @@ async def measure(url: str, requests: int, warmup: int, body_bytes: int) -> dict
             response.json()
 
         async def raw_new_connection() -> None:
-            async with httpx.AsyncClient(trust_env=False) as client:
-                response = await client.post(url, content=body, headers=raw_headers)
-                response.raise_for_status()
-                response.json()
+            response = await fresh.post(url, content=body, headers=raw_headers)
+            response.raise_for_status()
+            response.json()
 
         async def tool() -> None:
             result = await call_http_tool(
