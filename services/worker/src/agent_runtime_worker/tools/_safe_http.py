@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import ipaddress
 import socket
 import ssl
@@ -355,6 +356,13 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
+@functools.cache
+def _default_ssl_context(verify: bool) -> ssl.SSLContext:
+    """httpx's context for ``verify``, built once: a client given ``True`` builds a new one and
+    loads the whole CA bundle into it, ≈ 20-30 ms of CPU, and every request here has a new client."""
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     default_port = 443 if url.scheme == "https" else 80
     return url.scheme, url.host.lower(), url.port or default_port
@@ -378,7 +386,7 @@ async def _send(
     current_url = parse_url(str(url), require_https=require_https)
     headers = {name: value for name, value in headers.items() if name.lower() != "host"}
     async with httpx.AsyncClient(
-        verify=verify,
+        verify=verify if isinstance(verify, ssl.SSLContext) else _default_ssl_context(verify),
         # Proxies from the environment would resolve the name themselves, defeating the pinning.
         trust_env=False,
         follow_redirects=False,
