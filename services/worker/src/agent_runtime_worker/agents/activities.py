@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, NoReturn
@@ -124,6 +125,7 @@ class AgentActivities:
             },
             dedupe_key=DedupeKey.tool_started(call_id, attempt),
         )
+        started = time.monotonic()
         try:
             result = await call()
         except ModelRetry as exc:
@@ -131,20 +133,62 @@ class AgentActivities:
                 deps.tenant_id,
                 deps.run_id,
                 EventType.TOOL_CALL_FINISHED,
-                {"tool_call_id": call_id, "tool": name, "ok": False, "error": exc.message},
+                {
+                    "tool_call_id": call_id,
+                    "tool": name,
+                    "ok": False,
+                    "error": exc.message,
+                    "duration_ms": _elapsed_ms(started),
+                },
                 dedupe_key=DedupeKey.tool_finished(call_id),
             )
             raise
         finally:
             current_tool_idempotency_key.reset(token)
+        shown = _jsonable(result)
+        text = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+        limit = self.dependencies.settings.tool_result_max_chars
+        finished: dict[str, Any] = {
+            "tool_call_id": call_id,
+            "tool": name,
+            "ok": True,
+            "duration_ms": _elapsed_ms(started),
+            "result_chars": len(text),
+        }
+        if len(text) > EVENT_RESULT_PREVIEW_CHARS:
+            finished["result"] = text[:EVENT_RESULT_PREVIEW_CHARS]
+            finished["result_truncated"] = True
+        else:
+            finished["result"] = shown
+        if len(text) > limit:
+            result = truncated_for_model(text, limit)
+            finished["truncated_for_model"] = True
         await self.events.record(
             deps.tenant_id,
             deps.run_id,
             EventType.TOOL_CALL_FINISHED,
-            {"tool_call_id": call_id, "tool": name, "ok": True, "result": _jsonable(result)},
+            finished,
             dedupe_key=DedupeKey.tool_finished(call_id),
         )
         return result
+
+
+EVENT_RESULT_PREVIEW_CHARS = 4_000
+"""A ``tool.call.finished`` event carries the result itself up to this size (as JSON text), else
+its first characters with ``result_truncated: true`` (``result_chars`` is the full size)."""
+
+
+def truncated_for_model(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a marker the model cannot miss."""
+    left_out = len(text) - limit
+    return (
+        text[:limit] + f"\n[TRUNCATED: {left_out} more characters of {len(text)} were left out. The tool's "
+        "result was too long to show in full; ask for less (a filter, a page, a smaller range).]"
+    )
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def _jsonable(value: Any) -> Any:

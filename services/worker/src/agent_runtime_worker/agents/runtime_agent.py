@@ -26,9 +26,10 @@ The slot is per process, because the agent is: a process runs one worker (tests 
 test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
-``agent_runtime`` and the toolset id ``builtin`` give activities such as
-``agent__agent_runtime__model_request_stream`` and
-``agent__agent_runtime__toolset__builtin__call_tool``.
+``agent_runtime`` and the toolset ids ``builtin`` and ``http`` give activities such as
+``agent__agent_runtime__model_request_stream``,
+``agent__agent_runtime__toolset__builtin__call_tool`` and
+``agent__agent_runtime__toolset__http__call_tool``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, RETIRED_TOOLS
+from agent_runtime_core.temporal import ToolConfig
+from agent_runtime_worker.agents.http_toolset import HTTP_TOOLSET_ID, HttpToolset
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
@@ -74,6 +77,8 @@ class RunDeps(BaseModel):
     model_fallbacks: list[ModelFallbackNote] = []
     """Fallovers the workflow made (``RecordingModelFallback``); the next model activity records
     them as ``model.fallback`` events."""
+    http_tools: list[ToolConfig] = []
+    """The version's HTTP tools (``HttpToolset``): definitions and endpoints, secrets by name only."""
 
 
 class DeferredCallHandler(Protocol):
@@ -110,6 +115,10 @@ class AgentActivitySide(Protocol):
         call: Callable[[], Awaitable[Any]],
     ) -> Any:
         """Run one tool call (``call``) between its recorded events."""
+        ...
+
+    async def call_http_tool(self, config: ToolConfig, args: dict[str, Any], ctx: RunContext[Any]) -> Any:
+        """Send one call of the tenant's HTTP tool ``config`` (signed, with its secrets)."""
         ...
 
 
@@ -165,6 +174,21 @@ class RecordingToolset(FunctionToolset[RunDeps]):
         tool: ToolsetTool[RunDeps],
     ) -> Any:
         """Run the tool through the worker's activity side (which records it)."""
+        call = functools.partial(super().call_tool, name, tool_args, ctx, tool)
+        return await activity_side.bound.call_tool(name, tool_args, ctx, call)
+
+
+class RecordingHttpToolset(HttpToolset):
+    """The version's HTTP tools; each call runs in its activity between its recorded events."""
+
+    async def call_tool(
+        self,
+        name: str,
+        tool_args: dict[str, Any],
+        ctx: RunContext[Any],
+        tool: ToolsetTool[Any],
+    ) -> Any:
+        """Send the call through the worker's activity side (which records it)."""
         call = functools.partial(super().call_tool, name, tool_args, ctx, tool)
         return await activity_side.bound.call_tool(name, tool_args, ctx, call)
 
@@ -292,7 +316,15 @@ durability = RuntimeDurability(
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=TOOL_RETRY_POLICY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
+        ),
+        HTTP_TOOLSET_ID: ActivityConfig(
+            # The endpoint's own timeout and retry policy bound a call; this outer limit only
+            # catches a call that hangs past all of them.
+            start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=TOOL_RETRY_POLICY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        ),
     },
 )
 
@@ -302,12 +334,14 @@ builtin_toolset = build_builtin_toolset(
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )
 
+http_toolset = RecordingHttpToolset(lambda: activity_side.bound.call_http_tool)
+
 runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     build_scripted_model(),  # a default is required; every run passes its own `model=`
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset],
+    toolsets=[builtin_toolset, http_toolset],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),

@@ -67,6 +67,7 @@ __all__ = [
     "effective_attempts",
     "max_call_duration_s",
     "render_headers",
+    "secret_names",
 ]
 
 logger = logging.getLogger(__name__)
@@ -153,6 +154,11 @@ class RenderedHeaders:
 
     def __repr__(self) -> str:  # never print the values
         return f"RenderedHeaders(names={sorted(self.headers)!r}, sensitive={sorted(self.sensitive)!r})"
+
+
+def secret_names(templates: Mapping[str, str]) -> set[str]:
+    """The secrets ``{{secrets.NAME}}`` placeholders in header values name (to read them first)."""
+    return {name for template in templates.values() for name in _PLACEHOLDER.findall(template)}
 
 
 def render_headers(templates: Mapping[str, str], secrets: Mapping[str, str]) -> RenderedHeaders:

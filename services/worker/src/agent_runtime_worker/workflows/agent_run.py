@@ -237,6 +237,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             tenant_id=run_input.tenant_id,
             enabled_tools=[tool.name for tool in agent.tools],
             approval_tools=[tool.name for tool in agent.tools if tool.requires_approval],
+            http_tools=[tool for tool in agent.tools if tool.kind == "http" and tool.http is not None],
         )
         if agent.fallback_models and workflow.patched(MODEL_FALLBACK_PATCH):
             deps.fallback_models = list(agent.fallback_models)
