@@ -25,9 +25,10 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
-from pydantic_ai import ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext, ToolFailed
 from pydantic_ai.messages import AgentStreamEvent
 from pydantic_ai.models import Model
+from pydantic_ai.toolsets import AbstractToolset
 from temporalio import activity
 
 from agent_runtime_core.catalog import RETIRED_TOOLS
@@ -38,6 +39,7 @@ from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.models.governed import ModelResolver
 from agent_runtime_worker.tools import HttpGetPolicy
+from agent_runtime_worker.tools.mcp import McpServers
 
 current_tool_idempotency_key: ContextVar[str | None] = ContextVar(
     "current_tool_idempotency_key", default=None
@@ -68,6 +70,8 @@ class AgentActivities:
         self.dependencies = dependencies
         self.events = dependencies.events
         self.models = ModelResolver(dependencies)
+        self.mcp = McpServers(dependencies.mcp_policy, dependencies.secrets, record_call=self.call_tool)
+        """Builds runs' MCP toolsets; its tool-list cache lives as long as this worker."""
 
     @property
     def http_get_policy(self) -> HttpGetPolicy:
@@ -77,6 +81,10 @@ class AgentActivities:
     def resolve_model(self, model_id: str) -> Model | None:
         """The governed model a model-request activity calls."""
         return self.models.resolve(model_id)
+
+    async def mcp_toolset(self, ctx: RunContext[RunDeps]) -> AbstractToolset[RunDeps] | None:
+        """The tools of the run's MCP servers, built inside the ``mcp`` toolset's activities."""
+        return await self.mcp.toolset(ctx.deps.tenant_id, ctx.deps.mcp_servers)
 
     @classify_database_errors
     async def record_model_events(
@@ -126,7 +134,7 @@ class AgentActivities:
         )
         try:
             result = await call()
-        except ModelRetry as exc:
+        except (ModelRetry, ToolFailed) as exc:
             await self.events.record(
                 deps.tenant_id,
                 deps.run_id,

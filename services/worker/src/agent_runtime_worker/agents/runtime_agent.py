@@ -26,9 +26,10 @@ The slot is per process, because the agent is: a process runs one worker (tests 
 test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
-``agent_runtime`` and the toolset id ``builtin`` give activities such as
-``agent__agent_runtime__model_request_stream`` and
-``agent__agent_runtime__toolset__builtin__call_tool``.
+``agent_runtime`` and the toolset ids ``builtin`` and ``mcp`` give activities such as
+``agent__agent_runtime__model_request_stream``,
+``agent__agent_runtime__toolset__builtin__call_tool`` and (the version's MCP servers, listed and
+called inside them) ``agent__agent_runtime__dynamic_toolset__mcp__get_tools`` / ``__call_tool``.
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ from pydantic_ai.durable_exec.temporal import TemporalDurability
 from pydantic_ai.messages import AgentStreamEvent
 from pydantic_ai.models import Model, ModelRequestContext
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
-from pydantic_ai.toolsets import ToolsetTool
+from pydantic_ai.toolsets import AbstractToolset, DynamicToolset, ToolsetTool, WrapperToolset
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, RETIRED_TOOLS
+from agent_runtime_core.temporal.contracts import McpServerConfig
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
@@ -60,6 +62,9 @@ from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
 
 AGENT_NAME: Final = "agent_runtime"
 BUILTIN_TOOLSET_ID: Final = "builtin"
+MCP_TOOLSET_ID: Final = "mcp"
+MCP_SERVER_METADATA_KEY: Final = "agent_runtime_mcp_server"
+"""Key of an MCP tool definition's ``metadata`` naming its server (set inside the listing activity)."""
 
 
 class RunDeps(BaseModel):
@@ -74,6 +79,8 @@ class RunDeps(BaseModel):
     model_fallbacks: list[ModelFallbackNote] = []
     """Fallovers the workflow made (``RecordingModelFallback``); the next model activity records
     them as ``model.fallback`` events."""
+    mcp_servers: list[McpServerConfig] = []
+    """The agent version's MCP servers (header values name secrets, never hold them)."""
 
 
 class DeferredCallHandler(Protocol):
@@ -110,6 +117,10 @@ class AgentActivitySide(Protocol):
         call: Callable[[], Awaitable[Any]],
     ) -> Any:
         """Run one tool call (``call``) between its recorded events."""
+        ...
+
+    async def mcp_toolset(self, ctx: RunContext[RunDeps]) -> AbstractToolset[RunDeps] | None:
+        """The tools of the run's MCP servers (inside the ``mcp`` toolset's activities)."""
         ...
 
 
@@ -169,6 +180,29 @@ class RecordingToolset(FunctionToolset[RunDeps]):
         return await activity_side.bound.call_tool(name, tool_args, ctx, call)
 
 
+async def mcp_servers_toolset(ctx: RunContext[RunDeps]) -> AbstractToolset[RunDeps] | None:
+    """The dynamic ``mcp`` toolset's function: runs inside its listing and calling activities."""
+    if not ctx.deps.mcp_servers:
+        return None
+    return await activity_side.bound.mcp_toolset(ctx)
+
+
+class McpServersToolset(WrapperToolset[RunDeps]):
+    """The version's MCP servers' tools; a run without MCP servers lists nothing and schedules no
+    activity (so histories of such runs are unchanged by this toolset's existence)."""
+
+    async def get_tools(self, ctx: RunContext[RunDeps]) -> dict[str, ToolsetTool[RunDeps]]:
+        """List through the durable toolset only when the version has MCP servers."""
+        if not ctx.deps.mcp_servers:
+            return {}
+        return await super().get_tools(ctx)
+
+
+def _mcp_server_of(tool_def: ToolDefinition) -> str | None:
+    server = (tool_def.metadata or {}).get(MCP_SERVER_METADATA_KEY)
+    return server if isinstance(server, str) else None
+
+
 async def only_enabled_tools(
     ctx: RunContext[RunDeps], tool_defs: list[ToolDefinition]
 ) -> list[ToolDefinition]:
@@ -178,12 +212,20 @@ async def only_enabled_tools(
     call to either ends the step as a deferred call (no activity runs) that
     :func:`resolve_deferred_calls` waits out with the workflow. A retired tool the version still
     enables stays offered (a history that called it must issue the same commands on replay) but
-    says so; a call to it gets a tool error.
+    says so; a call to it gets a tool error. The version's MCP servers' tools (already filtered
+    by each server's list) are offered, ``unapproved`` when their server requires approval.
     """
     enabled = set(ctx.deps.enabled_tools)
     needs_approval = set(ctx.deps.approval_tools)
+    mcp_servers = {server.name: server for server in ctx.deps.mcp_servers}
     offered: list[ToolDefinition] = []
     for tool_def in tool_defs:
+        if (server_name := _mcp_server_of(tool_def)) is not None:
+            server = mcp_servers.get(server_name)
+            if server is None:
+                continue
+            offered.append(replace(tool_def, kind="unapproved") if server.requires_approval else tool_def)
+            continue
         if tool_def.name not in enabled:
             continue
         if tool_def.name in RETIRED_TOOLS:
@@ -292,7 +334,15 @@ durability = RuntimeDurability(
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=TOOL_RETRY_POLICY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
+        ),
+        # Listing (per step; cheap while the worker's tool-list cache is fresh) and calling: a
+        # server that is down is retried by TOOL_RETRY_POLICY, then fails clearly.
+        MCP_TOOLSET_ID: ActivityConfig(
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=TOOL_RETRY_POLICY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        ),
     },
 )
 
@@ -302,12 +352,14 @@ builtin_toolset = build_builtin_toolset(
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )
 
+mcp_toolset = McpServersToolset(DynamicToolset[RunDeps](mcp_servers_toolset, id=MCP_TOOLSET_ID))
+
 runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     build_scripted_model(),  # a default is required; every run passes its own `model=`
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset],
+    toolsets=[builtin_toolset, mcp_toolset],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),
