@@ -8,6 +8,7 @@ activities on the session's Temporal dev server.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ from agent_runtime_worker.main import build_worker
 
 from .fake_llm import Answer, FakeLLM, ToolCall
 from .mcp_servers import McpHttpServer
-from .support import new_run, provider_settings
+from .support import HISTORIES, new_run, provider_settings
 
 MODEL = "mcp-llm"
 
@@ -171,6 +172,8 @@ async def test_mcp_tool_is_offered_filtered_called_with_secret_headers_and_recor
     activities = outcome.activity_types()
     assert "agent__agent_runtime__dynamic_toolset__mcp__get_tools" in activities
     assert "agent__agent_runtime__dynamic_toolset__mcp__call_tool" in activities
+    if os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"):  # replayed by test_replay.py
+        (HISTORIES / "mcp_tool_called.json").write_text(outcome.history.to_json())
 
 
 async def test_tool_list_is_reused_within_its_ttl_and_never_across_tenants(
