@@ -129,6 +129,8 @@ def test_histories_are_saved() -> None:
     }
     # Recorded by test_model_fallback.py: a run that fell over (the `model-fallback` patch).
     assert "model_fallback" in {p.stem for p in saved_histories()}
+    # Recorded by test_mcp.py: an MCP server's tool listed and called (the `mcp-servers` patch).
+    assert "mcp_tool_called" in {p.stem for p in saved_histories()}
 
 
 @pytest.mark.skipif(

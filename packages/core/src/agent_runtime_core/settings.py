@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     tools_max_response_bytes: int = Field(
         default=5_000_000, ge=1, description="Largest response an HTTP tool may declare."
     )
+    mcp_stdio_servers: dict[str, str] = Field(
+        default_factory=dict[str, str],
+        description=(
+            "stdio MCP servers the operator installed on the workers, name → command line (JSON, "
+            'e.g. {"files": "mcp-server-files --root /srv"}); versions name them, never a command.'
+        ),
+    )
     tool_result_max_chars: int = Field(
         default=20_000,
         ge=100,

@@ -26,6 +26,8 @@ from agent_runtime_worker.events import RunEventWriter
 from agent_runtime_worker.governance.budgets import BudgetService, StreamedRequests
 from agent_runtime_worker.models.registry import ProviderSettings
 from agent_runtime_worker.tools import HttpGetPolicy
+from agent_runtime_worker.tools.http_tool import HttpToolPolicy, SigningKeyResolver
+from agent_runtime_worker.tools.mcp import McpPolicy, SecretResolver
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,33 @@ class WorkerDependencies:
     """The limits the ``http_get`` tool enforces."""
     streamed_requests: StreamedRequests = field(default_factory=StreamedRequests)
     """Streamed model requests in flight, handed from the model to its event recorder."""
+    secrets: SecretResolver | None = None
+    """Reads tenants' secrets (HTTP tool and MCP server headers' ``{{secrets.NAME}}``); ``None``:
+    none exist, so a header naming one fails its call."""
+    signing_keys: SigningKeyResolver | None = None
+    """Reads tenants' keys for signing HTTP tool requests; ``None``: requests go unsigned."""
+
+    @property
+    def http_tool_policy(self) -> HttpToolPolicy:
+        """What HTTP tools may do on this worker."""
+        settings = self.settings
+        return HttpToolPolicy(
+            require_https=settings.tools_require_https,
+            allow_private_networks=settings.tools_allow_private_networks,
+            max_timeout_s=settings.tools_max_timeout_s,
+            max_response_bytes=settings.tools_max_response_bytes,
+        )
+
+    @property
+    def mcp_policy(self) -> McpPolicy:
+        """What MCP servers may do on this worker."""
+        settings = self.settings
+        return McpPolicy(
+            require_https=settings.tools_require_https,
+            allow_private_networks=settings.tools_allow_private_networks,
+            stdio_servers=dict(settings.mcp_stdio_servers),
+            max_timeout_s=settings.tools_max_timeout_s,
+        )
 
     @classmethod
     def open(cls, settings: Settings, database: Database) -> WorkerDependencies:

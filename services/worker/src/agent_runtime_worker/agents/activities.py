@@ -26,19 +26,23 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
-from pydantic_ai import ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext, ToolFailed
 from pydantic_ai.messages import AgentStreamEvent
 from pydantic_ai.models import Model
+from pydantic_ai.toolsets import AbstractToolset
 from temporalio import activity
 
 from agent_runtime_core.catalog import RETIRED_TOOLS
 from agent_runtime_core.lifecycle import DedupeKey, EventType
+from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.agents.model_events import ModelEventRecorder
 from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.models.governed import ModelResolver
 from agent_runtime_worker.tools import HttpGetPolicy
+from agent_runtime_worker.tools.http_tool import HttpToolConfigError, call_http_tool, secret_names
+from agent_runtime_worker.tools.mcp import McpServers
 
 current_tool_idempotency_key: ContextVar[str | None] = ContextVar(
     "current_tool_idempotency_key", default=None
@@ -69,6 +73,8 @@ class AgentActivities:
         self.dependencies = dependencies
         self.events = dependencies.events
         self.models = ModelResolver(dependencies)
+        self.mcp = McpServers(dependencies.mcp_policy, dependencies.secrets, record_call=self.call_tool)
+        """Builds runs' MCP toolsets; its tool-list cache lives as long as this worker."""
 
     @property
     def http_get_policy(self) -> HttpGetPolicy:
@@ -78,6 +84,10 @@ class AgentActivities:
     def resolve_model(self, model_id: str) -> Model | None:
         """The governed model a model-request activity calls."""
         return self.models.resolve(model_id)
+
+    async def mcp_toolset(self, ctx: RunContext[RunDeps]) -> AbstractToolset[RunDeps] | None:
+        """The tools of the run's MCP servers, built inside the ``mcp`` toolset's activities."""
+        return await self.mcp.toolset(ctx.deps.tenant_id, ctx.deps.mcp_servers)
 
     @classify_database_errors
     async def record_model_events(
@@ -94,6 +104,40 @@ class AgentActivities:
             recorder.deltas.abort()
             raise
         await recorder.finish()
+
+    async def call_http_tool(self, config: ToolConfig, args: dict[str, Any], ctx: RunContext[Any]) -> Any:
+        """Send one call of the tenant's HTTP tool (inside its ``call_tool`` activity, between the
+        events :meth:`call_tool` records): read the secrets its headers name and the tenant's
+        signing keys, then send the signed request with the call's idempotency key."""
+        endpoint = config.http
+        if endpoint is None:  # pragma: no cover - HttpToolset offers only tools with an endpoint
+            raise ModelRetry(f"The tool '{config.name}' has no endpoint; it was not called.")
+        deps: RunDeps = ctx.deps
+        names = secret_names(endpoint.headers)
+        secrets: dict[str, str] = {}
+        if names and self.dependencies.secrets is not None:
+            secrets = await self.dependencies.secrets.values(deps.tenant_id, names)
+        keys = []
+        if self.dependencies.signing_keys is not None:
+            keys = await self.dependencies.signing_keys.signing_keys(deps.tenant_id)
+        key = current_tool_idempotency_key.get() or tool_idempotency_key(
+            deps.run_id, ctx.tool_call_id or config.name
+        )
+        try:
+            return await call_http_tool(
+                endpoint,
+                args,
+                idempotency_key=key,
+                secrets=secrets,
+                signing_keys=keys,
+                policy=self.dependencies.http_tool_policy,
+            )
+        except HttpToolConfigError as error:
+            # A secret deleted since the version was created, a header the worker refuses:
+            # nothing was sent; the model reads why (the message names no secret value).
+            raise ModelRetry(
+                f"The tool '{config.name}' cannot be called: {error} It was not called."
+            ) from None
 
     @classify_database_errors
     async def call_tool(
@@ -128,7 +172,7 @@ class AgentActivities:
         started = time.monotonic()
         try:
             result = await call()
-        except ModelRetry as exc:
+        except (ModelRetry, ToolFailed) as exc:
             await self.events.record(
                 deps.tenant_id,
                 deps.run_id,

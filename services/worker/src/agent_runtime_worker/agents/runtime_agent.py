@@ -26,10 +26,11 @@ The slot is per process, because the agent is: a process runs one worker (tests 
 test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
-``agent_runtime`` and the toolset ids ``builtin`` and ``http`` give activities such as
+``agent_runtime`` and the toolset ids ``builtin``, ``http`` and ``mcp`` give activities such as
 ``agent__agent_runtime__model_request_stream``,
-``agent__agent_runtime__toolset__builtin__call_tool`` and
-``agent__agent_runtime__toolset__http__call_tool``.
+``agent__agent_runtime__toolset__builtin__call_tool``,
+``agent__agent_runtime__toolset__http__call_tool`` and (the version's MCP servers, listed and
+called inside them) ``agent__agent_runtime__dynamic_toolset__mcp__get_tools`` / ``__call_tool``.
 """
 
 from __future__ import annotations
@@ -47,13 +48,14 @@ from pydantic_ai.durable_exec.temporal import TemporalDurability
 from pydantic_ai.messages import AgentStreamEvent
 from pydantic_ai.models import Model, ModelRequestContext
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
-from pydantic_ai.toolsets import ToolsetTool
+from pydantic_ai.toolsets import AbstractToolset, DynamicToolset, ToolsetTool, WrapperToolset
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
 from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, RETIRED_TOOLS
 from agent_runtime_core.temporal import ToolConfig
+from agent_runtime_core.temporal.contracts import McpServerConfig
 from agent_runtime_worker.agents.http_toolset import HTTP_TOOLSET_ID, HttpToolset
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
@@ -63,6 +65,9 @@ from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
 
 AGENT_NAME: Final = "agent_runtime"
 BUILTIN_TOOLSET_ID: Final = "builtin"
+MCP_TOOLSET_ID: Final = "mcp"
+MCP_SERVER_METADATA_KEY: Final = "agent_runtime_mcp_server"
+"""Key of an MCP tool definition's ``metadata`` naming its server (set inside the listing activity)."""
 
 
 class RunDeps(BaseModel):
@@ -79,6 +84,8 @@ class RunDeps(BaseModel):
     them as ``model.fallback`` events."""
     http_tools: list[ToolConfig] = []
     """The version's HTTP tools (``HttpToolset``): definitions and endpoints, secrets by name only."""
+    mcp_servers: list[McpServerConfig] = []
+    """The agent version's MCP servers (header values name secrets, never hold them)."""
 
 
 class DeferredCallHandler(Protocol):
@@ -119,6 +126,10 @@ class AgentActivitySide(Protocol):
 
     async def call_http_tool(self, config: ToolConfig, args: dict[str, Any], ctx: RunContext[Any]) -> Any:
         """Send one call of the tenant's HTTP tool ``config`` (signed, with its secrets)."""
+        ...
+
+    async def mcp_toolset(self, ctx: RunContext[RunDeps]) -> AbstractToolset[RunDeps] | None:
+        """The tools of the run's MCP servers (inside the ``mcp`` toolset's activities)."""
         ...
 
 
@@ -193,6 +204,29 @@ class RecordingHttpToolset(HttpToolset):
         return await activity_side.bound.call_tool(name, tool_args, ctx, call)
 
 
+async def mcp_servers_toolset(ctx: RunContext[RunDeps]) -> AbstractToolset[RunDeps] | None:
+    """The dynamic ``mcp`` toolset's function: runs inside its listing and calling activities."""
+    if not ctx.deps.mcp_servers:
+        return None
+    return await activity_side.bound.mcp_toolset(ctx)
+
+
+class McpServersToolset(WrapperToolset[RunDeps]):
+    """The version's MCP servers' tools; a run without MCP servers lists nothing and schedules no
+    activity (so histories of such runs are unchanged by this toolset's existence)."""
+
+    async def get_tools(self, ctx: RunContext[RunDeps]) -> dict[str, ToolsetTool[RunDeps]]:
+        """List through the durable toolset only when the version has MCP servers."""
+        if not ctx.deps.mcp_servers:
+            return {}
+        return await super().get_tools(ctx)
+
+
+def _mcp_server_of(tool_def: ToolDefinition) -> str | None:
+    server = (tool_def.metadata or {}).get(MCP_SERVER_METADATA_KEY)
+    return server if isinstance(server, str) else None
+
+
 async def only_enabled_tools(
     ctx: RunContext[RunDeps], tool_defs: list[ToolDefinition]
 ) -> list[ToolDefinition]:
@@ -202,12 +236,20 @@ async def only_enabled_tools(
     call to either ends the step as a deferred call (no activity runs) that
     :func:`resolve_deferred_calls` waits out with the workflow. A retired tool the version still
     enables stays offered (a history that called it must issue the same commands on replay) but
-    says so; a call to it gets a tool error.
+    says so; a call to it gets a tool error. The version's MCP servers' tools (already filtered
+    by each server's list) are offered, ``unapproved`` when their server requires approval.
     """
     enabled = set(ctx.deps.enabled_tools)
     needs_approval = set(ctx.deps.approval_tools)
+    mcp_servers = {server.name: server for server in ctx.deps.mcp_servers}
     offered: list[ToolDefinition] = []
     for tool_def in tool_defs:
+        if (server_name := _mcp_server_of(tool_def)) is not None:
+            server = mcp_servers.get(server_name)
+            if server is None:
+                continue
+            offered.append(replace(tool_def, kind="unapproved") if server.requires_approval else tool_def)
+            continue
         if tool_def.name not in enabled:
             continue
         if tool_def.name in RETIRED_TOOLS:
@@ -325,6 +367,14 @@ durability = RuntimeDurability(
             retry_policy=TOOL_RETRY_POLICY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         ),
+        # Listing (per step; cheap while the worker's tool-list cache is fresh) and calling: a
+        # server that is down is retried by TOOL_RETRY_POLICY, then fails clearly.
+        MCP_TOOLSET_ID: ActivityConfig(
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=TOOL_RETRY_POLICY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        ),
     },
 )
 
@@ -335,13 +385,14 @@ builtin_toolset = build_builtin_toolset(
 )
 
 http_toolset = RecordingHttpToolset(lambda: activity_side.bound.call_http_tool)
+mcp_toolset = McpServersToolset(DynamicToolset[RunDeps](mcp_servers_toolset, id=MCP_TOOLSET_ID))
 
 runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     build_scripted_model(),  # a default is required; every run passes its own `model=`
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset, http_toolset],
+    toolsets=[builtin_toolset, http_toolset, mcp_toolset],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),

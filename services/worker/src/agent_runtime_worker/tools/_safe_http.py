@@ -44,6 +44,7 @@ __all__ = [
     "TooManyRedirects",
     "UrlRefused",
     "decode_text",
+    "is_cloud_metadata_address",
     "is_public_address",
     "parse_url",
     "resolve_allowed_addresses",
@@ -290,7 +291,7 @@ async def resolve_allowed_addresses(
     except ValueError:
         addresses = await _resolve(host, url.port or (443 if url.scheme == "https" else 80))
     for address in addresses:
-        if _is_cloud_metadata_address(address):
+        if is_cloud_metadata_address(address):
             raise UrlRefused(
                 f"Refusing to {action} {url}: {address} is a cloud metadata endpoint, "
                 "which is never reachable from tools."
@@ -331,7 +332,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
-def _is_cloud_metadata_address(address: IPAddress) -> bool:
+def is_cloud_metadata_address(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
         address = ipaddress.IPv6Address(address.packed)
         embedded = _embedded_ipv4(address)

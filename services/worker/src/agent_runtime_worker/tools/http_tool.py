@@ -35,7 +35,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,6 +63,7 @@ __all__ = [
     "HttpToolConfigError",
     "HttpToolPolicy",
     "RenderedHeaders",
+    "SigningKeyResolver",
     "call_http_tool",
     "effective_attempts",
     "max_call_duration_s",
@@ -154,6 +155,14 @@ class RenderedHeaders:
 
     def __repr__(self) -> str:  # never print the values
         return f"RenderedHeaders(names={sorted(self.headers)!r}, sensitive={sorted(self.sensitive)!r})"
+
+
+class SigningKeyResolver(Protocol):
+    """Reads a tenant's signing keys (the worker's signing-key repository implements it)."""
+
+    async def signing_keys(self, tenant_id: str) -> list[SigningKey]:
+        """The keys to sign with now: the current one first, then those still in their overlap."""
+        ...
 
 
 def secret_names(templates: Mapping[str, str]) -> set[str]:

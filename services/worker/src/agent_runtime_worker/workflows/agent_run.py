@@ -120,6 +120,12 @@ BUDGET_RESET_MARGIN = timedelta(seconds=1)
 MODEL_FALLBACK_PATCH = "model-fallback"
 """Runs started before fallback existed never fell over (their histories have no such requests)."""
 
+MCP_SERVERS_PATCH = "mcp-servers"
+"""Offering the version's MCP servers' tools (new activities): a run that an earlier build started
+ignored its version's servers, and keeps doing so on replay. Runs without servers never reach it."""
+MCP_SERVER_UNREACHABLE = "McpServerUnreachable"
+"""The failure type of an MCP server's tool listing that could not reach it (``tools.mcp``)."""
+
 LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
 BOOKKEEPING_FAILURE_ENDS_RUN_PATCH = "bookkeeping-failure-ends-run"
@@ -165,7 +171,7 @@ def run_error_for_activity_failure(exc: ActivityError) -> tuple[str, str]:
         return "budget_exceeded", message
     if error_type and error_type.startswith("Model"):
         return "model_error", f"{error_type}: {message}"
-    if "call_tool" in exc.activity_type:
+    if "call_tool" in exc.activity_type or error_type == MCP_SERVER_UNREACHABLE:
         return "tool_error", message
     return "activity_failed", f"{exc.activity_type}: {message}"
 
@@ -241,6 +247,8 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         )
         if agent.fallback_models and workflow.patched(MODEL_FALLBACK_PATCH):
             deps.fallback_models = list(agent.fallback_models)
+        if agent.mcp_servers and workflow.patched(MCP_SERVERS_PATCH):
+            deps.mcp_servers = list(agent.mcp_servers)
         try:
             result = await runtime_agent.run(
                 run_input.input,
