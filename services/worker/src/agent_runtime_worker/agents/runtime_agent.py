@@ -26,7 +26,8 @@ The slot is per process, because the agent is: a process runs one worker (tests 
 test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
-``agent_runtime`` and the toolset id ``builtin`` give activities such as
+``agent_runtime`` and the toolset ids ``builtin`` and ``packages`` (the tools of installed tool
+packages, :mod:`agent_runtime_worker.tools.packages`) give activities such as
 ``agent__agent_runtime__model_request_stream`` and
 ``agent__agent_runtime__toolset__builtin__call_tool``.
 """
@@ -51,15 +52,17 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
-from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, RETIRED_TOOLS
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, HUMAN_INPUT_TOOL, RETIRED_TOOLS
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
+from agent_runtime_worker.tools.packages import PackageToolset, discover_tool_packages
 
 AGENT_NAME: Final = "agent_runtime"
 BUILTIN_TOOLSET_ID: Final = "builtin"
+PACKAGES_TOOLSET_ID: Final = "packages"
 
 
 class RunDeps(BaseModel):
@@ -167,6 +170,17 @@ class RecordingToolset(FunctionToolset[RunDeps]):
         """Run the tool through the worker's activity side (which records it)."""
         call = functools.partial(super().call_tool, name, tool_args, ctx, tool)
         return await activity_side.bound.call_tool(name, tool_args, ctx, call)
+
+
+class RecordingPackageToolset(RecordingToolset, PackageToolset[RunDeps]):
+    """The installed tool packages' tools, recorded like the built-in ones (one activity per call)."""
+
+
+def enabled_non_builtin_tools(ctx: RunContext[RunDeps]) -> list[str]:
+    """The enabled names only a tool package can serve (the package toolset stands in for the
+    ones this worker lacks, so histories that called them replay)."""
+    builtin = {*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS}
+    return [name for name in ctx.deps.enabled_tools if name not in builtin]
 
 
 async def only_enabled_tools(
@@ -292,7 +306,13 @@ durability = RuntimeDurability(
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=TOOL_RETRY_POLICY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
+        ),
+        PACKAGES_TOOLSET_ID: ActivityConfig(
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=TOOL_RETRY_POLICY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        ),
     },
 )
 
@@ -302,12 +322,21 @@ builtin_toolset = build_builtin_toolset(
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )
 
+installed_tool_packages = discover_tool_packages(reserved_names={*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS})
+"""The tool packages installed with this worker (``build_worker`` refuses to start on problems)."""
+
+package_toolset = RecordingPackageToolset(
+    [package_tool.tool for package_tool in installed_tool_packages.tools],
+    id=PACKAGES_TOOLSET_ID,
+    absent_tools=enabled_non_builtin_tools,
+)
+
 runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     build_scripted_model(),  # a default is required; every run passes its own `model=`
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset],
+    toolsets=[builtin_toolset, package_toolset],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),
