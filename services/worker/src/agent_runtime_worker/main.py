@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -27,10 +28,15 @@ from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.activities import AgentActivities
-from agent_runtime_worker.agents.runtime_agent import activity_side, builtin_toolset
+from agent_runtime_worker.agents.runtime_agent import (
+    activity_side,
+    builtin_toolset,
+    installed_tool_packages,
+)
 from agent_runtime_worker.contracts import HumanRequestActivityContract, RunActivityContract
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
+from agent_runtime_worker.tool_catalog import CatalogRegistration, describe, served_tools
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 logger = logging.getLogger(__name__)
@@ -48,6 +54,8 @@ def check_catalog() -> None:
     expected = sorted({*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS})
     if implemented != expected:
         raise RuntimeError(f"worker tools {implemented} differ from the catalog's {expected}")
+    # Installed tool packages that break the contract stop the worker here, each one named.
+    installed_tool_packages.check()
 
 
 def with_pydantic_ai_converter(client: Client) -> Client:
@@ -70,19 +78,39 @@ class RuntimeWorker(Worker):
     """A Temporal ``Worker`` that closes the dependencies it opened, once it has shut down."""
 
     def __init__(
-        self, client: Client, *, owned_dependencies: WorkerDependencies | None, **config: Any
+        self,
+        client: Client,
+        *,
+        owned_dependencies: WorkerDependencies | None,
+        catalog_registration: CatalogRegistration | None = None,
+        **config: Any,
     ) -> None:
         """A worker of ``client`` (``config``: ``Worker``'s options); it closes
-        ``owned_dependencies`` (``None``: its caller owns them) when it stops running."""
+        ``owned_dependencies`` (``None``: its caller owns them) when it stops running, and keeps
+        its tools in the catalog (``catalog_registration``) while it runs."""
         # The SDK's activities parameter is typed `Callable[..., Unknown]`.
         super().__init__(client, **config)  # pyright: ignore[reportUnknownMemberType]
         self._owned_dependencies = owned_dependencies
+        self._catalog_registration = catalog_registration
 
     async def run(self) -> None:
-        """Run until shut down, then close the owned dependencies (Redis clients)."""
+        """Run until shut down, then close the owned dependencies (Redis clients).
+
+        The catalog registration runs beside the worker (it retries on its own and never stops
+        the worker) and ends with it.
+        """
+        registering = (
+            asyncio.create_task(self._catalog_registration.run(), name="tool-catalog-registration")
+            if self._catalog_registration is not None
+            else None
+        )
         try:
             await super().run()
         finally:
+            if registering is not None:
+                registering.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await registering
             if self._owned_dependencies is not None:
                 await self._owned_dependencies.aclose()
 
@@ -132,9 +160,12 @@ def build_worker(
     # do their I/O with this worker's dependencies from now on.
     activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
+    tools = served_tools(builtin_toolset, installed_tool_packages)
+    logger.info("worker serves tools: %s", describe(tools))
     return RuntimeWorker(
         client,
         owned_dependencies=owned,
+        catalog_registration=CatalogRegistration(database, tools, worker=client.identity),
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[AgentRunWorkflow],
         activities=bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),

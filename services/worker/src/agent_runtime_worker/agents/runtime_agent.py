@@ -26,9 +26,11 @@ The slot is per process, because the agent is: a process runs one worker (tests 
 test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
-``agent_runtime`` and the toolset ids ``builtin``, ``http`` and ``mcp`` give activities such as
+``agent_runtime`` and the toolset ids ``builtin``, ``packages`` (the tools of installed tool
+packages, :mod:`agent_runtime_worker.tools.packages`), ``http`` and ``mcp`` give activities such as
 ``agent__agent_runtime__model_request_stream``,
 ``agent__agent_runtime__toolset__builtin__call_tool``,
+``agent__agent_runtime__toolset__packages__call_tool``,
 ``agent__agent_runtime__toolset__http__call_tool`` and (the version's MCP servers, listed and
 called inside them) ``agent__agent_runtime__dynamic_toolset__mcp__get_tools`` / ``__call_tool``.
 """
@@ -53,7 +55,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
-from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, RETIRED_TOOLS
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, HUMAN_INPUT_TOOL, RETIRED_TOOLS
 from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_core.temporal.contracts import McpServerConfig
 from agent_runtime_worker.agents.http_toolset import HTTP_TOOLSET_ID, HttpToolset
@@ -62,9 +64,11 @@ from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallback
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
 from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
+from agent_runtime_worker.tools.packages import PackageToolset, discover_tool_packages
 
 AGENT_NAME: Final = "agent_runtime"
 BUILTIN_TOOLSET_ID: Final = "builtin"
+PACKAGES_TOOLSET_ID: Final = "packages"
 MCP_TOOLSET_ID: Final = "mcp"
 MCP_SERVER_METADATA_KEY: Final = "agent_runtime_mcp_server"
 """Key of an MCP tool definition's ``metadata`` naming its server (set inside the listing activity)."""
@@ -227,6 +231,17 @@ def _mcp_server_of(tool_def: ToolDefinition) -> str | None:
     return server if isinstance(server, str) else None
 
 
+class RecordingPackageToolset(RecordingToolset, PackageToolset[RunDeps]):
+    """The installed tool packages' tools, recorded like the built-in ones (one activity per call)."""
+
+
+def enabled_non_builtin_tools(ctx: RunContext[RunDeps]) -> list[str]:
+    """The enabled names only a tool package can serve (the package toolset stands in for the
+    ones this worker lacks, so histories that called them replay)."""
+    served_elsewhere = {*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS, *(tool.name for tool in ctx.deps.http_tools)}
+    return [name for name in ctx.deps.enabled_tools if name not in served_elsewhere]
+
+
 async def only_enabled_tools(
     ctx: RunContext[RunDeps], tool_defs: list[ToolDefinition]
 ) -> list[ToolDefinition]:
@@ -359,6 +374,12 @@ durability = RuntimeDurability(
             retry_policy=TOOL_RETRY_POLICY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         ),
+        PACKAGES_TOOLSET_ID: ActivityConfig(
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=TOOL_RETRY_POLICY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        ),
         HTTP_TOOLSET_ID: ActivityConfig(
             # The endpoint's own timeout and retry policy bound a call; this outer limit only
             # catches a call that hangs past all of them.
@@ -384,6 +405,15 @@ builtin_toolset = build_builtin_toolset(
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )
 
+installed_tool_packages = discover_tool_packages(reserved_names={*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS})
+"""The tool packages installed with this worker (``build_worker`` refuses to start on problems)."""
+
+package_toolset = RecordingPackageToolset(
+    [package_tool.tool for package_tool in installed_tool_packages.tools],
+    id=PACKAGES_TOOLSET_ID,
+    absent_tools=enabled_non_builtin_tools,
+)
+
 http_toolset = RecordingHttpToolset(lambda: activity_side.bound.call_http_tool)
 mcp_toolset = McpServersToolset(DynamicToolset[RunDeps](mcp_servers_toolset, id=MCP_TOOLSET_ID))
 
@@ -392,7 +422,7 @@ runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset, http_toolset, mcp_toolset],
+    toolsets=[builtin_toolset, package_toolset, http_toolset, mcp_toolset],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),

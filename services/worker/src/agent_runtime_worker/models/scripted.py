@@ -3,16 +3,18 @@
 It reads the user's prompt and calls each of the agent's tools that the prompt gives arguments
 for (all in one turn, so they run in parallel): ``calculator`` with an arithmetic expression
 found in the prompt, ``current_time`` with an IANA timezone named in it (else UTC),
-``http_get`` with a URL in it, ``ask_human`` with a question about the prompt. When the tools
-have answered, it replies from their results. Its reply is streamed in chunks, like a real
-model's. No network, no key, same answer every time.
+``http_get`` with a URL in it, ``ask_human`` with a question about the prompt; any other tool
+(e.g. from a tool package) with arguments derived from its JSON schema
+(:func:`schema_tool_calls`). When the tools have answered, it replies from their results. Its
+reply is streamed in chunks, like a real model's. No network, no key, same answer every time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -24,6 +26,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from pydantic_ai.tools import ToolDefinition
 
 MODEL_NAME = "builtin:scripted"
 
@@ -66,6 +69,65 @@ def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dic
     return calls
 
 
+SCRIPTED_BUILTIN_TOOLS = frozenset({"calculator", "current_time", "http_get", "ask_human"})
+"""The tools :func:`planned_tool_calls` knows; :func:`schema_tool_calls` handles the others."""
+
+
+def _named_value(prompt: str, name: str) -> str | None:
+    """``name=value`` or ``name: value`` in the prompt (value: quoted, or up to a space/,/;)."""
+    match = re.search(rf"\b{re.escape(name)}\s*[=:]\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s,;]+))", prompt)
+    if match is None:
+        return None
+    return next(group for group in match.groups() if group is not None)
+
+
+def _typed(value: str, schema: dict[str, Any]) -> Any:
+    """``value`` as the property's JSON type (numbers and booleans), else the string."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        return value
+    if kind == "boolean" and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    return value
+
+
+def schema_tool_calls(prompt: str, tools: Sequence[ToolDefinition]) -> list[tuple[str, dict[str, Any]]]:
+    """Calls of ``tools`` with arguments derived from each tool's JSON schema.
+
+    Each required property takes, in order: a ``name=value`` / ``name: value`` in the prompt, the
+    property's ``examples[0]``, its ``default``, or, when it is the tool's only required property
+    and a string, the whole prompt. A tool whose required properties cannot all be derived is not
+    called.
+    """
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for tool in tools:
+        schema = tool.parameters_json_schema
+        properties: dict[str, Any] = schema.get("properties") or {}
+        required: list[str] = schema.get("required") or []
+        arguments: dict[str, Any] = {}
+        for name in required:
+            spec: dict[str, Any] = properties.get(name) or {}
+            examples: list[Any] = spec.get("examples") or []
+            if (found := _named_value(prompt, name)) is not None:
+                arguments[name] = _typed(found, spec)
+            elif examples:
+                arguments[name] = examples[0]
+            elif "default" in spec:
+                arguments[name] = spec["default"]
+            elif len(required) == 1 and spec.get("type") == "string":
+                arguments[name] = prompt
+            else:
+                break
+        else:
+            calls.append((tool.name, arguments))
+    return calls
+
+
 def _tool_returns(messages: list[ModelMessage]) -> list[ToolReturnPart]:
     return [
         part
@@ -101,13 +163,18 @@ def _answer(prompt: str, returns: list[ToolReturnPart]) -> str:
     return "Here is what my tools found:\n" + "\n".join(lines)
 
 
-def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict[str, str]]] | str:
+def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict[str, Any]]] | str:
     """Tool calls to make now, or the final answer text."""
     prompt = _user_prompt(messages)
     returns = _tool_returns(messages)
     if returns:
         return _answer(prompt, returns)
-    calls = planned_tool_calls(prompt, {tool.name for tool in info.function_tools})
+    calls: list[tuple[str, dict[str, Any]]] = [
+        *planned_tool_calls(prompt, {tool.name for tool in info.function_tools}),
+        *schema_tool_calls(
+            prompt, [tool for tool in info.function_tools if tool.name not in SCRIPTED_BUILTIN_TOOLS]
+        ),
+    ]
     return calls or _answer(prompt, [])
 
 
