@@ -209,7 +209,7 @@ class FakeKms:
 
     def generate_data_key(
         self, *, KeyId: str, KeySpec: str, EncryptionContext: dict[str, str]
-    ) -> dict[str, Any]:  # noqa: N803
+    ) -> dict[str, Any]:
         assert KeySpec == "AES_256"
         self.calls.append(f"generate_data_key {KeyId}")
         plaintext = os.urandom(32)
@@ -219,13 +219,13 @@ class FakeKms:
             "CiphertextBlob": self._wrap(plaintext, EncryptionContext),
         }
 
-    def encrypt(self, *, KeyId: str, Plaintext: bytes, EncryptionContext: dict[str, str]) -> dict[str, Any]:  # noqa: N803
+    def encrypt(self, *, KeyId: str, Plaintext: bytes, EncryptionContext: dict[str, str]) -> dict[str, Any]:
         self.calls.append(f"encrypt {KeyId}")
         return {"KeyId": self.ARN, "CiphertextBlob": self._wrap(Plaintext, EncryptionContext)}
 
     def decrypt(
         self, *, CiphertextBlob: bytes, KeyId: str, EncryptionContext: dict[str, str]
-    ) -> dict[str, Any]:  # noqa: N803
+    ) -> dict[str, Any]:
         self.calls.append(f"decrypt {KeyId}")
         wrapped = json.loads(CiphertextBlob)
         if KeyId != self.ARN or wrapped["context"] != EncryptionContext:
