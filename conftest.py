@@ -205,6 +205,9 @@ async def worker_settings(  # type: ignore[no-untyped-def]
             "temporal_ui_url": "http://127.0.0.1:8233",
             "http_get_allow_private_networks": True,
             "redis_url": redis_url,
+            # A fixed key-encryption key for tool secrets (32 bytes, test only).
+            "secrets_keys": {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},
+            "secrets_active_key_id": "test-1",
         }
     )
 

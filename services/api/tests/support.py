@@ -26,6 +26,11 @@ VERSION = {"model": "builtin:scripted", "instructions": "Be brief.", "tools": [{
 TERMINAL_STATUSES = {"succeeded", "failed", "cancelled", "timed_out"}
 TERMINAL_EVENTS = {"run.succeeded", "run.failed", "run.cancelled", "run.timed_out"}
 
+TEST_SECRETS_KEYS = {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="}
+"""A fixed key-encryption key for tool secrets (32 bytes, test only)."""
+SECRETS_SETTINGS = {"secrets_keys": TEST_SECRETS_KEYS, "secrets_active_key_id": "test-1"}
+"""Settings of the tests' secrets encryption; a test may override them (``secrets_keys={}``)."""
+
 FAST_STREAMS = StreamOptions(keepalive_s=0.3, poll_interval_s=0.05, reconcile_interval_s=0.3)
 """Stream timings short enough for tests."""
 
@@ -35,7 +40,9 @@ FAST_STREAMS = StreamOptions(keepalive_s=0.3, poll_interval_s=0.05, reconcile_in
 
 def build_app(database_url: str, tenant_id: str, **overrides: object) -> FastAPI:
     """The API app as a tenant of its own sees it."""
-    settings = Settings.model_validate({"database_url": database_url, "database_pool_size": 3, **overrides})
+    settings = Settings.model_validate(
+        {"database_url": database_url, "database_pool_size": 3, **SECRETS_SETTINGS, **overrides}
+    )
     app = create_app(settings)
     app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=tenant_id, subject="test")
     return app
@@ -43,7 +50,9 @@ def build_app(database_url: str, tenant_id: str, **overrides: object) -> FastAPI
 
 def build_authenticating_app(database_url: str, **overrides: object) -> FastAPI:
     """The API app with its real authentication (API keys, and OIDC when configured)."""
-    settings = Settings.model_validate({"database_url": database_url, "database_pool_size": 3, **overrides})
+    settings = Settings.model_validate(
+        {"database_url": database_url, "database_pool_size": 3, **SECRETS_SETTINGS, **overrides}
+    )
     return create_app(settings)
 
 

@@ -138,6 +138,9 @@ def stack(database_url: str, temporal_env: WorkflowEnvironment, redis_url: str) 
             "redis_url": redis_url,
             # Thousands of generated requests: rate limits would answer most of them 429.
             "rate_limit_enabled": False,
+            # Tool secrets: a fixed test key, so their 201/200 paths are generated too.
+            "secrets_keys": {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},
+            "secrets_active_key_id": "test-1",
         }
     )
 

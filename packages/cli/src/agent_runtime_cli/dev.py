@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from agent_runtime_cli.api_keys import ensure_dev_api_key
+from agent_runtime_cli.dev_secrets import DevSecretsKeyError, ensure_dev_secrets_key
 from agent_runtime_cli.embedded import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -152,6 +153,8 @@ def run_dev_stack(options: DevOptions) -> int:
             port_hint=_hint("--temporal-port", "AGENT_RUNTIME_DEV_TEMPORAL_PORT"),
             ui_port_hint=_hint("--temporal-ui-port", "AGENT_RUNTIME_DEV_TEMPORAL_UI_PORT"),
         )
+        # Before anything starts: an unusable key file stops us with a clear message.
+        secrets_env = ensure_dev_secrets_key(data_dir)
         with Supervisor() as supervisor:
             if postgres is not None:
                 supervisor.attach(
@@ -193,6 +196,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 "AGENT_RUNTIME_REDIS_URL": redis_url,
                 "AGENT_RUNTIME_WORKER_METRICS_PORT": str(options.worker_metrics_port),
                 "AGENT_RUNTIME_WORKER_METRICS_HOST": options.host,
+                **secrets_env,
                 **_child_bytecode_env(data_dir),
             }
             command = [sys.executable, "-m", "agent_runtime_cli"]
@@ -240,6 +244,9 @@ def run_dev_stack(options: DevOptions) -> int:
                 )
             return supervisor.run()
     except PortInUseError as exc:
+        _say(f"error: {exc}")
+        return 2
+    except DevSecretsKeyError as exc:
         _say(f"error: {exc}")
         return 2
     except (EmbeddedPostgresError, EmbeddedValkeyError, TemporalServerError) as exc:

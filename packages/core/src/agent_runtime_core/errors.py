@@ -118,3 +118,13 @@ class RateLimitedError(DomainError):
 def _quoted(text: str) -> str:
     """``text`` made safe inside a quoted-string of an HTTP header."""
     return text.replace("\\", "\\\\").replace('"', "'").replace("\r", " ").replace("\n", " ")
+
+
+class SecretsNotConfiguredError(DomainError):
+    """No key to encrypt or decrypt tenants' secrets is configured (or it is unusable): the
+    deployment refuses to store or read them rather than keep them in clear."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail=detail, status=503, code="secrets_not_configured", title="Secrets not configured"
+        )

@@ -41,3 +41,13 @@ def new_audit_id() -> str:
 def new_api_key_id() -> str:
     """Return a new API key id (``key_…``)."""
     return new_id(PREFIXES["api_key"])
+
+
+def new_secret_id() -> str:
+    """Return a new tool secret id (``sec_…``)."""
+    return new_id(PREFIXES["secret"])
+
+
+def new_signing_key_id() -> str:
+    """Return a new signing key id (``sig_…``)."""
+    return new_id(PREFIXES["signing_key"])

@@ -134,6 +134,49 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Tenants' secrets and signing keys: envelope encryption (agent_runtime_core.crypto). Without
+    # a key, the API answers 503 `secrets_not_configured` instead of storing anything in clear.
+    secrets_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "Local key-encryption keys as a JSON object: key id → base64 of 32 random bytes "
+            "(`agent-runtime dev` makes one). Keep retired keys here until every secret was "
+            "re-wrapped with the active one."
+        ),
+    )
+    secrets_active_key_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The key of `secrets_keys` new secrets are encrypted with (required with keys).",
+    )
+    secrets_kms_key_id: str | None = Field(
+        default=None,
+        description=(
+            "AWS KMS key (id, ARN or alias) for envelope encryption in production; needs boto3. "
+            "Wins over `secrets_keys` for new values; local keys still decrypt older ones."
+        ),
+    )
+    secrets_kms_region: str | None = Field(
+        default=None, description="AWS region of the KMS key (default: the AWS configuration's)."
+    )
+
+    @model_validator(mode="after")
+    def _usable_secrets_keys(self) -> Self:
+        # Checked at start-up, so a typo fails the process, not the first secret. Messages name
+        # key ids only, never key material.
+        from agent_runtime_core.crypto import decode_local_key
+
+        for key_id, key in self.secrets_keys.items():
+            if not key_id or len(key_id) > 100:
+                raise ValueError("secrets_keys: key ids must be 1 to 100 characters")
+            try:
+                decode_local_key(key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"secrets_keys['{key_id}'] is not a valid key: {exc}") from None
+        if self.secrets_keys and self.secrets_active_key_id not in self.secrets_keys:
+            raise ValueError("secrets_active_key_id must name one of secrets_keys")
+        return self
+
     # Worker tuning (measured: a ~1 s sticky timeout plus heartbeats cut crash recovery to ~4 s).
     worker_sticky_queue_timeout_s: float = Field(default=1.0, gt=0)
     worker_max_concurrent_activities: int = Field(default=100, ge=1)

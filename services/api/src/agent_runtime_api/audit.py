@@ -61,6 +61,10 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("POST", "/v1/runs/{run_id}/input"): AuditAction("inputs.answer", "run", "run_id"),
     ("POST", "/v1/api-keys"): AuditAction("api_keys.create", "api_key"),
     ("DELETE", "/v1/api-keys/{key_id}"): AuditAction("api_keys.revoke", "api_key", "key_id"),
+    ("POST", "/v1/secrets"): AuditAction("secrets.create", "secret"),
+    ("PUT", "/v1/secrets/{name}"): AuditAction("secrets.update", "secret", "name"),
+    ("DELETE", "/v1/secrets/{name}"): AuditAction("secrets.delete", "secret", "name"),
+    ("POST", "/v1/tools/signing-keys"): AuditAction("signing_keys.rotate", "signing_key"),
     ("PUT", "/v1/budgets"): AuditAction("budgets.update", "budget"),
     ("PUT", "/v1/model-prices/{provider}/{model}"): AuditAction("model_prices.set", "model_price", "model"),
     ("DELETE", "/v1/model-prices/{provider}/{model}"): AuditAction(

@@ -34,12 +34,14 @@ from agent_runtime_api.services.human_requests import HumanRequestService
 from agent_runtime_api.services.limits import LimitsService
 from agent_runtime_api.services.providers import ProviderService
 from agent_runtime_api.services.runs import RunService
+from agent_runtime_api.services.secrets import SecretService
 from agent_runtime_api.services.streams import StreamOptions, StreamService
 from agent_runtime_api.services.usage import UsageService
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_api.tenant_limits import TenantLimitsCache
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.breakers import CircuitBreakers, breaker_config
+from agent_runtime_core.crypto import EnvelopeCipher, cipher_from_settings
 from agent_runtime_core.db import Database, UnitOfWork, session_scope
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
@@ -67,9 +69,13 @@ class AppState:
     ``settings.redis_url`` unless given (``None`` when it is empty)."""
     tenant_limits: TenantLimitsCache = field(init=False)
     """Each tenant's rate limits and active-run cap (overrides over the defaults)."""
+    cipher: EnvelopeCipher | None = field(init=False)
+    """Envelope encryption of tenants' secrets (``None``: no key configured; storing secrets is
+    then a 503)."""
 
     def __post_init__(self) -> None:
         self.tenant_limits = TenantLimitsCache(self.database, self.settings)
+        self.cipher = cipher_from_settings(self.settings)
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
         if self.circuit_breakers is None and self.settings.redis_url:
@@ -257,6 +263,14 @@ def get_api_key_service(session: SessionDep, principal: PrincipalDep) -> ApiKeyS
 
 
 ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
+
+
+def get_secret_service(state: AppStateDep, session: SessionDep, principal: PrincipalDep) -> SecretService:
+    """Secrets and signing keys of the caller's tenant, in the request's transaction."""
+    return SecretService(session, principal.tenant_id, state.cipher)
+
+
+SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 
 
 def get_audit_log_service(session: SessionDep, principal: PrincipalDep) -> AuditLogService:

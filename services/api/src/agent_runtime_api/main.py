@@ -23,6 +23,7 @@ from agent_runtime_api.routers import (
     limits,
     providers,
     runs,
+    secrets,
     streams,
     usage,
 )
@@ -114,6 +115,11 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
                 "name": "limits",
                 "description": "Rate limits and the active-run cap: yours, and (operators) any tenant's.",
             },
+            {
+                "name": "secrets",
+                "description": "Write-only secrets for your tools, and the keys that sign HTTP tool "
+                "requests (needs `secrets:manage`; listing secrets: `tools:read`).",
+            },
             {"name": "health", "description": "Probes."},
         ],
     )
@@ -136,6 +142,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         providers.router,
         usage.router,
         limits.router,
+        # Before any `/v1/tools/{id}` route: `signing-keys` is not a tool id.
+        secrets.signing_keys_router,
+        secrets.router,
     )
     for router in v1_routers:
         document_body_limits(router)

@@ -7,6 +7,8 @@ from agent_runtime_core.repositories.human_requests import HumanRequestRepositor
 from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
+from agent_runtime_core.repositories.signing_keys import Rotation, SigningKeyMaterial, SigningKeyRepository
+from agent_runtime_core.repositories.tool_secrets import ToolSecretRepository
 from agent_runtime_core.repositories.usage import BudgetRepository, ModelPriceRepository, UsageRepository
 
 __all__ = [
@@ -17,9 +19,13 @@ __all__ = [
     "BudgetRepository",
     "HumanRequestRepository",
     "ModelPriceRepository",
+    "Rotation",
     "RunEventRepository",
     "RunRepository",
+    "SigningKeyMaterial",
+    "SigningKeyRepository",
     "TenantLimitsRepository",
+    "ToolSecretRepository",
     "UsageRepository",
     "decode_cursor",
     "encode_cursor",

@@ -27,6 +27,14 @@ from agent_runtime_core.schemas.provider import (
     ProviderEndpointPublic,
 )
 from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
+from agent_runtime_core.schemas.secret import (
+    SecretCreate,
+    SecretPublic,
+    SecretUpdate,
+    SigningKeyCreated,
+    SigningKeyPublic,
+    SigningKeyRotate,
+)
 
 __all__ = [
     "AgentCreate",
@@ -54,6 +62,12 @@ __all__ = [
     "RunEventPublic",
     "RunPublic",
     "RunUsage",
+    "SecretCreate",
+    "SecretPublic",
+    "SecretUpdate",
+    "SigningKeyCreated",
+    "SigningKeyPublic",
+    "SigningKeyRotate",
     "Text",
     "Timestamp",
     "ToolPublic",
