@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     tools_max_response_bytes: int = Field(
         default=5_000_000, ge=1, description="Largest response an HTTP tool may declare."
     )
+    mcp_stdio_servers: dict[str, str] = Field(
+        default_factory=dict[str, str],
+        description=(
+            "MCP servers the operator installed on the workers, started over stdio: name → command "
+            'line, as JSON (`{"files": "mcp-server-filesystem /srv/data"}`). A version names one '
+            "by its name (`transport: stdio, command: files`); the API never accepts a command line."
+        ),
+    )
     tool_result_max_chars: int = Field(
         default=20_000,
         ge=100,

@@ -8,8 +8,12 @@ from agent_runtime_core.schemas.agent import (
     AgentVersionCreate,
     AgentVersionPublic,
     Limits,
+    McpServerPublic,
+    McpServerSpec,
     ModelSettings,
+    RegisteredToolRef,
     ToolPublic,
+    ToolRefPublic,
     ToolSpec,
 )
 from agent_runtime_core.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -27,6 +31,17 @@ from agent_runtime_core.schemas.provider import (
     ProviderEndpointPublic,
 )
 from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
+from agent_runtime_core.schemas.tool import (
+    CatalogList,
+    CatalogToolPublic,
+    HttpEndpointPublic,
+    HttpEndpointSpec,
+    HttpRetryPublic,
+    HttpRetrySpec,
+    ToolDefinitionCreate,
+    ToolDefinitionPublic,
+    ToolRevisionPublic,
+)
 
 __all__ = [
     "AgentCreate",
@@ -42,13 +57,22 @@ __all__ = [
     "AuditLogEntryPublic",
     "AuditOutcome",
     "BreakerSettingsPublic",
+    "CatalogList",
+    "CatalogToolPublic",
+    "HttpEndpointPublic",
+    "HttpEndpointSpec",
+    "HttpRetryPublic",
+    "HttpRetrySpec",
     "InputAnswer",
     "InputRequestPublic",
     "Limits",
+    "McpServerPublic",
+    "McpServerSpec",
     "ModelSettings",
     "Page",
     "ProviderEndpointList",
     "ProviderEndpointPublic",
+    "RegisteredToolRef",
     "RunCreate",
     "RunError",
     "RunEventPublic",
@@ -56,6 +80,10 @@ __all__ = [
     "RunUsage",
     "Text",
     "Timestamp",
+    "ToolDefinitionCreate",
+    "ToolDefinitionPublic",
     "ToolPublic",
+    "ToolRefPublic",
+    "ToolRevisionPublic",
     "ToolSpec",
 ]
