@@ -41,3 +41,8 @@ def new_audit_id() -> str:
 def new_api_key_id() -> str:
     """Return a new API key id (``key_…``)."""
     return new_id(PREFIXES["api_key"])
+
+
+def new_tool_id() -> str:
+    """Return a new registered tool id (``tool_…``)."""
+    return new_id(PREFIXES["tool"])

@@ -24,6 +24,7 @@ from agent_runtime_api.routers import (
     providers,
     runs,
     streams,
+    tools,
     usage,
 )
 from agent_runtime_api.routers.common import AUTH_RESPONSES, document_body_limits, problems
@@ -103,6 +104,13 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         lifespan=lifespan,
         openapi_tags=[
             {"name": "agents", "description": "Agents and their immutable versions."},
+            {
+                "name": "tools",
+                "description": (
+                    "Tools your tenant registers once (HTTP endpoints, immutable revisions) for agent "
+                    "versions to reference, and the catalog of tools the workers serve."
+                ),
+            },
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
@@ -128,6 +136,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     # Every /v1 route: authenticated principal, then the tenant's rate limits.
     v1_routers = (
         agents.router,
+        tools.router,
         runs.router,
         human_requests.router,
         streams.router,

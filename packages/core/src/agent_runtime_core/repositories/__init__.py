@@ -7,6 +7,8 @@ from agent_runtime_core.repositories.human_requests import HumanRequestRepositor
 from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
+from agent_runtime_core.repositories.tool_catalog import ToolCatalogRepository
+from agent_runtime_core.repositories.tools import ToolRepository
 from agent_runtime_core.repositories.usage import BudgetRepository, ModelPriceRepository, UsageRepository
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "RunEventRepository",
     "RunRepository",
     "TenantLimitsRepository",
+    "ToolCatalogRepository",
+    "ToolRepository",
     "UsageRepository",
     "decode_cursor",
     "encode_cursor",
