@@ -21,9 +21,21 @@ async def test_create_agent_with_first_version_returns_201_and_location(api: htt
     assert response.headers["location"] == f"/v1/agents/{agent['id']}"
     version = (await api.get(f"/v1/agents/{agent['id']}/versions/1")).json()
     assert version["model"] == "builtin:scripted"
+    # A catalog tool: the HTTP-only fields (description, parameters, http, ref) are null.
     assert version["tools"] == [
-        {"name": "calculator", "requires_approval": False, "settings": {}, "available": True}
+        {
+            "name": "calculator",
+            "kind": "catalog",
+            "requires_approval": False,
+            "settings": {},
+            "description": None,
+            "parameters": None,
+            "http": None,
+            "ref": None,
+            "available": True,
+        }
     ]
+    assert version["mcp_servers"] == []
     assert version["limits"]["max_requests"] == 50
 
 

@@ -51,3 +51,8 @@ def new_secret_id() -> str:
 def new_signing_key_id() -> str:
     """Return a new signing key id (``sig_…``)."""
     return new_id(PREFIXES["signing_key"])
+
+
+def new_tool_id() -> str:
+    """Return a new registered tool id (``tool_…``)."""
+    return new_id(PREFIXES["tool"])

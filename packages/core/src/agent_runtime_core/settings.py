@@ -121,8 +121,9 @@ class Settings(BaseSettings):
     mcp_stdio_servers: dict[str, str] = Field(
         default_factory=dict[str, str],
         description=(
-            "stdio MCP servers the operator installed on the workers, name → command line (JSON, "
-            'e.g. {"files": "mcp-server-files --root /srv"}); versions name them, never a command.'
+            "MCP servers the operator installed on the workers, started over stdio: name → command "
+            'line, as JSON (`{"files": "mcp-server-filesystem /srv/data"}`). A version names one '
+            "by its name (`transport: stdio, command: files`); the API never accepts a command line."
         ),
     )
     tool_result_max_chars: int = Field(

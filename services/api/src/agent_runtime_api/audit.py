@@ -53,6 +53,9 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("PATCH", "/v1/agents/{agent_id}"): AuditAction("agents.update", "agent", "agent_id"),
     ("DELETE", "/v1/agents/{agent_id}"): AuditAction("agents.delete", "agent", "agent_id"),
     ("POST", "/v1/agents/{agent_id}/versions"): AuditAction("agents.versions.create", "agent", "agent_id"),
+    ("POST", "/v1/tools"): AuditAction("tools.create", "tool"),
+    ("PUT", "/v1/tools/{tool_id}"): AuditAction("tools.update", "tool", "tool_id"),
+    ("DELETE", "/v1/tools/{tool_id}"): AuditAction("tools.delete", "tool", "tool_id"),
     ("POST", "/v1/runs"): AuditAction("runs.create", "run"),
     ("POST", "/v1/runs/{run_id}/cancel"): AuditAction("runs.cancel", "run", "run_id"),
     ("POST", "/v1/runs/{run_id}/approvals/{approval_id}"): AuditAction(

@@ -36,6 +36,7 @@ from agent_runtime_api.services.providers import ProviderService
 from agent_runtime_api.services.runs import RunService
 from agent_runtime_api.services.secrets import SecretService
 from agent_runtime_api.services.streams import StreamOptions, StreamService
+from agent_runtime_api.services.tools import ToolPolicy, ToolService
 from agent_runtime_api.services.usage import UsageService
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_api.tenant_limits import TenantLimitsCache
@@ -226,12 +227,21 @@ def get_unit_of_work(state: AppStateDep, principal: PrincipalDep) -> UnitOfWork:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
-def get_agent_service(session: SessionDep, principal: PrincipalDep) -> AgentService:
-    """Agents and versions, in the request's transaction."""
-    return AgentService(session, principal.tenant_id)
+def get_agent_service(session: SessionDep, principal: PrincipalDep, state: AppStateDep) -> AgentService:
+    """Agents and versions, in the request's transaction (versions' tools checked against the
+    deployment's rules for tools)."""
+    return AgentService(session, principal.tenant_id, ToolPolicy.from_settings(state.settings))
 
 
 AgentServiceDep = Annotated[AgentService, Depends(get_agent_service)]
+
+
+def get_tool_service(session: SessionDep, principal: PrincipalDep, state: AppStateDep) -> ToolService:
+    """Registered tools and the catalog, in the request's transaction."""
+    return ToolService(session, principal.tenant_id, ToolPolicy.from_settings(state.settings))
+
+
+ToolServiceDep = Annotated[ToolService, Depends(get_tool_service)]
 
 
 def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunService:

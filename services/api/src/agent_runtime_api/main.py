@@ -25,6 +25,7 @@ from agent_runtime_api.routers import (
     runs,
     secrets,
     streams,
+    tools,
     usage,
 )
 from agent_runtime_api.routers.common import AUTH_RESPONSES, document_body_limits, problems
@@ -104,6 +105,13 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         lifespan=lifespan,
         openapi_tags=[
             {"name": "agents", "description": "Agents and their immutable versions."},
+            {
+                "name": "tools",
+                "description": (
+                    "Tools your tenant registers once (HTTP endpoints, immutable revisions) for agent "
+                    "versions to reference, and the catalog of tools the workers serve."
+                ),
+            },
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
@@ -134,6 +142,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     # Every /v1 route: authenticated principal, then the tenant's rate limits.
     v1_routers = (
         agents.router,
+        # Before the `/v1/tools/{tool_id}` routes: `signing-keys` is not a tool id.
+        secrets.signing_keys_router,
+        tools.router,
         runs.router,
         human_requests.router,
         streams.router,
@@ -142,8 +153,6 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         providers.router,
         usage.router,
         limits.router,
-        # Before any `/v1/tools/{id}` route: `signing-keys` is not a tool id.
-        secrets.signing_keys_router,
         secrets.router,
     )
     for router in v1_routers:

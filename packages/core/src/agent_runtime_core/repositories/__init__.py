@@ -8,7 +8,9 @@ from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
 from agent_runtime_core.repositories.signing_keys import Rotation, SigningKeyMaterial, SigningKeyRepository
+from agent_runtime_core.repositories.tool_catalog import ToolCatalogRepository
 from agent_runtime_core.repositories.tool_secrets import ToolSecretRepository
+from agent_runtime_core.repositories.tools import ToolRepository
 from agent_runtime_core.repositories.usage import BudgetRepository, ModelPriceRepository, UsageRepository
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "SigningKeyMaterial",
     "SigningKeyRepository",
     "TenantLimitsRepository",
+    "ToolCatalogRepository",
+    "ToolRepository",
     "ToolSecretRepository",
     "UsageRepository",
     "decode_cursor",

@@ -1,4 +1,5 @@
-"""The deployment-wide tool catalog (``tool_catalog``): what the workers serve, by name."""
+"""The deployment-wide tool catalog (``tool_catalog``): what the workers serve, by name. Workers
+write it (:class:`ToolCatalogWriter`); the API reads it (:class:`ToolCatalogRepository`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.models import CatalogTool
@@ -62,3 +64,18 @@ class ToolCatalogWriter:
         )
         connection = await self.session.connection()
         await connection.execute(statement)
+
+
+class ToolCatalogRepository:
+    """The tools workers have registered (built-in and from installed packages)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list(self) -> Sequence[CatalogTool]:
+        """Every catalog row, by name."""
+        return (await self.session.exec(select(CatalogTool).order_by(col(CatalogTool.name)))).all()
+
+    async def names(self) -> set[str]:
+        """The names of every catalog row."""
+        return set((await self.session.exec(select(CatalogTool.name))).all())

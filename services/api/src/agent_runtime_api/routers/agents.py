@@ -89,11 +89,17 @@ async def create_version(
     _: AgentWriter,
     response: Response,
 ) -> AgentVersionPublic:
-    """Add the next immutable version; new runs use it unless they pin another. Every tool must
-    be in the current catalog (422 otherwise)."""
+    """Add the next immutable version; new runs use it unless they pin another.
+
+    Tools are catalog tools named alone (`GET /v1/tools/catalog`), inline HTTP tools, or tools
+    registered with `/v1/tools` (copied from the revision named, or the latest). MCP servers are
+    reached over Streamable HTTP, or started over stdio when the operator installed them.
+    A 422 names the field: an unknown or retired catalog tool, an unknown registered tool
+    (`unknown_tool`), a header naming a secret that does not exist (`unknown_secret`), an
+    http:// URL where https is required, a repeated name."""
     version = await service.create_version(agent_id, body)
     response.headers["Location"] = f"/v1/agents/{agent_id}/versions/{version.version}"
-    return AgentVersionPublic.from_row(version)
+    return AgentVersionPublic.from_row(version, await service.catalog_names())
 
 
 @router.get("/{agent_id}/versions", summary="List agent versions", responses=problems(404))
@@ -107,8 +113,9 @@ async def list_versions(
     """Versions of an agent, newest first. A tool retired since a version was created is
     listed with `available: false`."""
     page = await service.list_versions(agent_id, limit=limit, below=cursor)
+    catalog = await service.catalog_names()
     return Page[AgentVersionPublic](
-        data=[AgentVersionPublic.from_row(v) for v in page.items], next_cursor=page.next_cursor
+        data=[AgentVersionPublic.from_row(v, catalog) for v in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -118,4 +125,5 @@ async def get_version(
 ) -> AgentVersionPublic:
     """One version, as it was created. A tool retired since is shown with `available: false`
     (runs of this version get a tool error if the model calls it)."""
-    return AgentVersionPublic.from_row(await service.get_version(agent_id, version))
+    found = await service.get_version(agent_id, version)
+    return AgentVersionPublic.from_row(found, await service.catalog_names())

@@ -2,33 +2,69 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_api.services.pages import Window, window
+from agent_runtime_api.services.tools import (
+    DefinitionChecks,
+    FieldProblems,
+    Loc,
+    ToolPolicy,
+    catalog_names,
+    revision_definition,
+)
+from agent_runtime_core.catalog import RETIRED_TOOLS
 from agent_runtime_core.errors import ConflictError, NotFoundError
 from agent_runtime_core.ids import new_agent_id
 from agent_runtime_core.models import Agent, AgentVersion
 from agent_runtime_core.models.base import utcnow
-from agent_runtime_core.repositories import AgentRepository, RunRepository
-from agent_runtime_core.schemas import AgentCreate, AgentUpdate, AgentVersionCreate
+from agent_runtime_core.repositories import (
+    AgentRepository,
+    RunRepository,
+    ToolCatalogRepository,
+    ToolRepository,
+)
+from agent_runtime_core.schemas import AgentCreate, AgentUpdate, AgentVersionCreate, ToolSpec
 
 
 def _name_taken(name: str) -> ConflictError:
     return ConflictError(f"An agent named '{name}' already exists.", code="agent_name_taken")
 
 
+@dataclass(frozen=True)
+class ResolvedVersion:
+    """A version's tools and MCP servers as they are stored (``ToolConfig`` /
+    ``McpServerConfig`` field names), after every check passed."""
+
+    tools: list[dict[str, Any]]
+    mcp_servers: list[dict[str, Any]]
+
+
 class AgentService:
     """Rules for agents of one tenant."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+    def __init__(self, session: AsyncSession, tenant_id: str, policy: ToolPolicy | None = None) -> None:
         self.session = session
         self.agents = AgentRepository(session, tenant_id)
         self.runs = RunRepository(session, tenant_id)
+        self.tools = ToolRepository(session, tenant_id)
+        self.catalog = ToolCatalogRepository(session)
+        self.checks = DefinitionChecks(policy or ToolPolicy(), self.tools)
         self.tenant_id = tenant_id
+
+    async def catalog_names(self) -> set[str]:
+        """Names of the tools the workers serve now (for showing which are still available)."""
+        return await catalog_names(self.catalog)
 
     async def create(self, body: AgentCreate) -> tuple[Agent, AgentVersion | None]:
         """Create an agent, and its version 1 when ``body.version`` is given."""
+        resolved = None
+        if body.version is not None:
+            resolved = await self._resolve(body.version, ["body", "version"])
         if await self.agents.get_by_name(body.name) is not None:
             raise _name_taken(body.name)
         agent = Agent(
@@ -43,8 +79,8 @@ class AgentService:
         except IntegrityError as exc:  # a concurrent create took the name
             raise _name_taken(body.name) from exc
         version = None
-        if body.version is not None:
-            version = await self._add_version(agent, body.version)
+        if body.version is not None and resolved is not None:
+            version = await self._add_version(agent, body.version, resolved)
         return agent, version
 
     async def get(self, agent_id: str, *, for_update: bool = False) -> Agent:
@@ -101,9 +137,103 @@ class AgentService:
     async def create_version(self, agent_id: str, body: AgentVersionCreate) -> AgentVersion:
         """Add the next immutable version of an agent."""
         agent = await self.get(agent_id, for_update=True)
-        return await self._add_version(agent, body)
+        resolved = await self._resolve(body, ["body"])
+        return await self._add_version(agent, body, resolved)
 
-    async def _add_version(self, agent: Agent, body: AgentVersionCreate) -> AgentVersion:
+    async def _resolve(self, body: AgentVersionCreate, loc: Loc) -> ResolvedVersion:
+        """Check what depends on the catalog, the tenant's tools and secrets and the deployment,
+        and build the stored tools (registered ones copied from their pinned revision).
+        Every problem is reported at once, each naming its field under ``loc``."""
+        problems = FieldProblems()
+        names = await catalog_names(self.catalog)
+        tools: list[dict[str, Any]] = []
+        for index, spec in enumerate(body.tools):
+            stored = await self._resolve_tool(spec, [*loc, "tools", index], names, problems)
+            if stored is not None:
+                tools.append(stored)
+        servers: list[dict[str, Any]] = []
+        for index, server in enumerate(body.mcp_servers):
+            dumped = server.model_dump(mode="json")
+            self.checks.mcp_server(dumped, [*loc, "mcp_servers", index], problems)
+            servers.append(dumped)
+        await self.checks.secrets(problems)
+        problems.raise_if_any()
+        return ResolvedVersion(tools=tools, mcp_servers=servers)
+
+    async def _resolve_tool(
+        self, spec: ToolSpec, loc: Loc, catalog: set[str], problems: FieldProblems
+    ) -> dict[str, Any] | None:
+        name = spec.effective_name
+        common: dict[str, Any] = {
+            "name": name,
+            "requires_approval": spec.requires_approval,
+            "settings": spec.settings,
+        }
+        if spec.kind == "catalog":
+            if name in RETIRED_TOOLS:
+                problems.add(
+                    [*loc, "name"], f"tool '{name}' was retired: {RETIRED_TOOLS[name]}", "retired_tool"
+                )
+            elif name not in catalog:
+                problems.add(
+                    [*loc, "name"],
+                    f"unknown tool '{name}'; available tools: " + ", ".join(sorted(catalog)),
+                    "unknown_catalog_tool",
+                )
+            return {**common, "kind": "catalog"}
+        name_loc = [*loc, "name"] if spec.name is not None else [*loc, "tool", "name"]
+        if name in catalog or name in RETIRED_TOOLS:
+            problems.add(
+                name_loc,
+                f"'{name}' is the name of a catalog tool; give this tool another name",
+                "name_taken_by_catalog",
+            )
+        if spec.http is not None and spec.description is not None and spec.parameters is not None:
+            http = spec.http.model_dump(mode="json")
+            self.checks.endpoint(http, [*loc, "http"], problems)
+            return {
+                **common,
+                "kind": "http",
+                "description": spec.description,
+                "parameters": spec.parameters,
+                "http": http,
+                "ref": None,
+            }
+        if spec.tool is None:  # the schema allows no other form
+            return None
+        tool = await self.tools.get_by_name(spec.tool.name)
+        if tool is None:
+            problems.add(
+                [*loc, "tool", "name"], f"no registered tool is named '{spec.tool.name}'", "unknown_tool"
+            )
+            return None
+        number = spec.tool.revision or tool.latest_revision
+        revision = await self.tools.get_revision(tool.id, number)
+        if revision is None:
+            problems.add(
+                [*loc, "tool", "revision"],
+                f"tool '{tool.name}' has no revision {number} (latest: {tool.latest_revision})",
+                "unknown_tool",
+            )
+            return None
+        definition = revision_definition(revision)
+        # The deployment's rules and the tenant's secrets may have changed since it was registered.
+        found = FieldProblems()
+        self.checks.endpoint(definition["http"], ["http"], found)
+        where = f"registered tool '{tool.name}' revision {number}"
+        for error in found.errors:
+            problems.add([*loc, "tool"], f"{where}: {'.'.join(map(str, error.loc))}: {error.msg}", error.type)
+        for _, use, secret in found.secret_uses:
+            problems.secret_uses.append(([*loc, "tool"], f"{where}: {use}", secret))
+        return {
+            **common,
+            **definition,
+            "ref": {"tool_id": tool.id, "name": tool.name, "revision": revision.revision},
+        }
+
+    async def _add_version(
+        self, agent: Agent, body: AgentVersionCreate, resolved: ResolvedVersion
+    ) -> AgentVersion:
         agent.latest_version += 1
         agent.updated_at = utcnow()
         version = AgentVersion(
@@ -113,7 +243,8 @@ class AgentService:
             model=body.model,
             fallback_models=list(body.fallback_models),
             instructions=body.instructions,
-            tools=[tool.model_dump(mode="json") for tool in body.tools],
+            tools=resolved.tools,
+            mcp_servers=resolved.mcp_servers,
             model_settings=body.model_settings.model_dump(mode="json"),
             limits=body.limits.model_dump(mode="json"),
             created_at=agent.updated_at,
