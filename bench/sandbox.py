@@ -121,7 +121,8 @@ def _markdown(report: dict[str, Any]) -> str:
         [
             f"# Sandbox latency benchmark, {machine['date_utc']}",
             "",
-            f"- CPU: {machine['cpu_model']}, {machine['nproc']} CPUs available; memory {machine['memory_gib']} GiB",
+            f"- CPU: {machine['cpu_model']}, {machine['nproc']} CPUs available; "
+            f"memory {machine['memory_gib']} GiB",
             f"- OS: {machine['os']}; Python {machine['python']}",
             f"- Packages: {', '.join(f'{name} {version}' for name, version in machine['packages'].items())}",
             f"- Commit: {machine['git_commit']}",
