@@ -27,7 +27,13 @@ BUILTIN_MODELS: Final[dict[str, str]] = {
     ),
 }
 
-BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = ("current_time", "calculator", "http_get", "ask_human")
+BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = (
+    "current_time",
+    "calculator",
+    "http_get",
+    "ask_human",
+    "run_python",
+)
 """The tools new agent versions may enable."""
 
 RETIRED_TOOLS: Final[dict[str, str]] = {}

@@ -96,6 +96,25 @@ class Settings(BaseSettings):
     )
     http_get_max_bytes: int = Field(default=1_000_000, ge=1)
     http_get_timeout_s: float = Field(default=10.0, gt=0)
+    # The run_python sandbox (docs/sandbox.md): limits of every call, set here and never by the model.
+    sandbox_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Wall-clock limit of one run_python call (sleeping counts)."
+    )
+    sandbox_cpu_time_s: float = Field(
+        default=10.0, gt=0, le=600, description="CPU-time limit of one run_python call."
+    )
+    sandbox_memory_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=32 * 1024 * 1024,
+        le=4 * 1024**3,
+        description="Memory limit of one run_python call (the interpreter's linear memory), in bytes.",
+    )
+    sandbox_max_output_bytes: int = Field(
+        default=64_000,
+        ge=1_000,
+        le=10_000_000,
+        description="Bytes kept of each of a run_python call's stdout, stderr and result; the rest is cut.",
+    )
 
     # Tenants' own tools (HTTP tools, MCP servers).
     tools_require_https: bool = Field(

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from agent_runtime_core.breakers import CircuitBreakers, breaker_config
+from agent_runtime_core.crypto import cipher_from_settings
 from agent_runtime_core.db import Database
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.settings import Settings
+from agent_runtime_worker.activities.tool_credentials import DatabaseToolCredentials
 from agent_runtime_worker.events import RunEventWriter
 from agent_runtime_worker.governance.budgets import BudgetService, StreamedRequests
 from agent_runtime_worker.models.registry import ProviderSettings
-from agent_runtime_worker.tools import HttpGetPolicy
+from agent_runtime_worker.tools import HttpGetPolicy, SandboxPolicy
 from agent_runtime_worker.tools.http_tool import HttpToolPolicy, SigningKeyResolver
 from agent_runtime_worker.tools.mcp import McpPolicy, SecretResolver
 
@@ -51,6 +53,17 @@ class WorkerDependencies:
     none exist, so a header naming one fails its call."""
     signing_keys: SigningKeyResolver | None = None
     """Reads tenants' keys for signing HTTP tool requests; ``None``: requests go unsigned."""
+
+    @property
+    def sandbox_policy(self) -> SandboxPolicy:
+        """The limits ``run_python`` runs code under."""
+        settings = self.settings
+        return SandboxPolicy(
+            timeout_s=settings.sandbox_timeout_s,
+            cpu_time_s=settings.sandbox_cpu_time_s,
+            memory_bytes=settings.sandbox_memory_bytes,
+            max_output_bytes=settings.sandbox_max_output_bytes,
+        )
 
     @property
     def http_tool_policy(self) -> HttpToolPolicy:
@@ -81,6 +94,7 @@ class WorkerDependencies:
         Redis clients connect lazily (on first use), in the event loop the worker runs in.
         """
         bus = EventBus.from_settings(settings)
+        credentials = DatabaseToolCredentials(database, cipher_from_settings(settings))
         breakers = (
             CircuitBreakers.from_url(settings.redis_url, breaker_config(settings))
             if settings.redis_url
@@ -92,6 +106,8 @@ class WorkerDependencies:
             events=RunEventWriter(database, bus),
             budgets=BudgetService(database, settings),
             breakers=breakers,
+            secrets=credentials,
+            signing_keys=credentials,
             http_get_policy=HttpGetPolicy(
                 allow_private_networks=settings.http_get_allow_private_networks,
                 max_bytes=settings.http_get_max_bytes,

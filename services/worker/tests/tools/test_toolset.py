@@ -25,7 +25,7 @@ def test_builtin_toolset_holds_exactly_the_builtin_tools() -> None:
     toolset = build_builtin_toolset(HttpGetPolicy())
 
     # The model is offered the tools in this order; the catalog (what agents may enable) names the same.
-    assert list(toolset.tools) == ["calculator", "current_time", "http_get", "ask_human"]
+    assert list(toolset.tools) == ["calculator", "current_time", "http_get", "ask_human", "run_python"]
     assert sorted(toolset.tools) == sorted(BUILTIN_TOOL_NAMES)
     assert toolset.id == "builtin"
 
@@ -43,7 +43,7 @@ def test_builtin_tools_are_described_with_json_schemas() -> None:
         for name, tool in build_builtin_toolset(HttpGetPolicy()).tools.items()
     }
 
-    assert list(descriptions) == ["calculator", "current_time", "http_get", "ask_human"]
+    assert list(descriptions) == ["calculator", "current_time", "http_get", "ask_human", "run_python"]
     assert descriptions["calculator"]["parameters"] == {
         "type": "object",
         "additionalProperties": False,

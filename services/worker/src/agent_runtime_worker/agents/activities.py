@@ -40,7 +40,7 @@ from agent_runtime_worker.agents.model_events import ModelEventRecorder
 from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.models.governed import ModelResolver
-from agent_runtime_worker.tools import HttpGetPolicy
+from agent_runtime_worker.tools import HttpGetPolicy, SandboxPolicy
 from agent_runtime_worker.tools.http_tool import HttpToolConfigError, call_http_tool, secret_names
 from agent_runtime_worker.tools.mcp import McpServers
 
@@ -80,6 +80,11 @@ class AgentActivities:
     def http_get_policy(self) -> HttpGetPolicy:
         """The limits the ``http_get`` tool enforces on this worker."""
         return self.dependencies.http_get_policy
+
+    @property
+    def sandbox_policy(self) -> SandboxPolicy:
+        """The limits ``run_python`` runs code under on this worker."""
+        return self.dependencies.sandbox_policy
 
     def resolve_model(self, model_id: str) -> Model | None:
         """The governed model a model-request activity calls."""

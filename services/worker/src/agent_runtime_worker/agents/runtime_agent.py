@@ -63,7 +63,7 @@ from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
 from agent_runtime_worker.models.scripted import build_scripted_model
-from agent_runtime_worker.tools import HttpGetPolicy, build_builtin_toolset
+from agent_runtime_worker.tools import HttpGetPolicy, SandboxPolicy, build_builtin_toolset
 from agent_runtime_worker.tools.packages import PackageToolset, discover_tool_packages
 
 AGENT_NAME: Final = "agent_runtime"
@@ -106,6 +106,11 @@ class AgentActivitySide(Protocol):
     @property
     def http_get_policy(self) -> HttpGetPolicy:
         """The limits the ``http_get`` tool enforces on this worker."""
+        ...
+
+    @property
+    def sandbox_policy(self) -> SandboxPolicy:
+        """The limits ``run_python`` runs code under on this worker."""
         ...
 
     def resolve_model(self, model_id: str) -> Model | None:
@@ -170,6 +175,10 @@ class ActivitySide:
     def http_get_policy(self) -> HttpGetPolicy:
         """Read at call time, inside the tool-call activity."""
         return self.bound.http_get_policy
+
+    def sandbox_policy(self) -> SandboxPolicy:
+        """Read at call time, inside the tool-call activity."""
+        return self.bound.sandbox_policy
 
 
 activity_side = ActivitySide()
@@ -401,6 +410,7 @@ durability = RuntimeDurability(
 
 builtin_toolset = build_builtin_toolset(
     activity_side.http_get_policy,
+    sandbox_policy=activity_side.sandbox_policy,
     toolset_id=BUILTIN_TOOLSET_ID,
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )

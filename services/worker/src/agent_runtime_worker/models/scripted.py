@@ -3,10 +3,11 @@
 It reads the user's prompt and calls each of the agent's tools that the prompt gives arguments
 for (all in one turn, so they run in parallel): ``calculator`` with an arithmetic expression
 found in the prompt, ``current_time`` with an IANA timezone named in it (else UTC),
-``http_get`` with a URL in it, ``ask_human`` with a question about the prompt; any other tool
-(e.g. from a tool package) with arguments derived from its JSON schema
-(:func:`schema_tool_calls`). When the tools have answered, it replies from their results. Its
-reply is streamed in chunks, like a real model's. No network, no key, same answer every time.
+``http_get`` with a URL in it, ``run_python`` with the code of the prompt's first fenced code
+block (```python ... ``` or ``` ... ```), ``ask_human`` with a question about the prompt; any
+other tool (an HTTP tool, a tool package's, an MCP server's) with arguments derived from its JSON
+schema (:func:`schema_tool_calls`). When the tools have answered, it replies from their results.
+Its reply is streamed in chunks, like a real model's. No network, no key, same answer every time.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MODEL_NAME = "builtin:scripted"
 _EXPRESSION = re.compile(r"[-+(]*\s*\d[\d.\s]*(?:(?:\*\*|//|[-+*/%])[\s(]*[-+]?\s*\d[\d.\s)]*)+")
 _TIMEZONE = re.compile(r"\b(UTC|[A-Z][A-Za-z_]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)\b")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
+_CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
 def _user_prompt(messages: list[ModelMessage]) -> str:
@@ -64,12 +66,14 @@ def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dic
         calls.append(("current_time", {"timezone": zone.group(1) if zone else "UTC"}))
     if "http_get" in tool_names and (url := _URL.search(prompt)):
         calls.append(("http_get", {"url": url.group(0).rstrip(".,;:!?)")}))
+    if "run_python" in tool_names and (block := _CODE_BLOCK.search(prompt)) and block.group(1).strip():
+        calls.append(("run_python", {"code": block.group(1)}))
     if "ask_human" in tool_names:
         calls.append(("ask_human", {"question": f"Before I answer, anything I should know about: {prompt}"}))
     return calls
 
 
-SCRIPTED_BUILTIN_TOOLS = frozenset({"calculator", "current_time", "http_get", "ask_human"})
+SCRIPTED_BUILTIN_TOOLS = frozenset({"calculator", "current_time", "http_get", "run_python", "ask_human"})
 """The tools :func:`planned_tool_calls` knows; :func:`schema_tool_calls` handles the others."""
 
 
