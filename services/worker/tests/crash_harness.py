@@ -74,6 +74,9 @@ def worker_environment(
             "AGENT_RUNTIME_TEMPORAL_TASK_QUEUE": task_queue,
             "AGENT_RUNTIME_HTTP_GET_ALLOW_PRIVATE_NETWORKS": "true",
             "AGENT_RUNTIME_HTTP_GET_TIMEOUT_S": "60",  # a held request must outlive a worker start
+            # HTTP tools reach the tests' local servers over plain http.
+            "AGENT_RUNTIME_TOOLS_REQUIRE_HTTPS": "false",
+            "AGENT_RUNTIME_TOOLS_ALLOW_PRIVATE_NETWORKS": "true",
             "AGENT_RUNTIME_REDIS_URL": redis_url or "",
             "PYTHONUNBUFFERED": "1",
         }
@@ -338,6 +341,10 @@ class SlowHttpServer:
     body: str = "fetched ok"
     arrivals: list[float] = field(default_factory=list[float])
     """``time.monotonic()`` of each request's arrival."""
+    headers: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
+    """The headers of each request (names lower-cased), in arrival order."""
+    bodies: list[bytes] = field(default_factory=list[bytes])
+    """The body of each request that had one, in arrival order."""
     hanging: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once a request is being held."""
     release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -350,8 +357,13 @@ class SlowHttpServer:
                 return
             self.arrivals.append(time.monotonic())
             number = len(self.arrivals)
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass  # headers
+            headers: dict[str, str] = {}
+            self.headers.append(headers)
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if length := int(headers.get("content-length", "0")):
+                self.bodies.append(await reader.readexactly(length))  # an HTTP tool's arguments
             if number in self.hang:
                 self.hanging.set()
                 gone = asyncio.ensure_future(reader.read())  # EOF when the client is killed

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from pathlib import Path
@@ -284,6 +285,55 @@ async def test_worker_killed_during_a_tool_call_retries_only_that_call_with_the_
     assert retry_s < RECOVERY_BOUND_S
     assert next_event_s < RECOVERY_BOUND_S
     report("tool call, standby worker", retried_request=retry_s, next_event=next_event_s)
+
+
+@pytest.mark.timeout(90)
+async def test_worker_killed_during_an_http_tool_call_resends_it_with_the_same_idempotency_key(
+    worker_processes: WorkerProcesses,
+    worker_settings: Settings,
+    temporal_client: Client,
+    task_queue: str,
+    tenant_id: str,
+) -> None:
+    settings = worker_settings.model_copy(
+        update={"tools_require_https": False, "tools_allow_private_networks": True}
+    )
+    async with (
+        open_api(build_api(settings, tenant_id)) as api,
+        serve_http(SlowHttpServer(hang={1})) as target,
+    ):
+        first = worker_processes.spawn()
+        tool = {
+            "name": "create_ticket",
+            "description": "Open a ticket.",
+            "parameters": {
+                "type": "object",
+                "properties": {"title": {"type": "string"}},
+                "required": ["title"],
+            },
+            "http": {"method": "POST", "url": target.url, "timeout_s": 60},
+        }
+        agent_id = await make_agent(api, "builtin:scripted", [tool])
+        await wait_polling(temporal_client, task_queue, first)
+        run_id = await start_run(api, agent_id, 'title="Printer on fire"')
+
+        await asyncio.wait_for(target.hanging.wait(), timeout=30)  # the POST is out, unanswered
+        second = worker_processes.spawn()
+        await wait_polling(temporal_client, task_queue, second)
+        first.kill()
+
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert "fetched ok" in done["output"]
+        events = (await api.get(f"/v1/runs/{run_id}/events", params={"limit": 1000})).json()["data"]
+
+    # The killed attempt's request and the retry's carry the same key: the receiver can dedupe.
+    assert len(target.headers) == 2
+    keys = [headers["idempotency-key"] for headers in target.headers]
+    started = [e["data"] for e in events if e["type"] == "tool.call.started"]
+    assert [data["attempt"] for data in started] == [1, 2]
+    assert keys == [f"{run_id}:{started[0]['tool_call_id']}"] * 2
+    assert all(json.loads(body) == {"title": "Printer on fire"} for body in target.bodies)
 
 
 async def wait_for_approval_wait(
