@@ -32,6 +32,9 @@ SAMPLE_PARAMETERS = {
     "model": "gpt-4o",
     "endpoint_id": "openai-000000000000",
     "tenant_id": "ten_x",
+    "tool_id": "tool_x",
+    "revision": "1",
+    "name": "api_token",
 }
 STREAM_PATHS = {"/v1/runs/{run_id}/stream", "/v1/events/stream"}
 

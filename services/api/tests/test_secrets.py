@@ -283,7 +283,9 @@ async def signing_material(database: Database, tenant_id: str, now: datetime) ->
 
 
 def decode_secret(secret: str) -> bytes:
-    return base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+    """The HMAC key a receiver uses: the shown text's bytes (32 random bytes, base64url)."""
+    assert len(base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))) == 32
+    return secret.encode()
 
 
 async def test_rotation_makes_a_new_current_key_and_keeps_the_previous_for_the_overlap(
@@ -298,7 +300,7 @@ async def test_rotation_makes_a_new_current_key_and_keeps_the_previous_for_the_o
     assert first_body["id"].startswith("sig_") and first_body["previous_key_expires_at"] is None
     assert first.headers["cache-control"] == "no-store"
     first_secret = decode_secret(first_body["secret"])
-    assert len(first_secret) == 32
+    assert len(first_secret) == 43
 
     before = datetime.now(UTC)
     second = (await api.post("/v1/tools/signing-keys", json={"overlap_s": 3600})).json()

@@ -10,6 +10,7 @@ lock yet). Key material is stored as envelopes bound to
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -87,7 +88,9 @@ class SigningKeyRepository(TenantRepository[ToolSigningKey]):
         """
         cipher = require_cipher(self.cipher)
         now = now or utcnow()
-        secret = os.urandom(SIGNING_KEY_BYTES)
+        # The key is the text the tenant is shown (43 base64url characters: 32 random bytes), used
+        # as is (its ASCII bytes) as the HMAC key, so a receiver needs no decoding step.
+        secret = base64.urlsafe_b64encode(os.urandom(SIGNING_KEY_BYTES)).rstrip(b"=")
         key_id = new_signing_key_id()
         ciphertext = await cipher.encrypt(secret, signing_key_context(self.tenant_id, key_id))
         await self.lock_rotation()

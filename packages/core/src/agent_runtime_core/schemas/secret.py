@@ -133,8 +133,8 @@ class SigningKeyCreated(BaseModel):
     )
     secret: str = Field(
         description=(
-            "The HMAC-SHA256 key: 32 random bytes, base64url-encoded without padding. Decode it "
-            "to bytes and use those as the key when you verify signatures."
+            "The HMAC-SHA256 key, as text (43 characters: 32 random bytes, base64url). Use the text "
+            "itself (its UTF-8 bytes) as the key when you verify signatures; do not decode it."
         ),
         examples=["q8X0c5mZ2g4b7L1pQ9rT3vW6yA8dF0hJ2kN4sU6xZ1c"],
     )

@@ -10,7 +10,6 @@ Without a configured key ring, storing a value or making a key is a 503
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +24,9 @@ from agent_runtime_core.schemas import SecretCreate, SecretUpdate
 
 
 def encode_signing_secret(secret: bytes) -> str:
-    """A signing key's bytes as shown to the tenant: base64url without padding."""
-    return base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
+    """A signing key as shown to the tenant: the key is that text itself (43 base64url characters
+    from 32 random bytes); receivers use its UTF-8 bytes as the HMAC key."""
+    return secret.decode("ascii")
 
 
 class SecretService:
