@@ -105,8 +105,8 @@ def schema_tool_calls(prompt: str, tools: Sequence[ToolDefinition]) -> list[tupl
 
     Each required property takes, in order: a ``name=value`` / ``name: value`` in the prompt, the
     property's ``examples[0]``, its ``default``, or, when it is the tool's only required property
-    and a string, the whole prompt. A tool whose required properties cannot all be derived is not
-    called.
+    and a string, the whole prompt; an optional property is sent only when the prompt names it. A
+    tool whose required properties cannot all be derived is not called.
     """
     calls: list[tuple[str, dict[str, Any]]] = []
     for tool in tools:
@@ -128,6 +128,9 @@ def schema_tool_calls(prompt: str, tools: Sequence[ToolDefinition]) -> list[tupl
             else:
                 break
         else:
+            for name, spec in properties.items():  # optional ones only when the prompt names them
+                if name not in arguments and (found := _named_value(prompt, name)) is not None:
+                    arguments[name] = _typed(found, spec or {})
             calls.append((tool.name, arguments))
     return calls
 
