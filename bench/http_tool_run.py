@@ -109,27 +109,15 @@ class RunSample:
 
 
 _RECEIVER_PROCESS: Final = """
-import base64, importlib.util, sys, threading
+import importlib.util, sys, threading
 spec = importlib.util.spec_from_file_location("http_tool_receiver", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-shown = sys.argv[3]
-raw = base64.urlsafe_b64decode(shown + "=" * (-len(shown) % 4))
-module.serve("127.0.0.1", int(sys.argv[2]), [raw, shown.encode()])
+module.serve("127.0.0.1", int(sys.argv[2]), [sys.argv[3].encode()])
 threading.Event().wait()
 """
-"""The example receiver's ``serve`` in its own process, accepting the signing secret both as the
-32 bytes the worker signs with and as the text the API shows (see ``signing_key_bytes``)."""
-
-
-def signing_key_bytes(shown: str) -> bytes:
-    """The bytes the worker signs with: the API shows a signing secret as base64url of them.
-
-    (``receiver.py --signing-secret`` and the README verify with the shown text's UTF-8 bytes,
-    which does not match what the worker signs at this commit; the benchmark's receiver accepts
-    both, so it measures the call whichever way that is settled.)
-    """
-    return base64.urlsafe_b64decode(shown + "=" * (-len(shown) % 4))
+"""The example receiver's ``serve`` in its own process, verifying with the signing secret the API
+showed (the text is the HMAC key)."""
 
 
 @contextlib.contextmanager
@@ -564,7 +552,7 @@ async def stack(options: argparse.Namespace) -> AsyncIterator[tuple[Bench, dict[
                         "Accept": "application/json, */*;q=0.5",
                         "Authorization": f"Bearer {token}",
                     },
-                    keys=[SigningKey("raw", signing_key_bytes(signing_secret))],
+                    keys=[SigningKey("raw", signing_secret.encode())],
                 )
                 yield bench, describe_machine(bench_db.postgres_version, bench_db.source, redis)
         finally:
