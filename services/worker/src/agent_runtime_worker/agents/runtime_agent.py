@@ -367,6 +367,18 @@ TOOL_RETRY_POLICY = RetryPolicy(
     maximum_attempts=3,
 )
 
+
+def tool_activity_config(start_to_close: timedelta) -> ActivityConfig:
+    """A toolset's activities: heartbeats (a killed worker's call is retried elsewhere within
+    ~2 s), ``TOOL_RETRY_POLICY``, and cancellation that waits for the call to stop."""
+    return ActivityConfig(
+        start_to_close_timeout=start_to_close,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=TOOL_RETRY_POLICY,
+        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    )
+
+
 durability = RuntimeDurability(
     event_stream_handler=activity_side.record_model_events,
     activity_config=ActivityConfig(start_to_close_timeout=timedelta(seconds=60)),
@@ -377,34 +389,14 @@ durability = RuntimeDurability(
         cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     ),
     toolset_activity_config={
-        BUILTIN_TOOLSET_ID: ActivityConfig(
-            start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=TOOL_RETRY_POLICY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        ),
-        PACKAGES_TOOLSET_ID: ActivityConfig(
-            start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=TOOL_RETRY_POLICY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        ),
-        HTTP_TOOLSET_ID: ActivityConfig(
-            # The endpoint's own timeout and retry policy bound a call; this outer limit only
-            # catches a call that hangs past all of them.
-            start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=TOOL_RETRY_POLICY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        ),
+        BUILTIN_TOOLSET_ID: tool_activity_config(timedelta(minutes=5)),
+        PACKAGES_TOOLSET_ID: tool_activity_config(timedelta(minutes=5)),
+        # The endpoint's own timeout and retry policy bound a call; this outer limit only catches
+        # a call that hangs past all of them (at most 5 attempts of 120 s and their waits).
+        HTTP_TOOLSET_ID: tool_activity_config(timedelta(minutes=15)),
         # Listing (per step; cheap while the worker's tool-list cache is fresh) and calling: a
         # server that is down is retried by TOOL_RETRY_POLICY, then fails clearly.
-        MCP_TOOLSET_ID: ActivityConfig(
-            start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=TOOL_RETRY_POLICY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        ),
+        MCP_TOOLSET_ID: tool_activity_config(timedelta(minutes=5)),
     },
 )
 
