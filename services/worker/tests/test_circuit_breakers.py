@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -39,7 +40,9 @@ def settings(worker_settings: Settings, fake_llm: FakeLLM) -> Settings:
         model_request_timeout_s=5.0,
         breaker_failure_threshold=2,
         breaker_window_s=60.0,
-        breaker_cooldown_s=1.0,
+        # Long enough that the "open" run below starts within it on a loaded machine; the test
+        # then waits for `next_probe_at` instead of sleeping a fixed time.
+        breaker_cooldown_s=4.0,
     )
 
 
@@ -91,7 +94,7 @@ async def provider(admin: httpx.AsyncClient, endpoint: ProviderEndpoint) -> dict
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["breakers_enabled"] is True
-    assert body["settings"] == {"failure_threshold": 2, "window_s": 60.0, "cooldown_s": 1.0}
+    assert body["settings"] == {"failure_threshold": 2, "window_s": 60.0, "cooldown_s": 4.0}
     [entry] = [e for e in body["data"] if e["id"] == endpoint.id]
     return entry
 
@@ -131,7 +134,7 @@ async def test_breaker_opens_skips_the_provider_probes_once_and_closes(
         assert "circuit breaker open" in fallbacks[0]["error"]
 
         # After the cool-down: of four concurrent runs exactly one probes (slowly) the provider.
-        await asyncio.sleep(1.1)
+        await until_probe_due(opened)
         fake_llm.script("gpt-a", Slow(1.0, Answer("from a")))
         outcomes = await run_many(temporal_env, database, tenant_id, task_queue, 4)
         assert len(fake_llm.requests_for("gpt-a")) == 3
@@ -147,6 +150,12 @@ async def test_breaker_opens_skips_the_provider_probes_once_and_closes(
         assert (closed["state"], closed["failures"], closed["opened_at"]) == ("closed", 0, None)
         [(result, fallbacks)] = await run_many(temporal_env, database, tenant_id, task_queue, 1)
         assert (result.output, fallbacks) == ("answer from gpt-a", [])
+
+
+async def until_probe_due(breaker: dict[str, Any]) -> None:
+    """Sleep until an open breaker's ``next_probe_at`` has passed."""
+    probe_at = datetime.fromisoformat(breaker["next_probe_at"])
+    await asyncio.sleep(max(0.0, (probe_at - datetime.now(UTC)).total_seconds()) + 0.1)
 
 
 async def breaker_gauge(api: httpx.AsyncClient, endpoint: ProviderEndpoint) -> float | None:
@@ -176,7 +185,7 @@ async def test_failed_probe_reopens_and_reset_closes_at_once(
             await run_many(temporal_env, database, tenant_id, task_queue, 1)
         first_open = await provider(admin, primary)
         assert first_open["state"] == "open"
-        await asyncio.sleep(1.1)
+        await until_probe_due(first_open)
         await run_many(temporal_env, database, tenant_id, task_queue, 1)  # the probe gets a 429
         assert len(fake_llm.requests_for("gpt-a")) == 3
         reopened = await provider(admin, primary)
