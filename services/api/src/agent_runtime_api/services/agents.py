@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.services.pages import Window, window
 from agent_runtime_api.services.tools import (
     DefinitionChecks,
@@ -45,10 +46,23 @@ class ResolvedVersion:
 
 
 class AgentService:
-    """Rules for agents of one tenant."""
+    """Rules for agents of one tenant.
 
-    def __init__(self, session: AsyncSession, tenant_id: str, policy: ToolPolicy | None = None) -> None:
+    Reads of one agent or one version go through the read cache (``hot_reads``) when given;
+    every write of an agent (update, delete, new version) deletes its entry right after the
+    request's transaction commits. Locked reads (``for_update``) always read Postgres.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        policy: ToolPolicy | None = None,
+        *,
+        hot_reads: HotReads | None = None,
+    ) -> None:
         self.session = session
+        self.hot_reads = hot_reads
         self.agents = AgentRepository(session, tenant_id)
         self.runs = RunRepository(session, tenant_id)
         self.tools = ToolRepository(session, tenant_id)
@@ -84,10 +98,22 @@ class AgentService:
         return agent, version
 
     async def get(self, agent_id: str, *, for_update: bool = False) -> Agent:
-        """Return a live agent or raise 404."""
-        agent = await self.agents.get(agent_id, for_update=for_update)
+        """Return a live agent or raise 404 (``for_update``: locked, read from Postgres)."""
+        if for_update or self.hot_reads is None:
+            agent = await self.agents.get(agent_id, for_update=for_update)
+        else:
+            agent = await self.hot_reads.agents.get(
+                self.tenant_id, agent_id, lambda: self.agents.get(agent_id)
+            )
         if agent is None:
             raise NotFoundError("Agent", agent_id)
+        return agent
+
+    async def _get_for_write(self, agent_id: str) -> Agent:
+        """The agent, locked, with its cache entry deleted once this transaction commits."""
+        agent = await self.get(agent_id, for_update=True)
+        if self.hot_reads is not None:
+            self.hot_reads.agents.invalidate_after_commit(self.session, self.tenant_id, agent_id)
         return agent
 
     async def list(self, *, limit: int, before: str | None) -> Window[Agent]:
@@ -97,7 +123,7 @@ class AgentService:
 
     async def update(self, agent_id: str, body: AgentUpdate) -> Agent:
         """Rename or re-describe an agent."""
-        agent = await self.get(agent_id, for_update=True)
+        agent = await self._get_for_write(agent_id)
         changes = body.model_dump(exclude_unset=True)
         if changes.get("name") is None:
             changes.pop("name", None)
@@ -124,7 +150,7 @@ class AgentService:
 
         The agent is marked deleted rather than removed so its runs stay readable.
         """
-        agent = await self.get(agent_id, for_update=True)
+        agent = await self._get_for_write(agent_id)
         active = await self.runs.count_active_for_agent(agent_id)
         if active:
             raise ConflictError(
@@ -135,8 +161,8 @@ class AgentService:
         await self.agents.soft_delete(agent)
 
     async def create_version(self, agent_id: str, body: AgentVersionCreate) -> AgentVersion:
-        """Add the next immutable version of an agent."""
-        agent = await self.get(agent_id, for_update=True)
+        """Add the next immutable version of an agent (its ``latest_version`` changes)."""
+        agent = await self._get_for_write(agent_id)
         resolved = await self._resolve(body, ["body"])
         return await self._add_version(agent, body, resolved)
 
@@ -255,7 +281,12 @@ class AgentService:
     async def get_version(self, agent_id: str, version: int) -> AgentVersion:
         """Return one version or raise 404."""
         await self.get(agent_id)
-        found = await self.agents.get_version(agent_id, version)
+        if self.hot_reads is None:
+            found = await self.agents.get_version(agent_id, version)
+        else:
+            found = await self.hot_reads.agent_versions.get(
+                self.tenant_id, f"{agent_id}:{version}", lambda: self.agents.get_version(agent_id, version)
+            )
         if found is None:
             raise NotFoundError("Agent version", f"{agent_id}/versions/{version}")
         return found
