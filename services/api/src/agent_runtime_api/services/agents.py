@@ -21,7 +21,7 @@ from agent_runtime_api.services.tools import (
 from agent_runtime_core.catalog import RETIRED_TOOLS
 from agent_runtime_core.errors import ConflictError, NotFoundError
 from agent_runtime_core.ids import new_agent_id
-from agent_runtime_core.models import Agent, AgentVersion
+from agent_runtime_core.models import Agent, AgentVersion, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import (
     AgentRepository,
@@ -30,6 +30,13 @@ from agent_runtime_core.repositories import (
     ToolRepository,
 )
 from agent_runtime_core.schemas import AgentCreate, AgentUpdate, AgentVersionCreate, ToolSpec
+from agent_runtime_core.schemas.agent_status import (
+    ActiveRunCounts,
+    AgentLastError,
+    AgentStatusName,
+    AgentStatusPublic,
+)
+from agent_runtime_core.schemas.run import RunError
 
 
 def _name_taken(name: str) -> ConflictError:
@@ -290,6 +297,37 @@ class AgentService:
         if found is None:
             raise NotFoundError("Agent version", f"{agent_id}/versions/{version}")
         return found
+
+    async def status(self, agent_id: str) -> AgentStatusPublic:
+        """What the agent is doing now (the rule: ``AGENT_STATUS_RULE``): 404 for an agent that
+        is not this tenant's; one grouped count of active runs, one read of the last runs."""
+        await self.get(agent_id)
+        active = await self.runs.count_active_for_agent_by_status(agent_id)
+        last_finished, last_error = await self.runs.last_finished_and_last_error(agent_id)
+        counts = ActiveRunCounts(
+            queued=active.get(RunStatus.QUEUED, 0),
+            running=active.get(RunStatus.RUNNING, 0),
+            waiting=active.get(RunStatus.WAITING, 0),
+        )
+        if counts.queued or counts.running:
+            status = AgentStatusName.PROCESSING
+        elif counts.waiting:
+            status = AgentStatusName.WAITING
+        elif last_finished is not None and last_error is not None and last_finished.id == last_error.id:
+            status = AgentStatusName.ERROR
+        else:
+            status = AgentStatusName.IDLE
+        error = None
+        if last_error is not None:
+            stored = RunError.from_stored(last_error.error or {})
+            error = AgentLastError(
+                run_id=last_error.id,
+                status="timed_out" if last_error.status == RunStatus.TIMED_OUT else "failed",
+                code=stored.code,
+                message=stored.message,
+                at=last_error.finished_at,
+            )
+        return AgentStatusPublic(agent_id=agent_id, status=status, active_runs=counts, last_error=error)
 
     async def list_versions(self, agent_id: str, *, limit: int, below: int | None) -> Window[AgentVersion]:
         """A page of versions, newest first, below version ``below``."""
