@@ -63,7 +63,7 @@ async def measure(database_url: str, redis_url: str, rounds: int) -> dict[str, A
         "cache": create_app(Settings.model_validate({**common, "cache_enabled": True})),
         "no cache": create_app(Settings.model_validate({**common, "cache_enabled": False})),
     }
-    samples: dict[str, dict[str, list[float]]] = {}
+    samples: dict[str, list[float]] = {}
     async with (
         apps["cache"].router.lifespan_context(apps["cache"]),
         apps["no cache"].router.lifespan_context(apps["no cache"]),

@@ -165,7 +165,8 @@ async def test_a_reader_that_loaded_before_a_write_cannot_fill_the_old_row(
         row["value"] = "new"  # the writer commits ...
         await agents.invalidate(tenant_id, "agt_race")  # ... then invalidates
         release.set()
-        assert (await reader).name == "old"  # that reader saw the old row, as it began first
+        first = await reader
+        assert first is not None and first.name == "old"  # that reader began before the write
         after = await agents.get(tenant_id, "agt_race", load)
         assert after is not None and after.name == "new"
         cached = await agents.get(tenant_id, "agt_race", load)
@@ -242,6 +243,7 @@ async def test_no_stale_read_after_a_completed_write_under_concurrent_writers_an
 async def test_tenants_never_share_entries(
     database_url: str, tenant_id: str, other_tenant_id: str, redis: Redis
 ) -> None:
+    agent_id = ""
     async for mine in client_for(database_url, tenant_id):
         async for theirs in client_for(database_url, other_tenant_id):
             agent_id = await make_agent(mine)
@@ -251,7 +253,7 @@ async def test_tenants_never_share_entries(
             assert (await theirs.get(f"/v1/agents/{agent_id}/versions/1")).status_code == 404
             assert (await theirs.get(f"/v1/agents/{agent_id}/status")).status_code == 404
     assert await redis.hexists(cache_key(tenant_id, "agent", agent_id), "v")  # pyright: ignore[reportGeneralTypeIssues]
-    theirs_keys: list[bytes] = await redis.keys(f"agent_runtime:cache:{other_tenant_id}:*")  # pyright: ignore[reportUnknownMemberType]
+    theirs_keys = await redis.keys(f"agent_runtime:cache:{other_tenant_id}:*")  # pyright: ignore[reportUnknownMemberType]
     for key in theirs_keys:
         assert not await redis.hexists(key, "v")  # pyright: ignore[reportGeneralTypeIssues]
 
