@@ -23,6 +23,7 @@ ENDPOINTS: list[tuple[str, str, str, Permission, object]] = [
     ("GET", "/v1/agents/{agent_id}", "/v1/agents/agt_x", Permission.AGENTS_READ, None),
     ("PATCH", "/v1/agents/{agent_id}", "/v1/agents/agt_x", Permission.AGENTS_WRITE, {}),
     ("DELETE", "/v1/agents/{agent_id}", "/v1/agents/agt_x", Permission.AGENTS_WRITE, None),
+    ("GET", "/v1/agents/{agent_id}/status", "/v1/agents/agt_x/status", Permission.AGENTS_READ, None),
     (
         "POST",
         "/v1/agents/{agent_id}/versions",

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ACTIVITY_DURATION",
     "BREAKER_STATE",
+    "CACHE_REQUESTS",
     "CONTENT_TYPE_LATEST",
     "HTTP_REQUEST_DURATION",
     "MODEL_COST_USD",
@@ -49,6 +50,7 @@ __all__ = [
     "exposition",
     "observe_activity",
     "observe_http_request",
+    "record_cache_request",
     "record_model_usage",
     "record_provider_error",
     "record_run_created",
@@ -76,6 +78,12 @@ RUNS_ACTIVE = Gauge(
     ["status"],
 )
 RUNS_CREATED = Counter("agent_runtime_runs_created_total", "Runs created by this API process.")
+CACHE_REQUESTS = Counter(
+    "agent_runtime_cache_requests_total",
+    "Reads through the Redis read cache, by kind (agent, agent_version, ...) and result: hit, "
+    "miss (read from Postgres), error (Redis failed or is skipped after a failure; read from Postgres).",
+    ["kind", "result"],
+)
 
 # ------------------------------------------------------------------------------------ worker
 RUNS_FINISHED = Counter(
@@ -136,6 +144,11 @@ def set_active_runs(counts: dict[str, int]) -> None:
     """Set the active-runs gauge; statuses missing from ``counts`` are 0."""
     for status in ACTIVE_STATUSES:
         RUNS_ACTIVE.labels(status.value).set(counts.get(status.value, 0))
+
+
+def record_cache_request(kind: str, result: str) -> None:
+    """Count one read through the read cache (``result``: ``hit``, ``miss`` or ``error``)."""
+    CACHE_REQUESTS.labels(kind, result).inc()
 
 
 def record_run_created() -> None:

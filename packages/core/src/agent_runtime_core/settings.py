@@ -266,6 +266,32 @@ class Settings(BaseSettings):
         "the rate limits and active-run cap) before reading them again.",
     )
 
+    # Read cache (Redis cache-aside for hot reads: agents, agent versions; see agent_runtime_core.cache).
+    cache_enabled: bool = Field(
+        default=True,
+        description="Cache hot reads in Redis (needs redis_url). Every write deletes its entries "
+        "before it answers; with Redis down or slow, reads go to Postgres.",
+    )
+    cache_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Lifetime of a cache entry (kinds without their own in cache_kind_ttl_s). "
+        "Bounds memory, and staleness in the one case invalidation cannot reach Redis.",
+    )
+    cache_kind_ttl_s: dict[str, float] = Field(
+        default_factory=lambda: {"agent_version": 3600.0},
+        description='Lifetime per kind of entry, e.g. {"agent_version": 3600} (versions never change).',
+    )
+    cache_redis_timeout_s: float = Field(
+        default=0.1, gt=0, description="Give up on the cache's Redis after this long and read Postgres."
+    )
+    cache_retry_after_failure_s: float = Field(
+        default=5.0, ge=0, description="After a Redis failure, read Postgres only for this long."
+    )
+    cache_max_value_bytes: int = Field(
+        default=64 * 1024, ge=0, description="Rows larger than this (as JSON) are not cached."
+    )
+
     # Authentication. API keys always work; OIDC bearer JWTs (Keycloak or any OpenID provider)
     # are accepted once `oidc_issuer` and `oidc_audience` are set.
     oidc_issuer: str | None = Field(

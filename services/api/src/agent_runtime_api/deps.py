@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_api.auth import OidcConfig, OidcVerifier
 from agent_runtime_api.auth import authenticate as authenticate_credentials
+from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.services.agents import AgentService
 from agent_runtime_api.services.api_keys import ApiKeyService
@@ -42,6 +43,7 @@ from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_api.tenant_limits import TenantLimitsCache
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.breakers import CircuitBreakers, breaker_config
+from agent_runtime_core.cache import ReadCache
 from agent_runtime_core.crypto import EnvelopeCipher, cipher_from_settings
 from agent_runtime_core.db import Database, UnitOfWork, session_scope
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
@@ -73,9 +75,17 @@ class AppState:
     cipher: EnvelopeCipher | None = field(init=False)
     """Envelope encryption of tenants' secrets (``None``: no key configured; storing secrets is
     then a 503)."""
+    read_cache: ReadCache | None = None
+    """The Redis read cache of hot rows; built from the settings unless given (disabled without
+    Redis or with ``cache_enabled`` off)."""
+    hot_reads: HotReads = field(init=False)
+    """The kinds of rows read through ``read_cache``."""
 
     def __post_init__(self) -> None:
         self.tenant_limits = TenantLimitsCache(self.database, self.settings)
+        if self.read_cache is None:
+            self.read_cache = ReadCache.from_settings(self.settings)
+        self.hot_reads = HotReads.build(self.read_cache)
         self.cipher = cipher_from_settings(self.settings)
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
@@ -100,6 +110,8 @@ class AppState:
             await self.oidc.aclose()
         if self.circuit_breakers is not None:
             await self.circuit_breakers.aclose()
+        if self.read_cache is not None:
+            await self.read_cache.aclose()
         await self.database.dispose()
 
 
@@ -230,7 +242,9 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 def get_agent_service(session: SessionDep, principal: PrincipalDep, state: AppStateDep) -> AgentService:
     """Agents and versions, in the request's transaction (versions' tools checked against the
     deployment's rules for tools)."""
-    return AgentService(session, principal.tenant_id, ToolPolicy.from_settings(state.settings))
+    return AgentService(
+        session, principal.tenant_id, ToolPolicy.from_settings(state.settings), hot_reads=state.hot_reads
+    )
 
 
 AgentServiceDep = Annotated[AgentService, Depends(get_agent_service)]
@@ -253,6 +267,7 @@ def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunServi
         tenant_limits=state.tenant_limits,
         event_bus=state.event_bus,
         active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
+        hot_reads=state.hot_reads,
     )
 
 

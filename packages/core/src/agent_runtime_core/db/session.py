@@ -14,7 +14,8 @@ with no tenant and sees no tenant rows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -31,6 +32,10 @@ from agent_runtime_core.settings import normalize_database_url
 SCOPE_KEY: Final = "agent_runtime_scope"
 """``Session.info`` key holding the scope: a tenant id, or :data:`SYSTEM_SCOPE`."""
 SYSTEM_SCOPE: Final = object()
+AFTER_COMMIT_KEY: Final = "agent_runtime_after_commit"
+"""``Session.info`` key holding the callbacks :func:`after_commit` registered."""
+
+logger = logging.getLogger(__name__)
 
 # One statement, one round trip: role and tenant for the rest of this transaction only.
 _ENTER_TENANT = text("SELECT set_config('role', :role, true), set_config('app.tenant_id', :tenant, true)")
@@ -83,6 +88,27 @@ class Database:
         await self.engine.dispose()
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Await ``callback`` when the scope of ``session`` ends: right after its commit, before the
+    scope returns to its caller (for a request's session: before the response is sent).
+
+    For work that must follow the commit, such as deleting cache entries of rows the
+    transaction changed (:mod:`agent_runtime_core.cache`). Callbacks also run after a rollback
+    caused by an exception (an earlier commit inside the scope may have written), so they must
+    be harmless to run then; they should not raise (an exception is logged and swallowed).
+    """
+    session.sync_session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[Callable[[], Awaitable[None]]] = session.sync_session.info.pop(AFTER_COMMIT_KEY, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            logger.exception("an after-commit callback failed")
+
+
 @asynccontextmanager
 async def _scope(database: Database, scope: object) -> AsyncGenerator[AsyncSession]:
     async with database.session() as session:
@@ -90,9 +116,14 @@ async def _scope(database: Database, scope: object) -> AsyncGenerator[AsyncSessi
         try:
             yield session
             await session.commit()
+        except Exception:
+            await session.rollback()
+            await _run_after_commit(session)
+            raise
         except BaseException:
             await session.rollback()
             raise
+        await _run_after_commit(session)
 
 
 @asynccontextmanager

@@ -7,13 +7,20 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import func, text
+from sqlalchemy import func, or_, text
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from agent_runtime_core.lifecycle import ACTIVE_STATUSES, DedupeKey, EventSpec, EventType, can_transition
+from agent_runtime_core.lifecycle import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    DedupeKey,
+    EventSpec,
+    EventType,
+    can_transition,
+)
 from agent_runtime_core.models import Run, RunEvent, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories.base import TenantRepository
@@ -104,6 +111,10 @@ async def run_owner(session: AsyncSession, run_id: str) -> str | None:
     return (await session.exec(select(Run.tenant_id).where(Run.id == run_id))).first()
 
 
+ERROR_STATUSES: Final = (RunStatus.FAILED, RunStatus.TIMED_OUT)
+"""Terminal statuses that count as an agent's error (a cancelled run is someone's decision)."""
+
+
 class RunRepository(TenantRepository[Run]):
     """Runs of one tenant (``add`` flushes, so a repeated idempotency key surfaces there)."""
 
@@ -146,6 +157,50 @@ class RunRepository(TenantRepository[Run]):
             )
         )
         return (await self.session.exec(statement)).one()
+
+    async def count_active_for_agent_by_status(self, agent_id: str) -> dict[RunStatus, int]:
+        """The unfinished runs of ``agent_id`` by status (one grouped query)."""
+        statement = (
+            select(Run.status, func.count())
+            .where(
+                Run.tenant_id == self.tenant_id,
+                Run.agent_id == agent_id,
+                col(Run.status).in_(list(ACTIVE_STATUSES)),
+            )
+            .group_by(Run.status)
+        )
+        rows = (await self.session.exec(statement)).all()
+        return {RunStatus(status): int(count) for status, count in rows}
+
+    async def last_finished_and_last_error(self, agent_id: str) -> tuple[Run | None, Run | None]:
+        """The most recently finished run of ``agent_id`` and its most recent failed or
+        timed-out run (either may be the same run, or ``None``), in one statement."""
+
+        def latest(statuses: Collection[RunStatus]) -> Any:
+            return (
+                select(Run.id)
+                .where(
+                    Run.tenant_id == self.tenant_id,
+                    Run.agent_id == agent_id,
+                    col(Run.status).in_(list(statuses)),
+                )
+                .order_by(col(Run.finished_at).desc().nulls_last(), col(Run.id).desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+
+        statement = self.scoped().where(
+            or_(Run.id == latest(TERMINAL_STATUSES), Run.id == latest(ERROR_STATUSES))
+        )
+        rows = list((await self.session.exec(statement)).all())
+
+        def order(run: Run) -> tuple[float, str]:
+            return (run.finished_at.timestamp() if run.finished_at is not None else float("-inf"), run.id)
+
+        def newest(runs: list[Run]) -> Run | None:
+            return max(runs, key=order) if runs else None
+
+        return newest(rows), newest([run for run in rows if run.status in ERROR_STATUSES])
 
     async def count_active(self) -> int:
         """Number of this tenant's runs that are queued, running or waiting."""

@@ -17,6 +17,7 @@ from agent_runtime_core.schemas import (
     AgentVersionPublic,
     Page,
 )
+from agent_runtime_core.schemas.agent_status import AGENT_STATUS_RULE, AgentStatusPublic
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=AUTH_RESPONSES)
 
@@ -74,6 +75,17 @@ async def delete_agent(agent_id: AgentId, service: AgentServiceDep, _: AgentWrit
     """Delete an agent. Refused with 409 while it has queued, running or waiting runs.
     Its past runs stay readable."""
     await service.delete(agent_id)
+
+
+@router.get(
+    "/{agent_id}/status",
+    summary="Get an agent's status",
+    responses=problems(404),
+    description="What the agent is doing now: its unfinished runs by status and its last error. "
+    + AGENT_STATUS_RULE,
+)
+async def get_agent_status(agent_id: AgentId, service: AgentServiceDep, _: AgentReader) -> AgentStatusPublic:
+    return await service.status(agent_id)
 
 
 @router.post(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.services.pages import Window, window
 from agent_runtime_api.services.tools import (
     DefinitionChecks,
@@ -20,7 +21,7 @@ from agent_runtime_api.services.tools import (
 from agent_runtime_core.catalog import RETIRED_TOOLS
 from agent_runtime_core.errors import ConflictError, NotFoundError
 from agent_runtime_core.ids import new_agent_id
-from agent_runtime_core.models import Agent, AgentVersion
+from agent_runtime_core.models import Agent, AgentVersion, RunStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import (
     AgentRepository,
@@ -29,6 +30,13 @@ from agent_runtime_core.repositories import (
     ToolRepository,
 )
 from agent_runtime_core.schemas import AgentCreate, AgentUpdate, AgentVersionCreate, ToolSpec
+from agent_runtime_core.schemas.agent_status import (
+    ActiveRunCounts,
+    AgentLastError,
+    AgentStatusName,
+    AgentStatusPublic,
+)
+from agent_runtime_core.schemas.run import RunError
 
 
 def _name_taken(name: str) -> ConflictError:
@@ -45,10 +53,23 @@ class ResolvedVersion:
 
 
 class AgentService:
-    """Rules for agents of one tenant."""
+    """Rules for agents of one tenant.
 
-    def __init__(self, session: AsyncSession, tenant_id: str, policy: ToolPolicy | None = None) -> None:
+    Reads of one agent or one version go through the read cache (``hot_reads``) when given;
+    every write of an agent (update, delete, new version) deletes its entry right after the
+    request's transaction commits. Locked reads (``for_update``) always read Postgres.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        policy: ToolPolicy | None = None,
+        *,
+        hot_reads: HotReads | None = None,
+    ) -> None:
         self.session = session
+        self.hot_reads = hot_reads
         self.agents = AgentRepository(session, tenant_id)
         self.runs = RunRepository(session, tenant_id)
         self.tools = ToolRepository(session, tenant_id)
@@ -84,10 +105,22 @@ class AgentService:
         return agent, version
 
     async def get(self, agent_id: str, *, for_update: bool = False) -> Agent:
-        """Return a live agent or raise 404."""
-        agent = await self.agents.get(agent_id, for_update=for_update)
+        """Return a live agent or raise 404 (``for_update``: locked, read from Postgres)."""
+        if for_update or self.hot_reads is None:
+            agent = await self.agents.get(agent_id, for_update=for_update)
+        else:
+            agent = await self.hot_reads.agents.get(
+                self.tenant_id, agent_id, lambda: self.agents.get(agent_id)
+            )
         if agent is None:
             raise NotFoundError("Agent", agent_id)
+        return agent
+
+    async def _get_for_write(self, agent_id: str) -> Agent:
+        """The agent, locked, with its cache entry deleted once this transaction commits."""
+        agent = await self.get(agent_id, for_update=True)
+        if self.hot_reads is not None:
+            self.hot_reads.agents.invalidate_after_commit(self.session, self.tenant_id, agent_id)
         return agent
 
     async def list(self, *, limit: int, before: str | None) -> Window[Agent]:
@@ -97,7 +130,7 @@ class AgentService:
 
     async def update(self, agent_id: str, body: AgentUpdate) -> Agent:
         """Rename or re-describe an agent."""
-        agent = await self.get(agent_id, for_update=True)
+        agent = await self._get_for_write(agent_id)
         changes = body.model_dump(exclude_unset=True)
         if changes.get("name") is None:
             changes.pop("name", None)
@@ -124,7 +157,7 @@ class AgentService:
 
         The agent is marked deleted rather than removed so its runs stay readable.
         """
-        agent = await self.get(agent_id, for_update=True)
+        agent = await self._get_for_write(agent_id)
         active = await self.runs.count_active_for_agent(agent_id)
         if active:
             raise ConflictError(
@@ -135,8 +168,8 @@ class AgentService:
         await self.agents.soft_delete(agent)
 
     async def create_version(self, agent_id: str, body: AgentVersionCreate) -> AgentVersion:
-        """Add the next immutable version of an agent."""
-        agent = await self.get(agent_id, for_update=True)
+        """Add the next immutable version of an agent (its ``latest_version`` changes)."""
+        agent = await self._get_for_write(agent_id)
         resolved = await self._resolve(body, ["body"])
         return await self._add_version(agent, body, resolved)
 
@@ -255,10 +288,46 @@ class AgentService:
     async def get_version(self, agent_id: str, version: int) -> AgentVersion:
         """Return one version or raise 404."""
         await self.get(agent_id)
-        found = await self.agents.get_version(agent_id, version)
+        if self.hot_reads is None:
+            found = await self.agents.get_version(agent_id, version)
+        else:
+            found = await self.hot_reads.agent_versions.get(
+                self.tenant_id, f"{agent_id}:{version}", lambda: self.agents.get_version(agent_id, version)
+            )
         if found is None:
             raise NotFoundError("Agent version", f"{agent_id}/versions/{version}")
         return found
+
+    async def status(self, agent_id: str) -> AgentStatusPublic:
+        """What the agent is doing now (the rule: ``AGENT_STATUS_RULE``): 404 for an agent that
+        is not this tenant's; one grouped count of active runs, one read of the last runs."""
+        await self.get(agent_id)
+        active = await self.runs.count_active_for_agent_by_status(agent_id)
+        last_finished, last_error = await self.runs.last_finished_and_last_error(agent_id)
+        counts = ActiveRunCounts(
+            queued=active.get(RunStatus.QUEUED, 0),
+            running=active.get(RunStatus.RUNNING, 0),
+            waiting=active.get(RunStatus.WAITING, 0),
+        )
+        if counts.queued or counts.running:
+            status = AgentStatusName.PROCESSING
+        elif counts.waiting:
+            status = AgentStatusName.WAITING
+        elif last_finished is not None and last_error is not None and last_finished.id == last_error.id:
+            status = AgentStatusName.ERROR
+        else:
+            status = AgentStatusName.IDLE
+        error = None
+        if last_error is not None:
+            stored = RunError.from_stored(last_error.error or {})
+            error = AgentLastError(
+                run_id=last_error.id,
+                status="timed_out" if last_error.status == RunStatus.TIMED_OUT else "failed",
+                code=stored.code,
+                message=stored.message,
+                at=last_error.finished_at,
+            )
+        return AgentStatusPublic(agent_id=agent_id, status=status, active_runs=counts, last_error=error)
 
     async def list_versions(self, agent_id: str, *, limit: int, below: int | None) -> Window[AgentVersion]:
         """A page of versions, newest first, below version ``below``."""

@@ -23,6 +23,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.services.pages import Window, window
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_api.tenant_limits import TenantLimitsCache
@@ -111,6 +112,7 @@ class RunService:
         tenant_limits: TenantLimitsCache | None = None,
         event_bus: EventBus | None = None,
         active_run_retry_after_s: int = 10,
+        hot_reads: HotReads | None = None,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.temporal = temporal
@@ -120,6 +122,8 @@ class RunService:
         """Where the tenant's cap on queued, running and waiting runs is read (``None``: no cap)."""
         self.event_bus = event_bus
         self.active_run_retry_after_s = active_run_retry_after_s
+        self.hot_reads = hot_reads
+        """The read cache of agents and versions (``None``: read Postgres)."""
 
     def _publish(self, *events: RunEvent) -> None:
         """Publish committed events in the background (never fails or delays the request:
@@ -181,7 +185,7 @@ class RunService:
                     start = await self._input_for_existing(AgentRepository(session, self.tenant_id), existing)
                 return CreatedRun(run=existing, created=False), start, []
         agents = AgentRepository(session, self.tenant_id)
-        agent = await agents.get(body.agent_id)
+        agent = await self._agent(agents, body.agent_id)
         if agent is None:
             raise NotFoundError("Agent", body.agent_id)
         await self._check_active_run_cap(runs, max_active_runs)
@@ -192,7 +196,7 @@ class RunService:
                 f"POST /v1/agents/{agent.id}/versions first.",
                 code="agent_has_no_version",
             )
-        version = await agents.get_version(agent.id, version_number)
+        version = await self._version(agents, agent.id, version_number)
         if version is None:
             raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
         run_id = new_run_id()
@@ -212,6 +216,20 @@ class RunService:
         )
         queued = await runs.create(run, {"agent_id": agent.id, "agent_version": version.version})
         return CreatedRun(run=run, created=True), workflow_input(run, agent, version), queued
+
+    async def _agent(self, agents: AgentRepository, agent_id: str) -> Agent | None:
+        """The live agent (its ``latest_version`` picks the version), through the read cache."""
+        if self.hot_reads is None:
+            return await agents.get(agent_id)
+        return await self.hot_reads.agents.get(self.tenant_id, agent_id, lambda: agents.get(agent_id))
+
+    async def _version(self, agents: AgentRepository, agent_id: str, number: int) -> AgentVersion | None:
+        """Version ``number`` of the agent, through the read cache (versions never change)."""
+        if self.hot_reads is None:
+            return await agents.get_version(agent_id, number)
+        return await self.hot_reads.agent_versions.get(
+            self.tenant_id, f"{agent_id}:{number}", lambda: agents.get_version(agent_id, number)
+        )
 
     async def _check_active_run_cap(self, runs: RunRepository, max_active_runs: int) -> None:
         """429 ``active_run_limit`` when the tenant is at its cap of active runs.
