@@ -69,6 +69,7 @@ Namespace = Annotated[
         examples=[["memories", "agt_01jd3x7k2m9q8r4t6v5w0y1z2a"]],
     ),
 ]
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH)]
 Key = Annotated[
     str,
     Field(
@@ -89,9 +90,8 @@ class StoreItemPut(StrictInput):
         description=f"Any JSON object, at most {MAX_VALUE_BYTES // 1024} KiB as JSON.",
         examples=[{"content": "The user's favourite colour is teal."}],
     )
-    index: bool | list[Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH)]] | None = Field(
+    index: bool | Annotated[list[Label], Field(max_length=16)] | None = Field(
         default=None,
-        max_length=16,
         description=(
             "What semantic search embeds: `null` or `true` the whole value, a list of top-level "
             "fields those fields only, `false` nothing (the item is found by prefix and filter, "
