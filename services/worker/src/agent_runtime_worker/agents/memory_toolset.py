@@ -60,7 +60,11 @@ def build_memory_toolset(
     toolset_factory: Callable[[str], FunctionToolset[Any]] | None = None,
 ) -> FunctionToolset[Any]:
     """The memory tools, calling ``backend()`` (read at call time, inside the activity)."""
-    toolset = (toolset_factory or (lambda toolset_id: FunctionToolset[Any](id=toolset_id)))(MEMORY_TOOLSET_ID)
+    toolset = (
+        toolset_factory(MEMORY_TOOLSET_ID)
+        if toolset_factory is not None
+        else FunctionToolset[Any](id=MEMORY_TOOLSET_ID)
+    )
 
     @toolset.tool
     async def memory_save(
