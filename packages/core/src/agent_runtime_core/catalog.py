@@ -36,6 +36,12 @@ BUILTIN_TOOL_NAMES: Final[tuple[str, ...]] = (
 )
 """The tools new agent versions may enable."""
 
+MEMORY_TOOL_NAMES: Final[tuple[str, ...]] = ("memory_save", "memory_search", "memory_delete")
+"""The long-term memory tools (the tenant's store, ``/v1/store``) new agent versions may enable.
+
+Served by the worker's ``memory`` toolset rather than ``builtin``; each reads and writes the store
+in the namespace the version's ``memory`` configuration names."""
+
 RETIRED_TOOLS: Final[dict[str, str]] = {}
 """Tools taken out of service: name → why (and what to use instead).
 

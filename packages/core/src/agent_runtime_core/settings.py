@@ -395,6 +395,32 @@ class Settings(BaseSettings):
         "A new or changed budget or price applies within this time (0: read on every request).",
     )
 
+    # Long-term memory store (/v1/store, the memory tools): semantic search needs an embedding model.
+    embedding_model: str | None = Field(
+        default=None,
+        description=(
+            "Embedding model of the memory store's semantic search, `openai:<model>` (OpenAI, or "
+            "AGENT_RUNTIME_OPENAI_API_BASE_URL) or `openai-compatible:<model>` (the server at "
+            "AGENT_RUNTIME_OPENAI_BASE_URL); unset: no embeddings, a search `query` is a "
+            "case-insensitive text match."
+        ),
+        examples=["openai:text-embedding-3-small"],
+    )
+    embedding_dimensions: int | None = Field(
+        default=None, ge=1, le=8192, description="Ask the model for vectors of this size (if it can)."
+    )
+    embedding_timeout_s: float = Field(default=30.0, gt=0, description="Per embeddings request.")
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _embedding_provider_known(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        provider, sep, name = value.partition(":")
+        if not sep or provider not in {"openai", "openai-compatible"} or not name.strip():
+            raise ValueError("the embedding model is 'openai:<model>' or 'openai-compatible:<model>'")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, value: str) -> str:

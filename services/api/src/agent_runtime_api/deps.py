@@ -36,6 +36,7 @@ from agent_runtime_api.services.limits import LimitsService
 from agent_runtime_api.services.providers import ProviderService
 from agent_runtime_api.services.runs import RunService
 from agent_runtime_api.services.secrets import SecretService
+from agent_runtime_api.services.store import StoreService
 from agent_runtime_api.services.streams import StreamOptions, StreamService
 from agent_runtime_api.services.tools import ToolPolicy, ToolService
 from agent_runtime_api.services.usage import UsageService
@@ -46,6 +47,7 @@ from agent_runtime_core.breakers import CircuitBreakers, breaker_config
 from agent_runtime_core.cache import ReadCache
 from agent_runtime_core.crypto import EnvelopeCipher, cipher_from_settings
 from agent_runtime_core.db import Database, UnitOfWork, session_scope
+from agent_runtime_core.embeddings import Embedder, embedder_from_settings
 from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.schemas import BreakerSettingsPublic
@@ -80,6 +82,9 @@ class AppState:
     Redis or with ``cache_enabled`` off)."""
     hot_reads: HotReads = field(init=False)
     """The kinds of rows read through ``read_cache``."""
+    embedder: Embedder | None = None
+    """The memory store's embedding model; built from ``settings.embedding_model`` unless given
+    (``None`` when unset: no semantic search)."""
 
     def __post_init__(self) -> None:
         self.tenant_limits = TenantLimitsCache(self.database, self.settings)
@@ -87,6 +92,8 @@ class AppState:
             self.read_cache = ReadCache.from_settings(self.settings)
         self.hot_reads = HotReads.build(self.read_cache)
         self.cipher = cipher_from_settings(self.settings)
+        if self.embedder is None:
+            self.embedder = embedder_from_settings(self.settings)
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
         if self.circuit_breakers is None and self.settings.redis_url:
@@ -296,6 +303,14 @@ def get_secret_service(state: AppStateDep, session: SessionDep, principal: Princ
 
 
 SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
+
+
+def get_store_service(state: AppStateDep, session: SessionDep, principal: PrincipalDep) -> StoreService:
+    """The caller's tenant's long-term memory store, in the request's transaction."""
+    return StoreService(session, principal.tenant_id, state.embedder)
+
+
+StoreServiceDep = Annotated[StoreService, Depends(get_store_service)]
 
 
 def get_audit_log_service(session: SessionDep, principal: PrincipalDep) -> AuditLogService:

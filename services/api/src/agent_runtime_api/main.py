@@ -24,6 +24,7 @@ from agent_runtime_api.routers import (
     providers,
     runs,
     secrets,
+    store,
     streams,
     tools,
     usage,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         usage.router,
         limits.router,
         secrets.router,
+        store.router,
     )
     for router in v1_routers:
         document_body_limits(router)

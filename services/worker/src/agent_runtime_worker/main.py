@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, RETIRED_TOOLS
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, MEMORY_TOOL_NAMES, RETIRED_TOOLS
 from agent_runtime_core.db import Database
 from agent_runtime_core.metrics import start_metrics_server
 from agent_runtime_core.settings import Settings
@@ -32,6 +32,7 @@ from agent_runtime_worker.agents.runtime_agent import (
     activity_side,
     builtin_toolset,
     installed_tool_packages,
+    memory_toolset,
 )
 from agent_runtime_worker.contracts import HumanRequestActivityContract, RunActivityContract
 from agent_runtime_worker.dependencies import WorkerDependencies
@@ -55,6 +56,10 @@ def check_catalog() -> None:
     expected = sorted({*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS})
     if implemented != expected:
         raise RuntimeError(f"worker tools {implemented} differ from the catalog's {expected}")
+    if sorted(memory_toolset.tools) != sorted(MEMORY_TOOL_NAMES):
+        raise RuntimeError(
+            f"worker memory tools {sorted(memory_toolset.tools)} differ from {MEMORY_TOOL_NAMES}"
+        )
     # Installed tool packages that break the contract stop the worker here, each one named.
     installed_tool_packages.check()
 
@@ -174,7 +179,7 @@ def build_worker(
     # do their I/O with this worker's dependencies from now on.
     activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
-    tools = served_tools(builtin_toolset, installed_tool_packages)
+    tools = served_tools(builtin_toolset, installed_tool_packages, memory=memory_toolset)
     logger.info("worker serves tools: %s", describe(tools))
     return RuntimeWorker(
         client,

@@ -35,11 +35,17 @@ FIRST_RETRY_DELAY: Final = timedelta(seconds=1)
 MAX_RETRY_DELAY: Final = timedelta(seconds=60)
 
 
-def served_tools(builtin: FunctionToolset[Any], packages: InstalledToolPackages) -> list[ServedTool]:
+def served_tools(
+    builtin: FunctionToolset[Any],
+    packages: InstalledToolPackages,
+    *,
+    memory: FunctionToolset[Any] | None = None,
+) -> list[ServedTool]:
     """Every tool this worker serves, as the catalog lists it (retired built-ins are left out:
-    the worker keeps them only so old histories replay)."""
+    the worker keeps them only so old histories replay); the memory tools count as built-in."""
     tools: list[ServedTool] = []
-    for tool in builtin.tools.values():
+    built_in = [*builtin.tools.values(), *(memory.tools.values() if memory is not None else ())]
+    for tool in built_in:
         if tool.name in RETIRED_TOOLS:
             continue
         definition = tool.tool_def

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     BUDGETS_MANAGE = "budgets:manage"
     PROVIDERS_MANAGE = "providers:manage"
     TENANTS_MANAGE = "tenants:manage"
+    STORE_READ = "store:read"
+    STORE_WRITE = "store:write"
 
 
 class Role(StrEnum):
@@ -42,9 +44,20 @@ class Role(StrEnum):
 ALL_PERMISSIONS: Final = frozenset(Permission)
 
 _VIEWER: Final = frozenset(
-    {Permission.AGENTS_READ, Permission.TOOLS_READ, Permission.RUNS_READ, Permission.USAGE_READ}
+    {
+        Permission.AGENTS_READ,
+        Permission.TOOLS_READ,
+        Permission.RUNS_READ,
+        Permission.USAGE_READ,
+        Permission.STORE_READ,
+    }
 )
-_OPERATOR: Final = _VIEWER | {Permission.RUNS_CREATE, Permission.RUNS_CANCEL, Permission.APPROVALS_DECIDE}
+_OPERATOR: Final = _VIEWER | {
+    Permission.RUNS_CREATE,
+    Permission.RUNS_CANCEL,
+    Permission.APPROVALS_DECIDE,
+    Permission.STORE_WRITE,
+}
 _DEVELOPER: Final = _OPERATOR | {Permission.AGENTS_WRITE, Permission.TOOLS_WRITE, Permission.SECRETS_MANAGE}
 
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
@@ -53,7 +66,8 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.DEVELOPER: _DEVELOPER,
     Role.ADMIN: ALL_PERMISSIONS,
 }
-"""viewer reads; operator also starts, cancels and decides runs; developer also manages agents,
+"""viewer reads (the long-term memory store too); operator also starts, cancels and decides runs
+and writes the store (what agents remember is run-time data, like runs); developer also manages agents,
 tools and tool secrets (secrets are write-only: nobody reads a value back);
 admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``
 and ``tenants:manage`` concern the whole deployment: they count only in the operators' tenant

@@ -6,6 +6,7 @@ from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, H
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
+from agent_runtime_core.models.store import StoreItem
 from agent_runtime_core.models.tool import CatalogTool, Tool, ToolRevision, ToolSecret, ToolSigningKey
 from agent_runtime_core.models.usage import (
     ModelPrice,
@@ -32,6 +33,7 @@ __all__ = [
     "Run",
     "RunEvent",
     "RunStatus",
+    "StoreItem",
     "TenantBudget",
     "TenantLimits",
     "Tool",

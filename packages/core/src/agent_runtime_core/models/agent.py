@@ -58,4 +58,6 @@ class AgentVersion(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
+    memory: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    """The memory tools' configuration (``MemorySpec``); ``None``: the defaults (agent scope)."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

@@ -8,6 +8,12 @@ from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
 from agent_runtime_core.repositories.signing_keys import Rotation, SigningKeyMaterial, SigningKeyRepository
+from agent_runtime_core.repositories.store import (
+    ScoredItem,
+    SemanticQuery,
+    StoreRepository,
+    TextQuery,
+)
 from agent_runtime_core.repositories.tool_catalog import ToolCatalogRepository
 from agent_runtime_core.repositories.tool_secrets import ToolSecretRepository
 from agent_runtime_core.repositories.tools import ToolRepository
@@ -24,9 +30,13 @@ __all__ = [
     "Rotation",
     "RunEventRepository",
     "RunRepository",
+    "ScoredItem",
+    "SemanticQuery",
     "SigningKeyMaterial",
     "SigningKeyRepository",
+    "StoreRepository",
     "TenantLimitsRepository",
+    "TextQuery",
     "ToolCatalogRepository",
     "ToolRepository",
     "ToolSecretRepository",

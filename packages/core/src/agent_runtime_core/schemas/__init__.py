@@ -39,6 +39,15 @@ from agent_runtime_core.schemas.secret import (
     SigningKeyPublic,
     SigningKeyRotate,
 )
+from agent_runtime_core.schemas.store import (
+    StoreItemPublic,
+    StoreItemPut,
+    StoreNamespaceList,
+    StoreNamespaces,
+    StoreSearch,
+    StoreSearchItemPublic,
+    StoreSearchResult,
+)
 from agent_runtime_core.schemas.tool import (
     CatalogList,
     CatalogToolPublic,
@@ -92,6 +101,13 @@ __all__ = [
     "SigningKeyCreated",
     "SigningKeyPublic",
     "SigningKeyRotate",
+    "StoreItemPublic",
+    "StoreItemPut",
+    "StoreNamespaceList",
+    "StoreNamespaces",
+    "StoreSearch",
+    "StoreSearchItemPublic",
+    "StoreSearchResult",
     "Text",
     "Timestamp",
     "ToolDefinitionCreate",

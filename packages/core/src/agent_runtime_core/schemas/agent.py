@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, RETIRED_TOOLS, model_name_problem
+from agent_runtime_core.catalog import (
+    BUILTIN_TOOL_NAMES,
+    MEMORY_TOOL_NAMES,
+    RETIRED_TOOLS,
+    model_name_problem,
+)
 from agent_runtime_core.schemas.common import StrictInput
 from agent_runtime_core.schemas.tool import (
     MAX_TIMEOUT_S,
@@ -286,6 +291,42 @@ class Limits(StrictInput):
     )
 
 
+MEMORY_SCOPES_AVAILABLE: Final = frozenset({"agent"})
+"""Memory scopes this build serves; ``user`` and ``thread`` need run metadata and threads."""
+
+
+class MemoryNamespaceSpec(StrictInput):
+    """Whose memories the memory tools read and write: the namespace of the store they use.
+
+    `agent`: one memory shared by every run of the agent (`["memories", <agent_id>]`). `user`
+    (per value of a run metadata key) and `thread` (per conversation) are reserved: they are
+    refused until runs carry metadata and threads exist."""
+
+    scope: Literal["agent", "user", "thread"] = "agent"
+    metadata_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="`user` scope: the run metadata key whose value names the user.",
+        examples=["user_id"],
+    )
+
+    @model_validator(mode="after")
+    def _available(self) -> Self:
+        if self.scope not in MEMORY_SCOPES_AVAILABLE:
+            raise field_errors(
+                type(self).__name__,
+                [(("scope",), f"the '{self.scope}' memory scope is not available yet; use 'agent'")],
+            )
+        return self
+
+
+class MemorySpec(StrictInput):
+    """Configuration of the memory tools (`memory_save`, `memory_search`, `memory_delete`)."""
+
+    store_namespace: MemoryNamespaceSpec = Field(default_factory=MemoryNamespaceSpec)
+
+
 class AgentVersionCreate(StrictInput):
     """A new immutable version of an agent."""
 
@@ -296,6 +337,10 @@ class AgentVersionCreate(StrictInput):
     mcp_servers: list[McpServerSpec] = Field(default_factory=list[McpServerSpec], max_length=16)
     model_settings: ModelSettings = Field(default_factory=ModelSettings)
     limits: Limits = Field(default_factory=Limits)
+    memory: MemorySpec | None = Field(
+        default=None,
+        description="Where the memory tools keep this agent's memories (null: agent scope).",
+    )
 
     @field_validator("model")
     @classmethod
@@ -395,7 +440,7 @@ class ToolPublic(BaseModel):
         http = stored_dict(stored.get("http"))
         ref = stored_dict(stored.get("ref"))
         description = stored.get("description")
-        names = BUILTIN_TOOL_NAMES if catalog is None else catalog
+        names = (*BUILTIN_TOOL_NAMES, *MEMORY_TOOL_NAMES) if catalog is None else catalog
         # An unknown kind (a newer API's) is offered to nobody by this build's workers.
         available = (name in names and name not in RETIRED_TOOLS) if kind == "catalog" else kind == "http"
         return cls(
@@ -490,6 +535,9 @@ class AgentVersionPublic(BaseModel):
     mcp_servers: list[McpServerPublic]
     model_settings: ModelSettings
     limits: Limits
+    memory: dict[str, Any] | None = Field(
+        default=None, description="The memory tools' configuration, as given (null: agent scope)."
+    )
     created_at: datetime
 
     @classmethod
@@ -507,5 +555,6 @@ class AgentVersionPublic(BaseModel):
             mcp_servers=[McpServerPublic.from_stored(server) for server in version.mcp_servers or []],
             model_settings=_read_stored(ModelSettings, version.model_settings),
             limits=_read_stored(Limits, version.limits),
+            memory=dict(version.memory) if isinstance(version.memory, Mapping) else None,
             created_at=version.created_at,
         )

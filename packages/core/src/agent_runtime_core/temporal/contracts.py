@@ -148,6 +148,32 @@ class LimitsConfig(DurableModel):
     """``reject`` or ``fail``; an unknown value (a newer API's) behaves as ``reject``."""
 
 
+class MemoryNamespaceConfig(DurableModel):
+    """Whose memories the memory tools use: ``agent`` (shared by the agent's runs), or ``user`` /
+    ``thread`` (a newer API's; a worker that cannot serve a scope answers the tools with an error)."""
+
+    scope: str = "agent"
+    metadata_key: str | None = None
+
+
+class MemoryConfig(DurableModel):
+    """The memory tools' configuration (the defaults: agent scope)."""
+
+    store_namespace: MemoryNamespaceConfig = Field(default_factory=MemoryNamespaceConfig)
+
+
+MEMORY_NAMESPACE_ROOT: Final = "memories"
+"""First label of every namespace the memory tools use (``["memories", <agent_id>, ...]``)."""
+
+
+def memory_namespace(agent: AgentConfig) -> list[str] | None:
+    """The store namespace the memory tools of ``agent``'s runs use (``None``: a scope this build
+    cannot serve). Pure: workflows call it."""
+    if agent.memory.store_namespace.scope == "agent":
+        return [MEMORY_NAMESPACE_ROOT, agent.agent_id]
+    return None
+
+
 class AgentConfig(DurableModel):
     """The pinned agent version, as the workflow receives it (the workflow loads nothing)."""
 
@@ -161,6 +187,7 @@ class AgentConfig(DurableModel):
     model_settings: ModelSettingsConfig = Field(default_factory=ModelSettingsConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     mcp_servers: list[McpServerConfig] = Field(default_factory=list[McpServerConfig])
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @classmethod
     def from_version(cls, agent: Agent, version: AgentVersion) -> AgentConfig:
@@ -179,6 +206,7 @@ class AgentConfig(DurableModel):
             mcp_servers=[
                 McpServerConfig.model_validate(server) for server in _mappings(version.mcp_servers or [])
             ],
+            memory=MemoryConfig.model_validate(version.memory if isinstance(version.memory, Mapping) else {}),
         )
 
 

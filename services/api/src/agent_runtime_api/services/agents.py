@@ -280,6 +280,7 @@ class AgentService:
             mcp_servers=resolved.mcp_servers,
             model_settings=body.model_settings.model_dump(mode="json"),
             limits=body.limits.model_dump(mode="json"),
+            memory=body.memory.model_dump(mode="json") if body.memory is not None else None,
             created_at=agent.updated_at,
         )
         self.session.add(agent)

@@ -33,9 +33,11 @@ from pydantic_ai.toolsets import AbstractToolset
 from temporalio import activity
 
 from agent_runtime_core.catalog import RETIRED_TOOLS
+from agent_runtime_core.embeddings import embedder_from_settings
 from agent_runtime_core.lifecycle import DedupeKey, EventType
 from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.agents.memory import DatabaseMemory
 from agent_runtime_worker.agents.model_events import ModelEventRecorder
 from agent_runtime_worker.agents.runtime_agent import RunDeps
 from agent_runtime_worker.dependencies import WorkerDependencies
@@ -75,6 +77,12 @@ class AgentActivities:
         self.models = ModelResolver(dependencies)
         self.mcp = McpServers(dependencies.mcp_policy, dependencies.secrets, record_call=self.call_tool)
         """Builds runs' MCP toolsets; its tool-list cache lives as long as this worker."""
+        self._memory = DatabaseMemory(dependencies.database, embedder_from_settings(dependencies.settings))
+
+    @property
+    def memory(self) -> DatabaseMemory:
+        """The tenant's store, for the memory tools."""
+        return self._memory
 
     @property
     def http_get_policy(self) -> HttpGetPolicy:

@@ -27,7 +27,8 @@ test, each rebinding it). Workflow code never reads it.
 
 Frozen names (they appear in workflow histories and activity names): the agent name
 ``agent_runtime`` and the toolset ids ``builtin``, ``packages`` (the tools of installed tool
-packages, :mod:`agent_runtime_worker.tools.packages`), ``http`` and ``mcp`` give activities such as
+packages, :mod:`agent_runtime_worker.tools.packages`), ``http``, ``mcp`` and ``memory`` (the
+memory tools, :mod:`agent_runtime_worker.agents.memory_toolset`) give activities such as
 ``agent__agent_runtime__model_request_stream``,
 ``agent__agent_runtime__toolset__builtin__call_tool``,
 ``agent__agent_runtime__toolset__packages__call_tool``,
@@ -55,10 +56,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, HUMAN_INPUT_TOOL, RETIRED_TOOLS
+from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, HUMAN_INPUT_TOOL, MEMORY_TOOL_NAMES, RETIRED_TOOLS
 from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_core.temporal.contracts import McpServerConfig
 from agent_runtime_worker.agents.http_toolset import HTTP_TOOLSET_ID, HttpToolset
+from agent_runtime_worker.agents.memory_toolset import MEMORY_TOOLSET_ID, MemoryBackend, build_memory_toolset
 from agent_runtime_worker.governance.waiting import BudgetGuard
 from agent_runtime_worker.models.fallback import FallbackFromDeps, ModelFallbackNote
 from agent_runtime_worker.models.registry import resolve_model
@@ -90,6 +92,9 @@ class RunDeps(BaseModel):
     """The version's HTTP tools (``HttpToolset``): definitions and endpoints, secrets by name only."""
     mcp_servers: list[McpServerConfig] = []
     """The agent version's MCP servers (header values name secrets, never hold them)."""
+    memory_namespace: list[str] | None = None
+    """The store namespace of the memory tools (set when the version enables one; ``None``
+    otherwise, or when this build cannot serve the version's memory scope)."""
 
 
 class DeferredCallHandler(Protocol):
@@ -141,6 +146,11 @@ class AgentActivitySide(Protocol):
         """The tools of the run's MCP servers (inside the ``mcp`` toolset's activities)."""
         ...
 
+    @property
+    def memory(self) -> MemoryBackend:
+        """The tenant's store, for the memory tools (inside the ``memory`` toolset's activity)."""
+        ...
+
 
 class ActivitySide:
     r"""The slot through which the agent's activities reach the worker's I/O half.
@@ -179,6 +189,10 @@ class ActivitySide:
     def sandbox_policy(self) -> SandboxPolicy:
         """Read at call time, inside the tool-call activity."""
         return self.bound.sandbox_policy
+
+    def memory_backend(self) -> MemoryBackend:
+        """Read at call time, inside the memory tools' activity."""
+        return self.bound.memory
 
 
 activity_side = ActivitySide()
@@ -247,7 +261,12 @@ class RecordingPackageToolset(RecordingToolset, PackageToolset[RunDeps]):
 def enabled_non_builtin_tools(ctx: RunContext[RunDeps]) -> list[str]:
     """The enabled names only a tool package can serve (the package toolset stands in for the
     ones this worker lacks, so histories that called them replay)."""
-    served_elsewhere = {*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS, *(tool.name for tool in ctx.deps.http_tools)}
+    served_elsewhere = {
+        *BUILTIN_TOOL_NAMES,
+        *MEMORY_TOOL_NAMES,
+        *RETIRED_TOOLS,
+        *(tool.name for tool in ctx.deps.http_tools),
+    }
     return [name for name in ctx.deps.enabled_tools if name not in served_elsewhere]
 
 
@@ -397,6 +416,8 @@ durability = RuntimeDurability(
         # Listing (per step; cheap while the worker's tool-list cache is fresh) and calling: a
         # server that is down is retried by TOOL_RETRY_POLICY, then fails clearly.
         MCP_TOOLSET_ID: tool_activity_config(timedelta(minutes=5)),
+        # One database statement (and an embeddings request when configured).
+        MEMORY_TOOLSET_ID: tool_activity_config(timedelta(minutes=2)),
     },
 )
 
@@ -407,7 +428,14 @@ builtin_toolset = build_builtin_toolset(
     toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id),
 )
 
-installed_tool_packages = discover_tool_packages(reserved_names={*BUILTIN_TOOL_NAMES, *RETIRED_TOOLS})
+memory_toolset = build_memory_toolset(
+    activity_side.memory_backend, toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id)
+)
+"""The memory tools (``memory_save``, ``memory_search``, ``memory_delete``), one activity per call."""
+
+installed_tool_packages = discover_tool_packages(
+    reserved_names={*BUILTIN_TOOL_NAMES, *MEMORY_TOOL_NAMES, *RETIRED_TOOLS}
+)
 """The tool packages installed with this worker (``build_worker`` refuses to start on problems)."""
 
 package_toolset = RecordingPackageToolset(
@@ -424,7 +452,7 @@ runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset, package_toolset, http_toolset, mcp_toolset],
+    toolsets=[builtin_toolset, package_toolset, http_toolset, mcp_toolset, memory_toolset],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic_ai.usage import RunUsage, UsageLimits
     from ulid import ULID
 
-    from agent_runtime_core.catalog import HUMAN_INPUT_TOOL
+    from agent_runtime_core.catalog import HUMAN_INPUT_TOOL, MEMORY_TOOL_NAMES
     from agent_runtime_core.lifecycle import RunStatus
     from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestStatus
     from agent_runtime_core.temporal.contracts import (
@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecisionUpdate,
         HumanRequestResolution,
         InputAnswerUpdate,
+        memory_namespace,
         run_status_key,
         tenant_id_key,
     )
@@ -249,6 +250,9 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             deps.fallback_models = list(agent.fallback_models)
         if agent.mcp_servers and workflow.patched(MCP_SERVERS_PATCH):
             deps.mcp_servers = list(agent.mcp_servers)
+        if any(tool.name in MEMORY_TOOL_NAMES for tool in agent.tools):
+            # Data only (no command): the memory tools read it inside their activities.
+            deps.memory_namespace = memory_namespace(agent)
         try:
             result = await runtime_agent.run(
                 run_input.input,
