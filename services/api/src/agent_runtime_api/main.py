@@ -25,6 +25,7 @@ from agent_runtime_api.routers import (
     runs,
     secrets,
     streams,
+    threads,
     tools,
     usage,
 )
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         secrets.signing_keys_router,
         tools.router,
         runs.router,
+        threads.router,
         human_requests.router,
         streams.router,
         api_keys.router,

@@ -6,6 +6,7 @@ from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, H
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
+from agent_runtime_core.models.thread import MultitaskStrategy, Thread, ThreadMessage
 from agent_runtime_core.models.tool import CatalogTool, Tool, ToolRevision, ToolSecret, ToolSigningKey
 from agent_runtime_core.models.usage import (
     ModelPrice,
@@ -27,6 +28,7 @@ __all__ = [
     "HumanRequestStatus",
     "ModelPrice",
     "ModelRequestRecord",
+    "MultitaskStrategy",
     "OnBudgetExceeded",
     "PriceSource",
     "Run",
@@ -34,6 +36,8 @@ __all__ = [
     "RunStatus",
     "TenantBudget",
     "TenantLimits",
+    "Thread",
+    "ThreadMessage",
     "Tool",
     "ToolRevision",
     "ToolSecret",

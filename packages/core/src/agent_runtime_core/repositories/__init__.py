@@ -8,6 +8,7 @@ from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
 from agent_runtime_core.repositories.signing_keys import Rotation, SigningKeyMaterial, SigningKeyRepository
+from agent_runtime_core.repositories.threads import MultitaskStrategy, ThreadRepository
 from agent_runtime_core.repositories.tool_catalog import ToolCatalogRepository
 from agent_runtime_core.repositories.tool_secrets import ToolSecretRepository
 from agent_runtime_core.repositories.tools import ToolRepository
@@ -21,12 +22,14 @@ __all__ = [
     "BudgetRepository",
     "HumanRequestRepository",
     "ModelPriceRepository",
+    "MultitaskStrategy",
     "Rotation",
     "RunEventRepository",
     "RunRepository",
     "SigningKeyMaterial",
     "SigningKeyRepository",
     "TenantLimitsRepository",
+    "ThreadRepository",
     "ToolCatalogRepository",
     "ToolRepository",
     "ToolSecretRepository",

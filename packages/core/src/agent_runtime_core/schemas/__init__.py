@@ -39,6 +39,13 @@ from agent_runtime_core.schemas.secret import (
     SigningKeyPublic,
     SigningKeyRotate,
 )
+from agent_runtime_core.schemas.thread import (
+    ThreadCreate,
+    ThreadMessagePublic,
+    ThreadPublic,
+    ThreadStatus,
+    ThreadUpdate,
+)
 from agent_runtime_core.schemas.tool import (
     CatalogList,
     CatalogToolPublic,
@@ -93,6 +100,11 @@ __all__ = [
     "SigningKeyPublic",
     "SigningKeyRotate",
     "Text",
+    "ThreadCreate",
+    "ThreadMessagePublic",
+    "ThreadPublic",
+    "ThreadStatus",
+    "ThreadUpdate",
     "Timestamp",
     "ToolDefinitionCreate",
     "ToolDefinitionPublic",
