@@ -103,6 +103,11 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
             run = await locked_run(session, self.database, data.tenant_id, data.run_id)
             if run.status.is_terminal:
                 return ThreadTurn(status="finished")
+            if run.thread_id != data.thread_id:
+                # The run's record names no such thread (an input forged, or written by a newer
+                # API than the one that admitted the run): nothing to wait for, no history.
+                logger.warning("run %s is not on thread %s; running it alone", run.id, data.thread_id)
+                return ThreadTurn(status="active")
             threads = ThreadRepository(session, data.tenant_id)
             thread = await threads.get_for_tenant(data.thread_id, include_deleted=True)
             if thread is None or thread.active_run_id != run.id:

@@ -136,6 +136,10 @@ LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
 BOOKKEEPING_FAILURE_ENDS_RUN_PATCH = "bookkeeping-failure-ends-run"
 """A local bookkeeping activity failing for good during the agent run ends the run ``failed``."""
+THREADS_PATCH = "threads"
+"""Taking turns on a thread (new activities, a signal): an input may name a thread that an earlier
+build ignored (durable inputs ignore unknown fields; a saved history has one), and its replay keeps
+ignoring it. Runs without a thread never reach the patch."""
 THREAD_TURN_RECHECK = timedelta(minutes=5)
 """A run waiting for its thread's turn asks again this often even without a ``thread_turn``
 signal (a safety net: the signal is sent after every hand-over, and re-sent on retries)."""
@@ -214,6 +218,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         self._run_input: AgentRunInput | None = None
         self._requests: dict[str, PendingRequest] = {}
         self._turn_signalled = False
+        self._thread_id: str | None = None
 
     @workflow.signal(name=THREAD_TURN_SIGNAL)
     def thread_turn(self) -> None:
@@ -238,10 +243,11 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
         history: list[ModelMessage] | None = None
+        if run_input.thread_id is not None and workflow.patched(THREADS_PATCH):
+            self._thread_id = run_input.thread_id
         try:
-            # Only runs on a thread (started by this build or later) reach the new commands.
-            if run_input.thread_id is not None:
-                history = await self._wait_for_turn(run_input, run_input.thread_id)
+            if self._thread_id is not None:
+                history = await self._wait_for_turn(run_input, self._thread_id)
                 if history is None:
                     return AgentRunResult(run_id=run_input.run_id, status="already_finished")
             should_run = await bookkeeping(RunActivityContract.mark_run_started, ref)
@@ -350,7 +356,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                 run_input, RunStatus.FAILED, error=("activity_failed", f"{exc.type}: {exc.message}")
             )
         turn = None
-        if run_input.thread_id is not None:
+        if self._thread_id is not None:
             # The run's own messages (its prompt, tool calls and results, answers): its turn.
             turn = ModelMessagesTypeAdapter.dump_python(result.new_messages(), mode="json")
         return await self._finish(
@@ -398,7 +404,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             usage=totals,
             turn_messages=turn_messages,
         )
-        if run_input.thread_id is None:
+        if self._thread_id is None:
             final_status = await bookkeeping(RunActivityContract.finish_run, finish)
         else:
             finished = await bookkeeping(ThreadActivityContract.finish_thread_run, finish)
