@@ -15,6 +15,7 @@ PREFIXES: Final = {
     "tool": "tool",
     "secret": "sec",
     "signing_key": "sig",
+    "thread": "thr",
 }
 
 
@@ -56,3 +57,8 @@ def new_signing_key_id() -> str:
 def new_tool_id() -> str:
     """Return a new registered tool id (``tool_…``)."""
     return new_id(PREFIXES["tool"])
+
+
+def new_thread_id() -> str:
+    """Return a new thread id (``thr_…``)."""
+    return new_id(PREFIXES["thread"])

@@ -38,6 +38,7 @@ from agent_runtime_api.services.runs import RunService
 from agent_runtime_api.services.secrets import SecretService
 from agent_runtime_api.services.store import StoreService
 from agent_runtime_api.services.streams import StreamOptions, StreamService
+from agent_runtime_api.services.threads import ThreadService
 from agent_runtime_api.services.tools import ToolPolicy, ToolService
 from agent_runtime_api.services.usage import UsageService
 from agent_runtime_api.temporal_connection import TemporalConnection
@@ -279,6 +280,14 @@ def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunServi
 
 
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]
+
+
+def get_thread_service(session: SessionDep, principal: PrincipalDep) -> ThreadService:
+    """Threads of the caller's tenant, in the request's transaction."""
+    return ThreadService(session, principal.tenant_id)
+
+
+ThreadServiceDep = Annotated[ThreadService, Depends(get_thread_service)]
 
 
 def get_human_request_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> HumanRequestService:

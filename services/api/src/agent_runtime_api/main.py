@@ -26,6 +26,7 @@ from agent_runtime_api.routers import (
     secrets,
     store,
     streams,
+    threads,
     tools,
     usage,
 )
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         secrets.signing_keys_router,
         tools.router,
         runs.router,
+        threads.router,
         human_requests.router,
         streams.router,
         api_keys.router,

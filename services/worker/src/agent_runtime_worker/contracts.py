@@ -16,8 +16,10 @@ from __future__ import annotations
 from temporalio import activity
 
 from agent_runtime_core.temporal.activities import (
+    ACQUIRE_THREAD_TURN,
     CLOSE_HUMAN_WAIT,
     FINISH_RUN,
+    FINISH_THREAD_RUN,
     MARK_RUN_STARTED,
     OPEN_HUMAN_REQUESTS,
     RECORD_BUDGET_WAIT,
@@ -30,12 +32,17 @@ from agent_runtime_core.temporal.activities import (
     ResolveHumanRequestInput,
     RunRef,
     RunUsageTotals,
+    ThreadRunFinished,
+    ThreadTurn,
+    ThreadTurnInput,
 )
 from agent_runtime_core.temporal.contracts import HUMAN_DECISION_NOT_RECORDED
 
 __all__ = [
+    "ACQUIRE_THREAD_TURN",
     "CLOSE_HUMAN_WAIT",
     "FINISH_RUN",
+    "FINISH_THREAD_RUN",
     "HUMAN_DECISION_NOT_RECORDED",
     "MARK_RUN_STARTED",
     "OPEN_HUMAN_REQUESTS",
@@ -51,6 +58,10 @@ __all__ = [
     "RunActivityContract",
     "RunRef",
     "RunUsageTotals",
+    "ThreadActivityContract",
+    "ThreadRunFinished",
+    "ThreadTurn",
+    "ThreadTurnInput",
 ]
 
 
@@ -89,4 +100,19 @@ class HumanRequestActivityContract:
     @activity.defn(name=CLOSE_HUMAN_WAIT)
     async def close_human_wait(self, data: CloseHumanWaitInput) -> int:
         """Expire or cancel what is still pending; optionally resume. Returns the events written."""
+        raise NotImplementedError
+
+
+class ThreadActivityContract:
+    """Turn-taking on threads, as the workflow sees it (implemented by ``ThreadActivities``)."""
+
+    @activity.defn(name=ACQUIRE_THREAD_TURN)
+    async def acquire_thread_turn(self, data: ThreadTurnInput) -> ThreadTurn:
+        """Whether the run has its thread's turn (then with the thread's earlier messages)."""
+        raise NotImplementedError
+
+    @activity.defn(name=FINISH_THREAD_RUN)
+    async def finish_thread_run(self, result: FinishRunInput) -> ThreadRunFinished:
+        """``finish_run`` for a thread run: also appends its turn (succeeded runs) and hands the
+        thread to the next queued run, in the same transaction; returns that run."""
         raise NotImplementedError

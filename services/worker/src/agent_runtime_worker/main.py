@@ -34,7 +34,11 @@ from agent_runtime_worker.agents.runtime_agent import (
     installed_tool_packages,
     memory_toolset,
 )
-from agent_runtime_worker.contracts import HumanRequestActivityContract, RunActivityContract
+from agent_runtime_worker.contracts import (
+    HumanRequestActivityContract,
+    RunActivityContract,
+    ThreadActivityContract,
+)
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
 from agent_runtime_worker.tool_catalog import CatalogRegistration, describe, served_tools
@@ -135,9 +139,17 @@ class RuntimeWorker(Worker):
 
 
 def bookkeeping_activities(
-    runs: RunActivityContract, humans: HumanRequestActivityContract
+    runs: RunActivityContract,
+    humans: HumanRequestActivityContract,
+    threads: ThreadActivityContract | None = None,
 ) -> list[Callable[..., Any]]:
-    """The worker's own activities (the agent's come from pydantic-ai's plugin)."""
+    """The worker's own activities (the agent's come from pydantic-ai's plugin); ``threads``
+    defaults to ``runs`` when it implements them too (``RunActivities`` does)."""
+    if threads is None and isinstance(runs, ThreadActivityContract):
+        threads = runs
+    thread_activities: list[Callable[..., Any]] = (
+        [threads.acquire_thread_turn, threads.finish_thread_run] if threads is not None else []
+    )
     return [
         runs.mark_run_started,
         runs.finish_run,
@@ -145,6 +157,7 @@ def bookkeeping_activities(
         humans.open_human_requests,
         humans.resolve_human_request,
         humans.close_human_wait,
+        *thread_activities,
     ]
 
 

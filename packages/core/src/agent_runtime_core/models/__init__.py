@@ -7,6 +7,7 @@ from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 from agent_runtime_core.models.store import StoreItem
+from agent_runtime_core.models.thread import MultitaskStrategy, Thread, ThreadMessage
 from agent_runtime_core.models.tool import CatalogTool, Tool, ToolRevision, ToolSecret, ToolSigningKey
 from agent_runtime_core.models.usage import (
     ModelPrice,
@@ -28,6 +29,7 @@ __all__ = [
     "HumanRequestStatus",
     "ModelPrice",
     "ModelRequestRecord",
+    "MultitaskStrategy",
     "OnBudgetExceeded",
     "PriceSource",
     "Run",
@@ -36,6 +38,8 @@ __all__ = [
     "StoreItem",
     "TenantBudget",
     "TenantLimits",
+    "Thread",
+    "ThreadMessage",
     "Tool",
     "ToolRevision",
     "ToolSecret",

@@ -32,6 +32,7 @@ class Run(SQLModel, table=True):
         Index("ix_runs_tenant_agent_id", "tenant_id", "agent_id", "id"),
         Index("ix_runs_tenant_status_id", "tenant_id", "status", "id"),
         Index("ix_runs_tenant_id", "tenant_id", "id"),
+        Index("ix_runs_thread_id", "thread_id", postgresql_where=text("thread_id IS NOT NULL")),
         Index(
             "ix_runs_active_status",
             "status",
@@ -64,6 +65,13 @@ class Run(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, max_length=255)
     request_fingerprint: str | None = Field(default=None, max_length=64)
     trace_id: str | None = Field(default=None, max_length=32)
+    thread_id: str | None = Field(default=None, foreign_key="threads.id", max_length=40)
+    """The thread (conversation) the run is a turn of, if any."""
+    multitask_strategy: str | None = Field(default=None, max_length=20)
+    """What the run asked for when its thread was busy (``reject``/``enqueue``/``interrupt``/
+    ``rollback``); ``None`` for runs without a thread."""
+    rolled_back_by: str | None = Field(default=None, max_length=40)
+    """The run whose ``rollback`` cancelled this one: its turn is never appended to the thread."""
     last_event_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     started_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))

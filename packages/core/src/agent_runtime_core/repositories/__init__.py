@@ -14,6 +14,7 @@ from agent_runtime_core.repositories.store import (
     StoreRepository,
     TextQuery,
 )
+from agent_runtime_core.repositories.threads import MultitaskStrategy, ThreadRepository
 from agent_runtime_core.repositories.tool_catalog import ToolCatalogRepository
 from agent_runtime_core.repositories.tool_secrets import ToolSecretRepository
 from agent_runtime_core.repositories.tools import ToolRepository
@@ -27,6 +28,7 @@ __all__ = [
     "BudgetRepository",
     "HumanRequestRepository",
     "ModelPriceRepository",
+    "MultitaskStrategy",
     "Rotation",
     "RunEventRepository",
     "RunRepository",
@@ -37,6 +39,7 @@ __all__ = [
     "StoreRepository",
     "TenantLimitsRepository",
     "TextQuery",
+    "ThreadRepository",
     "ToolCatalogRepository",
     "ToolRepository",
     "ToolSecretRepository",

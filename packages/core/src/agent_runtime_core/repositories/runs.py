@@ -21,9 +21,10 @@ from agent_runtime_core.lifecycle import (
     EventType,
     can_transition,
 )
-from agent_runtime_core.models import Run, RunEvent, RunStatus
+from agent_runtime_core.models import Run, RunEvent, RunStatus, Thread
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories.base import TenantRepository
+from agent_runtime_core.repositories.threads import ThreadRepository
 
 _LOCK_RUN: Final = text(
     "SELECT last_event_seq FROM runs WHERE id = :run_id AND tenant_id = :tenant_id FOR UPDATE"
@@ -81,6 +82,10 @@ class TransitionResult:
     events: list[RunEvent] = field(default_factory=list[RunEvent])
     """The events written now (those written before under the same dedupe key are left out):
     publish them to live readers after the transaction commits."""
+    next_thread_run_id: str | None = None
+    """For a run on a thread that reached a terminal status: the run that has the thread's turn
+    now (signal its workflow, ``thread_turn``, after the commit); also reported when the run had
+    ended before, so a retried writer signals again."""
 
 
 RUN_CREATION_LOCK_CLASS = 7_343_002
@@ -123,6 +128,15 @@ class RunRepository(TenantRepository[Run]):
     async def get(self, run_id: str, *, for_update: bool = False) -> Run | None:
         """Return run ``run_id`` of this tenant, or ``None``."""
         return await self.get_for_tenant(run_id, for_update=for_update)
+
+    async def mark_rolled_back(self, run_id: str, by_run_id: str) -> None:
+        """Mark run ``run_id`` rolled back by ``by_run_id`` (the first mark stays): its turn is
+        never appended to its thread. Under its thread's lock, taken before."""
+        run = await self.get(run_id, for_update=True)
+        if run is not None and run.rolled_back_by is None:
+            run.rolled_back_by = by_run_id
+            self.session.add(run)
+            await self.session.flush()
 
     async def get_by_idempotency_key(self, key: str) -> Run | None:
         """Return the run created with ``Idempotency-Key: key``, or ``None``."""
@@ -237,6 +251,7 @@ class RunRepository(TenantRepository[Run]):
         events: EventsFor = (),
         only_from: Collection[RunStatus] | None = None,
         apply: Callable[[Run], Awaitable[None]] | None = None,
+        turn_messages: Sequence[dict[str, Any]] | None = None,
     ) -> TransitionResult | None:
         """Move run ``run_id`` to ``target``: the one place a run's status changes.
 
@@ -248,15 +263,33 @@ class RunRepository(TenantRepository[Run]):
         status), then ``apply(run)`` sets the transition's other fields, then ``events`` are
         appended through the single append path (idempotent per dedupe key).
 
+        A run on a thread that reaches a terminal status ends its turn in the same transaction
+        (:meth:`ThreadRepository.end_turn`): ``turn_messages`` (a succeeded run's new messages)
+        are appended to the thread, and the next queued run gets the turn. The thread's row is
+        locked before the run's (the order every writer of both follows).
+
         Returns ``None`` when this tenant has no run ``run_id``; otherwise what was done. The
         caller publishes ``result.events`` after the transaction commits.
         """
+        thread: Thread | None = None
+        threads = ThreadRepository(self.session, self.tenant_id)
+        if target.is_terminal:
+            thread_id = (
+                await self.session.exec(
+                    select(Run.thread_id).where(Run.id == run_id, Run.tenant_id == self.tenant_id)
+                )
+            ).first()
+            if thread_id is not None:
+                thread = await threads.lock_including_deleted(thread_id)
         run = await self.get(run_id, for_update=True)
         if run is None:
             return None
         previous = run.status
         if not can_transition(previous, target) or (only_from is not None and previous not in only_from):
-            return TransitionResult(run=run, previous=previous, applied=False)
+            waiting = None
+            if thread is not None and previous.is_terminal and thread.active_run_id != run.id:
+                waiting = thread.active_run_id
+            return TransitionResult(run=run, previous=previous, applied=False, next_thread_run_id=waiting)
         if target != previous:
             run.status = target
             now = utcnow()
@@ -274,7 +307,13 @@ class RunRepository(TenantRepository[Run]):
         written = await RunEventRepository(self.session, self.tenant_id).append_to_locked_run(
             run.id, run.last_event_seq, specs
         )
-        return TransitionResult(run=run, previous=previous, applied=True, events=written)
+        next_run_id = None
+        if thread is not None and target.is_terminal:
+            messages = turn_messages if target == RunStatus.SUCCEEDED else None
+            next_run_id = await threads.end_turn(thread, run, messages)
+        return TransitionResult(
+            run=run, previous=previous, applied=True, events=written, next_thread_run_id=next_run_id
+        )
 
 
 class RunEventRepository:

@@ -48,6 +48,13 @@ from agent_runtime_core.schemas.store import (
     StoreSearchItemPublic,
     StoreSearchResult,
 )
+from agent_runtime_core.schemas.thread import (
+    ThreadCreate,
+    ThreadMessagePublic,
+    ThreadPublic,
+    ThreadStatus,
+    ThreadUpdate,
+)
 from agent_runtime_core.schemas.tool import (
     CatalogList,
     CatalogToolPublic,
@@ -109,6 +116,11 @@ __all__ = [
     "StoreSearchItemPublic",
     "StoreSearchResult",
     "Text",
+    "ThreadCreate",
+    "ThreadMessagePublic",
+    "ThreadPublic",
+    "ThreadStatus",
+    "ThreadUpdate",
     "Timestamp",
     "ToolDefinitionCreate",
     "ToolDefinitionPublic",

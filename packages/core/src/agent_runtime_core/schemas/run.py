@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from agent_runtime_core.lifecycle import EventType
 from agent_runtime_core.models.run import RunStatus
+from agent_runtime_core.models.thread import MultitaskStrategy
 from agent_runtime_core.schemas.common import StrictInput
 
 if TYPE_CHECKING:
@@ -29,6 +30,24 @@ class RunCreate(StrictInput):
         max_length=100_000,
         description="The user's message to the agent.",
         examples=["What is 12 * 7?"],
+    )
+    thread_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description=(
+            "Run as the next turn of this thread (`thr_…`): the model sees the thread's earlier "
+            "turns, and this run's turn is appended when it succeeds."
+        ),
+    )
+    multitask_strategy: MultitaskStrategy = Field(
+        default=MultitaskStrategy.REJECT,
+        description=(
+            "When the thread is busy (another run has the turn): `reject` (409 `thread_busy`), "
+            "`enqueue` (run after the runs before it, in order), `interrupt` (cancel the active run; "
+            "this one goes next), `rollback` (like `interrupt`, and the cancelled run's turn is "
+            "dropped: the run shows `rolled_back_by`). Ignored without `thread_id`."
+        ),
     )
 
 
@@ -83,6 +102,14 @@ class RunPublic(BaseModel):
     trace_url: str | None = Field(
         default=None, description="Link to the run's trace in Langfuse, when Langfuse is configured."
     )
+    thread_id: str | None = Field(default=None, description="The thread the run is a turn of.")
+    multitask_strategy: MultitaskStrategy | None = Field(
+        default=None, description="What the run asked for if its thread was busy (thread runs only)."
+    )
+    rolled_back_by: str | None = Field(
+        default=None,
+        description="The run whose `rollback` cancelled this one; its turn is not in the thread.",
+    )
 
     @classmethod
     def from_row(
@@ -110,6 +137,9 @@ class RunPublic(BaseModel):
             temporal_ui_url=temporal_ui_url,
             trace_id=run.trace_id,
             trace_url=trace_url,
+            thread_id=run.thread_id,
+            multitask_strategy=MultitaskStrategy(run.multitask_strategy) if run.multitask_strategy else None,
+            rolled_back_by=run.rolled_back_by,
         )
 
 

@@ -18,8 +18,10 @@ from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestSta
 from agent_runtime_core.temporal.contracts import DurableModel
 
 __all__ = [
+    "ACQUIRE_THREAD_TURN",
     "CLOSE_HUMAN_WAIT",
     "FINISH_RUN",
+    "FINISH_THREAD_RUN",
     "MARK_RUN_STARTED",
     "OPEN_HUMAN_REQUESTS",
     "RECORD_BUDGET_WAIT",
@@ -32,6 +34,9 @@ __all__ = [
     "ResolveHumanRequestInput",
     "RunRef",
     "RunUsageTotals",
+    "ThreadRunFinished",
+    "ThreadTurn",
+    "ThreadTurnInput",
 ]
 
 MARK_RUN_STARTED: Final = "mark_run_started"
@@ -40,6 +45,8 @@ RECORD_BUDGET_WAIT: Final = "record_budget_wait"
 OPEN_HUMAN_REQUESTS: Final = "open_human_requests"
 RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
 CLOSE_HUMAN_WAIT: Final = "close_human_wait"
+ACQUIRE_THREAD_TURN: Final = "acquire_thread_turn"
+FINISH_THREAD_RUN: Final = "finish_thread_run"
 
 
 class RunRef(DurableModel):
@@ -67,6 +74,34 @@ class FinishRunInput(DurableModel):
     error_code: str | None = None
     error_message: str | None = None
     usage: RunUsageTotals = Field(default_factory=RunUsageTotals)
+    turn_messages: list[dict[str, Any]] | None = None
+    """A thread run's new messages (pydantic-ai's JSON form), appended to its thread when it
+    succeeded (``finish_thread_run``)."""
+
+
+class ThreadRunFinished(DurableModel):
+    """Result of ``finish_thread_run``."""
+
+    status: str
+    """The status the run has afterwards (an earlier terminal status wins)."""
+    next_run_id: str | None = None
+    """The run that has the thread's turn now: the workflow signals it (``thread_turn``)."""
+
+
+class ThreadTurnInput(DurableModel):
+    """Does run ``run_id`` have its thread's turn?"""
+
+    run_id: str
+    tenant_id: str
+    thread_id: str
+
+
+class ThreadTurn(DurableModel):
+    """Result of ``acquire_thread_turn``."""
+
+    status: str = Field(description="active (the run has the turn) | waiting | finished (the run ended)")
+    messages: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    """When ``active``: the thread's earlier turns, in order (pydantic-ai's JSON form)."""
 
 
 class BudgetWaitInput(DurableModel):

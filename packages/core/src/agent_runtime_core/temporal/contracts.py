@@ -221,6 +221,10 @@ class AgentRunInput(DurableModel):
     tenant_id: str
     input: str
     agent: AgentConfig
+    thread_id: str | None = None
+    """The thread the run is a turn of: the workflow waits for the thread's turn, the model sees
+    the thread's earlier turns, and the run's turn is appended when it succeeds. The history is
+    loaded by an activity, never carried here."""
 
 
 class AgentRunResult(DurableModel):
@@ -232,6 +236,10 @@ class AgentRunResult(DurableModel):
     error_code: str | None = None
     error_message: str | None = None
 
+
+THREAD_TURN_SIGNAL: Final = "thread_turn"
+"""Signal to a thread run's workflow: the thread's turn may be yours now (it checks, so an
+extra or repeated signal is harmless)."""
 
 DECIDE_APPROVAL_UPDATE: Final = "decide_approval"
 """Workflow update delivering a human's approve/reject decision."""

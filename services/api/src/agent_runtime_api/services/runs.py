@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,11 +40,19 @@ from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_run_id
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, terminal_event
 from agent_runtime_core.metrics import record_run_created
-from agent_runtime_core.models import Agent, AgentVersion, Run, RunEvent, RunStatus
-from agent_runtime_core.repositories import AgentRepository, RunEventRepository, RunRepository
+from agent_runtime_core.models import Agent, AgentVersion, MultitaskStrategy, Run, RunEvent, RunStatus
+from agent_runtime_core.models.base import utcnow
+from agent_runtime_core.repositories import (
+    AgentRepository,
+    RunEventRepository,
+    RunRepository,
+    ThreadRepository,
+)
+from agent_runtime_core.repositories.threads import admit
 from agent_runtime_core.schemas import RunCreate
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
+    THREAD_TURN_SIGNAL,
     AgentConfig,
     AgentRunInput,
     agent_id_key,
@@ -67,11 +76,20 @@ class CreatedRun:
 
     run: Run
     created: bool
+    interrupted_run_id: str | None = None
+    """The thread's active run this one interrupts (cancel it once this run's workflow started)."""
 
 
 def request_fingerprint(body: RunCreate) -> str:
-    """Hash of the request body, to tell a retry from a different request with the same key."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Hash of the request body, to tell a retry from a different request with the same key.
+
+    A body without a thread hashes as before threads existed (their fields left out), so a retry
+    across the upgrade is still recognised."""
+    fields = body.model_dump(mode="json")
+    if body.thread_id is None:
+        fields.pop("thread_id", None)
+        fields.pop("multitask_strategy", None)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -95,6 +113,7 @@ def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInp
         tenant_id=run.tenant_id,
         input=run.input,
         agent=AgentConfig.from_version(agent, version),
+        thread_id=run.thread_id,
     )
 
 
@@ -152,6 +171,8 @@ class RunService:
             record_run_created()
         if start_input is not None:
             await self._start_workflow(created.run, start_input, forget_on_failure=key is None)
+        if created.interrupted_run_id is not None:
+            await self._interrupt(created.interrupted_run_id)
         return created
 
     async def _write_run(
@@ -200,6 +221,11 @@ class RunService:
         if version is None:
             raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
         run_id = new_run_id()
+        queued_data: dict[str, Any] = {"agent_id": agent.id, "agent_version": version.version}
+        admission = None
+        if body.thread_id is not None:
+            admission = await self._admit(session, body.thread_id, run_id, body.multitask_strategy)
+            queued_data.update(admission)
         run = Run(
             id=run_id,
             tenant_id=self.tenant_id,
@@ -213,9 +239,48 @@ class RunService:
             # The request's trace (its server span) when the API traces, else a new one that
             # the workflow's spans join (see _start_workflow).
             trace_id=current_trace_id() or new_trace_id(),
+            thread_id=body.thread_id,
+            multitask_strategy=body.multitask_strategy.value if body.thread_id is not None else None,
         )
-        queued = await runs.create(run, {"agent_id": agent.id, "agent_version": version.version})
-        return CreatedRun(run=run, created=True), workflow_input(run, agent, version), queued
+        queued = await runs.create(run, queued_data)
+        interrupted = admission.get("interrupts") if admission is not None else None
+        created = CreatedRun(run=run, created=True, interrupted_run_id=interrupted)
+        return created, workflow_input(run, agent, version), queued
+
+    async def _admit(
+        self, session: AsyncSession, thread_id: str, run_id: str, strategy: MultitaskStrategy
+    ) -> dict[str, Any]:
+        """Admit run ``run_id`` to its thread under the thread's row lock (concurrent requests
+        are decided one after the other, in the order they take the lock); return what was
+        decided, for the run's ``run.queued`` event. 404 for a missing or deleted thread, 409
+        ``thread_busy`` when the thread is busy and the strategy is ``reject``."""
+        threads = ThreadRepository(session, self.tenant_id)
+        thread = await threads.get(thread_id, for_update=True)
+        if thread is None:
+            raise NotFoundError("Thread", thread_id)
+        queued = await threads.queued_strategies(thread.queued_run_ids)
+        admission = admit(thread.active_run_id, queued, run_id, strategy)
+        if admission.rejected:
+            raise ConflictError(
+                f"Thread '{thread_id}' is busy with run '{thread.active_run_id}'; wait for it to end, "
+                "or choose multitask_strategy enqueue, interrupt or rollback.",
+                code="thread_busy",
+            )
+        if admission.roll_back and admission.cancel_run_id is not None:
+            await RunRepository(session, self.tenant_id).mark_rolled_back(admission.cancel_run_id, run_id)
+        thread.active_run_id, thread.queued_run_ids = admission.active_run_id, admission.queued_run_ids
+        thread.admitted_runs += 1
+        thread.updated_at = utcnow()
+        session.add(thread)
+        await session.flush()
+        decided: dict[str, Any] = {
+            "thread_id": thread_id,
+            "admission": thread.admitted_runs,
+            "decision": admission.decision,
+        }
+        if admission.cancel_run_id is not None:
+            decided["interrupts"] = admission.cancel_run_id
+        return decided
 
     async def _agent(self, agents: AgentRepository, agent_id: str) -> Agent | None:
         """The live agent (its ``latest_version`` picks the version), through the read cache."""
@@ -289,7 +354,13 @@ class RunService:
                 # A worker that dies inside a workflow task is replaced after this (default 10 s);
                 # above the SDK's 2 s deadlock detection, and local activities keep tasks alive.
                 task_timeout=WORKFLOW_TASK_TIMEOUT,
-                execution_timeout=timedelta(seconds=agent.limits.run_timeout_s) + EXECUTION_TIMEOUT_GRACE,
+                # A thread run may wait for its turn as long as the runs before it take: its own
+                # timeout (enforced by the workflow) starts when it gets the turn.
+                execution_timeout=(
+                    timedelta(seconds=agent.limits.run_timeout_s) + EXECUTION_TIMEOUT_GRACE
+                    if start_input.thread_id is None
+                    else None
+                ),
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(tenant_id_key, start_input.tenant_id),
@@ -347,6 +418,26 @@ class RunService:
             await self._cancel_unstarted(run_id)
         return await self.get(run_id)
 
+    async def _interrupt(self, run_id: str) -> None:
+        """Cancel the run a new one interrupts. If Temporal refuses now, the new run still gets
+        the turn when the interrupted one ends (it degrades to ``enqueue``): logged, not raised,
+        because the new run was created and started."""
+        try:
+            await self.cancel(run_id)
+        except (ConflictError, NotFoundError):
+            pass  # it ended meanwhile
+        except (ServiceUnavailableError, RPCError) as exc:
+            logger.warning("could not cancel run %s interrupted on its thread: %s", run_id, exc)
+
+    async def _signal_turn(self, run_id: str) -> None:
+        """Tell a waiting thread run that the turn is its (its workflow checks; a lost signal is
+        covered by the workflow's periodic re-check)."""
+        try:
+            client = await self.temporal.client()
+            await client.get_workflow_handle(workflow_id_for_run(run_id)).signal(THREAD_TURN_SIGNAL)
+        except (ServiceUnavailableError, RPCError, RuntimeError) as exc:
+            logger.info("could not signal run %s its thread's turn: %s", run_id, exc)
+
     async def _cancel_unstarted(self, run_id: str) -> None:
         error = {"code": "cancelled", "message": "Cancelled before it started."}
         await self._end_unstarted(run_id, RunStatus.CANCELLED, error)
@@ -371,6 +462,8 @@ class RunService:
             )
         if result is not None:
             self._publish(*result.events)
+            if result.next_thread_run_id is not None:
+                await self._signal_turn(result.next_thread_run_id)
 
     async def events(self, run_id: str, *, after: int, limit: int) -> Window[RunEvent]:
         """Events of a run with ``seq > after``, in order."""

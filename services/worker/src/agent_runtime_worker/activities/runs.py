@@ -15,25 +15,32 @@ from agent_runtime_core.db import session_scope
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, terminal_event
 from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import Run, RunStatus
-from agent_runtime_core.repositories import UsageRepository
+from agent_runtime_core.repositories import ThreadRepository, UsageRepository
 from agent_runtime_worker.activities.errors import classify_database_errors
-from agent_runtime_worker.activities.tenancy import transition_run
+from agent_runtime_worker.activities.tenancy import locked_run, transition_run
 from agent_runtime_worker.contracts import (
+    ACQUIRE_THREAD_TURN,
     FINISH_RUN,
+    FINISH_THREAD_RUN,
     MARK_RUN_STARTED,
     RECORD_BUDGET_WAIT,
     BudgetWaitInput,
     FinishRunInput,
     RunActivityContract,
     RunRef,
+    ThreadActivityContract,
+    ThreadRunFinished,
+    ThreadTurn,
+    ThreadTurnInput,
 )
 from agent_runtime_worker.dependencies import WorkerDependencies
 
 logger = logging.getLogger(__name__)
 
 
-class RunActivities(RunActivityContract):
-    """The run lifecycle activities (:class:`~agent_runtime_worker.contracts.RunActivityContract`),
+class RunActivities(RunActivityContract, ThreadActivityContract):
+    """The run lifecycle activities (:class:`~agent_runtime_worker.contracts.RunActivityContract`)
+    and turn-taking on threads (:class:`~agent_runtime_worker.contracts.ThreadActivityContract`),
     with the worker's database and event writer."""
 
     def __init__(self, dependencies: WorkerDependencies) -> None:
@@ -73,6 +80,43 @@ class RunActivities(RunActivityContract):
         Returns the status the run has afterwards (an earlier terminal status wins: nothing
         leaves a terminal state).
         """
+        status, _ = await self._finish(result)
+        return status
+
+    @activity.defn(name=FINISH_THREAD_RUN)
+    @classify_database_errors
+    async def finish_thread_run(self, result: FinishRunInput) -> ThreadRunFinished:
+        """:meth:`finish_run` for a run on a thread: the same transaction also appends the run's
+        turn (``result.turn_messages``, when it succeeded; once per run) and hands the thread to
+        the next queued run, which the workflow then signals. A retry (the first attempt
+        committed) appends nothing and reports the run to signal again."""
+        status, next_run_id = await self._finish(result)
+        return ThreadRunFinished(status=status, next_run_id=next_run_id)
+
+    @activity.defn(name=ACQUIRE_THREAD_TURN)
+    @classify_database_errors
+    async def acquire_thread_turn(self, data: ThreadTurnInput) -> ThreadTurn:
+        """Whether the run has its thread's turn: ``active`` with the thread's earlier messages,
+        ``waiting`` (another run has it), or ``finished`` (the run already ended, e.g. it was
+        cancelled before its workflow asked). Reads only: safe to run any number of times."""
+        async with session_scope(self.database, data.tenant_id) as session:
+            run = await locked_run(session, self.database, data.tenant_id, data.run_id)
+            if run.status.is_terminal:
+                return ThreadTurn(status="finished")
+            if run.thread_id != data.thread_id:
+                # The run's record names no such thread (an input forged, or written by a newer
+                # API than the one that admitted the run): nothing to wait for, no history.
+                logger.warning("run %s is not on thread %s; running it alone", run.id, data.thread_id)
+                return ThreadTurn(status="active")
+            threads = ThreadRepository(session, data.tenant_id)
+            thread = await threads.get_for_tenant(data.thread_id, include_deleted=True)
+            if thread is None or thread.active_run_id != run.id:
+                return ThreadTurn(status="waiting")
+            return ThreadTurn(status="active", messages=await threads.prior_messages(thread.id))
+
+    async def _finish(self, result: FinishRunInput) -> tuple[str, str | None]:
+        """The terminal transition; returns the run's status afterwards and, for a thread run,
+        the run that has the thread's turn now."""
         target = RunStatus(result.status)
         if not target.is_terminal:
             raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
@@ -124,13 +168,14 @@ class RunActivities(RunActivityContract):
                 target,
                 apply=record_outcome,
                 events=finished_event,
+                turn_messages=result.turn_messages,
             )
         if not moved.applied:
             logger.info("run %s already %s; not moving to %s", result.run_id, moved.run.status, target)
-            return moved.run.status.value
+            return moved.run.status.value, moved.next_thread_run_id
         await self.events.publish_committed(moved.events)
         record_run_finished(target.value)
-        return target.value
+        return target.value, moved.next_thread_run_id
 
     @activity.defn(name=RECORD_BUDGET_WAIT)
     @classify_database_errors

@@ -10,8 +10,8 @@ of being retried as "not found".
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
-from typing import Final
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any, Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
@@ -67,11 +67,12 @@ async def transition_run(
     events: EventsFor = (),
     only_from: Collection[RunStatus] | None = None,
     apply: Callable[[Run], Awaitable[None]] | None = None,
+    turn_messages: Sequence[dict[str, Any]] | None = None,
 ) -> TransitionResult:
     """:meth:`RunRepository.transition`, raising ``TenantMismatch`` / ``RunNotFound``
     (non-retryable) when the tenant cannot see the run."""
     result = await RunRepository(session, tenant_id).transition(
-        run_id, target, events=events, only_from=only_from, apply=apply
+        run_id, target, events=events, only_from=only_from, apply=apply, turn_messages=turn_messages
     )
     if result is None:
         raise await missing_run_error(database, tenant_id, run_id)

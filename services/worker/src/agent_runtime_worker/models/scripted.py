@@ -8,6 +8,14 @@ block (```python ... ``` or ``` ... ```), ``ask_human`` with a question about th
 other tool (an HTTP tool, a tool package's, an MCP server's) with arguments derived from its JSON
 schema (:func:`schema_tool_calls`). When the tools have answered, it replies from their results.
 Its reply is streamed in chunks, like a real model's. No network, no key, same answer every time.
+
+Memory (runs on a thread see the thread's earlier turns): only the current turn (from the last
+user prompt on) drives tool calls and answers, and a prompt that asks what was said before —
+"what is my name?", "what did I say?", "do you remember …?" — is answered from the EARLIER user
+prompts of the conversation: ``Your name is Ada.`` when one of them said "my name is Ada", and
+``You told me earlier: "<the first earlier prompt>"`` in any case (``I don't remember anything
+earlier.`` without history). That is enough to show a two-turn conversation whose second answer
+uses the first.
 """
 
 from __future__ import annotations
@@ -37,14 +45,43 @@ _URL = re.compile(r"https?://[^\s\"'<>]+")
 _CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
-def _user_prompt(messages: list[ModelMessage]) -> str:
+_RECALL = re.compile(
+    r"\bwhat(?:'s| is| was) my name\b|\bwhat did i (?:say|tell you|ask)\b|\bdo you remember\b",
+    re.IGNORECASE,
+)
+_MY_NAME = re.compile(r"\bmy name is\s+([A-Z][\w'-]*)", re.IGNORECASE)
+
+
+def _user_prompts(messages: list[ModelMessage]) -> list[str]:
     prompts: list[str] = []
     for message in messages:
         if isinstance(message, ModelRequest):
             for part in message.parts:
                 if isinstance(part, UserPromptPart) and isinstance(part.content, str):
                     prompts.append(part.content)
-    return prompts[-1] if prompts else ""
+    return prompts
+
+
+def _current_turn(messages: list[ModelMessage]) -> list[ModelMessage]:
+    """The messages from the last user prompt on (earlier turns are history)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, ModelRequest) and any(isinstance(p, UserPromptPart) for p in message.parts):
+            return messages[index:]
+    return messages
+
+
+def recall(prompt: str, earlier_prompts: Sequence[str]) -> str | None:
+    """The answer to a prompt asking what was said earlier (``None``: it does not ask)."""
+    if not _RECALL.search(prompt):
+        return None
+    if not earlier_prompts:
+        return "I don't remember anything earlier."
+    answer = f'You told me earlier: "{earlier_prompts[0]}"'
+    for earlier in earlier_prompts:
+        if name := _MY_NAME.search(earlier):
+            return f"Your name is {name.group(1)}. {answer}"
+    return answer
 
 
 def _balanced(expression: str) -> str:
@@ -172,10 +209,13 @@ def _answer(prompt: str, returns: list[ToolReturnPart]) -> str:
 
 def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict[str, Any]]] | str:
     """Tool calls to make now, or the final answer text."""
-    prompt = _user_prompt(messages)
-    returns = _tool_returns(messages)
+    prompts = _user_prompts(messages)
+    prompt = prompts[-1] if prompts else ""
+    returns = _tool_returns(_current_turn(messages))
     if returns:
         return _answer(prompt, returns)
+    if (remembered := recall(prompt, prompts[:-1])) is not None:
+        return remembered
     calls: list[tuple[str, dict[str, Any]]] = [
         *planned_tool_calls(prompt, {tool.name for tool in info.function_tools}),
         *schema_tool_calls(

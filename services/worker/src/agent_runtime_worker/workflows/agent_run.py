@@ -14,6 +14,7 @@ calls the worker's own activities by typed reference to their declarations
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         UsageLimitExceeded,
         UserError,
     )
+    from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
     from pydantic_ai.settings import ModelSettings
     from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
     from pydantic_ai.usage import RunUsage, UsageLimits
@@ -50,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_ALREADY_RESOLVED,
         REQUEST_AMBIGUOUS,
         REQUEST_NOT_FOUND,
+        THREAD_TURN_SIGNAL,
         AgentRunInput,
         AgentRunResult,
         ApprovalDecisionUpdate,
@@ -58,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         memory_namespace,
         run_status_key,
         tenant_id_key,
+        workflow_id_for_run,
     )
     from agent_runtime_worker.agents.runtime_agent import RunDeps, runtime_agent
     from agent_runtime_worker.contracts import (
@@ -72,6 +76,8 @@ with workflow.unsafe.imports_passed_through():
         RunActivityContract,
         RunRef,
         RunUsageTotals,
+        ThreadActivityContract,
+        ThreadTurnInput,
     )
     from agent_runtime_worker.governance.waiting import BudgetExceededError, ExhaustedBudget, exhausted_budget
     from agent_runtime_worker.models.fallback import describe_model_error
@@ -131,6 +137,13 @@ LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-activities"
 """Runs started before this change schedule bookkeeping as regular activities (replay-safe)."""
 BOOKKEEPING_FAILURE_ENDS_RUN_PATCH = "bookkeeping-failure-ends-run"
 """A local bookkeeping activity failing for good during the agent run ends the run ``failed``."""
+THREADS_PATCH = "threads"
+"""Taking turns on a thread (new activities, a signal): an input may name a thread that an earlier
+build ignored (durable inputs ignore unknown fields; a saved history has one), and its replay keeps
+ignoring it. Runs without a thread never reach the patch."""
+THREAD_TURN_RECHECK = timedelta(minutes=5)
+"""A run waiting for its thread's turn asks again this often even without a ``thread_turn``
+signal (a safety net: the signal is sent after every hand-over, and re-sent on retries)."""
 DECISION_WRITTEN_FIRST_PATCH = "human-decision-written-first"
 """A human's decision or answer changes the workflow's state only once it is written: a write that
 fails for good fails the update and leaves the request pending (earlier runs set the state first)."""
@@ -205,6 +218,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         self._status = RunStatus.QUEUED
         self._run_input: AgentRunInput | None = None
         self._requests: dict[str, PendingRequest] = {}
+        self._turn_signalled = False
+        self._thread_id: str | None = None
+
+    @workflow.signal(name=THREAD_TURN_SIGNAL)
+    def thread_turn(self) -> None:
+        """The thread's turn may be this run's now: check again (harmless when it is not)."""
+        self._turn_signalled = True
 
     @workflow.query
     def get_status(self) -> str:
@@ -223,16 +243,47 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         check_tenant(run_input)
         self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
+        history: list[ModelMessage] | None = None
+        if run_input.thread_id is not None and workflow.patched(THREADS_PATCH):
+            self._thread_id = run_input.thread_id
         try:
+            if self._thread_id is not None:
+                history = await self._wait_for_turn(run_input, self._thread_id)
+                if history is None:
+                    return AgentRunResult(run_id=run_input.run_id, status="already_finished")
             should_run = await bookkeeping(RunActivityContract.mark_run_started, ref)
         except asyncio.CancelledError:
             return await self._finish(run_input, RunStatus.CANCELLED, error=("cancelled", "Cancelled."))
         if not should_run:
             return AgentRunResult(run_id=run_input.run_id, status="already_finished")
         self._set_status(RunStatus.RUNNING)
-        return await self._run_agent(run_input)
+        return await self._run_agent(run_input, history)
 
-    async def _run_agent(self, run_input: AgentRunInput) -> AgentRunResult:
+    async def _wait_for_turn(self, run_input: AgentRunInput, thread_id: str) -> list[ModelMessage] | None:
+        """Wait (``queued``) until the run has its thread's turn; return the thread's earlier
+        messages, or ``None`` when the run ended meanwhile (e.g. cancelled before it began).
+
+        The flag is cleared before asking, so a signal that arrives while the activity runs is
+        not lost: the wait then ends at once and the run asks again.
+        """
+        ask = ThreadTurnInput(run_id=run_input.run_id, tenant_id=run_input.tenant_id, thread_id=thread_id)
+        while True:
+            self._turn_signalled = False
+            turn = await bookkeeping(ThreadActivityContract.acquire_thread_turn, ask)
+            if turn.status == "active":
+                return ModelMessagesTypeAdapter.validate_python(turn.messages)
+            if turn.status == "finished":
+                return None
+            with contextlib.suppress(TimeoutError):  # the safety net: ask again
+                await workflow.wait_condition(
+                    lambda: self._turn_signalled,
+                    timeout=THREAD_TURN_RECHECK,
+                    timeout_summary="ask again for the thread's turn",
+                )
+
+    async def _run_agent(
+        self, run_input: AgentRunInput, history: list[ModelMessage] | None = None
+    ) -> AgentRunResult:
         agent = run_input.agent
         settings = ModelSettings()
         if agent.model_settings.temperature is not None:
@@ -256,6 +307,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         try:
             result = await runtime_agent.run(
                 run_input.input,
+                message_history=history or None,
                 model=agent.model,
                 instructions=agent.instructions or None,
                 deps=deps,
@@ -307,7 +359,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             return await self._finish(
                 run_input, RunStatus.FAILED, error=("activity_failed", f"{exc.type}: {exc.message}")
             )
-        return await self._finish(run_input, RunStatus.SUCCEEDED, output=result.output, usage=result.usage)
+        turn = None
+        if self._thread_id is not None:
+            # The run's own messages (its prompt, tool calls and results, answers): its turn.
+            turn = ModelMessagesTypeAdapter.dump_python(result.new_messages(), mode="json")
+        return await self._finish(
+            run_input, RunStatus.SUCCEEDED, output=result.output, usage=result.usage, turn_messages=turn
+        )
 
     async def _finish(
         self,
@@ -317,6 +375,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         output: str | None = None,
         error: tuple[str, str] | None = None,
         usage: RunUsage | None = None,
+        turn_messages: list[dict[str, Any]] | None = None,
     ) -> AgentRunResult:
         unresolved = [rid for rid, r in self._requests.items() if r.status == HumanRequestStatus.PENDING]
         if unresolved:  # the run ends while humans were asked: those requests are void now
@@ -347,8 +406,15 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             error_code=error[0] if error else None,
             error_message=error[1] if error else None,
             usage=totals,
+            turn_messages=turn_messages,
         )
-        final_status = await bookkeeping(RunActivityContract.finish_run, finish)
+        if self._thread_id is None:
+            final_status = await bookkeeping(RunActivityContract.finish_run, finish)
+        else:
+            finished = await bookkeeping(ThreadActivityContract.finish_thread_run, finish)
+            final_status = finished.status
+            if finished.next_run_id is not None:
+                await self._pass_turn(finished.next_run_id)
         self._set_status(RunStatus(final_status))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AgentRunResult(
@@ -358,6 +424,18 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             error_code=finish.error_code,
             error_message=finish.error_message,
         )
+
+    @staticmethod
+    async def _pass_turn(next_run_id: str) -> None:
+        """Tell the run that has the thread's turn now (its workflow waits for the signal)."""
+        try:
+            await workflow.get_external_workflow_handle(workflow_id_for_run(next_run_id)).signal(
+                THREAD_TURN_SIGNAL
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            workflow.logger.info("run %s was not waiting for its thread's turn", next_run_id)
 
     # ------------------------------------------------------------------ budgets
 
