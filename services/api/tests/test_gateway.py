@@ -35,6 +35,7 @@ SAMPLE_PARAMETERS = {
     "tool_id": "tool_x",
     "revision": "1",
     "name": "api_token",
+    "thread_id": "thr_x",
 }
 STREAM_PATHS = {"/v1/runs/{run_id}/stream", "/v1/events/stream"}
 

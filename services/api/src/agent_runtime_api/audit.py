@@ -68,6 +68,11 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("PUT", "/v1/secrets/{name}"): AuditAction("secrets.update", "secret", "name"),
     ("DELETE", "/v1/secrets/{name}"): AuditAction("secrets.delete", "secret", "name"),
     ("POST", "/v1/tools/signing-keys"): AuditAction("signing_keys.rotate", "signing_key"),
+    ("POST", "/v1/threads"): AuditAction("threads.create", "thread"),
+    ("PATCH", "/v1/threads/{thread_id}"): AuditAction("threads.update", "thread", "thread_id"),
+    ("DELETE", "/v1/threads/{thread_id}"): AuditAction("threads.delete", "thread", "thread_id"),
+    ("PUT", "/v1/store/items"): AuditAction("store_items.put", "store_item"),
+    ("DELETE", "/v1/store/items"): AuditAction("store_items.delete", "store_item"),
     ("PUT", "/v1/budgets"): AuditAction("budgets.update", "budget"),
     ("PUT", "/v1/model-prices/{provider}/{model}"): AuditAction("model_prices.set", "model_price", "model"),
     ("DELETE", "/v1/model-prices/{provider}/{model}"): AuditAction(
@@ -83,6 +88,10 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
         "tenant_limits.reset", "tenant_limits", "tenant_id"
     ),
 }
+
+
+READ_ONLY_POSTS: Final = frozenset({("POST", "/v1/store/items/search"), ("POST", "/v1/store/namespaces")})
+"""POSTs that only read (a search body too rich for a query string): not audited."""
 
 
 def derived_action(method: str, path_template: str) -> AuditAction:
@@ -131,6 +140,7 @@ class AuditMiddleware:
             scope["type"] != "http"
             or scope["method"] not in MUTATING_METHODS
             or not str(scope["path"]).startswith("/v1/")
+            or (scope["method"], str(scope["path"])) in READ_ONLY_POSTS
         ):
             await self.app(scope, receive, send)
             return
