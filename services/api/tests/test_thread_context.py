@@ -18,7 +18,7 @@ from .test_threads import all_messages, new_thread, run_on, wait_until_idle
 pytestmark = pytest.mark.timeout(180)
 
 MEMORY_TOOLS = [{"name": "memory_save"}, {"name": "memory_search"}]
-FILLER = "lorem ipsum dolor sit amet " * 12  # ~320 characters: ~80 estimated tokens per prompt
+FILLER = "lorem ipsum dolor sit amet " * 12  # a turn of it: ~415 estimated tokens (its JSON / 4)
 
 
 async def run_to_end(api: httpx.AsyncClient, agent_id: str, thread_id: str, text: str) -> dict[str, Any]:
@@ -91,7 +91,7 @@ async def test_summarize_kicks_in_at_the_limit_and_the_summary_is_shown(
     runtime_api: httpx.AsyncClient,
 ) -> None:
     agent_id = await make_agent(
-        runtime_api, memory={"context": {"strategy": "summarize", "max_context_tokens": 600}}
+        runtime_api, memory={"context": {"strategy": "summarize", "max_context_tokens": 1200}}
     )
     thread_id = await new_thread(runtime_api)
     runs = [await run_to_end(runtime_api, agent_id, thread_id, "Hello, my name is Ada.")]

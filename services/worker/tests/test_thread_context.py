@@ -131,19 +131,14 @@ async def execute(
 def test_the_planner_keeps_recent_turns_within_half_the_limit_and_converges() -> None:
     turns = [(seq, 100) for seq in range(1, 11)]
     assert plan_summary(summary_tokens=0, summarized_through=0, turns=turns, max_context_tokens=1000) is None
-    assert plan_summary(summary_tokens=0, summarized_through=0, turns=turns, max_context_tokens=999) == 5
-    # After summarizing through 5, the same turns ask for nothing more, even with a long summary.
-    assert (
-        plan_summary(summary_tokens=900, summarized_through=5, turns=turns[5:], max_context_tokens=999)
-        is None
-    )
-    # One turn larger than half the limit: everything is summarized.
-    assert (
-        plan_summary(
-            summary_tokens=0, summarized_through=0, turns=[(1, 10), (2, 600)], max_context_tokens=999
-        )
-        == 2
-    )
+    # Over the limit: the last 4 turns fit in half of it (400 <= 499), turns 1-6 are summarized.
+    assert plan_summary(summary_tokens=0, summarized_through=0, turns=turns, max_context_tokens=999) == 6
+    # After summarizing through 6, the same turns ask for nothing more, even with a long summary.
+    after = turns[6:]
+    assert plan_summary(summary_tokens=900, summarized_through=6, turns=after, max_context_tokens=999) is None
+    # The last turn alone is over half the limit: everything is summarized.
+    big = [(1, 500), (2, 600)]
+    assert plan_summary(summary_tokens=0, summarized_through=0, turns=big, max_context_tokens=999) == 2
     assert estimate_tokens("abcd") == 1 and estimate_tokens("abcde") == 2
 
 
