@@ -7,15 +7,16 @@ Each measured run is one ``AgentRunWorkflow`` on ``builtin:scripted`` (no tools:
 request), started with ``client.execute_workflow`` against our real worker (``build_worker``) on a
 Temporal dev server and a scratch Postgres database; latency is from the start call until the
 result. The prior turns are **written straight to ``thread_messages``** (one row per turn, shaped
-like a scripted turn: a ~330-character prompt and its answer, ~1.7 KB of JSON with pydantic-ai's fields), not produced by
-200 real runs: what a turn costs depends on the rows it reads, not on how they got there. Every
-measured run gets a fresh thread, so a ``summarize`` run always pays for its summary (the worst
-case: later turns reuse the stored summary until the limit is reached again).
+like a scripted turn: a ~330-character prompt and its answer, ~1.7 KB of JSON with pydantic-ai's
+fields), not produced by 200 real runs: what a turn costs depends on the rows it reads, not on
+how they got there. Every measured run gets a fresh thread, so a ``summarize`` run over the limit
+always pays for its summary (the worst case: later turns reuse the stored summary until the
+limit is reached again).
 
 Cells: threadless; 10 and 200 prior turns x ``none``, ``last_n`` (10 turns) and ``summarize``
-(``max_context_tokens`` 6,000: 10 turns, ~4,300 estimated tokens, fit; 200 do not). The largest payload is the biggest
-single event's payloads in the run's history (workflow input, an activity's input or result, a
-local activity's marker), with the event it was.
+(``max_context_tokens`` 6,000: 10 turns, ~4,300 estimated tokens, fit; 200 do not). The largest
+payload is the biggest single event's payloads in the run's history (workflow input, an
+activity's input or result, a local activity's marker), with the event it was.
 
 Writes ``bench/results/thread_turns-<UTC time>.json`` and ``.md``.
 """
@@ -302,7 +303,8 @@ def report(results: list[dict[str, Any]], facts: dict[str, Any], source: str) ->
         f"{results[0]['runs']} runs per cell, one at a time, each on a fresh thread (`summarize` runs "
         "all pay for their summary; `builtin:scripted` answers it). Prior turns are written straight to "
         "`thread_messages` (~1.7 KB of JSON each). `last_n` keeps 10 turns; `summarize` has "
-        "`max_context_tokens` 6,000 (chars/4 estimate; 10 turns are ~4,300). Latency: `execute_workflow` until the result.",
+        "`max_context_tokens` 6,000 (chars/4 estimate; 10 turns are ~4,300). Latency: "
+        "`execute_workflow` until the result.",
         "",
         "## Machine",
         "",
