@@ -51,24 +51,35 @@ async def test_a_memory_saved_by_one_run_is_found_by_the_next_run_of_the_agent(
     assert listed.json()["namespaces"] == [["memories", agent_id]]
 
 
-async def test_memory_scopes_that_need_threads_or_run_metadata_are_refused_for_now(
+async def test_the_user_memory_scope_is_refused_until_runs_carry_metadata(
     api: httpx.AsyncClient,
 ) -> None:
-    for scope in ("user", "thread"):
-        response = await api.post(
-            "/v1/agents",
-            json={
-                "name": f"mem-{scope}",
-                "version": {
-                    "model": "builtin:scripted",
-                    "tools": MEMORY_TOOLS,
-                    "memory": {"store_namespace": {"scope": scope, "metadata_key": "user_id"}},
-                },
+    response = await api.post(
+        "/v1/agents",
+        json={
+            "name": "mem-user",
+            "version": {
+                "model": "builtin:scripted",
+                "tools": MEMORY_TOOLS,
+                "memory": {"store_namespace": {"scope": "user", "metadata_key": "user_id"}},
             },
-        )
-        problem = assert_problem(response, 422, "validation_error")
-        assert problem["errors"][0]["loc"][-3:] == ["memory", "store_namespace", "scope"]
-        assert "not available yet" in problem["errors"][0]["msg"]
+        },
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"][-3:] == ["memory", "store_namespace", "scope"]
+    assert "not available yet" in problem["errors"][0]["msg"]
+    threaded = await api.post(
+        "/v1/agents",
+        json={
+            "name": "mem-thread",
+            "version": {
+                "model": "builtin:scripted",
+                "tools": MEMORY_TOOLS,
+                "memory": {"store_namespace": {"scope": "thread"}},
+            },
+        },
+    )
+    assert threaded.status_code == 201, threaded.text
     created = await api.post(
         "/v1/agents",
         json={"name": "mem-agent", "version": {"model": "builtin:scripted", "tools": MEMORY_TOOLS}},

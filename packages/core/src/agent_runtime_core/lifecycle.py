@@ -106,6 +106,7 @@ class EventType(StrEnum):
     INPUT_ANSWERED = "input.answered"
     INPUT_EXPIRED = "input.expired"
     INPUT_CANCELLED = "input.cancelled"
+    THREAD_SUMMARIZED = "thread.summarized"
 
     @property
     def is_terminal(self) -> bool:
@@ -231,3 +232,8 @@ class DedupeKey:
     def budget_resumed(wait_key: str) -> str:
         """``run.resumed`` after a budget reset."""
         return f"budget:{wait_key}:resumed"
+
+    @staticmethod
+    def thread_summarized(thread_id: str, through_seq: int) -> str:
+        """``thread.summarized`` of the summary of a thread's turns up to ``through_seq``."""
+        return f"thread:{thread_id}:summary:{through_seq}"

@@ -24,6 +24,7 @@ from agent_runtime_core.temporal.activities import (
     OPEN_HUMAN_REQUESTS,
     RECORD_BUDGET_WAIT,
     RESOLVE_HUMAN_REQUEST,
+    SUMMARIZE_THREAD,
     BudgetWaitInput,
     CloseHumanWaitInput,
     FinishRunInput,
@@ -32,7 +33,9 @@ from agent_runtime_core.temporal.activities import (
     ResolveHumanRequestInput,
     RunRef,
     RunUsageTotals,
+    SummarizeThreadInput,
     ThreadRunFinished,
+    ThreadSummarized,
     ThreadTurn,
     ThreadTurnInput,
 )
@@ -48,6 +51,7 @@ __all__ = [
     "OPEN_HUMAN_REQUESTS",
     "RECORD_BUDGET_WAIT",
     "RESOLVE_HUMAN_REQUEST",
+    "SUMMARIZE_THREAD",
     "BudgetWaitInput",
     "CloseHumanWaitInput",
     "FinishRunInput",
@@ -58,8 +62,10 @@ __all__ = [
     "RunActivityContract",
     "RunRef",
     "RunUsageTotals",
+    "SummarizeThreadInput",
     "ThreadActivityContract",
     "ThreadRunFinished",
+    "ThreadSummarized",
     "ThreadTurn",
     "ThreadTurnInput",
 ]
@@ -115,4 +121,11 @@ class ThreadActivityContract:
     async def finish_thread_run(self, result: FinishRunInput) -> ThreadRunFinished:
         """``finish_run`` for a thread run: also appends its turn (succeeded runs) and hands the
         thread to the next queued run, in the same transaction; returns that run."""
+        raise NotImplementedError
+
+    @activity.defn(name=SUMMARIZE_THREAD)
+    async def summarize_thread(self, data: SummarizeThreadInput) -> ThreadSummarized:
+        """Summarize the thread's turns up to ``data.through_seq`` with the model and store the
+        summary (once per thread and seq), with a ``thread.summarized`` event of the run. A regular
+        activity (a model request), not a local one."""
         raise NotImplementedError

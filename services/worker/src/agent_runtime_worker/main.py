@@ -148,7 +148,9 @@ def bookkeeping_activities(
     if threads is None and isinstance(runs, ThreadActivityContract):
         threads = runs
     thread_activities: list[Callable[..., Any]] = (
-        [threads.acquire_thread_turn, threads.finish_thread_run] if threads is not None else []
+        [threads.acquire_thread_turn, threads.finish_thread_run, threads.summarize_thread]
+        if threads is not None
+        else []
     )
     return [
         runs.mark_run_started,

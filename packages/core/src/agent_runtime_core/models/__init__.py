@@ -7,7 +7,7 @@ from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 from agent_runtime_core.models.store import StoreItem
-from agent_runtime_core.models.thread import MultitaskStrategy, Thread, ThreadMessage
+from agent_runtime_core.models.thread import MultitaskStrategy, Thread, ThreadMessage, ThreadSummary
 from agent_runtime_core.models.tool import CatalogTool, Tool, ToolRevision, ToolSecret, ToolSigningKey
 from agent_runtime_core.models.usage import (
     ModelPrice,
@@ -40,6 +40,7 @@ __all__ = [
     "TenantLimits",
     "Thread",
     "ThreadMessage",
+    "ThreadSummary",
     "Tool",
     "ToolRevision",
     "ToolSecret",

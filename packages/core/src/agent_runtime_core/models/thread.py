@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from agent_runtime_core.models.base import jsonb_column, timestamp_column, utcnow
 
-__all__ = ["MultitaskStrategy", "Thread", "ThreadMessage"]
+__all__ = ["MultitaskStrategy", "Thread", "ThreadMessage", "ThreadSummary"]
 
 
 class MultitaskStrategy(StrEnum):
@@ -84,4 +84,26 @@ class ThreadMessage(SQLModel, table=True):
     tenant_id: str = Field(max_length=40)
     run_id: str = Field(max_length=40)
     messages: list[dict[str, Any]] = Field(default_factory=list, sa_column=jsonb_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ThreadSummary(SQLModel, table=True):
+    """A summary of a thread's turns ``1 .. through_seq``, written by the model when the version's
+    ``summarize`` context strategy found the thread too long. One per ``(thread, through_seq)``:
+    a retried or repeated summarization keeps the first. The turns themselves are never changed."""
+
+    __tablename__ = "thread_summaries"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (Index("ix_thread_summaries_tenant_id", "tenant_id"),)
+
+    thread_id: str = Field(primary_key=True, foreign_key="threads.id", max_length=40)
+    through_seq: int = Field(primary_key=True)
+    tenant_id: str = Field(max_length=40)
+    run_id: str = Field(max_length=40)
+    """The run whose turn needed it (its ``thread.summarized`` event shows it)."""
+    from_seq: int = 1
+    """The first turn the summary's request read (earlier ones came through the previous summary)."""
+    model: str = Field(max_length=200)
+    summary: str
+    input_tokens: int = 0
+    output_tokens: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

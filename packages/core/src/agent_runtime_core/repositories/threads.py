@@ -18,7 +18,7 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from agent_runtime_core.models import Run, Thread, ThreadMessage
+from agent_runtime_core.models import Run, Thread, ThreadMessage, ThreadSummary
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.thread import MultitaskStrategy
 from agent_runtime_core.repositories.base import TenantRepository
@@ -107,6 +107,18 @@ _APPEND_TURN: Final = text(
 )
 
 
+_ADD_SUMMARY: Final = text(
+    """
+    INSERT INTO thread_summaries (thread_id, through_seq, tenant_id, run_id, from_seq, model, summary,
+                                  input_tokens, output_tokens, created_at)
+    VALUES (:thread_id, :through_seq, :tenant_id, :run_id, :from_seq, :model, :summary,
+            :input_tokens, :output_tokens, :at)
+    ON CONFLICT (thread_id, through_seq) DO NOTHING
+    RETURNING through_seq
+    """
+)
+
+
 class ThreadRepository(TenantRepository[Thread]):
     """Threads of one tenant and their turns."""
 
@@ -163,6 +175,53 @@ class ThreadRepository(TenantRepository[Thread]):
         if limit is not None:
             statement = statement.limit(limit)
         return (await self.session.exec(statement)).all()
+
+    async def last_turns(self, thread_id: str, count: int) -> Sequence[ThreadMessage]:
+        """The thread's last ``count`` turns, in order."""
+        statement = (
+            select(ThreadMessage)
+            .where(ThreadMessage.tenant_id == self.tenant_id, ThreadMessage.thread_id == thread_id)
+            .order_by(col(ThreadMessage.seq).desc())
+            .limit(count)
+        )
+        return list(reversed((await self.session.exec(statement)).all()))
+
+    async def latest_summary(
+        self, thread_id: str, *, through_at_most: int | None = None
+    ) -> ThreadSummary | None:
+        """The summary covering the most turns (up to ``through_at_most``), or ``None``."""
+        statement = select(ThreadSummary).where(
+            ThreadSummary.tenant_id == self.tenant_id, ThreadSummary.thread_id == thread_id
+        )
+        if through_at_most is not None:
+            statement = statement.where(col(ThreadSummary.through_seq) <= through_at_most)
+        statement = statement.order_by(col(ThreadSummary.through_seq).desc()).limit(1)
+        return (await self.session.exec(statement)).first()
+
+    async def summary(self, thread_id: str, through_seq: int) -> ThreadSummary | None:
+        """The summary of turns ``1 .. through_seq``, if one was written."""
+        return await self.session.get(ThreadSummary, (thread_id, through_seq))
+
+    async def add_summary(self, summary: ThreadSummary) -> bool:
+        """Store ``summary`` unless one for its ``(thread, through_seq)`` exists (``False``: the
+        earlier one is kept)."""
+        connection = await self.session.connection()
+        written = await connection.execute(
+            _ADD_SUMMARY,
+            {
+                "thread_id": summary.thread_id,
+                "through_seq": summary.through_seq,
+                "tenant_id": self.tenant_id,
+                "run_id": summary.run_id,
+                "from_seq": summary.from_seq,
+                "model": summary.model,
+                "summary": summary.summary,
+                "input_tokens": summary.input_tokens,
+                "output_tokens": summary.output_tokens,
+                "at": summary.created_at,
+            },
+        )
+        return written.scalar() is not None
 
     async def prior_messages(self, thread_id: str) -> list[dict[str, Any]]:
         """Every message of the thread's turns, in order (pydantic-ai's JSON form)."""

@@ -53,6 +53,7 @@ from agent_runtime_core.schemas.thread import (
     ThreadMessagePublic,
     ThreadPublic,
     ThreadStatus,
+    ThreadSummaryPublic,
     ThreadUpdate,
 )
 from agent_runtime_core.schemas.tool import (
@@ -120,6 +121,7 @@ __all__ = [
     "ThreadMessagePublic",
     "ThreadPublic",
     "ThreadStatus",
+    "ThreadSummaryPublic",
     "ThreadUpdate",
     "Timestamp",
     "ToolDefinitionCreate",

@@ -291,16 +291,17 @@ class Limits(StrictInput):
     )
 
 
-MEMORY_SCOPES_AVAILABLE: Final = frozenset({"agent"})
-"""Memory scopes this build serves; ``user`` and ``thread`` need run metadata and threads."""
+MEMORY_SCOPES_AVAILABLE: Final = frozenset({"agent", "thread"})
+"""Memory scopes this build serves; ``user`` needs run metadata."""
 
 
 class MemoryNamespaceSpec(StrictInput):
     """Whose memories the memory tools read and write: the namespace of the store they use.
 
-    `agent`: one memory shared by every run of the agent (`["memories", <agent_id>]`). `user`
-    (per value of a run metadata key) and `thread` (per conversation) are reserved: they are
-    refused until runs carry metadata and threads exist."""
+    `agent`: one memory shared by every run of the agent (`["memories", <agent_id>]`). `thread`:
+    one memory per conversation (`["memories", <agent_id>, <thread_id>]`); a run of the agent
+    without a thread has no memory (the memory tools answer it with an error the model reads).
+    `user` (per value of a run metadata key) is reserved: refused until runs carry metadata."""
 
     scope: Literal["agent", "user", "thread"] = "agent"
     metadata_key: str | None = Field(
@@ -316,15 +317,66 @@ class MemoryNamespaceSpec(StrictInput):
         if self.scope not in MEMORY_SCOPES_AVAILABLE:
             raise field_errors(
                 type(self).__name__,
-                [(("scope",), f"the '{self.scope}' memory scope is not available yet; use 'agent'")],
+                [
+                    (
+                        ("scope",),
+                        f"the '{self.scope}' memory scope is not available yet; use 'agent' or 'thread'",
+                    )
+                ],
             )
         return self
 
 
+ContextStrategy = Literal["none", "last_n", "summarize"]
+
+
+class ContextSpec(StrictInput):
+    """What the model of a run on a thread sees of the thread's earlier turns.
+
+    `none`: every earlier turn. `last_n`: the last `last_n_turns` turns. `summarize`: when the
+    thread's estimated tokens (characters / 4 of the turns' JSON) exceed `max_context_tokens`, the
+    oldest turns are summarized by `summary_model` (default: the version's model) in a durable
+    activity, and the model sees the summary and the recent turns. The full history stays readable
+    (`GET /v1/threads/{id}/messages`); the summary is shown on the thread and as a
+    `thread.summarized` event of the run that made it."""
+
+    strategy: ContextStrategy = "none"
+    max_context_tokens: int | None = Field(
+        default=None,
+        ge=100,
+        le=10_000_000,
+        description="`summarize`: summarize when the thread's estimated tokens exceed this.",
+    )
+    last_n_turns: int | None = Field(
+        default=None, ge=1, le=10_000, description="`last_n`: how many of the latest turns the model sees."
+    )
+    summary_model: ModelName | None = Field(
+        default=None, description="`summarize`: the model that writes summaries (null: the version's model)."
+    )
+
+    @field_validator("summary_model")
+    @classmethod
+    def _summary_model_known(cls, value: str | None) -> str | None:
+        return _check_model_name(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        errors: list[tuple[Loc, str]] = []
+        if self.strategy == "last_n" and self.last_n_turns is None:
+            errors.append((("last_n_turns",), "the 'last_n' strategy needs last_n_turns"))
+        if self.strategy == "summarize" and self.max_context_tokens is None:
+            errors.append((("max_context_tokens",), "the 'summarize' strategy needs max_context_tokens"))
+        if errors:
+            raise field_errors(type(self).__name__, errors)
+        return self
+
+
 class MemorySpec(StrictInput):
-    """Configuration of the memory tools (`memory_save`, `memory_search`, `memory_delete`)."""
+    """Configuration of the memory tools (`memory_save`, `memory_search`, `memory_delete`) and of
+    what a run on a thread sees of the thread's earlier turns (`context`)."""
 
     store_namespace: MemoryNamespaceSpec = Field(default_factory=MemoryNamespaceSpec)
+    context: ContextSpec = Field(default_factory=ContextSpec)
 
 
 class AgentVersionCreate(StrictInput):
@@ -339,7 +391,10 @@ class AgentVersionCreate(StrictInput):
     limits: Limits = Field(default_factory=Limits)
     memory: MemorySpec | None = Field(
         default=None,
-        description="Where the memory tools keep this agent's memories (null: agent scope).",
+        description=(
+            "Where the memory tools keep this agent's memories, and how much of a thread's earlier "
+            "turns the model sees (null: agent scope, every turn)."
+        ),
     )
 
     @field_validator("model")

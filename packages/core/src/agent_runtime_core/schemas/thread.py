@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from agent_runtime_core.schemas.common import StrictInput
 
 if TYPE_CHECKING:
-    from agent_runtime_core.models import Thread
+    from agent_runtime_core.models import Thread, ThreadSummary
 
 
 class ThreadCreate(StrictInput):
@@ -41,6 +41,20 @@ class ThreadStatus(StrEnum):
     """The run that has the turn is `waiting` for a human (an approval or an answer)."""
 
 
+class ThreadSummaryPublic(BaseModel):
+    """The latest summary of the thread's oldest turns (the `summarize` context strategy): what a
+    run's model sees in place of turns 1 to `through_seq`. The turns themselves stay readable."""
+
+    through_seq: int = Field(description="The summary stands for turns 1 to this one.")
+    from_seq: int = Field(
+        description="The first turn its request read (earlier ones came through the previous summary)."
+    )
+    text: str
+    model: str = Field(description="The model that wrote it.")
+    run_id: str = Field(description="The run whose turn needed it (its `thread.summarized` event).")
+    created_at: datetime
+
+
 class ThreadPublic(BaseModel):
     """A thread and its state."""
 
@@ -51,10 +65,19 @@ class ThreadPublic(BaseModel):
     queued_run_ids: list[str] = Field(description="Runs waiting for the turn, in the order they get it.")
     created_at: datetime
     updated_at: datetime
+    summary: ThreadSummaryPublic | None = Field(
+        default=None,
+        description=(
+            "The latest summary of the thread's oldest turns, when the agent version's `summarize` "
+            "context strategy wrote one (null otherwise)."
+        ),
+    )
 
     @classmethod
-    def from_row(cls, thread: Thread, *, active_run_status: str | None) -> ThreadPublic:
-        """The thread as the API shows it, given the status of its active run."""
+    def from_row(
+        cls, thread: Thread, *, active_run_status: str | None, summary: ThreadSummary | None = None
+    ) -> ThreadPublic:
+        """The thread as the API shows it, given the status of its active run and its summary."""
         status = ThreadStatus.IDLE
         if thread.active_run_id is not None:
             status = ThreadStatus.INTERRUPTED if active_run_status == "waiting" else ThreadStatus.BUSY
@@ -66,6 +89,16 @@ class ThreadPublic(BaseModel):
             queued_run_ids=list(thread.queued_run_ids),
             created_at=thread.created_at,
             updated_at=thread.updated_at,
+            summary=ThreadSummaryPublic(
+                through_seq=summary.through_seq,
+                from_seq=summary.from_seq,
+                text=summary.summary,
+                model=summary.model,
+                run_id=summary.run_id,
+                created_at=summary.created_at,
+            )
+            if summary is not None
+            else None,
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 from pydantic import Field
 
 from agent_runtime_core.models.approval import HumanRequestKind, HumanRequestStatus
-from agent_runtime_core.temporal.contracts import DurableModel
+from agent_runtime_core.temporal.contracts import ContextConfig, DurableModel
 
 __all__ = [
     "ACQUIRE_THREAD_TURN",
@@ -26,6 +26,7 @@ __all__ = [
     "OPEN_HUMAN_REQUESTS",
     "RECORD_BUDGET_WAIT",
     "RESOLVE_HUMAN_REQUEST",
+    "SUMMARIZE_THREAD",
     "BudgetWaitInput",
     "CloseHumanWaitInput",
     "FinishRunInput",
@@ -34,7 +35,9 @@ __all__ = [
     "ResolveHumanRequestInput",
     "RunRef",
     "RunUsageTotals",
+    "SummarizeThreadInput",
     "ThreadRunFinished",
+    "ThreadSummarized",
     "ThreadTurn",
     "ThreadTurnInput",
 ]
@@ -47,6 +50,7 @@ RESOLVE_HUMAN_REQUEST: Final = "resolve_human_request"
 CLOSE_HUMAN_WAIT: Final = "close_human_wait"
 ACQUIRE_THREAD_TURN: Final = "acquire_thread_turn"
 FINISH_THREAD_RUN: Final = "finish_thread_run"
+SUMMARIZE_THREAD: Final = "summarize_thread"
 
 
 class RunRef(DurableModel):
@@ -94,6 +98,8 @@ class ThreadTurnInput(DurableModel):
     run_id: str
     tenant_id: str
     thread_id: str
+    context: ContextConfig | None = None
+    """The version's context management (``None``: every earlier turn, as before it existed)."""
 
 
 class ThreadTurn(DurableModel):
@@ -101,7 +107,37 @@ class ThreadTurn(DurableModel):
 
     status: str = Field(description="active (the run has the turn) | waiting | finished (the run ended)")
     messages: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
-    """When ``active``: the thread's earlier turns, in order (pydantic-ai's JSON form)."""
+    """When ``active``: what the model sees of the thread's earlier turns, in order (pydantic-ai's
+    JSON form): every turn, the last N, or a summary (a request with one system prompt part) and
+    the turns after it, per ``ThreadTurnInput.context``."""
+    summarize_through_seq: int | None = None
+    """When ``active`` and the ``summarize`` strategy's limit is exceeded: summarize the turns up to
+    this seq (``summarize_thread``), then ask again. ``messages`` is empty then."""
+    summarized_through_seq: int = 0
+    """The turns up to this seq are replaced by a summary in ``messages`` (0: none)."""
+    estimated_tokens: int = 0
+    """The estimated tokens of ``messages`` (characters / 4 of their JSON)."""
+
+
+class SummarizeThreadInput(DurableModel):
+    """Summarize a thread's turns up to ``through_seq`` with ``model``: the latest earlier summary
+    and the turns after it (the activity reads them; only this reference travels)."""
+
+    run_id: str
+    tenant_id: str
+    thread_id: str
+    through_seq: int
+    model: str
+    max_tokens: int | None = None
+
+
+class ThreadSummarized(DurableModel):
+    """Result of ``summarize_thread``: the summary stored for ``(thread, through_seq)``."""
+
+    through_seq: int
+    chars: int
+    created: bool = False
+    """Whether this attempt wrote it (``False``: an earlier attempt or run had)."""
 
 
 class BudgetWaitInput(DurableModel):

@@ -156,21 +156,41 @@ class MemoryNamespaceConfig(DurableModel):
     metadata_key: str | None = None
 
 
+class ContextConfig(DurableModel):
+    """What a thread run's model sees of the thread's earlier turns (the defaults: everything).
+
+    ``strategy``: ``none`` (every earlier turn), ``last_n`` (the last ``last_n_turns`` turns) or
+    ``summarize`` (when the thread's estimated tokens exceed ``max_context_tokens``, the oldest
+    turns are summarized by ``summary_model`` (``None``: the version's model) and the summary
+    replaces them). An unknown strategy (a newer API's) behaves as ``none``."""
+
+    strategy: str = "none"
+    max_context_tokens: int | None = None
+    last_n_turns: int | None = None
+    summary_model: str | None = None
+
+
 class MemoryConfig(DurableModel):
-    """The memory tools' configuration (the defaults: agent scope)."""
+    """The memory tools' configuration (the defaults: agent scope) and the thread context's."""
 
     store_namespace: MemoryNamespaceConfig = Field(default_factory=MemoryNamespaceConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
 
 
 MEMORY_NAMESPACE_ROOT: Final = "memories"
 """First label of every namespace the memory tools use (``["memories", <agent_id>, ...]``)."""
 
 
-def memory_namespace(agent: AgentConfig) -> list[str] | None:
-    """The store namespace the memory tools of ``agent``'s runs use (``None``: a scope this build
-    cannot serve). Pure: workflows call it."""
-    if agent.memory.store_namespace.scope == "agent":
+def memory_namespace(agent: AgentConfig, thread_id: str | None = None) -> list[str] | None:
+    """The store namespace the memory tools of ``agent``'s runs use: ``agent`` scope
+    ``["memories", <agent_id>]``, ``thread`` scope ``["memories", <agent_id>, <thread_id>]`` for a
+    run on a thread. ``None``: none to use (a thread scope without a thread, or a scope this build
+    cannot serve); the tools then answer with an error the model reads. Pure: workflows call it."""
+    scope = agent.memory.store_namespace.scope
+    if scope == "agent":
         return [MEMORY_NAMESPACE_ROOT, agent.agent_id]
+    if scope == "thread" and thread_id:
+        return [MEMORY_NAMESPACE_ROOT, agent.agent_id, thread_id]
     return None
 
 

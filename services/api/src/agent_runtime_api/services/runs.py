@@ -28,6 +28,7 @@ from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.services.pages import Window, window
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_api.tenant_limits import TenantLimitsCache
+from agent_runtime_core.catalog import MEMORY_TOOL_NAMES
 from agent_runtime_core.db import UnitOfWork
 from agent_runtime_core.errors import (
     ConflictError,
@@ -220,6 +221,8 @@ class RunService:
         version = await self._version(agents, agent.id, version_number)
         if version is None:
             raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
+        if body.thread_id is None:
+            _check_memory_needs_no_thread(AgentConfig.from_version(agent, version))
         run_id = new_run_id()
         queued_data: dict[str, Any] = {"agent_id": agent.id, "agent_version": version.version}
         admission = None
@@ -474,3 +477,15 @@ class RunService:
                 run_id, after_seq=after, limit=limit + 1
             )
         return window(rows, limit, key=lambda event: event.seq)
+
+
+def _check_memory_needs_no_thread(config: AgentConfig) -> None:
+    """A version whose memory tools keep memories per thread cannot run without a thread (422)."""
+    uses_memory = any(tool.name in MEMORY_TOOL_NAMES for tool in config.tools)
+    if uses_memory and config.memory.store_namespace.scope == "thread":
+        raise InvalidRequestError(
+            f"Version {config.version} of agent '{config.agent_id}' keeps its memories per thread "
+            "(memory.store_namespace.scope is 'thread'); start the run on a thread (thread_id).",
+            loc=["body", "thread_id"],
+            code="thread_required",
+        )

@@ -33,7 +33,8 @@ class ThreadService:
         if thread.active_run_id is not None:
             run = await RunRepository(self.session, self.tenant_id).get(thread.active_run_id)
             status = run.status.value if run is not None else None
-        return ThreadPublic.from_row(thread, active_run_status=status)
+        summary = await self.threads.latest_summary(thread.id) if thread.last_message_seq else None
+        return ThreadPublic.from_row(thread, active_run_status=status, summary=summary)
 
     async def _get(self, thread_id: str, *, for_update: bool = False) -> Thread:
         thread = await self.threads.get(thread_id, for_update=for_update)

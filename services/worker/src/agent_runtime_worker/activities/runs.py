@@ -18,18 +18,22 @@ from agent_runtime_core.models import Run, RunStatus
 from agent_runtime_core.repositories import ThreadRepository, UsageRepository
 from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.activities.tenancy import locked_run, transition_run
+from agent_runtime_worker.activities.thread_context import ThreadSummarizer, thread_context
 from agent_runtime_worker.contracts import (
     ACQUIRE_THREAD_TURN,
     FINISH_RUN,
     FINISH_THREAD_RUN,
     MARK_RUN_STARTED,
     RECORD_BUDGET_WAIT,
+    SUMMARIZE_THREAD,
     BudgetWaitInput,
     FinishRunInput,
     RunActivityContract,
     RunRef,
+    SummarizeThreadInput,
     ThreadActivityContract,
     ThreadRunFinished,
+    ThreadSummarized,
     ThreadTurn,
     ThreadTurnInput,
 )
@@ -47,6 +51,7 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
         """Write through the worker's database; publish events through its event writer."""
         self.database = dependencies.database
         self.events = dependencies.events
+        self.summarizer = ThreadSummarizer(dependencies)
 
     @activity.defn(name=MARK_RUN_STARTED)
     @classify_database_errors
@@ -96,9 +101,11 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
     @activity.defn(name=ACQUIRE_THREAD_TURN)
     @classify_database_errors
     async def acquire_thread_turn(self, data: ThreadTurnInput) -> ThreadTurn:
-        """Whether the run has its thread's turn: ``active`` with the thread's earlier messages,
-        ``waiting`` (another run has it), or ``finished`` (the run already ended, e.g. it was
-        cancelled before its workflow asked). Reads only: safe to run any number of times."""
+        """Whether the run has its thread's turn: ``active`` with the thread's earlier messages
+        (bounded by the version's context strategy, ``data.context``: every turn, the last N, or
+        a summary and the turns after it, or a request to summarize first), ``waiting`` (another
+        run has it), or ``finished`` (the run already ended, e.g. it was cancelled before its
+        workflow asked). Reads only: safe to run any number of times."""
         async with session_scope(self.database, data.tenant_id) as session:
             run = await locked_run(session, self.database, data.tenant_id, data.run_id)
             if run.status.is_terminal:
@@ -112,7 +119,13 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
             thread = await threads.get_for_tenant(data.thread_id, include_deleted=True)
             if thread is None or thread.active_run_id != run.id:
                 return ThreadTurn(status="waiting")
-            return ThreadTurn(status="active", messages=await threads.prior_messages(thread.id))
+            return await thread_context(threads, thread.id, data.context)
+
+    @activity.defn(name=SUMMARIZE_THREAD)
+    @classify_database_errors
+    async def summarize_thread(self, data: SummarizeThreadInput) -> ThreadSummarized:
+        """Summarize the thread's oldest turns (:class:`ThreadSummarizer`)."""
+        return await self.summarizer.summarize(data)
 
     async def _finish(self, result: FinishRunInput) -> tuple[str, str | None]:
         """The terminal transition; returns the run's status afterwards and, for a thread run,

@@ -50,7 +50,10 @@ class MemoryBackend(Protocol):
 def _namespace(ctx: RunContext[Any]) -> list[str]:
     namespace: list[str] | None = getattr(ctx.deps, "memory_namespace", None)
     if not namespace:
-        raise ModelRetry("Memory is not available to this run (its memory scope is not served here).")
+        raise ModelRetry(
+            "Memory is not available to this run (its memories are kept per thread and the run is "
+            "on none, or its memory scope is not served here)."
+        )
     return list(namespace)
 
 

@@ -15,7 +15,12 @@ user prompt on) drives tool calls and answers, and a prompt that asks what was s
 prompts of the conversation: ``Your name is Ada.`` when one of them said "my name is Ada", and
 ``You told me earlier: "<the first earlier prompt>"`` in any case (``I don't remember anything
 earlier.`` without history). That is enough to show a two-turn conversation whose second answer
-uses the first.
+uses the first. A thread summary the model is shown (a system prompt starting with
+``SUMMARY_PREFIX``) counts as an earlier prompt, so a name survives summarization.
+
+Summaries (``summarize_thread``: instructions starting like ``SUMMARY_INSTRUCTIONS``) are answered
+with a short, bounded digest of the transcript: the facts ``my name is X`` it holds and the last
+five user prompts (each cut to 80 characters).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
     ModelResponse,
+    SystemPromptPart,
     TextPart,
     ToolCallPart,
     ToolReturnPart,
@@ -36,6 +42,8 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from pydantic_ai.tools import ToolDefinition
+
+from agent_runtime_core.thread_context import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
 
 MODEL_NAME = "builtin:scripted"
 
@@ -59,7 +67,27 @@ def _user_prompts(messages: list[ModelMessage]) -> list[str]:
             for part in message.parts:
                 if isinstance(part, UserPromptPart) and isinstance(part.content, str):
                     prompts.append(part.content)
+                elif isinstance(part, SystemPromptPart) and part.content.startswith(SUMMARY_PREFIX):
+                    prompts.append(part.content)  # a thread summary stands for earlier prompts
     return prompts
+
+
+def is_summary_request(info: AgentInfo) -> bool:
+    """Whether the request asks for a thread summary (``summarize_thread``)."""
+    return bool(info.instructions) and info.instructions.startswith(SUMMARY_INSTRUCTIONS[:60])
+
+
+def scripted_summary(transcript: str) -> str:
+    """A deterministic, bounded summary of a transcript (``thread_context.transcript``)."""
+    facts = list(dict.fromkeys(f"my name is {name}" for name in _MY_NAME.findall(transcript)))
+    said = [line[len("user: ") :] for line in transcript.splitlines() if line.startswith("user: ")]
+    recent = [text if len(text) <= 80 else text[:80] + "…" for text in said[-5:]]
+    summary = "The user and the assistant talked."
+    if facts:
+        summary += " The user said " + "; ".join(facts) + "."
+    if recent:
+        summary += " Latest prompts: " + " | ".join(recent)
+    return summary
 
 
 def _current_turn(messages: list[ModelMessage]) -> list[ModelMessage]:
@@ -209,6 +237,8 @@ def _answer(prompt: str, returns: list[ToolReturnPart]) -> str:
 
 def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict[str, Any]]] | str:
     """Tool calls to make now, or the final answer text."""
+    if is_summary_request(info):
+        return scripted_summary("\n".join(_user_prompts(messages)))
     prompts = _user_prompts(messages)
     prompt = prompts[-1] if prompts else ""
     returns = _tool_returns(_current_turn(messages))

@@ -76,7 +76,9 @@ with workflow.unsafe.imports_passed_through():
         RunActivityContract,
         RunRef,
         RunUsageTotals,
+        SummarizeThreadInput,
         ThreadActivityContract,
+        ThreadTurn,
         ThreadTurnInput,
     )
     from agent_runtime_worker.governance.waiting import BudgetExceededError, ExhaustedBudget, exhausted_budget
@@ -144,6 +146,19 @@ ignoring it. Runs without a thread never reach the patch."""
 THREAD_TURN_RECHECK = timedelta(minutes=5)
 """A run waiting for its thread's turn asks again this often even without a ``thread_turn``
 signal (a safety net: the signal is sent after every hand-over, and re-sent on retries)."""
+SUMMARY_TIMEOUT = timedelta(minutes=5)
+"""One attempt of ``summarize_thread`` (one non-streamed model request and two short writes)."""
+SUMMARY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+    non_retryable_error_types=["UserError", "BudgetExceeded", "TenantMismatch"],
+)
+"""Like the agent's model requests (``MODEL_RETRY_POLICY``): the model's own errors carry their
+retry decision (``GovernedModel``); this bounds the rest."""
+MAX_SUMMARIES_PER_TURN = 3
+"""A safety bound: the planner converges after one summary (``plan_summary``)."""
 DECISION_WRITTEN_FIRST_PATCH = "human-decision-written-first"
 """A human's decision or answer changes the workflow's state only once it is written: a write that
 fails for good fails the update and leaves the request pending (earlier runs set the state first)."""
@@ -243,13 +258,13 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         check_tenant(run_input)
         self._run_input = run_input
         ref = RunRef(run_id=run_input.run_id, tenant_id=run_input.tenant_id)
-        history: list[ModelMessage] | None = None
+        turn: ThreadTurn | None = None
         if run_input.thread_id is not None and workflow.patched(THREADS_PATCH):
             self._thread_id = run_input.thread_id
         try:
             if self._thread_id is not None:
-                history = await self._wait_for_turn(run_input, self._thread_id)
-                if history is None:
+                turn = await self._wait_for_turn(run_input, self._thread_id)
+                if turn is None:
                     return AgentRunResult(run_id=run_input.run_id, status="already_finished")
             should_run = await bookkeeping(RunActivityContract.mark_run_started, ref)
         except asyncio.CancelledError:
@@ -257,21 +272,40 @@ class AgentRunWorkflow(PydanticAIWorkflow):
         if not should_run:
             return AgentRunResult(run_id=run_input.run_id, status="already_finished")
         self._set_status(RunStatus.RUNNING)
+        history: list[ModelMessage] | None = None
+        if turn is not None:
+            if turn.summarize_through_seq is not None:
+                summarized = await self._summarize(run_input, turn)
+                if isinstance(summarized, AgentRunResult):
+                    return summarized
+                turn = summarized
+            history = ModelMessagesTypeAdapter.validate_python(turn.messages)
         return await self._run_agent(run_input, history)
 
-    async def _wait_for_turn(self, run_input: AgentRunInput, thread_id: str) -> list[ModelMessage] | None:
-        """Wait (``queued``) until the run has its thread's turn; return the thread's earlier
-        messages, or ``None`` when the run ended meanwhile (e.g. cancelled before it began).
+    def _turn_input(self, run_input: AgentRunInput, thread_id: str) -> ThreadTurnInput:
+        context = run_input.agent.memory.context
+        return ThreadTurnInput(
+            run_id=run_input.run_id,
+            tenant_id=run_input.tenant_id,
+            thread_id=thread_id,
+            # Only a strategy travels: runs without one ask exactly as before context management.
+            context=context if context.strategy != "none" else None,
+        )
+
+    async def _wait_for_turn(self, run_input: AgentRunInput, thread_id: str) -> ThreadTurn | None:
+        """Wait (``queued``) until the run has its thread's turn; return the turn (the thread's
+        earlier messages as the model will see them), or ``None`` when the run ended meanwhile
+        (e.g. cancelled before it began).
 
         The flag is cleared before asking, so a signal that arrives while the activity runs is
         not lost: the wait then ends at once and the run asks again.
         """
-        ask = ThreadTurnInput(run_id=run_input.run_id, tenant_id=run_input.tenant_id, thread_id=thread_id)
+        ask = self._turn_input(run_input, thread_id)
         while True:
             self._turn_signalled = False
             turn = await bookkeeping(ThreadActivityContract.acquire_thread_turn, ask)
             if turn.status == "active":
-                return ModelMessagesTypeAdapter.validate_python(turn.messages)
+                return turn
             if turn.status == "finished":
                 return None
             with contextlib.suppress(TimeoutError):  # the safety net: ask again
@@ -280,6 +314,54 @@ class AgentRunWorkflow(PydanticAIWorkflow):
                     timeout=THREAD_TURN_RECHECK,
                     timeout_summary="ask again for the thread's turn",
                 )
+
+    async def _summarize(self, run_input: AgentRunInput, turn: ThreadTurn) -> ThreadTurn | AgentRunResult:
+        """The thread is over the version's ``max_context_tokens``: summarize its oldest turns
+        (``summarize_thread``, a regular activity: a model request), then ask for the turn's
+        context again. A summary that cannot be written ends the run ``failed``.
+
+        No patch: only an ``acquire_thread_turn`` result of this build asks for a summary (earlier
+        histories' results have no ``summarize_through_seq``), so their replay never comes here."""
+        assert self._thread_id is not None
+        ask = self._turn_input(run_input, self._thread_id)
+        context = run_input.agent.memory.context
+        for _ in range(MAX_SUMMARIES_PER_TURN):
+            if turn.summarize_through_seq is None:
+                break
+            try:
+                await workflow.execute_activity_method(
+                    ThreadActivityContract.summarize_thread,
+                    SummarizeThreadInput(
+                        run_id=run_input.run_id,
+                        tenant_id=run_input.tenant_id,
+                        thread_id=self._thread_id,
+                        through_seq=turn.summarize_through_seq,
+                        model=context.summary_model or run_input.agent.model,
+                    ),
+                    start_to_close_timeout=SUMMARY_TIMEOUT,
+                    retry_policy=SUMMARY_RETRY,
+                    summary=f"summarize thread turns up to {turn.summarize_through_seq}",
+                )
+            except ActivityError as exc:
+                return await self._finish(
+                    run_input, RunStatus.FAILED, error=run_error_for_activity_failure(exc)
+                )
+            except asyncio.CancelledError:
+                await self._finish(
+                    run_input, RunStatus.CANCELLED, error=("cancelled", "The run was cancelled.")
+                )
+                raise
+            turn = await bookkeeping(ThreadActivityContract.acquire_thread_turn, ask)
+            if turn.status != "active":  # not expected: the run holds the turn while it runs
+                return await self._finish(
+                    run_input,
+                    RunStatus.FAILED,
+                    error=("thread_error", f"lost the thread's turn ({turn.status})"),
+                )
+        if turn.summarize_through_seq is not None:
+            # The bound was hit (not expected): go on with the summary so far and the rest.
+            workflow.logger.warning("run %s: thread still over its context limit", run_input.run_id)
+        return turn
 
     async def _run_agent(
         self, run_input: AgentRunInput, history: list[ModelMessage] | None = None
@@ -303,7 +385,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             deps.mcp_servers = list(agent.mcp_servers)
         if any(tool.name in MEMORY_TOOL_NAMES for tool in agent.tools):
             # Data only (no command): the memory tools read it inside their activities.
-            deps.memory_namespace = memory_namespace(agent)
+            deps.memory_namespace = memory_namespace(agent, self._thread_id)
         try:
             result = await runtime_agent.run(
                 run_input.input,
