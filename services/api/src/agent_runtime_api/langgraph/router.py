@@ -103,7 +103,7 @@ class Body(BaseModel):
     """A LangGraph request body: fields this adapter does not know are ignored (the SDK sends
     many, mostly ``null`` or defaults); the ones it cannot honour are refused by name."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
 
 def _refuse(body: BaseModel, fields: Sequence[str], hint: str = "") -> None:
@@ -413,13 +413,15 @@ def _interrupt(request: HumanRequest) -> dict[str, Any]:
     return interrupt_of(request.model_dump(mode="json"))
 
 
-async def thread_dict(ctx: Ctx, thread: ThreadPublic) -> dict[str, Any]:
-    """A thread as LangGraph shows it: its values and pending interrupts."""
+async def thread_dict(ctx: Ctx, thread: ThreadPublic, *, new: bool = False) -> dict[str, Any]:
+    """A thread as LangGraph shows it: its values and pending interrupts (``new``: created in this
+    request, not committed yet: no history to read)."""
     interrupts: dict[str, list[dict[str, Any]]] = {}
     if thread.status == "interrupted" and thread.active_run_id is not None:
         pending = await pending_requests(ctx.humans, thread.active_run_id)
         interrupts[thread.active_run_id] = [_interrupt(request) for request in pending]
-    values: dict[str, Any] = {"messages": lc.from_thread(await history(ctx.uow, thread.id))}
+    messages = [] if new else lc.from_thread(await history(ctx.uow, thread.id))
+    values: dict[str, Any] = {"messages": messages}
     return {
         "thread_id": thread.id,
         "created_at": thread.created_at.isoformat(),
@@ -449,7 +451,7 @@ async def create_thread(
     """A new, idle thread."""
     _refuse(body, ["thread_id"], "Thread ids are generated (thr_…); omit it.")
     _refuse(body, ["supersteps", "ttl"])
-    return await thread_dict(ctx, await service.create(body.metadata or {}))
+    return await thread_dict(ctx, await service.create(body.metadata or {}), new=True)
 
 
 class ThreadSearchBody(Body):
