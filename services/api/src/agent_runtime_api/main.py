@@ -11,6 +11,8 @@ from opentelemetry.trace import TracerProvider
 from agent_runtime_api.audit import AuditMiddleware
 from agent_runtime_api.body_limit import BodySizeLimitMiddleware
 from agent_runtime_api.deps import AppState, authenticate
+from agent_runtime_api.langgraph import router as langgraph_router
+from agent_runtime_api.langgraph.router import public_router as langgraph_public_router
 from agent_runtime_api.middleware import RequestIdMiddleware
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
@@ -163,4 +165,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         document_body_limits(router)
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
     app.include_router(health.router)
+    # The LangGraph Platform API (langgraph-sdk's paths, no /v1 prefix; not in our OpenAPI
+    # document): the same authentication and rate limits as /v1.
+    app.include_router(langgraph_router, dependencies=[Depends(authenticate)])
+    app.include_router(langgraph_public_router)
     return app

@@ -1,0 +1,280 @@
+"""The LangGraph Platform API, driven by the real ``langgraph-sdk`` client against the API served
+by uvicorn on a free port, with a real worker, Temporal, Postgres and Redis behind it. Credentials
+are real API keys (the SDK sends them as ``X-Api-Key``)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import NotFoundError as LangGraphNotFound
+
+from agent_runtime_api.deps import get_stream_options
+from agent_runtime_api.main import create_app
+from agent_runtime_cli.embedded.ports import find_free_port
+from agent_runtime_core.db import Database
+from agent_runtime_core.settings import Settings
+
+from .support import FAST_STREAMS, issue_api_key
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+async def server(worker_settings: Settings, running_worker: object) -> AsyncGenerator[str]:
+    """The API with its real authentication, served on a free port, a worker behind it."""
+    app = create_app(worker_settings)
+    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
+    port = find_free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def api_key(database: Database, tenant_id: str) -> str:
+    return (await issue_api_key(database, tenant_id, ["admin"]))[1]
+
+
+@pytest.fixture
+async def other_api_key(database: Database, other_tenant_id: str) -> str:
+    return (await issue_api_key(database, other_tenant_id, ["admin"]))[1]
+
+
+@pytest.fixture
+async def client(server: str, api_key: str) -> LangGraphClient:
+    return get_client(url=server, api_key=api_key)
+
+
+async def make_agent(server: str, api_key: str, **version: Any) -> str:
+    """An agent of the scripted model, created through /v1 with the same key."""
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {api_key}"}) as http:
+        body = {"name": f"lg-{uuid.uuid4().hex[:8]}", "version": {"model": "builtin:scripted", **version}}
+        response = await http.post("/v1/agents", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+
+def ai_texts(values: dict[str, Any]) -> list[str]:
+    return [m["content"] for m in values["messages"] if m["type"] == "ai" and m["content"]]
+
+
+async def test_info_and_assistants(server: str, api_key: str, client: LangGraphClient) -> None:
+    async with httpx.AsyncClient(base_url=server) as http:
+        assert (await http.get("/info")).status_code == 200
+    agent_id = await make_agent(server, api_key)
+    found = await client.assistants.search(limit=50)
+    assert agent_id in [a["assistant_id"] for a in found]
+    assistant = await client.assistants.get(agent_id)
+    assert assistant["graph_id"] == "agent"
+    assert assistant["version"] == 1
+    versions = await client.assistants.get_versions(agent_id)
+    assert [v["version"] for v in versions] == [1]
+    schemas = await client.assistants.get_schemas(agent_id)
+    assert "messages" in (schemas["state_schema"] or {})["properties"]
+    created = await client.assistants.create(
+        graph_id="agent", name=f"lg-made-{uuid.uuid4().hex[:6]}", context={"model": "builtin:scripted"}
+    )
+    assert (await client.assistants.get(created["assistant_id"]))["name"] == created["name"]
+
+
+async def test_threads_crud(client: LangGraphClient) -> None:
+    thread = await client.threads.create(metadata={"user": "u_42"})
+    assert thread["status"] == "idle"
+    assert thread["values"] == {"messages": []}
+    assert (await client.threads.get(thread["thread_id"]))["metadata"] == {"user": "u_42"}
+    found = await client.threads.search(metadata={"user": "u_42"})
+    assert [t["thread_id"] for t in found] == [thread["thread_id"]]
+    updated = await client.threads.update(thread["thread_id"], metadata={"topic": "billing"})
+    assert updated["metadata"] == {"user": "u_42", "topic": "billing"}
+    await client.threads.delete(thread["thread_id"])
+    with pytest.raises(LangGraphNotFound):
+        await client.threads.get(thread["thread_id"])
+
+
+async def test_two_turn_streamed_conversation(server: str, api_key: str, client: LangGraphClient) -> None:
+    agent_id = await make_agent(server, api_key)
+    thread = await client.threads.create()
+    thread_id = thread["thread_id"]
+
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread_id,
+            agent_id,
+            input={"messages": [{"role": "user", "content": "Hello, my name is Ada."}]},
+            stream_mode=["values", "messages-tuple"],
+        )
+    ]
+    events = [part.event for part in parts]
+    assert events[0] == "metadata"
+    assert events[-1] == "end"
+    assert "messages" in events  # the answer's text, chunk by chunk
+    final = next(part.data for part in reversed(parts) if part.event == "values")
+    assert [m["type"] for m in final["messages"]] == ["human", "ai"]
+
+    second = [
+        part
+        async for part in client.runs.stream(
+            thread_id,
+            agent_id,
+            input={"messages": [{"type": "human", "content": "What is my name?"}]},
+            stream_mode=["values", "messages"],
+        )
+    ]
+    streamed = "".join(
+        part.data[0]["content"]
+        for part in second
+        if part.event == "messages/complete" and part.data[0]["type"] == "ai"
+    )
+    assert "Your name is Ada." in streamed
+    final = next(part.data for part in reversed(second) if part.event == "values")
+    assert "Your name is Ada." in ai_texts(final)[-1]
+    assert [m["type"] for m in final["messages"]] == ["human", "ai", "human", "ai"]
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {"messages": final["messages"]}
+    history = await client.threads.get_history(thread_id)
+    assert len(history) == 2
+
+
+async def test_wait_join_and_rejoin(server: str, api_key: str, client: LangGraphClient) -> None:
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator"}])
+    thread_id = (await client.threads.create())["thread_id"]
+
+    values = await client.runs.wait(
+        thread_id, agent_id, input={"messages": [{"role": "user", "content": "6 * 7"}]}
+    )
+    assert any("42" in text for text in ai_texts(values))  # type: ignore[arg-type]
+
+    run = await client.runs.create(
+        thread_id, agent_id, input={"messages": [{"role": "user", "content": "What is 2 + 3?"}]}
+    )
+    joined = await client.runs.join(thread_id, run["run_id"])
+    assert any("5" in text for text in ai_texts(joined))
+    assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "success"
+
+    # A dropped stream: keep the first events, then rejoin after the last id seen.
+    full = [p async for p in client.runs.join_stream(thread_id, run["run_id"], stream_mode="updates")]
+    ids = [p.id for p in full if p.id]
+    assert len(ids) >= 2
+    resumed = [
+        p
+        async for p in client.runs.join_stream(
+            thread_id, run["run_id"], stream_mode="updates", last_event_id=ids[0]
+        )
+    ]
+    updates_after = [p.data for p in resumed if p.event == "updates"]
+    updates_all = [p.data for p in full if p.event == "updates"]
+    assert updates_after == updates_all[len(updates_all) - len(updates_after) :]
+    assert len(updates_after) < len(updates_all)
+    assert resumed[-1].event == "end"
+
+
+async def test_interrupt_resumed_with_command(server: str, api_key: str, client: LangGraphClient) -> None:
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
+    thread_id = (await client.threads.create())["thread_id"]
+
+    parts = [
+        p
+        async for p in client.runs.stream(
+            thread_id,
+            agent_id,
+            input={"messages": [{"role": "user", "content": "What is 6 * 7?"}]},
+            stream_mode="updates",
+        )
+    ]
+    interrupt = next(
+        p.data["__interrupt__"] for p in parts if p.event == "updates" and "__interrupt__" in p.data
+    )
+    assert interrupt[0]["value"]["tool"] == "calculator"
+    assert interrupt[0]["value"]["args"] == {"expression": "6 * 7"}
+    thread = await client.threads.get(thread_id)
+    assert thread["status"] == "interrupted"
+    state = await client.threads.get_state(thread_id)
+    assert state["tasks"][0]["interrupts"][0]["id"] == interrupt[0]["id"]
+
+    resumed = [
+        p
+        async for p in client.runs.stream(
+            thread_id, agent_id, command={"resume": {"approve": True}}, stream_mode="values"
+        )
+    ]
+    final = next(p.data for p in reversed(resumed) if p.event == "values")
+    assert any("42" in text for text in ai_texts(final))
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+
+
+async def test_store_crud_and_search(client: LangGraphClient) -> None:
+    await client.store.put_item(["prefs", "alice"], "colour", {"favourite": "teal"})
+    item = await client.store.get_item(["prefs", "alice"], "colour")
+    assert item["value"] == {"favourite": "teal"}
+    found = await client.store.search_items(["prefs"], filter={"favourite": "teal"})
+    assert [i["key"] for i in found["items"]] == ["colour"]
+    namespaces = await client.store.list_namespaces(prefix=["prefs"])
+    assert namespaces["namespaces"] == [["prefs", "alice"]]
+    await client.store.delete_item(["prefs", "alice"], "colour")
+    with pytest.raises(LangGraphNotFound):
+        await client.store.get_item(["prefs", "alice"], "colour")
+
+
+async def test_other_tenant_gets_404(client: LangGraphClient, server: str, other_api_key: str) -> None:
+    thread_id = (await client.threads.create())["thread_id"]
+    await client.store.put_item(["secret"], "k", {"v": 1})
+    intruder = get_client(url=server, api_key=other_api_key)
+    with pytest.raises(LangGraphNotFound):
+        await intruder.threads.get(thread_id)
+    with pytest.raises(LangGraphNotFound):
+        await intruder.threads.get_state(thread_id)
+    with pytest.raises(LangGraphNotFound):
+        await intruder.store.get_item(["secret"], "k")
+    assert (await intruder.store.search_items(["secret"]))["items"] == []
+
+
+async def test_unsupported_is_a_clear_4xx(server: str, api_key: str, client: LangGraphClient) -> None:
+    agent_id = await make_agent(server, api_key)
+    thread_id = (await client.threads.create())["thread_id"]
+    headers = {"X-Api-Key": api_key}
+    async with httpx.AsyncClient(base_url=server, headers=headers) as http:
+        for method, path, body in [
+            ("POST", "/runs/crons", {"assistant_id": agent_id, "schedule": "* * * * *"}),
+            ("POST", f"/threads/{thread_id}/copy", None),
+            ("POST", f"/threads/{thread_id}/state", {"values": {}}),
+            ("POST", f"/threads/{thread_id}/runs", {"assistant_id": agent_id, "input": {"messages": []}}),
+            (
+                "POST",
+                f"/threads/{thread_id}/runs",
+                {
+                    "assistant_id": agent_id,
+                    "checkpoint_id": "x",
+                    "input": {"messages": [{"role": "user", "content": "hi"}]},
+                },
+            ),
+            (
+                "POST",
+                f"/threads/{thread_id}/runs/stream",
+                {
+                    "assistant_id": agent_id,
+                    "stream_mode": "debug",
+                    "input": {"messages": [{"role": "user", "content": "hi"}]},
+                },
+            ),
+            ("POST", f"/threads/{thread_id}/runs", {"assistant_id": agent_id, "command": {"resume": True}}),
+        ]:
+            response = await http.request(method, path, json=body)
+            assert 400 <= response.status_code < 500 or response.status_code == 501, (path, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json"), response.text
+        assert (await http.get("/threads/thr_nope")).status_code == 404
+        assert (await http.get("/assistants/search")).status_code in (404, 405)
+    async with httpx.AsyncClient(base_url=server) as anonymous:
+        assert (await anonymous.post("/threads/search", json={})).status_code == 401
