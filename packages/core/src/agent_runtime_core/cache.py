@@ -1,7 +1,7 @@
 """Cache-aside for hot reads of a tenant's rows, in Redis (or Valkey), shared by every API process.
 
 One generic class, :class:`CachedRows`, caches one kind of row (``agent``, ``agent_version``,
-later ``thread_head``, ``store_item``...). Readers call :meth:`CachedRows.get` with a loader
+``thread``, ``store_item``). Readers call :meth:`CachedRows.get` with a loader
 that reads Postgres in the caller's tenant session; writers call
 :meth:`CachedRows.invalidate_after_commit` in the transaction that changes the row::
 
@@ -34,6 +34,21 @@ Memory: every key has a TTL (``cache_ttl_s``, or ``cache_kind_ttl_s[kind]``), va
 ``cache_max_value_bytes`` are not cached, leases live ``LEASE_MS``. Redis is shared with the
 event streams and rate limits, so we rely on per-key TTLs rather than an eviction policy.
 
+Writes in the worker too. A thread's row also changes in the worker (a run's end hands the
+thread over; a summary is added), and store items are written by the memory tools. So the
+invalidation of those kinds is not left to API services: it happens where every process writes,
+through the session. A :class:`~agent_runtime_core.db.Database` given a ``read_cache`` (the API
+and the worker both set one) hands it to every scope's session, and
+
+* every ORM flush of a :class:`~agent_runtime_core.models.Thread` row (admission, metadata update,
+  soft delete, hand-over in ``RunRepository.transition``, by whichever process) schedules the
+  deletion of its ``thread`` entry after the commit (:func:`_invalidate_flushed_threads`);
+* repositories that write with SQL statements rather than the ORM (a thread's summary, store
+  items) call :func:`invalidate_after_commit` themselves.
+
+A store item with an ``expires_at`` is cached at most until then (``expires_at`` given to
+:meth:`ReadCache.rows`), and a hit already past it is not served.
+
 Redis down or slow: every call has a short timeout (``cache_redis_timeout_s``); a failure
 counts ``error``, the read goes to Postgres, and Redis is skipped for
 ``cache_retry_after_failure_s`` (those reads count ``error`` too). A failed invalidation is
@@ -49,15 +64,22 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from itertools import chain
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.orm import Session, UOWTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_runtime_core.db import after_commit
+from agent_runtime_core.db.session import AFTER_COMMIT_KEY, READ_CACHE_KEY, TenantSession
 from agent_runtime_core.metrics import record_cache_request
+from agent_runtime_core.models import Thread
+from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +89,11 @@ LEASE_MS: Final = 10_000
 """How long a reader that missed may take to read Postgres and fill the key."""
 PENDING_RETRY_S: Final = 1.0
 WARNING_INTERVAL_S: Final = 30.0
+
+THREAD: Final = "thread"
+"""Kind of a thread's head as ``GET /v1/threads/{id}`` shows it, by thread id."""
+STORE_ITEM: Final = "store_item"
+"""Kind of a store item, by :func:`store_item_id`."""
 
 RowT = TypeVar("RowT", bound=BaseModel)
 
@@ -91,6 +118,38 @@ return 1
 def cache_key(tenant_id: str, kind: str, item_id: str) -> str:
     """``agent_runtime:cache:<tenant>:<kind>:<id>``."""
     return f"{KEY_PREFIX}:{tenant_id}:{kind}:{item_id}"
+
+
+def store_item_id(namespace: Sequence[str], key: str) -> str:
+    """The cache id of the item at ``namespace``/``key`` (unambiguous: a JSON array)."""
+    return json.dumps([*namespace, key], separators=(",", ":"), ensure_ascii=False)
+
+
+def invalidate_after_commit(session: AsyncSession, kind: str, tenant_id: str, *item_ids: str) -> None:
+    """Delete the ``kind`` entries of ``item_ids`` once ``session``'s transaction has committed,
+    if its database has a read cache (any process: API or worker)."""
+    cache: ReadCache | None = session.sync_session.info.get(READ_CACHE_KEY)
+    if cache is None or cache._redis is None or not item_ids:  # pyright: ignore[reportPrivateUsage]
+        return
+    keys = [cache_key(tenant_id, kind, item_id) for item_id in item_ids]
+    after_commit(session, lambda: cache.invalidate(*keys))
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _invalidate_flushed_threads(session: Session, _flush: UOWTransaction) -> None:
+    """Every thread row this flush changed (the lists still hold what was flushed): delete its
+    ``thread`` entry after the commit. New rows are skipped: nothing can be cached for them."""
+    cache: ReadCache | None = session.info.get(READ_CACHE_KEY)
+    if cache is None or cache._redis is None:  # pyright: ignore[reportPrivateUsage]
+        return
+    keys = {
+        cache_key(row.tenant_id, THREAD, row.id)
+        for row in chain(session.dirty, session.deleted)
+        if isinstance(row, Thread)
+    }
+    if keys:
+        callbacks: list[Callable[[], Awaitable[None]]] = session.info.setdefault(AFTER_COMMIT_KEY, [])
+        callbacks.append(lambda: cache.invalidate(*sorted(keys)))
 
 
 class ReadCache:
@@ -142,10 +201,17 @@ class ReadCache:
             max_value_bytes=settings.cache_max_value_bytes,
         )
 
-    def rows(self, kind: str, model: type[RowT]) -> CachedRows[RowT]:
+    def rows(
+        self,
+        kind: str,
+        model: type[RowT],
+        *,
+        expires_at: Callable[[RowT], datetime | None] | None = None,
+    ) -> CachedRows[RowT]:
         """The cache of rows of ``kind`` (a short name used in keys and metrics), rebuilt as
-        ``model``; their TTL is ``kind_ttl_s[kind]``, else ``ttl_s``."""
-        return CachedRows(self, kind, model, self.kind_ttl_s.get(kind, self.ttl_s))
+        ``model``; their TTL is ``kind_ttl_s[kind]``, else ``ttl_s``, and never beyond
+        ``expires_at(row)`` (rows that expire: not cached past it, not served past it)."""
+        return CachedRows(self, kind, model, self.kind_ttl_s.get(kind, self.ttl_s), expires_at=expires_at)
 
     @property
     def usable(self) -> bool:
@@ -236,11 +302,27 @@ class ReadCache:
 class CachedRows(Generic[RowT]):
     """Cache-aside for one kind of row of every tenant (see the module's docstring)."""
 
-    def __init__(self, cache: ReadCache, kind: str, model: type[RowT], ttl_s: float) -> None:
+    def __init__(
+        self,
+        cache: ReadCache,
+        kind: str,
+        model: type[RowT],
+        ttl_s: float,
+        *,
+        expires_at: Callable[[RowT], datetime | None] | None = None,
+    ) -> None:
         self.cache = cache
         self.kind = kind
         self.model = model
         self.ttl_s = ttl_s
+        self.expires_at = expires_at
+
+    def _ttl_s(self, row: RowT) -> float:
+        """How long ``row`` may stay cached: the kind's TTL, cut at the row's expiry."""
+        expires = self.expires_at(row) if self.expires_at is not None else None
+        if expires is None:
+            return self.ttl_s
+        return min(self.ttl_s, (expires - utcnow()).total_seconds())
 
     def key(self, tenant_id: str, item_id: str) -> str:
         """The Redis key of ``item_id`` of ``tenant_id``."""
@@ -275,13 +357,18 @@ class CachedRows(Generic[RowT]):
                 logger.warning("read cache: unreadable %s entry; reading Postgres", self.kind)
                 record_cache_request(self.kind, "error")
                 return await load()
-            record_cache_request(self.kind, "hit")
-            return row
+            if self._ttl_s(row) > 0:
+                record_cache_request(self.kind, "hit")
+                return row
+            # Past its expiry (Redis drops the key at the same moment, give or take a clock
+            # tick): what Postgres says now, which is "gone" unless it was written again.
+            record_cache_request(self.kind, "miss")
+            return await load()
         record_cache_request(self.kind, "miss")
         row = await load()
-        if row is not None:
+        if row is not None and (ttl_s := self._ttl_s(row)) > 0:
             try:
-                await cache.fill(key, token, self._encode(row), self.ttl_s)
+                await cache.fill(key, token, self._encode(row), ttl_s)
             except Exception as exc:
                 cache.failed(exc)
                 record_cache_request(self.kind, "error")
