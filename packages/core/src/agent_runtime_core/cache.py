@@ -30,6 +30,16 @@ started after the commit and read the new row (READ COMMITTED: each statement se
 committed before it began). A lease that expired or was evicted refuses the fill as well:
 every failure mode of the fence is a miss, never a stale hit.
 
+No stale hit between a commit and its invalidation either. Right before the commit, after the
+transaction's last flush, the writer *holds* the keys it will invalidate (field ``h``, a count of
+writers; value and lease dropped; ``LEASE_MS`` at most). While a key is held, readers read
+Postgres and fill nothing: before the commit they see the committed (old) row, which is still
+the truth, and after it the new one. After the commit the writer releases its hold (the key goes
+when no writer holds it). So a reader that learns of a write by any other means (a run's status,
+an event, another client) and then reads never gets the older row, even when the writer is the
+worker. A hold that fails (Redis down) costs nothing more than before: the release, or its
+background retry (a plain delete), still follows the commit.
+
 Memory: every key has a TTL (``cache_ttl_s``, or ``cache_kind_ttl_s[kind]``), values above
 ``cache_max_value_bytes`` are not cached, leases live ``LEASE_MS``. Redis is shared with the
 event streams and rate limits, so we rely on per-key TTLs rather than an eviction policy.
@@ -75,8 +85,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from agent_runtime_core.db import after_commit
-from agent_runtime_core.db.session import AFTER_COMMIT_KEY, READ_CACHE_KEY, TenantSession
+from agent_runtime_core.db import after_commit, before_commit
+from agent_runtime_core.db.session import AFTER_COMMIT_KEY, BEFORE_COMMIT_KEY, READ_CACHE_KEY, TenantSession
 from agent_runtime_core.metrics import record_cache_request
 from agent_runtime_core.models import Thread
 from agent_runtime_core.models.base import utcnow
@@ -97,13 +107,34 @@ STORE_ITEM: Final = "store_item"
 
 RowT = TypeVar("RowT", bound=BaseModel)
 
-# KEYS[1]: the key. ARGV: lease token, lease ms. The value, or nil after taking the lease.
+# KEYS[1]: the key. ARGV: lease token, lease ms. The value, or nil after taking the lease, or 0
+# while a writer holds the key (read Postgres, fill nothing).
 _GET_OR_LEASE: Final = """
+local held = tonumber(redis.call('HGET', KEYS[1], 'h') or '0')
+if held > 0 then return 0 end
 local value = redis.call('HGET', KEYS[1], 'v')
 if value then return value end
 redis.call('HSET', KEYS[1], 'l', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return false
+"""
+# KEYS: the keys a transaction is about to commit. ARGV: hold ms. Drops value and lease; one
+# more writer holds each key until its commit is over.
+_HOLD: Final = """
+for _, key in ipairs(KEYS) do
+  redis.call('HDEL', key, 'v', 'l')
+  redis.call('HINCRBY', key, 'h', 1)
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return 1
+"""
+# KEYS: the keys a transaction committed. One writer less; the key goes when none is left.
+_RELEASE: Final = """
+for _, key in ipairs(KEYS) do
+  redis.call('HDEL', key, 'v', 'l')
+  if redis.call('HINCRBY', key, 'h', -1) <= 0 then redis.call('DEL', key) end
+end
+return 1
 """
 # KEYS[1]: the key. ARGV: lease token, value, ttl ms. 1 when stored, 0 when the lease is gone.
 _FILL: Final = """
@@ -129,10 +160,9 @@ def invalidate_after_commit(session: AsyncSession, kind: str, tenant_id: str, *i
     """Delete the ``kind`` entries of ``item_ids`` once ``session``'s transaction has committed,
     if its database has a read cache (any process: API or worker)."""
     cache: ReadCache | None = session.sync_session.info.get(READ_CACHE_KEY)
-    if cache is None or cache._redis is None or not item_ids:  # pyright: ignore[reportPrivateUsage]
+    if cache is None or not item_ids:
         return
-    keys = [cache_key(tenant_id, kind, item_id) for item_id in item_ids]
-    after_commit(session, lambda: cache.invalidate(*keys))
+    cache.invalidate_around_commit(session, [cache_key(tenant_id, kind, item_id) for item_id in item_ids])
 
 
 @event.listens_for(TenantSession, "after_flush")
@@ -148,8 +178,11 @@ def _invalidate_flushed_threads(session: Session, _flush: UOWTransaction) -> Non
         if isinstance(row, Thread)
     }
     if keys:
-        callbacks: list[Callable[[], Awaitable[None]]] = session.info.setdefault(AFTER_COMMIT_KEY, [])
-        callbacks.append(lambda: cache.invalidate(*sorted(keys)))
+        ordered = sorted(keys)
+        before: list[Callable[[], Awaitable[None]]] = session.info.setdefault(BEFORE_COMMIT_KEY, [])
+        before.append(lambda: cache.hold(*ordered))
+        after: list[Callable[[], Awaitable[None]]] = session.info.setdefault(AFTER_COMMIT_KEY, [])
+        after.append(lambda: cache.release(*ordered))
 
 
 class ReadCache:
@@ -182,6 +215,8 @@ class ReadCache:
             )
             self._get_or_lease = self._redis.register_script(_GET_OR_LEASE)  # pyright: ignore[reportUnknownMemberType]
             self._fill = self._redis.register_script(_FILL)  # pyright: ignore[reportUnknownMemberType]
+            self._hold = self._redis.register_script(_HOLD)  # pyright: ignore[reportUnknownMemberType]
+            self._release = self._redis.register_script(_RELEASE)  # pyright: ignore[reportUnknownMemberType]
         self._skip_until = 0.0
         self._last_warning = 0.0
         self._pending: dict[str, float] = {}
@@ -226,10 +261,38 @@ class ReadCache:
             self._last_warning = now
             logger.warning("read cache skipped: Redis failed (%r); reading Postgres", exc)
 
-    async def get_or_lease(self, key: str, token: str) -> bytes | None:
-        """The cached value of ``key``, or ``None`` after taking the fill lease ``token``."""
-        value: bytes | None = await self._get_or_lease(keys=[key], args=[token, LEASE_MS])  # pyright: ignore[reportUnknownVariableType]
+    async def get_or_lease(self, key: str, token: str) -> bytes | int | None:
+        """The cached value of ``key``, or ``None`` after taking the fill lease ``token``, or
+        ``0`` while a writer holds ``key``."""
+        value: bytes | int | None = await self._get_or_lease(keys=[key], args=[token, LEASE_MS])  # pyright: ignore[reportUnknownVariableType]
         return value
+
+    def invalidate_around_commit(self, session: AsyncSession, keys: Sequence[str]) -> None:
+        """Hold ``keys`` right before ``session`` commits and release them right after."""
+        if self._redis is None or not keys:
+            return
+        before_commit(session, lambda: self.hold(*keys))
+        after_commit(session, lambda: self.release(*keys))
+
+    async def hold(self, *keys: str) -> None:
+        """Readers of ``keys`` read Postgres until :meth:`release` (or ``LEASE_MS``). Never
+        raises: without the hold, the release still follows the commit."""
+        if self._redis is None or not keys or not self.usable:
+            return
+        try:
+            await self._hold(keys=list(keys), args=[LEASE_MS])  # pyright: ignore[reportUnknownVariableType]
+        except Exception as exc:
+            self.failed(exc)
+
+    async def release(self, *keys: str) -> None:
+        """Release a :meth:`hold` after the commit (the key goes when no writer holds it); a
+        failure is retried as a plain delete (:meth:`invalidate`). Never raises."""
+        if self._redis is None or not keys:
+            return
+        try:
+            await self._release(keys=list(keys))  # pyright: ignore[reportUnknownVariableType]
+        except Exception:
+            await self.invalidate(*keys)
 
     async def fill(self, key: str, token: str, value: str, ttl_s: float) -> bool:
         """Store ``value`` if the lease ``token`` still holds ``key``."""
@@ -350,6 +413,9 @@ class CachedRows(Generic[RowT]):
             cache.failed(exc)
             record_cache_request(self.kind, "error")
             return await load()
+        if isinstance(raw, int):  # a writer is committing: the truth is in Postgres, for now
+            record_cache_request(self.kind, "miss")
+            return await load()
         if raw is not None:
             try:
                 row = self._decode(raw)
@@ -382,10 +448,9 @@ class CachedRows(Generic[RowT]):
 
     def invalidate_after_commit(self, session: AsyncSession, tenant_id: str, *item_ids: str) -> None:
         """Delete the entries of ``item_ids`` once ``session``'s transaction has committed,
-        before its scope returns (so before the response is sent)."""
-        if self.cache._redis is None:  # pyright: ignore[reportPrivateUsage]
-            return
-        after_commit(session, lambda: self.invalidate(tenant_id, *item_ids))
+        before its scope returns (so before the response is sent); held from right before the
+        commit (see the module's docstring)."""
+        self.cache.invalidate_around_commit(session, [self.key(tenant_id, item_id) for item_id in item_ids])
 
     def _encode(self, row: RowT) -> str:
         return json.dumps(row.model_dump(mode="json"), separators=(",", ":"))

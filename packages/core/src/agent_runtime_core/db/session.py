@@ -37,6 +37,8 @@ SCOPE_KEY: Final = "agent_runtime_scope"
 SYSTEM_SCOPE: Final = object()
 AFTER_COMMIT_KEY: Final = "agent_runtime_after_commit"
 """``Session.info`` key holding the callbacks :func:`after_commit` registered."""
+BEFORE_COMMIT_KEY: Final = "agent_runtime_before_commit"
+"""``Session.info`` key holding the callbacks :func:`before_commit` registered."""
 READ_CACHE_KEY: Final = "agent_runtime_read_cache"
 """``Session.info`` key holding the database's :attr:`Database.read_cache` (when it has one)."""
 
@@ -109,13 +111,25 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
     session.sync_session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
 
 
-async def _run_after_commit(session: AsyncSession) -> None:
-    callbacks: list[Callable[[], Awaitable[None]]] = session.sync_session.info.pop(AFTER_COMMIT_KEY, [])
+def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Await ``callback`` when the block of ``session``'s scope succeeded, after its last flush
+    and right before its commit (skipped if the block raises). It should not raise (an
+    exception is logged and swallowed: the commit goes on)."""
+    session.sync_session.info.setdefault(BEFORE_COMMIT_KEY, []).append(callback)
+
+
+async def _run_callbacks(session: AsyncSession, key: str) -> None:
+    callbacks: list[Callable[[], Awaitable[None]]] = session.sync_session.info.pop(key, [])
     for callback in callbacks:
         try:
             await callback()
         except Exception:
-            logger.exception("an after-commit callback failed")
+            logger.exception("a %s callback failed", key)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    session.sync_session.info.pop(BEFORE_COMMIT_KEY, None)
+    await _run_callbacks(session, AFTER_COMMIT_KEY)
 
 
 @asynccontextmanager
@@ -126,6 +140,9 @@ async def _scope(database: Database, scope: object) -> AsyncGenerator[AsyncSessi
             session.sync_session.info[READ_CACHE_KEY] = database.read_cache
         try:
             yield session
+            if session.sync_session.info.get(BEFORE_COMMIT_KEY) or database.read_cache is not None:
+                await session.flush()  # flush hooks may register before-commit callbacks
+                await _run_callbacks(session, BEFORE_COMMIT_KEY)
             await session.commit()
         except Exception:
             await session.rollback()
