@@ -11,8 +11,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from agent_runtime_core.cache import cache_key, store_item_id
+from agent_runtime_core.cache import ReadCache, cache_key, store_item_id
 from agent_runtime_core.db import Database
+from agent_runtime_core.models.base import utcnow
+from agent_runtime_core.schemas import StoreItemPublic
 from agent_runtime_core.settings import Settings
 from agent_runtime_worker.agents.memory import DatabaseMemory
 from agent_runtime_worker.dependencies import WorkerDependencies
@@ -212,3 +214,42 @@ async def test_a_memory_saved_by_a_run_replaces_the_cached_item(runtime_api: htt
     run = await start_run(runtime_api, agent_id, "Remember this: key=colour value='teal' query=nothing")
     assert (await wait_for_status(runtime_api, run, TERMINAL_STATUSES, timeout_s=60))["status"] == "succeeded"
     assert (await runtime_api.get("/v1/store/items", params=query)).json()["value"] == {"content": "teal"}
+
+
+# ------------------------------------------------------------------------------------ holds
+
+
+async def test_a_held_key_is_read_from_postgres_until_every_writer_released_it(
+    redis_url: str, redis: Redis, tenant_id: str
+) -> None:
+    """Between a writer's hold (right before its commit) and its release (right after), readers
+    read Postgres and fill nothing; two writers of one row release independently."""
+    cache = ReadCache(redis_url)
+    rows = cache.rows("hold_test", StoreItemPublic)
+    loads: list[int] = []
+
+    async def load() -> StoreItemPublic:
+        loads.append(1)
+        now = utcnow()
+        return StoreItemPublic(
+            namespace=["n"], key="k", value={"n": len(loads)}, created_at=now, updated_at=now, expires_at=None
+        )
+
+    key = rows.key(tenant_id, "k")
+    try:
+        await rows.get(tenant_id, "k", load)  # cached
+        assert (await rows.get(tenant_id, "k", load)).value == {"n": 1}  # pyright: ignore[reportOptionalMemberAccess]
+        await cache.hold(key)
+        await cache.hold(key)  # a second writer of the same row
+        assert (await rows.get(tenant_id, "k", load)).value == {"n": 2}  # pyright: ignore[reportOptionalMemberAccess]
+        assert not await redis.hexists(key, "v")  # pyright: ignore[reportGeneralTypeIssues]
+        await cache.release(key)  # the first writer committed; the second still holds
+        assert (await rows.get(tenant_id, "k", load)).value == {"n": 3}  # pyright: ignore[reportOptionalMemberAccess]
+        assert not await redis.hexists(key, "v")  # pyright: ignore[reportGeneralTypeIssues]
+        await cache.release(key)
+        assert not await redis.exists(key)
+        assert (await rows.get(tenant_id, "k", load)).value == {"n": 4}  # pyright: ignore[reportOptionalMemberAccess]
+        assert (await rows.get(tenant_id, "k", load)).value == {"n": 4}  # pyright: ignore[reportOptionalMemberAccess]
+        assert 0 < await redis.pttl(key) <= 60_000
+    finally:
+        await cache.aclose()
