@@ -1,7 +1,8 @@
-"""What the Redis read cache saves on hot reads: ``GET /v1/agents/{id}`` and
-``GET /v1/agents/{id}/versions/{n}`` served by an API with the cache (every read after the first
-a hit) and by one without it (``cache_enabled=false``: Postgres every time), interleaved
-request by request so both share the machine's moments.
+"""What the Redis read cache saves on hot reads: ``GET /v1/agents/{id}``,
+``GET /v1/agents/{id}/versions/{n}``, ``GET /v1/threads/{id}`` (an idle thread with metadata)
+and ``GET /v1/store/items`` (one item by namespace and key) served by an API with the cache
+(every read after the first a hit) and by one without it (``cache_enabled=false``: Postgres
+every time), interleaved request by request so both share the machine's moments.
 
     uv run python bench/cache.py [--server-url postgresql://postgres@127.0.0.1:5432/postgres]
                                  [--redis-url redis://127.0.0.1:6379/0] [--rounds 1000]
@@ -52,7 +53,7 @@ def hits() -> float:
     return sum(
         REGISTRY.get_sample_value("agent_runtime_cache_requests_total", {"kind": kind, "result": "hit"})
         or 0.0
-        for kind in ("agent", "agent_version")
+        for kind in ("agent", "agent_version", "thread", "store_item")
     )
 
 
@@ -77,7 +78,18 @@ async def measure(database_url: str, redis_url: str, rounds: int) -> dict[str, A
         created = await clients["no cache"].post("/v1/agents", json={"name": "bench", "version": VERSION})
         created.raise_for_status()
         agent_id = created.json()["id"]
-        paths = {"GET agent": f"/v1/agents/{agent_id}", "GET version": f"/v1/agents/{agent_id}/versions/1"}
+        thread = await clients["no cache"].post(
+            "/v1/threads", json={"metadata": {"user": "bench", "topic": "cache " * 10}}
+        )
+        thread.raise_for_status()
+        item = {"namespace": ["memories", "bench"], "key": "profile", "value": {"likes": ["tea"] * 20}}
+        (await clients["no cache"].put("/v1/store/items", json={**item, "index": False})).raise_for_status()
+        paths = {
+            "GET agent": f"/v1/agents/{agent_id}",
+            "GET version": f"/v1/agents/{agent_id}/versions/1",
+            "GET thread": f"/v1/threads/{thread.json()['id']}",
+            "GET store item": "/v1/store/items?namespace=memories.bench&key=profile",
+        }
         samples = {f"{endpoint} / {variant}": [] for endpoint in paths for variant in clients}
         hits_before = hits()
         for round_number in range(rounds + WARMUP):
@@ -124,13 +136,14 @@ def report(results: dict[str, Any], facts: dict[str, Any], rounds: int) -> str:
             )
     lines += [
         "",
-        f"{rounds} rounds after {WARMUP} of warm-up; each round sends both requests to both APIs, "
+        f"{rounds} rounds after {WARMUP} of warm-up; each round sends every request to both APIs, "
         "alternating which API goes first. Times are client-side over ASGI (no network hop to "
         "the API), real API-key authentication included (one indexed Postgres lookup per request "
         "for both APIs), rate limits off. With the cache every read after the first is a hit "
         f"({results['cache_hits_counted']:.0f} hits counted): `GET agent` then skips one Postgres "
-        "query, `GET version` two (the agent and the version). Without the cache each read is "
-        "one transaction with those queries.",
+        "query, `GET version` two (the agent and the version), `GET thread` (idle, no history: "
+        "no summary, no active run to read) and `GET store item` one each. Without the cache each "
+        "read is one transaction with those queries.",
         "",
         "## Machine",
         "",

@@ -1,7 +1,7 @@
 """Cache-aside for hot reads of a tenant's rows, in Redis (or Valkey), shared by every API process.
 
 One generic class, :class:`CachedRows`, caches one kind of row (``agent``, ``agent_version``,
-later ``thread_head``, ``store_item``...). Readers call :meth:`CachedRows.get` with a loader
+``thread``, ``store_item``). Readers call :meth:`CachedRows.get` with a loader
 that reads Postgres in the caller's tenant session; writers call
 :meth:`CachedRows.invalidate_after_commit` in the transaction that changes the row::
 
@@ -30,9 +30,34 @@ started after the commit and read the new row (READ COMMITTED: each statement se
 committed before it began). A lease that expired or was evicted refuses the fill as well:
 every failure mode of the fence is a miss, never a stale hit.
 
+No stale hit between a commit and its invalidation either. Right before the commit, after the
+transaction's last flush, the writer *holds* the keys it will invalidate (field ``h``, a count of
+writers; value and lease dropped; ``LEASE_MS`` at most). While a key is held, readers read
+Postgres and fill nothing: before the commit they see the committed (old) row, which is still
+the truth, and after it the new one. After the commit the writer releases its hold (the key goes
+when no writer holds it). So a reader that learns of a write by any other means (a run's status,
+an event, another client) and then reads never gets the older row, even when the writer is the
+worker. A hold that fails (Redis down) costs nothing more than before: the release, or its
+background retry (a plain delete), still follows the commit.
+
 Memory: every key has a TTL (``cache_ttl_s``, or ``cache_kind_ttl_s[kind]``), values above
 ``cache_max_value_bytes`` are not cached, leases live ``LEASE_MS``. Redis is shared with the
 event streams and rate limits, so we rely on per-key TTLs rather than an eviction policy.
+
+Writes in the worker too. A thread's row also changes in the worker (a run's end hands the
+thread over; a summary is added), and store items are written by the memory tools. So the
+invalidation of those kinds is not left to API services: it happens where every process writes,
+through the session. A :class:`~agent_runtime_core.db.Database` given a ``read_cache`` (the API
+and the worker both set one) hands it to every scope's session, and
+
+* every ORM flush of a :class:`~agent_runtime_core.models.Thread` row (admission, metadata update,
+  soft delete, hand-over in ``RunRepository.transition``, by whichever process) schedules the
+  deletion of its ``thread`` entry after the commit (:func:`_invalidate_flushed_threads`);
+* repositories that write with SQL statements rather than the ORM (a thread's summary, store
+  items) call :func:`invalidate_after_commit` themselves.
+
+A store item with an ``expires_at`` is cached at most until then (``expires_at`` given to
+:meth:`ReadCache.rows`), and a hit already past it is not served.
 
 Redis down or slow: every call has a short timeout (``cache_redis_timeout_s``); a failure
 counts ``error``, the read goes to Postgres, and Redis is skipped for
@@ -49,15 +74,22 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from itertools import chain
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.orm import Session, UOWTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from agent_runtime_core.db import after_commit
+from agent_runtime_core.db import after_commit, before_commit
+from agent_runtime_core.db.session import AFTER_COMMIT_KEY, BEFORE_COMMIT_KEY, READ_CACHE_KEY, TenantSession
 from agent_runtime_core.metrics import record_cache_request
+from agent_runtime_core.models import Thread
+from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,15 +100,41 @@ LEASE_MS: Final = 10_000
 PENDING_RETRY_S: Final = 1.0
 WARNING_INTERVAL_S: Final = 30.0
 
+THREAD: Final = "thread"
+"""Kind of a thread's head as ``GET /v1/threads/{id}`` shows it, by thread id."""
+STORE_ITEM: Final = "store_item"
+"""Kind of a store item, by :func:`store_item_id`."""
+
 RowT = TypeVar("RowT", bound=BaseModel)
 
-# KEYS[1]: the key. ARGV: lease token, lease ms. The value, or nil after taking the lease.
+# KEYS[1]: the key. ARGV: lease token, lease ms. The value, or nil after taking the lease, or 0
+# while a writer holds the key (read Postgres, fill nothing).
 _GET_OR_LEASE: Final = """
+local held = tonumber(redis.call('HGET', KEYS[1], 'h') or '0')
+if held > 0 then return 0 end
 local value = redis.call('HGET', KEYS[1], 'v')
 if value then return value end
 redis.call('HSET', KEYS[1], 'l', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return false
+"""
+# KEYS: the keys a transaction is about to commit. ARGV: hold ms. Drops value and lease; one
+# more writer holds each key until its commit is over.
+_HOLD: Final = """
+for _, key in ipairs(KEYS) do
+  redis.call('HDEL', key, 'v', 'l')
+  redis.call('HINCRBY', key, 'h', 1)
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return 1
+"""
+# KEYS: the keys a transaction committed. One writer less; the key goes when none is left.
+_RELEASE: Final = """
+for _, key in ipairs(KEYS) do
+  redis.call('HDEL', key, 'v', 'l')
+  if redis.call('HINCRBY', key, 'h', -1) <= 0 then redis.call('DEL', key) end
+end
+return 1
 """
 # KEYS[1]: the key. ARGV: lease token, value, ttl ms. 1 when stored, 0 when the lease is gone.
 _FILL: Final = """
@@ -91,6 +149,40 @@ return 1
 def cache_key(tenant_id: str, kind: str, item_id: str) -> str:
     """``agent_runtime:cache:<tenant>:<kind>:<id>``."""
     return f"{KEY_PREFIX}:{tenant_id}:{kind}:{item_id}"
+
+
+def store_item_id(namespace: Sequence[str], key: str) -> str:
+    """The cache id of the item at ``namespace``/``key`` (unambiguous: a JSON array)."""
+    return json.dumps([*namespace, key], separators=(",", ":"), ensure_ascii=False)
+
+
+def invalidate_after_commit(session: AsyncSession, kind: str, tenant_id: str, *item_ids: str) -> None:
+    """Delete the ``kind`` entries of ``item_ids`` once ``session``'s transaction has committed,
+    if its database has a read cache (any process: API or worker)."""
+    cache: ReadCache | None = session.sync_session.info.get(READ_CACHE_KEY)
+    if cache is None or not item_ids:
+        return
+    cache.invalidate_around_commit(session, [cache_key(tenant_id, kind, item_id) for item_id in item_ids])
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _invalidate_flushed_threads(session: Session, _flush: UOWTransaction) -> None:
+    """Every thread row this flush changed (the lists still hold what was flushed): delete its
+    ``thread`` entry after the commit. New rows are skipped: nothing can be cached for them."""
+    cache: ReadCache | None = session.info.get(READ_CACHE_KEY)
+    if cache is None or cache._redis is None:  # pyright: ignore[reportPrivateUsage]
+        return
+    keys = {
+        cache_key(row.tenant_id, THREAD, row.id)
+        for row in chain(session.dirty, session.deleted)
+        if isinstance(row, Thread)
+    }
+    if keys:
+        ordered = sorted(keys)
+        before: list[Callable[[], Awaitable[None]]] = session.info.setdefault(BEFORE_COMMIT_KEY, [])
+        before.append(lambda: cache.hold(*ordered))
+        after: list[Callable[[], Awaitable[None]]] = session.info.setdefault(AFTER_COMMIT_KEY, [])
+        after.append(lambda: cache.release(*ordered))
 
 
 class ReadCache:
@@ -123,6 +215,8 @@ class ReadCache:
             )
             self._get_or_lease = self._redis.register_script(_GET_OR_LEASE)  # pyright: ignore[reportUnknownMemberType]
             self._fill = self._redis.register_script(_FILL)  # pyright: ignore[reportUnknownMemberType]
+            self._hold = self._redis.register_script(_HOLD)  # pyright: ignore[reportUnknownMemberType]
+            self._release = self._redis.register_script(_RELEASE)  # pyright: ignore[reportUnknownMemberType]
         self._skip_until = 0.0
         self._last_warning = 0.0
         self._pending: dict[str, float] = {}
@@ -142,10 +236,17 @@ class ReadCache:
             max_value_bytes=settings.cache_max_value_bytes,
         )
 
-    def rows(self, kind: str, model: type[RowT]) -> CachedRows[RowT]:
+    def rows(
+        self,
+        kind: str,
+        model: type[RowT],
+        *,
+        expires_at: Callable[[RowT], datetime | None] | None = None,
+    ) -> CachedRows[RowT]:
         """The cache of rows of ``kind`` (a short name used in keys and metrics), rebuilt as
-        ``model``; their TTL is ``kind_ttl_s[kind]``, else ``ttl_s``."""
-        return CachedRows(self, kind, model, self.kind_ttl_s.get(kind, self.ttl_s))
+        ``model``; their TTL is ``kind_ttl_s[kind]``, else ``ttl_s``, and never beyond
+        ``expires_at(row)`` (rows that expire: not cached past it, not served past it)."""
+        return CachedRows(self, kind, model, self.kind_ttl_s.get(kind, self.ttl_s), expires_at=expires_at)
 
     @property
     def usable(self) -> bool:
@@ -160,10 +261,38 @@ class ReadCache:
             self._last_warning = now
             logger.warning("read cache skipped: Redis failed (%r); reading Postgres", exc)
 
-    async def get_or_lease(self, key: str, token: str) -> bytes | None:
-        """The cached value of ``key``, or ``None`` after taking the fill lease ``token``."""
-        value: bytes | None = await self._get_or_lease(keys=[key], args=[token, LEASE_MS])  # pyright: ignore[reportUnknownVariableType]
+    async def get_or_lease(self, key: str, token: str) -> bytes | int | None:
+        """The cached value of ``key``, or ``None`` after taking the fill lease ``token``, or
+        ``0`` while a writer holds ``key``."""
+        value: bytes | int | None = await self._get_or_lease(keys=[key], args=[token, LEASE_MS])  # pyright: ignore[reportUnknownVariableType]
         return value
+
+    def invalidate_around_commit(self, session: AsyncSession, keys: Sequence[str]) -> None:
+        """Hold ``keys`` right before ``session`` commits and release them right after."""
+        if self._redis is None or not keys:
+            return
+        before_commit(session, lambda: self.hold(*keys))
+        after_commit(session, lambda: self.release(*keys))
+
+    async def hold(self, *keys: str) -> None:
+        """Readers of ``keys`` read Postgres until :meth:`release` (or ``LEASE_MS``). Never
+        raises: without the hold, the release still follows the commit."""
+        if self._redis is None or not keys or not self.usable:
+            return
+        try:
+            await self._hold(keys=list(keys), args=[LEASE_MS])  # pyright: ignore[reportUnknownVariableType]
+        except Exception as exc:
+            self.failed(exc)
+
+    async def release(self, *keys: str) -> None:
+        """Release a :meth:`hold` after the commit (the key goes when no writer holds it); a
+        failure is retried as a plain delete (:meth:`invalidate`). Never raises."""
+        if self._redis is None or not keys:
+            return
+        try:
+            await self._release(keys=list(keys))  # pyright: ignore[reportUnknownVariableType]
+        except Exception:
+            await self.invalidate(*keys)
 
     async def fill(self, key: str, token: str, value: str, ttl_s: float) -> bool:
         """Store ``value`` if the lease ``token`` still holds ``key``."""
@@ -236,11 +365,27 @@ class ReadCache:
 class CachedRows(Generic[RowT]):
     """Cache-aside for one kind of row of every tenant (see the module's docstring)."""
 
-    def __init__(self, cache: ReadCache, kind: str, model: type[RowT], ttl_s: float) -> None:
+    def __init__(
+        self,
+        cache: ReadCache,
+        kind: str,
+        model: type[RowT],
+        ttl_s: float,
+        *,
+        expires_at: Callable[[RowT], datetime | None] | None = None,
+    ) -> None:
         self.cache = cache
         self.kind = kind
         self.model = model
         self.ttl_s = ttl_s
+        self.expires_at = expires_at
+
+    def _ttl_s(self, row: RowT) -> float:
+        """How long ``row`` may stay cached: the kind's TTL, cut at the row's expiry."""
+        expires = self.expires_at(row) if self.expires_at is not None else None
+        if expires is None:
+            return self.ttl_s
+        return min(self.ttl_s, (expires - utcnow()).total_seconds())
 
     def key(self, tenant_id: str, item_id: str) -> str:
         """The Redis key of ``item_id`` of ``tenant_id``."""
@@ -268,6 +413,9 @@ class CachedRows(Generic[RowT]):
             cache.failed(exc)
             record_cache_request(self.kind, "error")
             return await load()
+        if isinstance(raw, int):  # a writer is committing: the truth is in Postgres, for now
+            record_cache_request(self.kind, "miss")
+            return await load()
         if raw is not None:
             try:
                 row = self._decode(raw)
@@ -275,13 +423,18 @@ class CachedRows(Generic[RowT]):
                 logger.warning("read cache: unreadable %s entry; reading Postgres", self.kind)
                 record_cache_request(self.kind, "error")
                 return await load()
-            record_cache_request(self.kind, "hit")
-            return row
+            if self._ttl_s(row) > 0:
+                record_cache_request(self.kind, "hit")
+                return row
+            # Past its expiry (Redis drops the key at the same moment, give or take a clock
+            # tick): what Postgres says now, which is "gone" unless it was written again.
+            record_cache_request(self.kind, "miss")
+            return await load()
         record_cache_request(self.kind, "miss")
         row = await load()
-        if row is not None:
+        if row is not None and (ttl_s := self._ttl_s(row)) > 0:
             try:
-                await cache.fill(key, token, self._encode(row), self.ttl_s)
+                await cache.fill(key, token, self._encode(row), ttl_s)
             except Exception as exc:
                 cache.failed(exc)
                 record_cache_request(self.kind, "error")
@@ -295,10 +448,9 @@ class CachedRows(Generic[RowT]):
 
     def invalidate_after_commit(self, session: AsyncSession, tenant_id: str, *item_ids: str) -> None:
         """Delete the entries of ``item_ids`` once ``session``'s transaction has committed,
-        before its scope returns (so before the response is sent)."""
-        if self.cache._redis is None:  # pyright: ignore[reportPrivateUsage]
-            return
-        after_commit(session, lambda: self.invalidate(tenant_id, *item_ids))
+        before its scope returns (so before the response is sent); held from right before the
+        commit (see the module's docstring)."""
+        self.cache.invalidate_around_commit(session, [self.key(tenant_id, item_id) for item_id in item_ids])
 
     def _encode(self, row: RowT) -> str:
         return json.dumps(row.model_dump(mode="json"), separators=(",", ":"))

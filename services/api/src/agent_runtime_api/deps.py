@@ -92,6 +92,8 @@ class AppState:
         if self.read_cache is None:
             self.read_cache = ReadCache.from_settings(self.settings)
         self.hot_reads = HotReads.build(self.read_cache)
+        if self.read_cache.enabled:  # this process's writes invalidate what they change
+            self.database.read_cache = self.read_cache
         self.cipher = cipher_from_settings(self.settings)
         if self.embedder is None:
             self.embedder = embedder_from_settings(self.settings)
@@ -119,6 +121,8 @@ class AppState:
         if self.circuit_breakers is not None:
             await self.circuit_breakers.aclose()
         if self.read_cache is not None:
+            if self.database.read_cache is self.read_cache:
+                self.database.read_cache = None
             await self.read_cache.aclose()
         await self.database.dispose()
 
@@ -282,9 +286,9 @@ def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunServi
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]
 
 
-def get_thread_service(session: SessionDep, principal: PrincipalDep) -> ThreadService:
+def get_thread_service(state: AppStateDep, session: SessionDep, principal: PrincipalDep) -> ThreadService:
     """Threads of the caller's tenant, in the request's transaction."""
-    return ThreadService(session, principal.tenant_id)
+    return ThreadService(session, principal.tenant_id, state.hot_reads)
 
 
 ThreadServiceDep = Annotated[ThreadService, Depends(get_thread_service)]
@@ -316,7 +320,7 @@ SecretServiceDep = Annotated[SecretService, Depends(get_secret_service)]
 
 def get_store_service(state: AppStateDep, session: SessionDep, principal: PrincipalDep) -> StoreService:
     """The caller's tenant's long-term memory store, in the request's transaction."""
-    return StoreService(session, principal.tenant_id, state.embedder)
+    return StoreService(session, principal.tenant_id, state.embedder, state.hot_reads)
 
 
 StoreServiceDep = Annotated[StoreService, Depends(get_store_service)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from agent_runtime_core.breakers import CircuitBreakers, breaker_config
+from agent_runtime_core.cache import ReadCache
 from agent_runtime_core.crypto import cipher_from_settings
 from agent_runtime_core.db import Database
 from agent_runtime_core.event_bus import EventBus
@@ -53,6 +54,10 @@ class WorkerDependencies:
     none exist, so a header naming one fails its call."""
     signing_keys: SigningKeyResolver | None = None
     """Reads tenants' keys for signing HTTP tool requests; ``None``: requests go unsigned."""
+    read_cache: ReadCache | None = None
+    """The API's Redis read cache, which the worker never reads but must invalidate: set on
+    ``database``, so every thread row it changes (a run's end hands the thread over), summary it
+    adds and store item its memory tools write deletes the cached entry after the commit."""
 
     @property
     def sandbox_policy(self) -> SandboxPolicy:
@@ -100,9 +105,13 @@ class WorkerDependencies:
             if settings.redis_url
             else None
         )
+        read_cache = ReadCache.from_settings(settings)
+        if read_cache.enabled:
+            database.read_cache = read_cache
         return cls(
             settings=settings,
             database=database,
+            read_cache=read_cache if read_cache.enabled else None,
             events=RunEventWriter(database, bus),
             budgets=BudgetService(database, settings),
             breakers=breakers,
@@ -138,3 +147,7 @@ class WorkerDependencies:
         await self.events.aclose()
         if self.breakers is not None:
             await self.breakers.aclose()
+        if self.read_cache is not None:
+            if self.database.read_cache is self.read_cache:
+                self.database.read_cache = None
+            await self.read_cache.aclose()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
@@ -29,11 +29,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agent_runtime_core.db.rls import APP_ROLE
 from agent_runtime_core.settings import normalize_database_url
 
+if TYPE_CHECKING:
+    from agent_runtime_core.cache import ReadCache
+
 SCOPE_KEY: Final = "agent_runtime_scope"
 """``Session.info`` key holding the scope: a tenant id, or :data:`SYSTEM_SCOPE`."""
 SYSTEM_SCOPE: Final = object()
 AFTER_COMMIT_KEY: Final = "agent_runtime_after_commit"
 """``Session.info`` key holding the callbacks :func:`after_commit` registered."""
+BEFORE_COMMIT_KEY: Final = "agent_runtime_before_commit"
+"""``Session.info`` key holding the callbacks :func:`before_commit` registered."""
+READ_CACHE_KEY: Final = "agent_runtime_read_cache"
+"""``Session.info`` key holding the database's :attr:`Database.read_cache` (when it has one)."""
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +85,10 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, sync_session_class=TenantSession, expire_on_commit=False
         )
+        self.read_cache: ReadCache | None = None
+        """The Redis read cache this process keeps (API) or only invalidates (worker); every
+        scope's session carries it, so writes in repositories delete the cached rows they change
+        after the commit (:func:`agent_runtime_core.cache.invalidate_after_commit`)."""
 
     def session(self) -> AsyncSession:
         """Return a new fail-closed session (no tenant: sees no rows). Use :func:`session_scope`."""
@@ -100,21 +111,38 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
     session.sync_session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
 
 
-async def _run_after_commit(session: AsyncSession) -> None:
-    callbacks: list[Callable[[], Awaitable[None]]] = session.sync_session.info.pop(AFTER_COMMIT_KEY, [])
+def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Await ``callback`` when the block of ``session``'s scope succeeded, after its last flush
+    and right before its commit (skipped if the block raises). It should not raise (an
+    exception is logged and swallowed: the commit goes on)."""
+    session.sync_session.info.setdefault(BEFORE_COMMIT_KEY, []).append(callback)
+
+
+async def _run_callbacks(session: AsyncSession, key: str) -> None:
+    callbacks: list[Callable[[], Awaitable[None]]] = session.sync_session.info.pop(key, [])
     for callback in callbacks:
         try:
             await callback()
         except Exception:
-            logger.exception("an after-commit callback failed")
+            logger.exception("a %s callback failed", key)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    session.sync_session.info.pop(BEFORE_COMMIT_KEY, None)
+    await _run_callbacks(session, AFTER_COMMIT_KEY)
 
 
 @asynccontextmanager
 async def _scope(database: Database, scope: object) -> AsyncGenerator[AsyncSession]:
     async with database.session() as session:
         session.sync_session.info[SCOPE_KEY] = scope
+        if database.read_cache is not None:
+            session.sync_session.info[READ_CACHE_KEY] = database.read_cache
         try:
             yield session
+            if session.sync_session.info.get(BEFORE_COMMIT_KEY) or database.read_cache is not None:
+                await session.flush()  # flush hooks may register before-commit callbacks
+                await _run_callbacks(session, BEFORE_COMMIT_KEY)
             await session.commit()
         except Exception:
             await session.rollback()

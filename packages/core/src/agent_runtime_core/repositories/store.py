@@ -2,6 +2,10 @@
 
 Expired items are invisible to every read here; :meth:`StoreRepository.purge_expired` deletes
 them in small batches (called on writes: lazy purge, no sweeper process).
+
+:meth:`StoreRepository.put` and :meth:`StoreRepository.delete` delete the item's read-cache entry
+after the commit, whichever process writes (the API, the worker's memory tools); the purge need
+not (a cached item never outlives its ``expires_at``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_core.cache import STORE_ITEM, invalidate_after_commit, store_item_id
 from agent_runtime_core.models import StoreItem
 from agent_runtime_core.models.store import NAMESPACE_SEPARATOR
 
@@ -132,6 +137,7 @@ class StoreRepository:
         statement = statement.on_conflict_do_update(index_elements=list(_KEY_COLUMNS), set_=replaced)
         connection = await self.session.connection()
         await connection.execute(statement)
+        invalidate_after_commit(self.session, STORE_ITEM, self.tenant_id, store_item_id(namespace, key))
         item = await self.get(namespace, key, now=now)
         if item is None:  # pragma: no cover - written in this transaction, an instant ago
             raise RuntimeError("the item just written is missing")
@@ -142,6 +148,8 @@ class StoreRepository:
         statement = delete(StoreItem).where(self._live(now), self._at(namespace, key))
         connection = await self.session.connection()
         result = await connection.execute(statement)
+        if result.rowcount > 0:
+            invalidate_after_commit(self.session, STORE_ITEM, self.tenant_id, store_item_id(namespace, key))
         return result.rowcount > 0
 
     async def purge_expired(self, *, now: datetime, limit: int = PURGE_BATCH) -> int:

@@ -6,6 +6,9 @@ Turn-taking (docs/decisions.md, "Threads"): a thread row holds the run that has 
 under the thread's row lock: in the API when a run is admitted (:func:`admit`), and in the same
 transaction as a run's terminal status (:meth:`ThreadRepository.end_turn`, called by
 ``RunRepository.transition``). Locks are always taken thread first, then run.
+
+Every change of a thread row, in any process, deletes its read-cache entry after the commit
+(an ORM flush of a :class:`Thread`: :mod:`agent_runtime_core.cache`); a new summary does too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from agent_runtime_core.cache import THREAD, invalidate_after_commit
 from agent_runtime_core.models import Run, Thread, ThreadMessage, ThreadSummary
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.models.thread import MultitaskStrategy
@@ -221,7 +225,10 @@ class ThreadRepository(TenantRepository[Thread]):
                 "at": summary.created_at,
             },
         )
-        return written.scalar() is not None
+        created = written.scalar() is not None
+        if created:  # the thread's head shows its latest summary (an SQL insert: no ORM flush)
+            invalidate_after_commit(self.session, THREAD, self.tenant_id, summary.thread_id)
+        return created
 
     async def prior_messages(self, thread_id: str) -> list[dict[str, Any]]:
         """Every message of the thread's turns, in order (pydantic-ai's JSON form)."""

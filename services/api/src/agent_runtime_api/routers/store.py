@@ -65,7 +65,7 @@ async def get_item(
     namespace: NamespaceQuery, key: KeyQuery, service: StoreServiceDep, _: StoreReader
 ) -> StoreItemPublic:
     """One item; 404 if there is none (or it expired)."""
-    return StoreItemPublic.from_row(await service.get(_namespace(namespace), key))
+    return await service.get(_namespace(namespace), key)
 
 
 @router.delete(

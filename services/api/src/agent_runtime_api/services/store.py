@@ -15,12 +15,15 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_api.hot_reads import HotReads
+from agent_runtime_core.cache import store_item_id
 from agent_runtime_core.embeddings import Embedder, EmbeddingError, text_for_embedding
 from agent_runtime_core.errors import DomainError, NotFoundError
 from agent_runtime_core.models import StoreItem
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import ScoredItem, SemanticQuery, StoreRepository, TextQuery
 from agent_runtime_core.repositories.store import namespace_path
+from agent_runtime_core.schemas import StoreItemPublic
 
 
 def embedding_unavailable(error: EmbeddingError) -> DomainError:
@@ -35,11 +38,23 @@ def embedding_unavailable(error: EmbeddingError) -> DomainError:
 
 
 class StoreService:
-    """Items of the caller's tenant, in the request's transaction."""
+    """Items of the caller's tenant, in the request's transaction.
 
-    def __init__(self, session: AsyncSession, tenant_id: str, embedder: Embedder | None) -> None:
+    ``get`` reads through the read cache (``hot_reads``) when given; the repository's writes
+    invalidate it.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        embedder: Embedder | None,
+        hot_reads: HotReads | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
         self.items = StoreRepository(session, tenant_id)
         self.embedder = embedder
+        self.hot_reads = hot_reads
 
     async def put(
         self,
@@ -73,9 +88,17 @@ class StoreService:
             embedding_model=model,
         )
 
-    async def get(self, namespace: Sequence[str], key: str) -> StoreItem:
+    async def get(self, namespace: Sequence[str], key: str) -> StoreItemPublic:
         """The item, or 404 (another tenant's, or an expired one, too)."""
-        item = await self.items.get(namespace, key, now=utcnow())
+
+        async def load() -> StoreItemPublic | None:
+            row = await self.items.get(namespace, key, now=utcnow())
+            return StoreItemPublic.from_row(row) if row is not None else None
+
+        if self.hot_reads is None:
+            item = await load()
+        else:
+            item = await self.hot_reads.store_items.get(self.tenant_id, store_item_id(namespace, key), load)
         if item is None:
             raise _not_found(namespace, key)
         return item

@@ -11,30 +11,52 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.services.pages import Window
 from agent_runtime_core.errors import ConflictError, InvalidRequestError, NotFoundError
 from agent_runtime_core.ids import new_thread_id
 from agent_runtime_core.models import Thread
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import RunRepository, ThreadRepository, encode_cursor
-from agent_runtime_core.schemas import ThreadMessagePublic, ThreadPublic
+from agent_runtime_core.schemas import ThreadMessagePublic, ThreadPublic, ThreadStatus
 
 
 class ThreadService:
-    """Rules for the threads of one tenant (another tenant's thread is a 404)."""
+    """Rules for the threads of one tenant (another tenant's thread is a 404).
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+    ``GET`` of one thread reads its head through the read cache (``hot_reads``) when given; the
+    status of its active run, if any, is always read from Postgres.
+    """
+
+    def __init__(self, session: AsyncSession, tenant_id: str, hot_reads: HotReads | None = None) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.threads = ThreadRepository(session, tenant_id)
+        self.hot_reads = hot_reads
+
+    async def _run_status(self, run_id: str | None) -> str | None:
+        if run_id is None:
+            return None
+        run = await RunRepository(self.session, self.tenant_id).get(run_id)
+        return run.status.value if run is not None else None
+
+    async def _head(self, thread: Thread) -> ThreadPublic:
+        """The thread with its latest summary; status ``busy`` if a run has the turn."""
+        summary = await self.threads.latest_summary(thread.id) if thread.last_message_seq else None
+        return ThreadPublic.from_row(thread, active_run_status=None, summary=summary)
 
     async def _present(self, thread: Thread) -> ThreadPublic:
-        status = None
-        if thread.active_run_id is not None:
-            run = await RunRepository(self.session, self.tenant_id).get(thread.active_run_id)
-            status = run.status.value if run is not None else None
-        summary = await self.threads.latest_summary(thread.id) if thread.last_message_seq else None
-        return ThreadPublic.from_row(thread, active_run_status=status, summary=summary)
+        return await self._with_run_status(await self._head(thread))
+
+    async def _with_run_status(self, head: ThreadPublic) -> ThreadPublic:
+        """``head`` with its status given by its active run's (``interrupted`` while it waits)."""
+        if await self._run_status(head.active_run_id) == "waiting":
+            return head.model_copy(update={"status": ThreadStatus.INTERRUPTED})
+        return head
+
+    async def _load_head(self, thread_id: str) -> ThreadPublic | None:
+        thread = await self.threads.get(thread_id)
+        return await self._head(thread) if thread is not None else None
 
     async def _get(self, thread_id: str, *, for_update: bool = False) -> Thread:
         thread = await self.threads.get(thread_id, for_update=for_update)
@@ -51,7 +73,12 @@ class ThreadService:
 
     async def get(self, thread_id: str) -> ThreadPublic:
         """One thread with its state, or 404."""
-        return await self._present(await self._get(thread_id))
+        if self.hot_reads is None:
+            return await self._present(await self._get(thread_id))
+        head = await self.hot_reads.threads.get(self.tenant_id, thread_id, lambda: self._load_head(thread_id))
+        if head is None:
+            raise NotFoundError("Thread", thread_id)
+        return await self._with_run_status(head)
 
     async def list(
         self, *, limit: int, before: str | None, metadata: dict[str, Any] | None
