@@ -524,3 +524,91 @@ async def test_run_in_flight_finishes_after_the_temporal_server_restarts(
         downtime=back_at - stopped_at,
         run_finished_after_restart=finished_s,
     )
+
+
+@pytest.mark.timeout(120)
+async def test_worker_killed_mid_turn_leaves_the_thread_consistent_and_the_turn_appended_once(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    """A thread run's worker dies while its ``http_get`` call hangs: the run is finished by the
+    standby worker, its turn is appended once, the run enqueued behind it (admitted before the
+    kill) gets the turn afterwards and sees it, and the thread ends idle."""
+    async with serve_http(SlowHttpServer(hang={1})) as target:
+        first = worker_processes.spawn()
+        agent_id = await make_agent(api, "builtin:scripted", [{"name": "http_get"}])
+        created = await api.post("/v1/threads", json={"metadata": {}})
+        assert created.status_code == 201, created.text
+        thread_id = created.json()["id"]
+        await wait_polling(temporal_client, task_queue, first)
+
+        prompt = f"fetch {target.url}"
+        started = await api.post(
+            "/v1/runs", json={"agent_id": agent_id, "input": prompt, "thread_id": thread_id}
+        )
+        assert started.status_code == 202, started.text
+        run_id = started.json()["id"]
+        await asyncio.wait_for(target.hanging.wait(), timeout=30)  # mid-turn: the tool call hangs
+
+        # The next turn is admitted while the first run has the turn: it waits for it.
+        queued = await api.post(
+            "/v1/runs",
+            json={
+                "agent_id": agent_id,
+                "input": "What did I say?",
+                "thread_id": thread_id,
+                "multitask_strategy": "enqueue",
+            },
+        )
+        assert queued.status_code == 202, queued.text
+        next_id = queued.json()["id"]
+        thread = (await api.get(f"/v1/threads/{thread_id}")).json()
+        assert thread["active_run_id"] == run_id and thread["queued_run_ids"] == [next_id]
+        assert (await api.get(f"/v1/runs/{next_id}")).json()["status"] == "queued"
+
+        second = worker_processes.spawn()
+        await wait_polling(temporal_client, task_queue, second)
+        first.kill()
+
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert "fetched ok" in done["output"]
+        assert len(target.arrivals) == 2  # the killed attempt and its retry
+        after = await wait_for_status(api, next_id, TERMINAL, timeout_s=45)
+        assert after["status"] == "succeeded", (after, second.log())
+        assert after["output"] == f'You told me earlier: "{prompt}"'  # it saw the first turn
+
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    attempts = attempts_by_type(records)
+    assert attempts[TOOL_ACTIVITY] == [2]
+    assert attempts["mark_run_started"] == [1]
+    assert attempts["finish_thread_run"] == [1]
+    assert "finish_run" not in attempts
+
+    # One turn per run, in admission order; nothing of the killed attempt is doubled.
+    messages = (await api.get(f"/v1/threads/{thread_id}/messages", params={"limit": 100})).json()
+    assert messages["next_cursor"] is None
+    turns = [(m["seq"], m["run_id"]) for m in messages["data"]]
+    assert sorted(set(turns)) == [(1, run_id), (2, next_id)], turns
+    prompts = [
+        (m["seq"], p["content"])
+        for m in messages["data"]
+        for p in m["parts"]
+        if p["part_kind"] == "user-prompt"
+    ]
+    assert prompts == [(1, prompt), (2, "What did I say?")]
+    kinds = [p["part_kind"] for m in messages["data"] if m["seq"] == 1 for p in m["parts"]]
+    assert kinds.count("tool-call") == kinds.count("tool-return") == 1
+
+    thread = (await api.get(f"/v1/threads/{thread_id}")).json()
+    assert thread["status"] == "idle", thread
+    assert thread["active_run_id"] is None and thread["queued_run_ids"] == []
+
+    for each in (run_id, next_id):
+        assert_events_consistent(await run_events(database, tenant_id, each))
+    events = await run_events(database, tenant_id, run_id)
+    assert [d.data["attempt"] for d in events if d.type == "tool.call.started"] == [1, 2]

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Column, ForeignKeyConstraint, Index, Numeric, UniqueConstraint, text
 from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from agent_runtime_core.lifecycle import RunStatus
@@ -72,6 +73,12 @@ class Run(SQLModel, table=True):
     ``rollback``); ``None`` for runs without a thread."""
     rolled_back_by: str | None = Field(default=None, max_length=40)
     """The run whose ``rollback`` cancelled this one: its turn is never appended to the thread."""
+    # `metadata` is SQLAlchemy's name for a table's schema: the attribute is `run_metadata`.
+    run_metadata: dict[str, Any] | None = Field(
+        default=None, sa_column=Column("metadata", JSONB, nullable=True)
+    )
+    """The caller's JSON object (``POST /v1/runs`` ``metadata``); the ``user`` memory scope reads a
+    key of it. ``None``: none given (and every run created before it existed)."""
     last_event_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     started_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -291,17 +291,14 @@ class Limits(StrictInput):
     )
 
 
-MEMORY_SCOPES_AVAILABLE: Final = frozenset({"agent", "thread"})
-"""Memory scopes this build serves; ``user`` needs run metadata."""
-
-
 class MemoryNamespaceSpec(StrictInput):
     """Whose memories the memory tools read and write: the namespace of the store they use.
 
     `agent`: one memory shared by every run of the agent (`["memories", <agent_id>]`). `thread`:
     one memory per conversation (`["memories", <agent_id>, <thread_id>]`); a run of the agent
-    without a thread has no memory (the memory tools answer it with an error the model reads).
-    `user` (per value of a run metadata key) is reserved: refused until runs carry metadata."""
+    needs a thread. `user`: one memory per user, named by the run metadata key `metadata_key`
+    (`["memories", <agent_id>, "user", <metadata[metadata_key]>]`); a run needs that key (a thread
+    run may take it from its thread's metadata)."""
 
     scope: Literal["agent", "user", "thread"] = "agent"
     metadata_key: str | None = Field(
@@ -313,14 +310,14 @@ class MemoryNamespaceSpec(StrictInput):
     )
 
     @model_validator(mode="after")
-    def _available(self) -> Self:
-        if self.scope not in MEMORY_SCOPES_AVAILABLE:
+    def _user_needs_a_key(self) -> Self:
+        if self.scope == "user" and self.metadata_key is None:
             raise field_errors(
                 type(self).__name__,
                 [
                     (
-                        ("scope",),
-                        f"the '{self.scope}' memory scope is not available yet; use 'agent' or 'thread'",
+                        ("metadata_key",),
+                        "the 'user' memory scope needs the run metadata key that names the user",
                     )
                 ],
             )

@@ -49,6 +49,15 @@ class RunCreate(StrictInput):
             "dropped: the run shows `rolled_back_by`). Ignored without `thread_id`."
         ),
     )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Your own JSON object (who, what about), shown on the run. An agent version whose memory "
+            "is `user`-scoped (`memory.store_namespace`) keeps its memories per value of the key it "
+            "names here (e.g. `user_id`)."
+        ),
+        examples=[{"user_id": "u_42"}],
+    )
 
 
 class RunError(BaseModel):
@@ -110,6 +119,13 @@ class RunPublic(BaseModel):
         default=None,
         description="The run whose `rollback` cancelled this one; its turn is not in the thread.",
     )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "The run's metadata as given; a thread run of a `user`-scoped memory agent that did not "
+            "name the user takes the key from the thread's metadata (recorded here)."
+        ),
+    )
 
     @classmethod
     def from_row(
@@ -140,6 +156,7 @@ class RunPublic(BaseModel):
             thread_id=run.thread_id,
             multitask_strategy=MultitaskStrategy(run.multitask_strategy) if run.multitask_strategy else None,
             rolled_back_by=run.rolled_back_by,
+            metadata=run.run_metadata,
         )
 
 

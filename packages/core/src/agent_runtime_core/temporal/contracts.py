@@ -149,8 +149,9 @@ class LimitsConfig(DurableModel):
 
 
 class MemoryNamespaceConfig(DurableModel):
-    """Whose memories the memory tools use: ``agent`` (shared by the agent's runs), or ``user`` /
-    ``thread`` (a newer API's; a worker that cannot serve a scope answers the tools with an error)."""
+    """Whose memories the memory tools use: ``agent`` (shared by the agent's runs), ``thread`` (per
+    thread) or ``user`` (per value of the run metadata key ``metadata_key``); a worker that cannot
+    serve a scope (a newer API's) answers the tools with an error."""
 
     scope: str = "agent"
     metadata_key: str | None = None
@@ -181,16 +182,42 @@ MEMORY_NAMESPACE_ROOT: Final = "memories"
 """First label of every namespace the memory tools use (``["memories", <agent_id>, ...]``)."""
 
 
-def memory_namespace(agent: AgentConfig, thread_id: str | None = None) -> list[str] | None:
+MEMORY_USER_LABEL: Final = "user"
+"""Third label of a ``user``-scoped namespace (``["memories", <agent_id>, "user", <user>]``), so a
+user's memories can never be confused with a thread's (``["memories", <agent_id>, <thread_id>]``)."""
+
+
+def memory_user(agent: AgentConfig, metadata: Mapping[str, Any] | None) -> str | None:
+    """The user a ``user``-scoped agent's run is for: the value of the version's
+    ``metadata_key`` in the run's ``metadata``, if it is a usable namespace label (a string, or
+    an integer, of 1 to 256 characters without ``.``). ``None`` otherwise."""
+    key = agent.memory.store_namespace.metadata_key
+    if not key or not metadata:
+        return None
+    value = metadata.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 1 <= len(value) <= 256 or "." in value:
+        return None
+    return value
+
+
+def memory_namespace(
+    agent: AgentConfig, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None
+) -> list[str] | None:
     """The store namespace the memory tools of ``agent``'s runs use: ``agent`` scope
     ``["memories", <agent_id>]``, ``thread`` scope ``["memories", <agent_id>, <thread_id>]`` for a
-    run on a thread. ``None``: none to use (a thread scope without a thread, or a scope this build
-    cannot serve); the tools then answer with an error the model reads. Pure: workflows call it."""
+    run on a thread, ``user`` scope ``["memories", <agent_id>, "user", <user>]`` for a run whose
+    ``metadata`` names the user (:func:`memory_user`). ``None``: none to use (no thread, no user,
+    or a scope this build cannot serve); the tools then answer with an error the model reads.
+    Pure: workflows call it."""
     scope = agent.memory.store_namespace.scope
     if scope == "agent":
         return [MEMORY_NAMESPACE_ROOT, agent.agent_id]
     if scope == "thread" and thread_id:
         return [MEMORY_NAMESPACE_ROOT, agent.agent_id, thread_id]
+    if scope == "user" and (user := memory_user(agent, metadata)) is not None:
+        return [MEMORY_NAMESPACE_ROOT, agent.agent_id, MEMORY_USER_LABEL, user]
     return None
 
 
@@ -245,6 +272,8 @@ class AgentRunInput(DurableModel):
     """The thread the run is a turn of: the workflow waits for the thread's turn, the model sees
     the thread's earlier turns, and the run's turn is appended when it succeeds. The history is
     loaded by an activity, never carried here."""
+    metadata: dict[str, Any] | None = None
+    """The run's metadata (its row's); the ``user`` memory scope reads the user from it."""
 
 
 class AgentRunResult(DurableModel):

@@ -61,6 +61,7 @@ from agent_runtime_core.temporal import (
     tenant_id_key,
     workflow_id_for_run,
 )
+from agent_runtime_core.temporal.contracts import memory_user
 from agent_runtime_core.tracing import current_trace_id, joined_trace, new_trace_id
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def request_fingerprint(body: RunCreate) -> str:
     if body.thread_id is None:
         fields.pop("thread_id", None)
         fields.pop("multitask_strategy", None)
+    if body.metadata is None:
+        fields.pop("metadata", None)
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -115,6 +118,7 @@ def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInp
         input=run.input,
         agent=AgentConfig.from_version(agent, version),
         thread_id=run.thread_id,
+        metadata=run.run_metadata,
     )
 
 
@@ -221,8 +225,10 @@ class RunService:
         version = await self._version(agents, agent.id, version_number)
         if version is None:
             raise NotFoundError("Agent version", f"{agent.id}/versions/{version_number}")
+        config = AgentConfig.from_version(agent, version)
         if body.thread_id is None:
-            _check_memory_needs_no_thread(AgentConfig.from_version(agent, version))
+            _check_memory_needs_no_thread(config)
+        metadata = await self._metadata_for_memory(session, config, body)
         run_id = new_run_id()
         queued_data: dict[str, Any] = {"agent_id": agent.id, "agent_version": version.version}
         admission = None
@@ -244,11 +250,40 @@ class RunService:
             trace_id=current_trace_id() or new_trace_id(),
             thread_id=body.thread_id,
             multitask_strategy=body.multitask_strategy.value if body.thread_id is not None else None,
+            run_metadata=metadata,
         )
         queued = await runs.create(run, queued_data)
         interrupted = admission.get("interrupts") if admission is not None else None
         created = CreatedRun(run=run, created=True, interrupted_run_id=interrupted)
         return created, workflow_input(run, agent, version), queued
+
+    async def _metadata_for_memory(
+        self, session: AsyncSession, config: AgentConfig, body: RunCreate
+    ) -> dict[str, Any] | None:
+        """The run's metadata: the body's, checked against a ``user``-scoped memory version (it
+        must name the user: 422 naming ``body.metadata.<key>``). A thread run without the key takes
+        it from its thread's metadata, recorded in the run's (so the run's memory stays the same
+        user's even if the thread's metadata changes later)."""
+        metadata = body.metadata
+        memory = config.memory.store_namespace
+        uses_memory = any(tool.name in MEMORY_TOOL_NAMES for tool in config.tools)
+        if not uses_memory or memory.scope != "user" or memory.metadata_key is None:
+            return metadata
+        key = memory.metadata_key
+        if body.thread_id is not None and (metadata is None or key not in metadata):
+            thread = await ThreadRepository(session, self.tenant_id).get(body.thread_id)
+            if thread is not None and key in thread.thread_metadata:
+                metadata = {**(metadata or {}), key: thread.thread_metadata[key]}
+        if memory_user(config, metadata) is None:
+            where = "in the run's metadata" + (" or its thread's" if body.thread_id is not None else "")
+            raise InvalidRequestError(
+                f"Version {config.version} of agent '{config.agent_id}' keeps its memories per user "
+                f"(memory.store_namespace.scope is 'user'); name the user {where}: '{key}', a string "
+                "of 1 to 256 characters without '.'.",
+                loc=["body", "metadata", key],
+                code="metadata_key_required",
+            )
+        return metadata
 
     async def _admit(
         self, session: AsyncSession, thread_id: str, run_id: str, strategy: MultitaskStrategy

@@ -385,7 +385,7 @@ class AgentRunWorkflow(PydanticAIWorkflow):
             deps.mcp_servers = list(agent.mcp_servers)
         if any(tool.name in MEMORY_TOOL_NAMES for tool in agent.tools):
             # Data only (no command): the memory tools read it inside their activities.
-            deps.memory_namespace = memory_namespace(agent, self._thread_id)
+            deps.memory_namespace = memory_namespace(agent, self._thread_id, run_input.metadata)
         try:
             result = await runtime_agent.run(
                 run_input.input,
