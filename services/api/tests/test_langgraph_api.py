@@ -115,6 +115,7 @@ async def test_two_turn_streamed_conversation(server: str, api_key: str, client:
             agent_id,
             input={"messages": [{"role": "user", "content": "Hello, my name is Ada."}]},
             stream_mode=["values", "messages-tuple"],
+            stream_subgraphs=True,  # agent-chat-ui sends it; without subgraphs it changes nothing
         )
     ]
     events = [part.event for part in parts]

@@ -676,8 +676,9 @@ UNSUPPORTED_RUN_FIELDS: Final = (
     "webhook",
     "after_seconds",
     "feedback_keys",
-    "stream_subgraphs",
 )
+# ``stream_subgraphs`` is accepted: our graph has no subgraphs (``/assistants/{id}/subgraphs`` is
+# empty), so a stream with it is the stream without it. agent-chat-ui sends it on every submit.
 
 
 @dataclass(frozen=True)
