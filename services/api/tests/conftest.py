@@ -1,18 +1,23 @@
-"""API test fixtures: the real app over ASGI, bound to the session's database."""
+"""API test fixtures: the real app over ASGI, bound to the session's database, or served over
+HTTP on a free port (for real clients: the LangGraph SDKs)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 
 import httpx
 import pytest
+import uvicorn
 
-from agent_runtime_api.deps import get_principal
+from agent_runtime_api.deps import get_principal, get_stream_options
 from agent_runtime_api.main import create_app
+from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.auth import Principal
+from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
-from .support import build_app, open_client
+from .support import FAST_STREAMS, build_app, issue_api_key, open_client
 
 
 @pytest.fixture
@@ -32,3 +37,24 @@ async def runtime_api(
     app.dependency_overrides[get_principal] = lambda: Principal(tenant_id=tenant_id, subject="test")
     async for client in open_client(app):
         yield client
+
+
+@pytest.fixture
+async def server(worker_settings: Settings, running_worker: object) -> AsyncGenerator[str]:
+    """The API with its real authentication, served on a free port, a worker behind it."""
+    app = create_app(worker_settings)
+    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
+    port = find_free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def api_key(database: Database, tenant_id: str) -> str:
+    """A real admin API key of the test's tenant."""
+    return (await issue_api_key(database, tenant_id, ["admin"]))[1]

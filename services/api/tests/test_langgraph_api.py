@@ -4,47 +4,20 @@ are real API keys (the SDK sends them as ``X-Api-Key``)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError as LangGraphNotFound
 
-from agent_runtime_api.deps import get_stream_options
-from agent_runtime_api.main import create_app
-from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.db import Database
-from agent_runtime_core.settings import Settings
 
-from .support import FAST_STREAMS, issue_api_key
+from .support import issue_api_key
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-async def server(worker_settings: Settings, running_worker: object) -> AsyncGenerator[str]:
-    """The API with its real authentication, served on a free port, a worker behind it."""
-    app = create_app(worker_settings)
-    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
-    port = find_free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-
-
-@pytest.fixture
-async def api_key(database: Database, tenant_id: str) -> str:
-    return (await issue_api_key(database, tenant_id, ["admin"]))[1]
 
 
 @pytest.fixture
