@@ -29,6 +29,7 @@ import itertools
 import json
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -124,10 +125,15 @@ class FakeLLM:
 
     # ------------------------------------------------------------------ test-facing API
 
+    prefix: str = field(default_factory=lambda: f"/fake-{uuid.uuid4().hex[:12]}")
+    """A path of this server alone: provider endpoints (and so circuit breakers, kept in Redis for
+    the whole test session) are keyed by base URL, and an ephemeral port can be handed out again
+    to a later test of the same session."""
+
     @property
     def url(self) -> str:
-        """The server root, e.g. ``http://127.0.0.1:5123``."""
-        return f"http://{self.host}:{self.port}"
+        """The server root as providers see it, e.g. ``http://127.0.0.1:5123/fake-1a2b3c4d5e6f``."""
+        return f"http://{self.host}:{self.port}{self.prefix}"
 
     @property
     def openai_base_url(self) -> str:
@@ -155,8 +161,8 @@ class FakeLLM:
         """Serve in a background thread until :meth:`stop`."""
         app = Starlette(
             routes=[
-                Route("/v1/chat/completions", self._openai, methods=["POST"]),
-                Route("/v1/messages", self._anthropic, methods=["POST"]),
+                Route(f"{self.prefix}/v1/chat/completions", self._openai, methods=["POST"]),
+                Route(f"{self.prefix}/v1/messages", self._anthropic, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="critical", lifespan="off")
