@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent_runtime_core.schemas.common import StrictInput
+from agent_runtime_core.temporal.contracts import SECRET_PLACEHOLDER
 
 if TYPE_CHECKING:
     from agent_runtime_core.models import Tool, ToolRevision
@@ -52,7 +53,6 @@ MAX_RESPONSE_BYTES: Final = 100_000_000
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 """An RFC 7230 ``token``."""
-_SECRET_PLACEHOLDER = re.compile(r"\{\{\s*secrets\.([A-Za-z0-9_.\-]{1,64})\s*\}\}")
 _ANY_PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
 RESERVED_HEADERS: Final = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"}
@@ -62,7 +62,7 @@ RESERVED_HEADERS: Final = frozenset(
 
 def secret_names(template: str) -> list[str]:
     """The secret names a header value refers to (``{{secrets.NAME}}``), in order."""
-    return _SECRET_PLACEHOLDER.findall(template)
+    return SECRET_PLACEHOLDER.findall(template)
 
 
 def header_secret_names(headers: Mapping[str, str]) -> dict[str, list[str]]:
@@ -136,7 +136,7 @@ def check_headers(model: str, headers: dict[str, str]) -> dict[str, str]:
         elif "\r" in value or "\n" in value:
             errors.append(((name,), "header values must not contain CR or LF"))
         else:
-            stray = [p for p in _ANY_PLACEHOLDER.findall(value) if not _SECRET_PLACEHOLDER.fullmatch(p)]
+            stray = [p for p in _ANY_PLACEHOLDER.findall(value) if not SECRET_PLACEHOLDER.fullmatch(p)]
             if stray:
                 errors.append(
                     (

@@ -14,6 +14,7 @@ Changing a name here breaks runs in flight: treat every string as frozen once re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -51,6 +52,15 @@ class DurableModel(BaseModel):
 ToolKind = Literal["catalog", "http"]
 """Where a tool's handler lives: ``catalog`` (built into the worker or installed with a tool
 package, found by name) or ``http`` (the tenant's own endpoint, described in full here)."""
+
+
+SECRET_PLACEHOLDER: Final = re.compile(r"\{\{\s*secrets\.([A-Za-z0-9_.\-]{1,64})\s*\}\}")
+"""``{{secrets.NAME}}`` in a header value of an HTTP tool or an MCP server (group 1: the name)."""
+
+
+def header_secret_names(headers: Mapping[str, str]) -> set[str]:
+    """The secrets ``headers``' values name (read them before rendering the headers)."""
+    return {name for value in headers.values() for name in SECRET_PLACEHOLDER.findall(value)}
 
 
 class HttpRetryConfig(DurableModel):

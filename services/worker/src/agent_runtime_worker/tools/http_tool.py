@@ -49,7 +49,12 @@ from agent_runtime_core.signing import (
     SigningKey,
     signed_headers,
 )
-from agent_runtime_core.temporal.contracts import HttpRetryConfig, HttpToolConfig
+from agent_runtime_core.temporal.contracts import (
+    SECRET_PLACEHOLDER,
+    HttpRetryConfig,
+    HttpToolConfig,
+    header_secret_names,
+)
 from agent_runtime_worker.tools._safe_http import (
     HostNotResolved,
     SafeHttpError,
@@ -82,7 +87,6 @@ _QUERY_METHODS: Final = frozenset({"GET", "HEAD", "DELETE"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_IDEMPOTENT_ATTEMPTS: Final = 3
 
-_PLACEHOLDER: Final = re.compile(r"\{\{\s*secrets\.([A-Za-z0-9_.-]+)\s*\}\}")
 _ANY_PLACEHOLDER: Final = re.compile(r"\{\{.*?\}\}")
 _HEADER_NAME: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # an RFC 9110 token
 _HEADER_VALUE: Final = re.compile(r"^[\t\x20-\x7e]*$")  # printable ASCII and tab: no CR, LF, NUL
@@ -167,7 +171,7 @@ class SigningKeyResolver(Protocol):
 
 def secret_names(templates: Mapping[str, str]) -> set[str]:
     """The secrets ``{{secrets.NAME}}`` placeholders in header values name (to read them first)."""
-    return {name for template in templates.values() for name in _PLACEHOLDER.findall(template)}
+    return header_secret_names(templates)
 
 
 def render_headers(templates: Mapping[str, str], secrets: Mapping[str, str]) -> RenderedHeaders:
@@ -192,14 +196,14 @@ def render_headers(templates: Mapping[str, str], secrets: Mapping[str, str]) -> 
             raise HttpToolConfigError(f"Header {name!r} is set by Agent Runtime and cannot be declared.")
         if any(existing.lower() == lowered for existing in headers):
             raise HttpToolConfigError(f"Header {name!r} is declared twice.")
-        names = _PLACEHOLDER.findall(template)
+        names = SECRET_PLACEHOLDER.findall(template)
         missing = sorted({secret for secret in names if secret not in secrets})
         if missing:
             raise HttpToolConfigError(
                 f"Header {name!r} uses the secret {', '.join(missing)}, which is not set for this tenant."
             )
-        value = _PLACEHOLDER.sub(lambda match: secrets[match.group(1)], template)
-        if _ANY_PLACEHOLDER.search(_PLACEHOLDER.sub("", template)):
+        value = SECRET_PLACEHOLDER.sub(lambda match: secrets[match.group(1)], template)
+        if _ANY_PLACEHOLDER.search(SECRET_PLACEHOLDER.sub("", template)):
             raise HttpToolConfigError(f"Header {name!r} has a placeholder other than {{{{secrets.NAME}}}}.")
         if not _HEADER_VALUE.fullmatch(value):
             origin = f" (after filling in {', '.join(sorted(set(names)))})" if names else ""

@@ -35,7 +35,6 @@ import asyncio
 import hashlib
 import ipaddress
 import json
-import re
 import shlex
 import socket
 import time
@@ -55,7 +54,7 @@ from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, WrapperToolse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.temporal.contracts import McpServerConfig
+from agent_runtime_core.temporal.contracts import SECRET_PLACEHOLDER, McpServerConfig, header_secret_names
 from agent_runtime_worker.agents.runtime_agent import MCP_SERVER_METADATA_KEY
 from agent_runtime_worker.tools._safe_http import is_cloud_metadata_address, is_public_address
 
@@ -72,7 +71,6 @@ __all__ = [
 MCP_SERVER_UNREACHABLE: Final = "McpServerUnreachable"
 """The ``ApplicationError`` type of a listing that could not reach its server."""
 
-_SECRET_PLACEHOLDER: Final = re.compile(r"\{\{\s*secrets\.([A-Za-z0-9_.-]+)\s*\}\}")
 _CONTROL_FLOW: Final = (UserError, ModelRetry, ToolFailed, ApprovalRequired, CallDeferred)
 """pydantic-ai's own outcomes: passed on as they are, never reported as an unreachable server."""
 
@@ -118,7 +116,7 @@ async def render_headers(
     Raises:
         UserError: A named secret does not exist for the tenant (or no secret store is configured).
     """
-    names = {name for value in server.headers.values() for name in _SECRET_PLACEHOLDER.findall(value)}
+    names = header_secret_names(server.headers)
     if not names:
         return dict(server.headers)
     values = await secrets.values(tenant_id, names) if secrets is not None else {}
@@ -129,7 +127,7 @@ async def render_headers(
             "for this tenant; create them or change the agent version."
         )
     return {
-        key: _SECRET_PLACEHOLDER.sub(lambda match: values[match.group(1)], value)
+        key: SECRET_PLACEHOLDER.sub(lambda match: values[match.group(1)], value)
         for key, value in server.headers.items()
     }
 
