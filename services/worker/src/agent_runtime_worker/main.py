@@ -42,7 +42,6 @@ from agent_runtime_worker.contracts import (
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
 from agent_runtime_worker.tool_catalog import CatalogRegistration, describe, served_tools
-from agent_runtime_worker.tools.sandbox import default_runtime
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 logger = logging.getLogger(__name__)
@@ -84,15 +83,6 @@ def with_pydantic_ai_converter(client: Client) -> Client:
     return Client(**config)
 
 
-async def _warm_up_sandbox() -> None:
-    """Load (or, the first time on a machine, compile: a few seconds) ``run_python``'s
-    interpreter in the background, so the first call does not wait for it."""
-    try:
-        await asyncio.to_thread(default_runtime().warm_up)
-    except Exception:  # the tool then reports the problem on its calls; the worker still serves
-        logger.exception("the run_python sandbox could not be prepared")
-
-
 class RuntimeWorker(Worker):
     """A Temporal ``Worker`` that closes the dependencies it opened, once it has shut down."""
 
@@ -123,13 +113,9 @@ class RuntimeWorker(Worker):
             if self._catalog_registration is not None
             else None
         )
-        warming = asyncio.create_task(_warm_up_sandbox(), name="sandbox-warm-up")
         try:
             await super().run()
         finally:
-            warming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await warming
             if registering is not None:
                 registering.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
