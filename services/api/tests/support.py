@@ -4,6 +4,7 @@ here, never from each other."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
@@ -174,3 +175,74 @@ async def pending_approvals(
             return pending
         assert time.monotonic() < deadline, approvals
         await asyncio.sleep(0.05)
+
+
+class StreamCutter:
+    """A TCP proxy in front of the API that drops one streaming response in the middle.
+
+    Every connection is forwarded as is, except the first response to a request whose first line
+    contains ``cut_request``: it is cut (both sockets closed) once ``after_ids`` SSE ``id:`` lines
+    went through, halfway into the next event, the way a proxy timeout or a lost Wi-Fi cuts a
+    stream. With ``mid_group``, the cut waits until the last id sent is a part's
+    (``<seq>.<index>``): the client has some parts of an event and not the others.
+    ``requests`` records the first line and the ``Last-Event-ID`` of every request."""
+
+    def __init__(self, upstream: str, cut_request: bytes, after_ids: int, *, mid_group: bool = False) -> None:
+        url = httpx.URL(upstream)
+        self.host, self.port = url.host, url.port or 80
+        self.cut_request, self.after_ids, self.mid_group = cut_request, after_ids, mid_group
+        self.cuts = 0
+        self.requests: list[tuple[str, str | None]] = []
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aenter__(self) -> StreamCutter:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _connection(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        upstream_r, upstream_w = await asyncio.open_connection(self.host, self.port)
+        armed = asyncio.Event()
+
+        async def requests() -> None:
+            while data := await client_r.read(65536):
+                for head in re.findall(rb"(?m)^(?:GET|POST|PUT|PATCH|DELETE) [^\r\n]*", data):
+                    found = re.search(rb"(?im)^last-event-id: *([^\r\n]*)", data)
+                    self.requests.append((head.decode(), found.group(1).decode() if found else None))
+                    if self.cut_request in head and self.cuts == 0:
+                        armed.set()
+                upstream_w.write(data)
+                await upstream_w.drain()
+
+        async def responses() -> None:
+            seen, last_id = 0, b""
+            while data := await upstream_r.read(65536):
+                if armed.is_set() and self.cuts == 0:
+                    for found in re.finditer(rb"(?m)^id: *([^\r\n]*)", data):
+                        seen += 1
+                        ready = seen > self.after_ids and (not self.mid_group or b"." in last_id)
+                        last_id = found.group(1)
+                        if ready:  # the start of an event: send half of it
+                            self.cuts += 1
+                            client_w.write(data[: found.start() + 12])
+                            await client_w.drain()
+                            return
+                client_w.write(data)
+                await client_w.drain()
+
+        pump = asyncio.ensure_future(requests())
+        try:
+            await responses()
+        finally:
+            pump.cancel()
+            for writer in (client_w, upstream_w):
+                writer.close()

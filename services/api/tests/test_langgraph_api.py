@@ -4,18 +4,23 @@ are real API keys (the SDK sends them as ``X-Api-Key``)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import ConflictError as LangGraphConflict
 from langgraph_sdk.errors import NotFoundError as LangGraphNotFound
 
 from agent_runtime_core.db import Database
 
-from .support import issue_api_key
+from .support import StreamCutter, issue_api_key
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -121,6 +126,12 @@ async def test_two_turn_streamed_conversation(server: str, api_key: str, client:
     history = await client.threads.get_history(thread_id)
     assert len(history) == 2
 
+    # The SDK types copy() as None, but returns the server's answer: the new thread.
+    branch = cast("dict[str, Any]", await client.threads.copy(thread_id))
+    assert branch["thread_id"] != thread_id
+    assert (await client.threads.get_state(branch["thread_id"]))["values"] == state["values"]
+    assert branch["values"] == state["values"]
+
 
 async def test_wait_join_and_rejoin(server: str, api_key: str, client: LangGraphClient) -> None:
     agent_id = await make_agent(server, api_key, tools=[{"name": "calculator"}])
@@ -211,6 +222,8 @@ async def test_other_tenant_gets_404(client: LangGraphClient, server: str, other
     with pytest.raises(LangGraphNotFound):
         await intruder.threads.get_state(thread_id)
     with pytest.raises(LangGraphNotFound):
+        await intruder.threads.copy(thread_id)
+    with pytest.raises(LangGraphNotFound):
         await intruder.store.get_item(["secret"], "k")
     assert (await intruder.store.search_items(["secret"]))["items"] == []
 
@@ -222,7 +235,6 @@ async def test_unsupported_is_a_clear_4xx(server: str, api_key: str, client: Lan
     async with httpx.AsyncClient(base_url=server, headers=headers) as http:
         for method, path, body in [
             ("POST", "/runs/crons", {"assistant_id": agent_id, "schedule": "* * * * *"}),
-            ("POST", f"/threads/{thread_id}/copy", None),
             ("POST", f"/threads/{thread_id}/state", {"values": {}}),
             ("POST", f"/threads/{thread_id}/runs", {"assistant_id": agent_id, "input": {"messages": []}}),
             (
@@ -252,3 +264,164 @@ async def test_unsupported_is_a_clear_4xx(server: str, api_key: str, client: Lan
         assert (await http.get("/assistants/search")).status_code in (404, 405)
     async with httpx.AsyncClient(base_url=server) as anonymous:
         assert (await anonymous.post("/threads/search", json={})).status_code == 401
+
+
+async def wait_thread_status(client: LangGraphClient, thread_id: str, status: str) -> None:
+    for _ in range(400):
+        if (await client.threads.get(thread_id))["status"] == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"thread {thread_id} never became {status}")
+
+
+async def test_multitask_strategies(server: str, api_key: str, client: LangGraphClient) -> None:
+    """reject, enqueue, interrupt and rollback of a second run while the first waits for a human."""
+    approver = await make_agent(server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
+    plain = await make_agent(server, api_key, tools=[{"name": "calculator"}])
+    thread_id = (await client.threads.create())["thread_id"]
+
+    def ask(text: str) -> dict[str, Any]:
+        return {"messages": [{"role": "user", "content": text}]}
+
+    first = await client.runs.create(thread_id, approver, input=ask("What is 6 * 7?"))
+    await wait_thread_status(client, thread_id, "interrupted")
+    with pytest.raises(LangGraphConflict):
+        await client.runs.create(thread_id, plain, input=ask("1 + 1"), multitask_strategy="reject")
+    queued = [
+        await client.runs.create(thread_id, plain, input=ask(text), multitask_strategy="enqueue")
+        for text in ("1 + 1", "2 + 2")
+    ]
+    assert [(await client.runs.get(thread_id, run["run_id"]))["status"] for run in queued] == ["pending"] * 2
+    await client.runs.wait(thread_id, approver, command={"resume": {"approve": True}})
+    await client.runs.join(thread_id, queued[-1]["run_id"])
+    statuses = [(await client.runs.get(thread_id, r["run_id"]))["status"] for r in [first, *queued]]
+    assert statuses == ["success"] * 3
+    answers = ai_texts((await client.threads.get_state(thread_id))["values"])  # type: ignore[arg-type]
+    assert [next(n for n in ("42", "2", "4") if n in text) for text in answers[-3:]] == ["42", "2", "4"]
+
+    for strategy in ("interrupt", "rollback"):
+        before = (await client.threads.get_state(thread_id))["values"]
+        cut = await client.runs.create(thread_id, approver, input=ask("What is 5 * 5?"))
+        await wait_thread_status(client, thread_id, "interrupted")
+        taken = await client.runs.create(thread_id, plain, input=ask("3 + 3"), multitask_strategy=strategy)
+        values = await client.runs.join(thread_id, taken["run_id"])
+        assert (await client.runs.get(thread_id, cut["run_id"]))["status"] == "interrupted"
+        assert (await client.runs.get(thread_id, taken["run_id"]))["status"] == "success"
+        # The cut run left no turn; the new one appended its own after the earlier turns.
+        assert values["messages"][: len(before["messages"])] == before["messages"]  # type: ignore[index]
+        new = [m["content"] for m in values["messages"][len(before["messages"]) :]]  # type: ignore[index]
+        assert new[0] == "3 + 3" and "25" not in "".join(map(str, new)) and "6" in str(new[-1])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    strategies=st.lists(
+        st.sampled_from(["reject", "enqueue", "interrupt", "rollback"]), min_size=2, max_size=4
+    )
+)
+async def test_concurrent_creates_resolve_one_at_a_time(
+    server: str, api_key: str, client: LangGraphClient, strategies: list[str]
+) -> None:
+    """Concurrent run creations on one thread, each with its strategy, from the SDK: each is
+    decided in turn (admissions 1..n), at most one runs at a time, and every run not rejected,
+    cut or rolled back appends its turn once, in order."""
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator"}])
+    thread_id = (await client.threads.create())["thread_id"]
+
+    async def create(index: int, strategy: Any) -> dict[str, Any] | None:
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": f"{index} + 100"}]}
+        try:
+            return dict(
+                await client.runs.create(thread_id, agent_id, input=body, multitask_strategy=strategy)
+            )
+        except LangGraphConflict:
+            return None
+
+    created = await asyncio.gather(*(create(i, s) for i, s in enumerate(strategies)))
+    admitted = [run for run in created if run is not None]
+    assert admitted, "every request was rejected"
+    for run in admitted:
+        await client.runs.join(thread_id, run["run_id"])
+    await wait_thread_status(client, thread_id, "idle")
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {api_key}"}) as http:
+        runs = [(await http.get(f"/v1/runs/{run['run_id']}")).json() for run in admitted]
+        admissions = []
+        for run in runs:
+            events = (await http.get(f"/v1/runs/{run['id']}/events")).json()["data"]
+            admissions.append(next(e["data"]["admission"] for e in events if e["type"] == "run.queued"))
+    assert sorted(admissions) == list(range(1, len(runs) + 1))
+    spans = sorted((run["started_at"], run["finished_at"]) for run in runs if run["started_at"])
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+    kept = sorted(
+        (run for run in runs if run["status"] == "succeeded" and run["rolled_back_by"] is None),
+        key=lambda run: run["started_at"],
+    )
+    prompts = [
+        m["content"]
+        for m in (await client.threads.get_state(thread_id))["values"]["messages"]  # type: ignore[index]
+        if m["type"] == "human"
+    ]
+    assert prompts == [run["input"] for run in kept]
+
+
+async def test_a_dropped_stream_is_resumed_by_the_sdk(server: str, api_key: str) -> None:
+    """The SDK reconnects to the stream's ``Location`` with ``Last-Event-ID`` when the connection
+    drops mid-event; the parts it yields are exactly those of an uninterrupted stream."""
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator"}])
+    async with StreamCutter(server, b"/runs/stream", after_ids=3, mid_group=True) as cutter:
+        client = get_client(url=cutter.url, api_key=api_key)
+        thread_id = (await client.threads.create())["thread_id"]
+        modes: list[Any] = ["messages-tuple", "updates", "values"]
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": "What is 6 * 7?"}]}
+        parts = [p async for p in client.runs.stream(thread_id, agent_id, input=body, stream_mode=modes)]
+        assert cutter.cuts == 1
+        run_id = parts[0].data["run_id"]
+        [(line, last_id)] = [
+            (line, last) for line, last in cutter.requests if line.startswith("GET") and "/stream" in line
+        ]
+        assert f"/threads/{thread_id}/runs/{run_id}/stream" in line
+        assert last_id is not None and "." in last_id  # it had part of an event, not all of it
+        whole = [p async for p in client.runs.join_stream(thread_id, run_id, stream_mode=modes)]
+
+    def kept(stream: list[Any]) -> list[tuple[str, Any]]:
+        # A rejoin opens with the state so far (a "values" snapshot) and its own "metadata".
+        return [(p.event, p.data) for p in stream if p.event not in ("metadata", "values")]
+
+    assert kept(parts) == kept(whole)
+    assert parts[-1].event == "end"
+    assert [p.data for p in parts if p.event == "values"][-1] == [
+        p.data for p in whole if p.event == "values"
+    ][-1]
+
+
+async def test_summary_is_part_of_the_state(server: str, api_key: str, client: LangGraphClient) -> None:
+    """The ``summarize`` context strategy, seen from the SDK: the run that summarized streams a
+    ``summarize`` update, the thread's state has the ``summary``, the messages stay whole."""
+    agent_id = await make_agent(
+        server, api_key, memory={"context": {"strategy": "summarize", "max_context_tokens": 1200}}
+    )
+    thread_id = (await client.threads.create())["thread_id"]
+    filler = "lorem ipsum dolor sit amet " * 12
+    summaries: list[str] = []
+    final: dict[str, Any] = {}
+    prompts = ["Hello, my name is Ada.", *(f"Note {n}: {filler}" for n in range(2, 6)), "What is my name?"]
+    for index, text in enumerate(prompts):
+        async for part in client.runs.stream(
+            thread_id,
+            agent_id,
+            input={"messages": [{"role": "user", "content": text}]},
+            stream_mode=["updates", "values"],
+        ):
+            if part.event == "updates" and "summarize" in part.data:
+                summaries.append(part.data["summarize"]["summary"])
+            if part.event == "values":
+                final = part.data
+        assert index < 4 or summaries, "no run summarized the thread"
+    assert "my name is Ada" in summaries[0]
+    assert ai_texts(final)[-1].startswith("Your name is Ada.")
+    assert final["summary"] == summaries[-1]
+    state = await client.threads.get_state(thread_id)
+    assert state["values"]["summary"] == summaries[-1]  # type: ignore[index]
+    assert (await client.threads.get(thread_id))["values"]["summary"] == summaries[-1]  # type: ignore[index]
+    assert len(state["values"]["messages"]) >= 12  # type: ignore[index]
+    assert (await client.assistants.get_schemas(agent_id))["state_schema"]["properties"]["summary"]  # type: ignore[index]

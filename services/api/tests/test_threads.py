@@ -97,6 +97,21 @@ async def test_second_turn_sees_the_first_and_messages_page_in_order(runtime_api
     queued = next(e for e in await events_of(runtime_api, second["id"]) if e["type"] == "run.queued")
     assert queued["data"]["thread_id"] == thread_id and queued["data"]["admission"] == 2
 
+    # A copy branches the conversation: same metadata and turns, then each goes its own way.
+    copied = await runtime_api.post(f"/v1/threads/{thread_id}/copy")
+    assert copied.status_code == 201, copied.text
+    branch = copied.json()
+    assert branch["id"] != thread_id and branch["status"] == "idle" and branch["metadata"] == {"user": "u_1"}
+    assert copied.headers["location"] == f"/v1/threads/{branch['id']}"
+    strip = ("id", "thread_id", "created_at")
+    assert [
+        {k: v for k, v in m.items() if k not in strip} for m in await all_messages(runtime_api, branch["id"])
+    ] == [{k: v for k, v in m.items() if k not in strip} for m in messages]
+    third = (await run_on(runtime_api, agent_id, branch["id"], "What is my name?")).json()
+    assert (await wait_for_status(runtime_api, third["id"], TERMINAL_STATUSES))["output"] == done["output"]
+    assert len(await all_messages(runtime_api, branch["id"])) == 6
+    assert len(await all_messages(runtime_api, thread_id)) == 4
+
 
 async def test_tool_calls_and_results_are_part_of_the_turn(runtime_api: httpx.AsyncClient) -> None:
     agent_id = await make_agent(runtime_api, tools=[{"name": "calculator"}])
@@ -218,6 +233,7 @@ async def test_threads_crud_search_and_delete(
             assert_problem(await other.get(f"/v1/threads/{billing}"), 404, "thread_not_found")
             assert_problem(await other.get(f"/v1/threads/{billing}/messages"), 404, "thread_not_found")
             assert_problem(await other.delete(f"/v1/threads/{billing}"), 404, "thread_not_found")
+            assert_problem(await other.post(f"/v1/threads/{billing}/copy"), 404, "thread_not_found")
             assert (await other.get("/v1/threads")).json()["data"] == []
             agent = await make_agent(other)
             refused = await other.post(

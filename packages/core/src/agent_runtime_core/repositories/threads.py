@@ -202,6 +202,15 @@ class ThreadRepository(TenantRepository[Thread]):
         statement = statement.order_by(col(ThreadSummary.through_seq).desc()).limit(1)
         return (await self.session.exec(statement)).first()
 
+    async def summaries(self, thread_id: str) -> Sequence[ThreadSummary]:
+        """Every summary of the thread, oldest first."""
+        statement = (
+            select(ThreadSummary)
+            .where(ThreadSummary.tenant_id == self.tenant_id, ThreadSummary.thread_id == thread_id)
+            .order_by(col(ThreadSummary.through_seq))
+        )
+        return (await self.session.exec(statement)).all()
+
     async def summary(self, thread_id: str, through_seq: int) -> ThreadSummary | None:
         """The summary of turns ``1 .. through_seq``, if one was written."""
         return await self.session.get(ThreadSummary, (thread_id, through_seq))

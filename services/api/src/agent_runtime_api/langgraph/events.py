@@ -3,8 +3,9 @@
 A pure translator: it is fed our events in ``seq`` order and returns the LangGraph parts each one
 makes. A reconnect with ``Last-Event-ID: <seq>`` replays the run's events from the start through
 the translator without sending them (it rebuilds the messages and the text so far), then sends
-what comes after: the parts of one event are sent together, the last carrying the event's
-``seq`` as its SSE ``id``, so a drop in between sends that event's parts again (at least once).
+what comes after. The parts of one event are sent together, each with its own SSE ``id``
+(``<seq>.<index>``, the last one ``<seq>``), so a client that loses the connection between two
+parts of an event resumes after the last part it got: no message chunk arrives twice.
 
 A LangGraph stream ends when the run ends, or when it waits for a human (an interrupt: LangGraph
 runs end there, and ``command.resume`` continues them), unless the stream started after that
@@ -79,6 +80,8 @@ class RunTranslator:
     status: str | None = None
     """Our run status once known from the events (``succeeded``, ``waiting``…)."""
     error: dict[str, Any] | None = None
+    summary: str | None = None
+    """The thread's summary, once this run's ``thread.summarized`` wrote one (context management)."""
 
     def __post_init__(self) -> None:
         self.run_messages = [lc.human(f"{self.run_id}:0", self.run_input)]
@@ -88,6 +91,8 @@ class RunTranslator:
     def values(self) -> dict[str, Any]:
         """The state as ``values`` shows it; with ``__interrupt__`` while waiting for a human."""
         state: dict[str, Any] = {"messages": [*self.history, *self.run_messages]}
+        if self.summary is not None:
+            state["summary"] = self.summary
         if self.interrupts:
             state["__interrupt__"] = list(self.interrupts.values())
         return state
@@ -253,6 +258,17 @@ class RunTranslator:
             parts.append(("values", self.values()))
         return parts
 
+    def _summarized(self, _seq: int, data: dict[str, Any], _live_from: int) -> list[Part]:
+        """The thread's oldest turns were summarized before the model request (a node of its own,
+        ``summarize``, as in LangGraph's summarization recipe: the state's ``summary`` key)."""
+        self.summary = str(data.get("summary") or "")
+        parts: list[Part] = []
+        if "updates" in self.modes:
+            parts.append(("updates", {"summarize": {"summary": self.summary}}))
+        if "values" in self.modes:
+            parts.append(("values", self.values()))
+        return parts
+
     def _resumed(self, _seq: int, _data: dict[str, Any], _live_from: int) -> list[Part]:
         self.status = "running"
         return []
@@ -323,6 +339,7 @@ _HANDLERS: Final = {
     EventType.INPUT_CANCELLED.value: RunTranslator._resolved,  # pyright: ignore[reportPrivateUsage]
     EventType.RUN_WAITING.value: RunTranslator._waiting,  # pyright: ignore[reportPrivateUsage]
     EventType.RUN_RESUMED.value: RunTranslator._resumed,  # pyright: ignore[reportPrivateUsage]
+    EventType.THREAD_SUMMARIZED.value: RunTranslator._summarized,  # pyright: ignore[reportPrivateUsage]
     **{
         kind.value: RunTranslator._finished  # pyright: ignore[reportPrivateUsage]
         for kind in (

@@ -314,21 +314,29 @@ async def set_latest_version(
     return assistant(agent)
 
 
-MESSAGES_SCHEMA: Final = {
+_MESSAGES: Final[dict[str, Any]] = {"type": "array", "items": {"type": "object"}}
+MESSAGES_SCHEMA: Final[dict[str, Any]] = {"type": "object", "properties": {"messages": _MESSAGES}}
+STATE_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
-    "properties": {"messages": {"type": "array", "items": {"type": "object"}}},
+    "properties": {
+        "messages": _MESSAGES,
+        "summary": {
+            "type": "string",
+            "description": "The summary of the oldest turns (the version's `summarize` context strategy).",
+        },
+    },
 }
 
 
 @router.get("/assistants/{assistant_id}/schemas")
 async def assistant_schemas(assistant_id: str, service: AgentServiceDep, _: AgentsReader) -> dict[str, Any]:
-    """The state is ``{"messages": [...]}``; no configuration."""
+    """The state is ``{"messages": [...], "summary"?: str}``; no configuration."""
     await service.get(_id(assistant_id))
     return {
         "graph_id": GRAPH_ID,
         "input_schema": MESSAGES_SCHEMA,
-        "output_schema": MESSAGES_SCHEMA,
-        "state_schema": MESSAGES_SCHEMA,
+        "output_schema": STATE_SCHEMA,
+        "state_schema": STATE_SCHEMA,
         "config_schema": None,
         "context_schema": None,
     }
@@ -422,6 +430,8 @@ async def thread_dict(ctx: Ctx, thread: ThreadPublic, *, new: bool = False) -> d
         interrupts[thread.active_run_id] = [_interrupt(request) for request in pending]
     messages = [] if new else lc.from_thread(await history(ctx.uow, thread.id))
     values: dict[str, Any] = {"messages": messages}
+    if thread.summary is not None:
+        values["summary"] = thread.summary.text
     return {
         "thread_id": thread.id,
         "created_at": thread.created_at.isoformat(),
@@ -554,8 +564,11 @@ def _state(
                 "result": None,
             }
         )
+    values: dict[str, Any] = {"messages": lc.from_thread(messages)}
+    if thread.summary is not None and thread.summary.through_seq <= turn:
+        values["summary"] = thread.summary.text  # what the model sees in place of the older turns
     return {
-        "values": {"messages": lc.from_thread(messages)},
+        "values": values,
         "next": ["agent"] if tasks else [],
         "checkpoint": _checkpoint(thread.id, turn),
         "metadata": {"step": turn, "source": "loop", "run_id": messages[-1].run_id if messages else None},
@@ -616,15 +629,31 @@ async def thread_state_unsupported(_: RunsReader) -> None:
 
 
 @router.post("/threads/{thread_id}/copy")
+async def copy_thread(
+    thread_id: str, ctx: CtxDep, service: ThreadServiceDep, _: RunsCreator
+) -> dict[str, Any]:
+    """A new thread with this one's metadata and finished turns."""
+    copied = await service.copy(_id(thread_id))
+    shown = await thread_dict(ctx, copied, new=True)
+    # The copy is not committed yet: read its turns in this request's transaction.
+    messages: list[ThreadMessagePublic] = []
+    after: str | None = None
+    while page := (await service.messages(copied.id, after=after, limit=1000)).items:
+        messages.extend(page)
+        after = page[-1].id
+    shown["values"] = {"messages": lc.from_thread(messages)}
+    return shown
+
+
 @router.post("/threads/prune")
 @router.get("/threads/{thread_id}/stream")
 @router.get("/threads/{thread_id}/runs")
 @router.delete("/threads/{thread_id}/runs/{run_id}")
 async def thread_unsupported(_: RunsReader) -> None:
-    """Copying, pruning, thread-wide streams, listing and deleting runs."""
+    """Pruning, thread-wide streams, listing and deleting runs."""
     raise not_supported(
         "This thread operation",
-        "Supported: create, search, count, get, patch, delete, state, history and runs "
+        "Supported: create, search, count, get, patch, delete, copy, state, history and runs "
         "(create, stream, wait, get, join, join_stream, cancel).",
         status_code=501,
     )
@@ -875,24 +904,42 @@ async def follow(
                 return
 
 
-def _sse(parts: list[Part], event_id: str | None) -> list[ServerSentEvent]:
+def _sse(parts: list[Part], seq: str | None) -> list[ServerSentEvent]:
+    """One SSE message per part. Every part of event ``seq`` carries an id: ``<seq>.<index>``, and
+    the group's last one ``<seq>``, so a client that lost the connection in the middle of a group
+    resumes after the last part it got (no repeated message chunk) and a plain ``<seq>`` still
+    means "after the whole event"."""
     messages: list[ServerSentEvent] = []
     for index, (name, data) in enumerate(parts):
-        last = index == len(parts) - 1
-        messages.append(
-            ServerSentEvent(data=json.dumps(data, default=str), event=name, id=event_id if last else None)
-        )
+        event_id = None if seq is None else seq if index == len(parts) - 1 else f"{seq}.{index}"
+        messages.append(ServerSentEvent(data=json.dumps(data, default=str), event=name, id=event_id))
     return messages
 
 
+def stream_position(run_id: str, last_event_id: str | None) -> tuple[int, int]:
+    """Where a rejoin resumes: ``(first seq to send, parts of that seq already sent)``, from a
+    ``Last-Event-ID`` of ``<seq>`` (after the whole event) or ``<seq>.<index>`` (after that part)."""
+    if last_event_id is not None:
+        head, dot, index = last_event_id.strip().rpartition(".")
+        if dot and index.isdigit() and len(index) <= 4:
+            return parse_run_position(run_id, head, None), int(index) + 1
+    return parse_run_position(run_id, last_event_id, None) + 1, 0
+
+
 def _stream_response(
-    ctx: Ctx, run: Run, modes: frozenset[str], live_from: int, keepalive_s: float
+    ctx: Ctx, run: Run, modes: frozenset[str], live_from: int, keepalive_s: float, *, sent_parts: int = 0
 ) -> EventSourceResponse:
+    """The run's stream from event ``live_from`` on, the first ``sent_parts`` parts of that event
+    left out (a client resuming in the middle of it has them)."""
+
     async def body() -> AsyncGenerator[ServerSentEvent]:
         yield ServerSentEvent(data=json.dumps({"run_id": run.id, "attempt": 1}), event="metadata")
         async with contextlib.aclosing(follow(ctx, run, modes, live_from=live_from)) as groups:
             async for parts, event_id in groups:
-                for message in _sse(parts, event_id):
+                messages = _sse(parts, event_id)
+                if sent_parts and event_id == str(live_from):
+                    messages = messages[sent_parts:]
+                for message in messages:
                     yield message
         yield ServerSentEvent(event="end", data="null")
 
@@ -1024,8 +1071,8 @@ async def join_thread_run_stream(
         raise not_supported("cancel_on_disconnect", loc=["query", "cancel_on_disconnect"])
     run = await _thread_run(ctx, thread_id, run_id)
     modes = stream_modes([mode for mode in stream_mode or [] if mode] or None)
-    after = parse_run_position(run.id, last_event_id, None)
-    return _stream_response(ctx, run, modes, after + 1, options.keepalive_s)
+    live_from, sent_parts = stream_position(run.id, last_event_id)
+    return _stream_response(ctx, run, modes, live_from, options.keepalive_s, sent_parts=sent_parts)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")

@@ -102,6 +102,23 @@ async def delete_thread(thread_id: ThreadId, service: ThreadServiceDep, _: Threa
     await service.delete(thread_id)
 
 
+@router.post(
+    "/{thread_id}/copy",
+    status_code=status.HTTP_201_CREATED,
+    summary="Copy a thread",
+    responses=problems(404),
+)
+async def copy_thread(
+    thread_id: ThreadId, service: ThreadServiceDep, _: ThreadWriter, response: Response
+) -> ThreadPublic:
+    """A new, idle thread with this one's metadata, turns and summaries: a branch of the
+    conversation. A run still in progress on the source is not part of the copy (its turn is
+    appended only when it ends); later turns of either thread do not reach the other."""
+    thread = await service.copy(thread_id)
+    response.headers["Location"] = f"/v1/threads/{thread.id}"
+    return thread
+
+
 @router.get("/{thread_id}/messages", summary="List a thread's messages", responses=problems(404))
 async def list_thread_messages(
     thread_id: ThreadId,

@@ -15,7 +15,7 @@ from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.services.pages import Window
 from agent_runtime_core.errors import ConflictError, InvalidRequestError, NotFoundError
 from agent_runtime_core.ids import new_thread_id
-from agent_runtime_core.models import Thread
+from agent_runtime_core.models import Thread, ThreadMessage, ThreadSummary
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import RunRepository, ThreadRepository, encode_cursor
 from agent_runtime_core.schemas import ThreadMessagePublic, ThreadPublic, ThreadStatus
@@ -108,6 +108,43 @@ class ThreadService:
                 code="thread_busy",
             )
         await self.threads.soft_delete(thread)
+
+    async def copy(self, thread_id: str) -> ThreadPublic:
+        """A new, idle thread with the same metadata, turns and summaries as ``thread_id``.
+
+        A run in progress on the source is not copied: its turn is not in the history until it
+        ends, so the copy holds exactly the turns that ended before this call. The copy is
+        independent: later turns of either thread do not reach the other."""
+        source = await self._get(thread_id)
+        copied = await self.threads.add(
+            Thread(
+                id=new_thread_id(),
+                tenant_id=self.tenant_id,
+                thread_metadata=dict(source.thread_metadata),
+                last_message_seq=source.last_message_seq,
+            )
+        )
+        for turn in await self.threads.turns(thread_id):
+            self.session.add(
+                ThreadMessage(
+                    thread_id=copied.id,
+                    seq=turn.seq,
+                    tenant_id=self.tenant_id,
+                    run_id=turn.run_id,
+                    messages=list(turn.messages),
+                    created_at=turn.created_at,
+                )
+            )
+        for summary in await self.threads.summaries(thread_id):
+            self.session.add(
+                ThreadSummary(
+                    **summary.model_dump(exclude={"thread_id", "tenant_id"}),
+                    thread_id=copied.id,
+                    tenant_id=self.tenant_id,
+                )
+            )
+        await self.session.flush()
+        return await self._present(copied)
 
     async def messages(self, thread_id: str, *, after: str | None, limit: int) -> Window[ThreadMessagePublic]:
         """Messages of the thread's history in order, after the message ``after`` (``<seq>.<index>``)."""
