@@ -82,6 +82,7 @@ ENDPOINTS: list[tuple[str, str, str, Permission, object]] = [
     ("GET", "/v1/threads/{thread_id}", "/v1/threads/thr_x", Permission.RUNS_READ, None),
     ("PATCH", "/v1/threads/{thread_id}", "/v1/threads/thr_x", Permission.RUNS_CREATE, {"metadata": {}}),
     ("DELETE", "/v1/threads/{thread_id}", "/v1/threads/thr_x", Permission.RUNS_CREATE, None),
+    ("POST", "/v1/threads/{thread_id}/copy", "/v1/threads/thr_x/copy", Permission.RUNS_CREATE, None),
     ("GET", "/v1/threads/{thread_id}/messages", "/v1/threads/thr_x/messages", Permission.RUNS_READ, None),
     ("GET", "/v1/runs/{run_id}", "/v1/runs/run_x", Permission.RUNS_READ, None),
     ("POST", "/v1/runs/{run_id}/cancel", "/v1/runs/run_x/cancel", Permission.RUNS_CANCEL, None),

@@ -71,6 +71,7 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("POST", "/v1/threads"): AuditAction("threads.create", "thread"),
     ("PATCH", "/v1/threads/{thread_id}"): AuditAction("threads.update", "thread", "thread_id"),
     ("DELETE", "/v1/threads/{thread_id}"): AuditAction("threads.delete", "thread", "thread_id"),
+    ("POST", "/v1/threads/{thread_id}/copy"): AuditAction("threads.copy", "thread"),
     ("PUT", "/v1/store/items"): AuditAction("store_items.put", "store_item"),
     ("DELETE", "/v1/store/items"): AuditAction("store_items.delete", "store_item"),
     ("PUT", "/v1/budgets"): AuditAction("budgets.update", "budget"),

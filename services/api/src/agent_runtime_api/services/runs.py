@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.common import (
@@ -65,6 +65,15 @@ from agent_runtime_core.temporal.contracts import memory_user
 from agent_runtime_core.tracing import current_trace_id, joined_trace, new_trace_id
 
 logger = logging.getLogger(__name__)
+
+_WRITE_ATTEMPTS = 3
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+"""deadlock_detected, serialization_failure: the transaction was rolled back; run it again."""
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
@@ -166,11 +175,24 @@ class RunService:
         max_active_runs = 0
         if self.tenant_limits is not None:
             max_active_runs = (await self.tenant_limits.get(self.tenant_id)).max_active_runs
-        try:
-            prepared = await self._write_run(body, key, fingerprint, max_active_runs)
-        except IntegrityError:
-            # A concurrent request with the same key committed first: answer as its replay.
-            prepared = await self._write_run(body, key, fingerprint, max_active_runs)
+        prepared = None
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                prepared = await self._write_run(body, key, fingerprint, max_active_runs)
+                break
+            except IntegrityError:
+                # A concurrent request with the same key committed first: answer as its replay.
+                prepared = await self._write_run(body, key, fingerprint, max_active_runs)
+                break
+            except DBAPIError as exc:
+                # Admission locks the thread, then (interrupt, rollback) the run it cuts; a worker
+                # finishing or resuming that run can hold the run and wait for the thread. Postgres
+                # breaks the cycle by aborting one side: the whole transaction rolled back, so
+                # running it again is safe (Postgres's own advice for deadlocks).
+                if _sqlstate(exc) not in _RETRYABLE_SQLSTATES or attempt == _WRITE_ATTEMPTS:
+                    raise
+                logger.info("run creation hit %s; retrying (attempt %d)", _sqlstate(exc), attempt + 1)
+        assert prepared is not None
         created, start_input = prepared
         if created.created:
             record_run_created()
