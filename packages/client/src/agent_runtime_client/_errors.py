@@ -230,9 +230,9 @@ def error_from_response(response: httpx.Response) -> APIError:
         raw = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raw = None
-    if not isinstance(raw, dict):
-        raw = _fallback_problem(response)
-    body: dict[str, Any] = {str(key): value for key, value in raw.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    body: dict[str, Any] = {}
+    if isinstance(raw, dict):
+        body = {str(key): value for key, value in raw.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
     fallback = _fallback_problem(response)
     merged = {**fallback, **{key: value for key, value in body.items() if value is not None}}
     merged["status"] = response.status_code

@@ -9,7 +9,10 @@ its rules. Like the response models, these are compared with the OpenAPI documen
 
 from __future__ import annotations
 
-from typing import Any, Literal, Required, TypedDict
+from typing import Any, Literal, Required
+
+# typing_extensions (a dependency of pydantic): pydantic reads only its TypedDict on Python 3.11.
+from typing_extensions import TypedDict
 
 __all__ = [
     "AgentVersionParams",
