@@ -108,7 +108,7 @@ BODY_METHODS: list[tuple[Callable[..., Any], str, frozenset[str]]] = [
     (resources.Tools.update, "ToolDefinitionCreate", frozenset({"tool_id"})),
     (resources.Secrets.create, "SecretCreate", _NEW),
     (resources.Secrets.update, "SecretUpdate", frozenset({"name"})),
-    (resources.SigningKeys.rotate, "SigningKeyRotate", frozenset()),
+    (resources.SigningKeys.rotate, "SigningKeyRotate", _NEW),
     (resources.ApiKeys.create, "ApiKeyCreate", _NEW),
     (resources.Usage.set_budgets, "BudgetUpdate", frozenset()),
     (resources.Usage.set_price, "ModelPriceUpdate", frozenset({"provider", "model", "scope"})),

@@ -808,11 +808,15 @@ class AsyncSigningKeys(_Resource):
 
         return AsyncPager(fetch)
 
-    async def rotate(self, *, overlap_s: int | None = None) -> SigningKeyCreated:
+    async def rotate(
+        self, *, overlap_s: int | None = None, idempotency_key: str | None = None
+    ) -> SigningKeyCreated:
         """Make a new current key; its ``secret`` is shown only in this answer."""
-        return await self._http.model(
-            SigningKeyCreated, Call("POST", "/v1/tools/signing-keys", json={"overlap_s": overlap_s})
+        body = {"overlap_s": overlap_s}
+        call = Call(
+            "POST", "/v1/tools/signing-keys", json=body, creates=True, idempotency_key=idempotency_key
         )
+        return await self._http.model(SigningKeyCreated, call)
 
 
 # ---------------------------------------------------------------------- keys, usage, limits
