@@ -35,6 +35,8 @@ class Stack:
     operator_key: str
     """An admin key of the operators' tenant (``ten_default``): sets other tenants' limits."""
     database: Database
+    settings: Settings
+    """The API's and the worker's settings."""
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +63,7 @@ async def stack(
                 api_key=await issue_api_key(database, tenant_id, ["admin"]),
                 operator_key=await issue_api_key(database, DEFAULT_TENANT_ID, ["admin"]),
                 database=database,
+                settings=settings,
             )
 
 

@@ -4,6 +4,7 @@ stream after a dropped connection, and retry a creation whose answer was lost.""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -15,10 +16,11 @@ from agent_runtime_client import (
     RetryPolicy,
     RunEvent,
     RunStatus,
+    ServiceUnavailableError,
 )
 
 from .conftest import Stack
-from .support import QUESTION, proxy_in_front_of
+from .support import QUESTION, proxy_in_front_of, serve
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,3 +149,30 @@ async def test_an_explicit_idempotency_key_returns_the_original_run(
     second = await aclient.runs.create(calculator_agent, QUESTION, idempotency_key=key)
     assert second.id == first.id
     await first.wait(timeout=30)
+
+
+async def test_a_run_refused_by_an_outage_is_started_by_a_retry_with_the_same_key(
+    stack: Stack, calculator_agent: str
+) -> None:
+    """Temporal is unreachable: 503 with `Retry-After`, the run waits queued under its key, and
+    the same call once Temporal is back starts that run (not a second one)."""
+    from agent_runtime_api.main import create_app
+
+    marker, key = f"{QUESTION} ({uuid.uuid4().hex[:8]})", f"sdk-outage-{uuid.uuid4()}"
+    outage = create_app(stack.settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
+    async with serve(outage) as outage_url:
+        retry = RetryPolicy(max_delay_s=1)  # the API asks for 5 s: raised at once
+        async with AsyncAgentRuntime(outage_url, stack.api_key, retry=retry) as client:
+            started = time.monotonic()
+            with pytest.raises(ServiceUnavailableError) as refused:
+                await client.runs.create(calculator_agent, marker, idempotency_key=key)
+            assert time.monotonic() - started < 5
+    assert refused.value.status == 503 and refused.value.retry_after == 5
+    assert "Idempotency-Key" in refused.value.detail
+
+    async with AsyncAgentRuntime(stack.url, stack.api_key) as client:
+        queued = [run async for run in client.runs.list(agent_id=calculator_agent) if run.input == marker]
+        assert [run.status for run in queued] == [RunStatus.QUEUED]
+        handle = await client.runs.create(calculator_agent, marker, idempotency_key=key)
+        assert handle.id == queued[0].id
+        assert (await handle.wait(timeout=30)).status == RunStatus.SUCCEEDED
