@@ -51,6 +51,7 @@ from agent_runtime_client._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from agent_runtime_client._http import VERSION as __version__
 from agent_runtime_client._models import (
     ActiveRunCounts,
     Agent,
@@ -210,4 +211,5 @@ __all__ = [
     "UsageTotals",
     "ValidationError",
     "WaitTimeoutError",
+    "__version__",
 ]

@@ -33,6 +33,7 @@ from agent_runtime_client._retries import RetryPolicy, parse_retry_after
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "VERSION",
     "AsyncHTTP",
     "Call",
     "ClientOptions",
@@ -63,7 +64,8 @@ def _package_version() -> str:
         return "0"
 
 
-_VERSION = _package_version()
+VERSION = _package_version()
+"""This SDK's version (sent in ``User-Agent``)."""
 
 
 def path(template: str, *segments: str | int) -> str:
@@ -114,7 +116,7 @@ class ClientOptions:
 
     def default_headers(self) -> dict[str, str]:
         """Headers of every request."""
-        headers = {"User-Agent": f"agent-runtime-client/{_VERSION}", "Accept": "application/json"}
+        headers = {"User-Agent": f"agent-runtime-client/{VERSION}", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         headers.update(self.headers)
