@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 
 import psycopg
@@ -87,20 +87,28 @@ async def database(database_url: str) -> AsyncGenerator[Database]:
     await db.dispose()
 
 
+def _new_tenant_id() -> str:
+    tenant = f"ten_test_{uuid.uuid4().hex[:12]}"
+    _session_tenants.add(tenant)  # its Redis stream is deleted at the end of the session
+    return tenant
+
+
 @pytest.fixture
 def tenant_id() -> str:
     """A tenant of this test alone: tests isolate themselves by tenant, like customers do."""
-    tenant = f"ten_test_{uuid.uuid4().hex[:12]}"
-    _session_tenants.add(tenant)
-    return tenant
+    return _new_tenant_id()
 
 
 @pytest.fixture
 def other_tenant_id() -> str:
     """A second tenant of this test (to check that tenants never see each other's data)."""
-    tenant = f"ten_test_{uuid.uuid4().hex[:12]}"
-    _session_tenants.add(tenant)
-    return tenant
+    return _new_tenant_id()
+
+
+@pytest.fixture(scope="session")
+def make_tenant_id() -> Callable[[], str]:
+    """Makes tenants for fixtures broader than one test (a module's shared server, say)."""
+    return _new_tenant_id
 
 
 def _redis_server_url() -> Generator[str]:
@@ -189,27 +197,37 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4()}"
 
 
-@pytest.fixture
-async def worker_settings(  # type: ignore[no-untyped-def]
-    database_url: str, temporal_env: WorkflowEnvironment, task_queue: str, redis_url: str
+@pytest.fixture(scope="session")
+def make_worker_settings(  # type: ignore[no-untyped-def]
+    database_url: str, temporal_env: WorkflowEnvironment, redis_url: str
 ):
-    """Settings of a worker (and API) bound to the session's servers and this test's queue."""
+    """Makes the settings of a worker (and API) bound to the session's servers and a task queue
+    (for fixtures broader than one test; tests use ``worker_settings``)."""
     from agent_runtime_core.settings import Settings
 
-    return Settings.model_validate(
-        {
-            "database_url": database_url,
-            "database_pool_size": 5,
-            "temporal_address": temporal_env.client.service_client.config.target_host,
-            "temporal_task_queue": task_queue,
-            "temporal_ui_url": "http://127.0.0.1:8233",
-            "http_get_allow_private_networks": True,
-            "redis_url": redis_url,
-            # A fixed key-encryption key for tool secrets (32 bytes, test only).
-            "secrets_keys": {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},
-            "secrets_active_key_id": "test-1",
-        }
-    )
+    def make(task_queue: str) -> Settings:
+        return Settings.model_validate(
+            {
+                "database_url": database_url,
+                "database_pool_size": 5,
+                "temporal_address": temporal_env.client.service_client.config.target_host,
+                "temporal_task_queue": task_queue,
+                "temporal_ui_url": "http://127.0.0.1:8233",
+                "http_get_allow_private_networks": True,
+                "redis_url": redis_url,
+                # A fixed key-encryption key for tool secrets (32 bytes, test only).
+                "secrets_keys": {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},
+                "secrets_active_key_id": "test-1",
+            }
+        )
+
+    return make
+
+
+@pytest.fixture
+async def worker_settings(make_worker_settings, task_queue: str):  # type: ignore[no-untyped-def]
+    """Settings of a worker (and API) bound to the session's servers and this test's queue."""
+    return make_worker_settings(task_queue)
 
 
 @pytest.fixture

@@ -1,0 +1,1013 @@
+"""The asynchronous client's resources: the twins of ``_resources.py``, method for method.
+
+Same names, same arguments, same answers as the synchronous resources; calls are awaited, lists
+are iterated with ``async for`` and streams with ``async for``. Keep the two files in step: a test
+compares their public methods and signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from agent_runtime_client._errors import WaitTimeoutError
+from agent_runtime_client._events import RunEvent
+from agent_runtime_client._http import AsyncHTTP, Call, path
+from agent_runtime_client._models import (
+    Agent,
+    AgentStatus,
+    AgentVersion,
+    ApiKey,
+    ApiKeyCreated,
+    Approval,
+    Budget,
+    CatalogList,
+    CatalogTool,
+    HumanRequestStatus,
+    ModelPrice,
+    MultitaskStrategy,
+    Permission,
+    Question,
+    Role,
+    Run,
+    Secret,
+    SigningKey,
+    SigningKeyCreated,
+    StoreItem,
+    StoreNamespaces,
+    StoreSearchItem,
+    StoreSearchResult,
+    TenantLimits,
+    Thread,
+    ThreadMessage,
+    ToolDefinition,
+    ToolRevision,
+    UsageReport,
+)
+from agent_runtime_client._pagination import AsyncPager, Page
+from agent_runtime_client._params import (
+    AgentVersionParams,
+    HttpEndpointParams,
+    McpServerParams,
+    MemoryParams,
+    ModelSettingsParams,
+    RunLimitsParams,
+    ToolParams,
+)
+from agent_runtime_client._streams import AsyncEventStream, RunPosition, TenantPosition, make_resumer
+
+__all__ = [
+    "AsyncAgentVersions",
+    "AsyncAgents",
+    "AsyncApiKeys",
+    "AsyncApprovals",
+    "AsyncEvents",
+    "AsyncLimits",
+    "AsyncQuestions",
+    "AsyncRunHandle",
+    "AsyncRuns",
+    "AsyncSecrets",
+    "AsyncSigningKeys",
+    "AsyncStore",
+    "AsyncThreads",
+    "AsyncTools",
+    "AsyncUsage",
+]
+
+_FINISH_POLL_S = 0.05
+"""Between reads of a run whose terminal event arrived before its row was read back."""
+
+
+class _Resource:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+
+def _statuses(status: str | Sequence[str] | None) -> list[str] | None:
+    if status is None:
+        return None
+    return [status] if isinstance(status, str) else list(status)
+
+
+# ---------------------------------------------------------------------------------- agents
+
+
+class AsyncAgentVersions(_Resource):
+    """``client.agents.versions``: immutable versions of an agent (model, instructions, tools)."""
+
+    async def create(
+        self,
+        agent_id: str,
+        *,
+        model: str,
+        fallback_models: list[str] | None = None,
+        instructions: str | None = None,
+        tools: list[ToolParams] | None = None,
+        mcp_servers: list[McpServerParams] | None = None,
+        model_settings: ModelSettingsParams | None = None,
+        limits: RunLimitsParams | None = None,
+        memory: MemoryParams | None = None,
+        idempotency_key: str | None = None,
+    ) -> AgentVersion:
+        """Add the agent's next version; new runs use it unless they pin another.
+
+        Raises:
+            NotFoundError: No such agent.
+            ValidationError: A field is invalid (an unknown model or tool, ...); ``errors`` names it.
+
+        Example:
+            >>> await client.agents.versions.create(
+            ...     agent.id,
+            ...     model="builtin:scripted",
+            ...     tools=[{"name": "calculator", "requires_approval": True}],
+            ... )
+        """
+        body = {
+            "model": model,
+            "fallback_models": fallback_models,
+            "instructions": instructions,
+            "tools": tools,
+            "mcp_servers": mcp_servers,
+            "model_settings": model_settings,
+            "limits": limits,
+            "memory": memory,
+        }
+        call = Call(
+            "POST",
+            path("/v1/agents/{}/versions", agent_id),
+            json=body,
+            creates=True,
+            idempotency_key=idempotency_key,
+        )
+        return await self._http.model(AgentVersion, call)
+
+    def list(self, agent_id: str, *, limit: int = 20) -> AsyncPager[AgentVersion]:
+        """The agent's versions, newest first."""
+
+        async def fetch(cursor: str | None) -> Page[AgentVersion]:
+            params = {"limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[AgentVersion], Call("GET", path("/v1/agents/{}/versions", agent_id), params=params)
+            )
+
+        return AsyncPager(fetch)
+
+    async def get(self, agent_id: str, version: int) -> AgentVersion:
+        """One version of the agent."""
+        return await self._http.model(
+            AgentVersion, Call("GET", path("/v1/agents/{}/versions/{}", agent_id, version))
+        )
+
+
+class AsyncAgents(_Resource):
+    """``client.agents``: agents and (``client.agents.versions``) their versions."""
+
+    def __init__(self, http: AsyncHTTP) -> None:
+        super().__init__(http)
+        self.versions = AsyncAgentVersions(http)
+
+    async def create(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        version: AgentVersionParams | None = None,
+        idempotency_key: str | None = None,
+    ) -> Agent:
+        """Create an agent; with ``version``, its version 1 in the same call.
+
+        Raises:
+            ConflictError: ``agent_name_taken``: a live agent of your tenant has the name.
+            ValidationError: A field is invalid; ``errors`` names it.
+
+        Example:
+            >>> agent = await client.agents.create(
+            ...     "calc",
+            ...     version={"model": "builtin:scripted", "tools": [{"name": "calculator"}]},
+            ... )
+            >>> agent.latest_version
+            1
+        """
+        body = {"name": name, "description": description, "version": version}
+        return await self._http.model(
+            Agent, Call("POST", "/v1/agents", json=body, creates=True, idempotency_key=idempotency_key)
+        )
+
+    def list(self, *, limit: int = 20) -> AsyncPager[Agent]:
+        """Every agent of your tenant, newest first (``limit`` per request).
+
+        Example:
+            >>> names = [agent.name async for agent in client.agents.list()]
+        """
+
+        async def fetch(cursor: str | None) -> Page[Agent]:
+            return await self._http.model(
+                Page[Agent], Call("GET", "/v1/agents", params={"limit": limit, "cursor": cursor})
+            )
+
+        return AsyncPager(fetch)
+
+    async def get(self, agent_id: str) -> Agent:
+        """One agent (``NotFoundError`` if your tenant has none with this id)."""
+        return await self._http.model(Agent, Call("GET", path("/v1/agents/{}", agent_id)))
+
+    async def update(
+        self, agent_id: str, *, name: str | None = None, description: str | None = None
+    ) -> Agent:
+        """Rename an agent or change its description (behaviour changes are new versions)."""
+        body = {"name": name, "description": description}
+        return await self._http.model(Agent, Call("PATCH", path("/v1/agents/{}", agent_id), json=body))
+
+    async def delete(self, agent_id: str) -> None:
+        """Delete an agent (``ConflictError`` ``agent_has_active_runs`` while runs are unfinished)."""
+        await self._http.empty(Call("DELETE", path("/v1/agents/{}", agent_id)))
+
+    async def status(self, agent_id: str) -> AgentStatus:
+        """What the agent is doing now: ``idle``, ``processing``, ``waiting`` or ``error``."""
+        return await self._http.model(AgentStatus, Call("GET", path("/v1/agents/{}/status", agent_id)))
+
+
+# ------------------------------------------------------------------------------------ runs
+
+
+class AsyncRunHandle:
+    """A run you started (``client.runs.create``) or looked up (``client.runs.handle``).
+
+    ``run`` is its state when last read; ``wait()`` and ``refresh()`` read it again.
+
+    Example:
+        >>> handle = await client.runs.create(agent.id, "What is 6*7?")
+        >>> async for event in handle.stream():
+        ...     if event.text_delta:
+        ...         print(event.text_delta, end="")
+        >>> (await handle.wait()).output
+        'calculator: 42 ...'
+    """
+
+    def __init__(self, runs: AsyncRuns, run: Run) -> None:
+        self._runs = runs
+        self.run = run
+
+    def __repr__(self) -> str:
+        return f"AsyncRunHandle(id={self.id!r}, status={str(self.run.status)!r})"
+
+    @property
+    def id(self) -> str:
+        """The run's id (``run_…``)."""
+        return self.run.id
+
+    @property
+    def status(self) -> str:
+        """The run's status when last read."""
+        return self.run.status
+
+    async def refresh(self) -> Run:
+        """Read the run again."""
+        self.run = await self._runs.get(self.id)
+        return self.run
+
+    async def wait(self, timeout: float | None = None) -> Run:  # noqa: ASYNC109 (the run's deadline, not a cancel scope)
+        """Wait until the run finishes; return it (see :meth:`AsyncRuns.wait`)."""
+        self.run = await self._runs.wait(self.id, timeout=timeout)
+        return self.run
+
+    def stream(self, *, after: int | None = None) -> AsyncEventStream:
+        """The run's events from the start (or after ``seq`` ``after``), live, until it ends."""
+        return self._runs.stream(self.id, after=after)
+
+    def events(self, *, after: int | None = None, limit: int = 100) -> AsyncPager[RunEvent]:
+        """The run's recorded events, in order."""
+        return self._runs.events(self.id, after=after, limit=limit)
+
+    async def cancel(self) -> Run:
+        """Ask the run to stop (it becomes ``cancelled`` once its current step notices)."""
+        self.run = await self._runs.cancel(self.id)
+        return self.run
+
+    def approvals(self) -> AsyncPager[Approval]:
+        """The run's approvals, oldest first."""
+        return self._runs.approvals.list(self.id)
+
+    async def approve(self, approval_id: str, *, reason: str | None = None) -> Approval:
+        """Approve a pending tool call of the run."""
+        return await self._runs.approvals.approve(self.id, approval_id, reason=reason)
+
+    async def reject(self, approval_id: str, *, reason: str | None = None) -> Approval:
+        """Reject a pending tool call of the run; the model is told ``reason``."""
+        return await self._runs.approvals.reject(self.id, approval_id, reason=reason)
+
+    async def answer(self, answer: str, *, request_id: str | None = None) -> Question:
+        """Answer the run's pending question (``request_id`` when several are pending)."""
+        return await self._runs.questions.answer(self.id, answer, request_id=request_id)
+
+
+class AsyncRuns(_Resource):
+    """``client.runs``: start runs, follow them live, wait for them, cancel them."""
+
+    def __init__(self, http: AsyncHTTP, approvals: AsyncApprovals, questions: AsyncQuestions) -> None:
+        super().__init__(http)
+        self.approvals = approvals
+        self.questions = questions
+
+    async def create(
+        self,
+        agent_id: str,
+        input: str,
+        *,
+        agent_version: int | None = None,
+        thread_id: str | None = None,
+        multitask_strategy: MultitaskStrategy | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> AsyncRunHandle:
+        """Start a run of an agent (its latest version unless ``agent_version``).
+
+        The request carries an ``Idempotency-Key`` (``idempotency_key``, or a new UUID) that its
+        retries repeat, so a retry after a lost answer returns the original run, never a second.
+
+        Raises:
+            NotFoundError: No such agent (or version, or thread).
+            ConflictError: ``thread_busy`` (the thread's strategy is ``reject``), ``agent_has_no_version``.
+            RateLimitError: ``active_run_limit``, after the retries the policy allows.
+
+        Example:
+            >>> handle = await client.runs.create(agent.id, "What is 6*7?")
+            >>> (await handle.wait(timeout=60)).status
+            'succeeded'
+        """
+        body = {
+            "agent_id": agent_id,
+            "input": input,
+            "agent_version": agent_version,
+            "thread_id": thread_id,
+            "multitask_strategy": multitask_strategy,
+            "metadata": metadata,
+        }
+        call = Call(
+            "POST", "/v1/runs", json=body, creates=True, idempotency_key=idempotency_key, retry_safe=True
+        )
+        return AsyncRunHandle(self, await self._http.model(Run, call))
+
+    def list(
+        self, *, agent_id: str | None = None, status: str | Sequence[str] | None = None, limit: int = 20
+    ) -> AsyncPager[Run]:
+        """AsyncRuns of your tenant, newest first; ``agent_id`` and ``status`` (one or several) filter.
+
+        Example:
+            >>> waiting = await client.runs.list(status="waiting").to_list()
+        """
+
+        async def fetch(cursor: str | None) -> Page[Run]:
+            params = {"agent_id": agent_id, "status": _statuses(status), "limit": limit, "cursor": cursor}
+            return await self._http.model(Page[Run], Call("GET", "/v1/runs", params=params))
+
+        return AsyncPager(fetch)
+
+    async def get(self, run_id: str) -> Run:
+        """One run: status, output, error, usage."""
+        return await self._http.model(Run, Call("GET", path("/v1/runs/{}", run_id)))
+
+    async def handle(self, run_id: str) -> AsyncRunHandle:
+        """A handle on an existing run (reads it once)."""
+        return AsyncRunHandle(self, await self.get(run_id))
+
+    async def cancel(self, run_id: str) -> Run:
+        """Ask a run to stop (``ConflictError`` if it already finished)."""
+        return await self._http.model(Run, Call("POST", path("/v1/runs/{}/cancel", run_id)))
+
+    def events(self, run_id: str, *, after: int | None = None, limit: int = 100) -> AsyncPager[RunEvent]:
+        """The run's recorded events in ``seq`` order (after ``seq`` ``after``), without waiting."""
+
+        async def fetch(cursor: str | None) -> Page[RunEvent]:
+            params = {"after": after, "limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[RunEvent], Call("GET", path("/v1/runs/{}/events", run_id), params=params)
+            )
+
+        return AsyncPager(fetch)
+
+    def stream(self, run_id: str, *, after: int | None = None) -> AsyncEventStream:
+        """The run's events live (after ``seq`` ``after``, else from the first); ends after the
+        run's terminal event. A dropped connection is resumed from the last event delivered,
+        with nothing lost or repeated.
+
+        Example:
+            >>> async for event in client.runs.stream(run_id):
+            ...     print(event.type, event.data)
+        """
+        return self._stream(run_id, after=after, timeout_s=None)
+
+    def _stream(self, run_id: str, *, after: int | None, timeout_s: float | None) -> AsyncEventStream:
+        def call(last_event_id: str | None) -> Call:
+            headers = {"Accept": "text/event-stream"}
+            if last_event_id is not None:
+                headers["Last-Event-ID"] = last_event_id
+            return Call("GET", path("/v1/runs/{}/stream", run_id), headers=headers)
+
+        options = self._http.options
+        resumer = make_resumer(
+            call,
+            RunPosition(after),
+            stream_read_timeout_s=options.stream_read_timeout_s,
+            backoff=options.retry.backoff,
+            timeout_s=timeout_s,
+        )
+        return AsyncEventStream(self._http, resumer)
+
+    async def wait(self, run_id: str, *, timeout: float | None = None) -> Run:  # noqa: ASYNC109 (as the sync twin's)
+        """Wait until the run finishes (succeeded, failed, cancelled or timed out); return it.
+
+        Follows the run's event stream rather than polling. A run that waits for a human keeps
+        this waiting too: decide its approvals from elsewhere, or pass a ``timeout``.
+
+        Raises:
+            WaitTimeoutError: ``timeout`` seconds passed first (its ``run`` is the last state).
+
+        Example:
+            >>> run = await client.runs.wait(run_id, timeout=120)
+            >>> run.status, run.output
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        run = await self.get(run_id)
+        if run.is_terminal:
+            return run
+        async with self._stream(run_id, after=None, timeout_s=timeout) as events:
+            try:
+                async for event in events:
+                    if event.is_terminal:
+                        break
+            except WaitTimeoutError:
+                raise WaitTimeoutError(
+                    f"run {run_id} did not finish within {timeout} s", run=await self.get(run_id)
+                ) from None
+        run = await self.get(run_id)
+        while not run.is_terminal:  # the event is committed with the status: this is a safeguard
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(f"run {run_id} did not finish within {timeout} s", run=run)
+            await self._http.sleep(_FINISH_POLL_S)
+            run = await self.get(run_id)
+        return run
+
+
+class AsyncApprovals(_Resource):
+    """``client.approvals``: tool calls of a run that wait for a human decision."""
+
+    def list(self, run_id: str, *, limit: int = 20) -> AsyncPager[Approval]:
+        """The run's approvals, pending and decided, oldest first."""
+
+        async def fetch(cursor: str | None) -> Page[Approval]:
+            params = {"limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[Approval], Call("GET", path("/v1/runs/{}/approvals", run_id), params=params)
+            )
+
+        return AsyncPager(fetch)
+
+    async def pending(self, run_id: str) -> list[Approval]:
+        """The run's approvals that wait for a decision."""
+        return [a async for a in self.list(run_id, limit=100) if a.status == HumanRequestStatus.PENDING]
+
+    async def get(self, run_id: str, approval_id: str) -> Approval:
+        """One approval."""
+        return await self._http.model(
+            Approval, Call("GET", path("/v1/runs/{}/approvals/{}", run_id, approval_id))
+        )
+
+    async def decide(
+        self,
+        run_id: str,
+        approval_id: str,
+        decision: Literal["approve", "reject"],
+        *,
+        reason: str | None = None,
+    ) -> Approval:
+        """Approve (the tool runs) or reject (the model is told ``reason``) a pending tool call.
+
+        Raises:
+            ConflictError: Already decided, expired, or the run ended.
+            NotFoundError: No such approval on this run.
+        """
+        body = {"decision": decision, "reason": reason}
+        call = Call("POST", path("/v1/runs/{}/approvals/{}", run_id, approval_id), json=body)
+        return await self._http.model(Approval, call)
+
+    async def approve(self, run_id: str, approval_id: str, *, reason: str | None = None) -> Approval:
+        """Approve a pending tool call: the tool runs and the run goes on.
+
+        Example:
+            >>> for approval in await client.approvals.pending(run_id):
+            ...     await client.approvals.approve(run_id, approval.id)
+        """
+        return await self.decide(run_id, approval_id, "approve", reason=reason)
+
+    async def reject(self, run_id: str, approval_id: str, *, reason: str | None = None) -> Approval:
+        """Reject a pending tool call: it does not run, the model is told ``reason``."""
+        return await self.decide(run_id, approval_id, "reject", reason=reason)
+
+
+class AsyncQuestions(_Resource):
+    """``client.questions``: questions a run's agent asked a human (the ``ask_human`` tool)."""
+
+    def list(self, run_id: str, *, limit: int = 20) -> AsyncPager[Question]:
+        """The run's questions, oldest first."""
+
+        async def fetch(cursor: str | None) -> Page[Question]:
+            params = {"limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[Question], Call("GET", path("/v1/runs/{}/input", run_id), params=params)
+            )
+
+        return AsyncPager(fetch)
+
+    async def pending(self, run_id: str) -> list[Question]:
+        """The run's questions that wait for an answer."""
+        return [q async for q in self.list(run_id, limit=100) if q.status == HumanRequestStatus.PENDING]
+
+    async def answer(self, run_id: str, answer: str, *, request_id: str | None = None) -> Question:
+        """Answer the run's pending question (name it with ``request_id`` when several are).
+
+        Example:
+            >>> await client.questions.answer(run_id, "Ship it on Monday.")
+        """
+        body = {"answer": answer, "request_id": request_id}
+        return await self._http.model(Question, Call("POST", path("/v1/runs/{}/input", run_id), json=body))
+
+
+# --------------------------------------------------------------------------------- threads
+
+
+class AsyncThreads(_Resource):
+    """``client.threads``: conversations whose runs see the earlier turns."""
+
+    async def create(
+        self, *, metadata: dict[str, Any] | None = None, idempotency_key: str | None = None
+    ) -> Thread:
+        """Start a conversation; run its turns with ``client.runs.create(..., thread_id=...)``.
+
+        Example:
+            >>> thread = await client.threads.create(metadata={"user": "u_42"})
+            >>> await (await client.runs.create(agent.id, "Hello, I am Ada.", thread_id=thread.id)).wait()
+        """
+        call = Call(
+            "POST", "/v1/threads", json={"metadata": metadata}, creates=True, idempotency_key=idempotency_key
+        )
+        return await self._http.model(Thread, call)
+
+    def list(self, *, metadata: Mapping[str, Any] | None = None, limit: int = 20) -> AsyncPager[Thread]:
+        """AsyncThreads of your tenant, newest first; ``metadata`` keeps those whose metadata contains it."""
+        encoded = None if metadata is None else json.dumps(metadata, separators=(",", ":"))
+
+        async def fetch(cursor: str | None) -> Page[Thread]:
+            params = {"metadata": encoded, "limit": limit, "cursor": cursor}
+            return await self._http.model(Page[Thread], Call("GET", "/v1/threads", params=params))
+
+        return AsyncPager(fetch)
+
+    async def get(self, thread_id: str) -> Thread:
+        """One thread and its state (``idle``, ``busy``, ``interrupted``)."""
+        return await self._http.model(Thread, Call("GET", path("/v1/threads/{}", thread_id)))
+
+    async def update(self, thread_id: str, *, metadata: dict[str, Any]) -> Thread:
+        """Set these metadata keys (the others are kept)."""
+        call = Call("PATCH", path("/v1/threads/{}", thread_id), json={"metadata": metadata})
+        return await self._http.model(Thread, call)
+
+    async def delete(self, thread_id: str) -> None:
+        """Delete a thread (``ConflictError`` ``thread_busy`` while a run has the turn)."""
+        await self._http.empty(Call("DELETE", path("/v1/threads/{}", thread_id)))
+
+    def messages(self, thread_id: str, *, limit: int = 100) -> AsyncPager[ThreadMessage]:
+        """The conversation in order, message by message."""
+
+        async def fetch(cursor: str | None) -> Page[ThreadMessage]:
+            params = {"limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[ThreadMessage], Call("GET", path("/v1/threads/{}/messages", thread_id), params=params)
+            )
+
+        return AsyncPager(fetch)
+
+
+# ----------------------------------------------------------------------------------- store
+
+
+class AsyncStore(_Resource):
+    """``client.store``: the tenant's long-term memory, JSON items by namespace and key."""
+
+    async def put(
+        self,
+        namespace: Sequence[str],
+        key: str,
+        value: dict[str, Any],
+        *,
+        index: bool | list[str] | None = None,
+        ttl_s: int | None = None,
+    ) -> StoreItem:
+        """Create or replace the item at ``namespace`` / ``key``.
+
+        Example:
+            >>> await client.store.put(["prefs", "alice"], "colour", {"favourite": "teal"})
+        """
+        body = {"namespace": list(namespace), "key": key, "value": value, "index": index, "ttl_s": ttl_s}
+        return await self._http.model(StoreItem, Call("PUT", "/v1/store/items", json=body))
+
+    async def get(self, namespace: Sequence[str], key: str) -> StoreItem:
+        """One item (``NotFoundError`` if there is none, or it expired)."""
+        params = {"namespace": ".".join(namespace), "key": key}
+        return await self._http.model(StoreItem, Call("GET", "/v1/store/items", params=params))
+
+    async def delete(self, namespace: Sequence[str], key: str) -> None:
+        """Delete one item (``NotFoundError`` if there is none)."""
+        params = {"namespace": ".".join(namespace), "key": key}
+        await self._http.empty(Call("DELETE", "/v1/store/items", params=params))
+
+    async def search(
+        self,
+        namespace_prefix: Sequence[str] = (),
+        *,
+        filter: dict[str, Any] | None = None,
+        query: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[StoreSearchItem]:
+        """Items under ``namespace_prefix`` whose value contains ``filter``; ranked by ``query``
+        when the deployment has an embedding model.
+
+        Example:
+            >>> await client.store.search(["prefs"], filter={"favourite": "teal"})
+        """
+        body = {
+            "namespace_prefix": list(namespace_prefix),
+            "filter": filter,
+            "query": query,
+            "limit": limit,
+            "offset": offset,
+        }
+        call = Call("POST", "/v1/store/items/search", json=body, retry_safe=True)
+        return (await self._http.model(StoreSearchResult, call)).items
+
+    async def list_namespaces(
+        self,
+        *,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[list[str]]:
+        """Namespaces that hold items (``*`` in ``prefix``/``suffix`` matches any one label)."""
+        body = {
+            "prefix": None if prefix is None else list(prefix),
+            "suffix": None if suffix is None else list(suffix),
+            "max_depth": max_depth,
+            "limit": limit,
+            "offset": offset,
+        }
+        call = Call("POST", "/v1/store/namespaces", json=body, retry_safe=True)
+        return (await self._http.model(StoreNamespaces, call)).namespaces
+
+
+# ----------------------------------------------------------------------------------- tools
+
+
+class AsyncTools(_Resource):
+    """``client.tools``: HTTP tools registered once for every agent version to use by name."""
+
+    async def catalog(self) -> list[CatalogTool]:
+        """The tools the workers serve by name (``{"name": ...}`` in a version)."""
+        return (await self._http.model(CatalogList, Call("GET", "/v1/tools/catalog"))).data
+
+    async def create(
+        self,
+        name: str,
+        *,
+        description: str,
+        parameters: dict[str, Any],
+        http: HttpEndpointParams,
+        idempotency_key: str | None = None,
+    ) -> ToolDefinition:
+        """Register an HTTP tool (its revision 1).
+
+        Example:
+            >>> await client.tools.create(
+            ...     "create_ticket",
+            ...     description="Open a ticket; returns it.",
+            ...     parameters={"type": "object", "properties": {"title": {"type": "string"}}},
+            ...     http={"url": "https://tickets.example.com/tickets",
+            ...           "headers": {"Authorization": "Bearer {{secrets.tickets_token}}"}},
+            ... )
+        """
+        body = {"name": name, "description": description, "parameters": parameters, "http": http}
+        call = Call("POST", "/v1/tools", json=body, creates=True, idempotency_key=idempotency_key)
+        return await self._http.model(ToolDefinition, call)
+
+    def list(self, *, name: str | None = None, limit: int = 20) -> AsyncPager[ToolDefinition]:
+        """Registered tools, newest first (``name``: only that one)."""
+
+        async def fetch(cursor: str | None) -> Page[ToolDefinition]:
+            params = {"name": name, "limit": limit, "cursor": cursor}
+            return await self._http.model(Page[ToolDefinition], Call("GET", "/v1/tools", params=params))
+
+        return AsyncPager(fetch)
+
+    async def get(self, tool_id: str) -> ToolDefinition:
+        """One registered tool, with its latest revision's definition."""
+        return await self._http.model(ToolDefinition, Call("GET", path("/v1/tools/{}", tool_id)))
+
+    async def update(
+        self,
+        tool_id: str,
+        *,
+        name: str,
+        description: str,
+        parameters: dict[str, Any],
+        http: HttpEndpointParams,
+    ) -> ToolDefinition:
+        """Replace the whole definition: it becomes the tool's next revision."""
+        body = {"name": name, "description": description, "parameters": parameters, "http": http}
+        # Each PUT adds a revision: not repeated after a broken connection.
+        call = Call("PUT", path("/v1/tools/{}", tool_id), json=body, retry_safe=False)
+        return await self._http.model(ToolDefinition, call)
+
+    async def delete(self, tool_id: str) -> None:
+        """Delete a tool (``ConflictError`` ``tool_in_use`` while a live agent's latest version uses it)."""
+        await self._http.empty(Call("DELETE", path("/v1/tools/{}", tool_id)))
+
+    def revisions(self, tool_id: str, *, limit: int = 20) -> AsyncPager[ToolRevision]:
+        """The tool's revisions, newest first."""
+
+        async def fetch(cursor: str | None) -> Page[ToolRevision]:
+            params = {"limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[ToolRevision], Call("GET", path("/v1/tools/{}/revisions", tool_id), params=params)
+            )
+
+        return AsyncPager(fetch)
+
+    async def get_revision(self, tool_id: str, revision: int) -> ToolRevision:
+        """One revision of a tool."""
+        return await self._http.model(
+            ToolRevision, Call("GET", path("/v1/tools/{}/revisions/{}", tool_id, revision))
+        )
+
+
+class AsyncSecrets(_Resource):
+    """``client.secrets``: write-only values HTTP tools use as ``{{secrets.NAME}}``."""
+
+    async def create(
+        self, name: str, value: str, *, description: str | None = None, idempotency_key: str | None = None
+    ) -> Secret:
+        """AsyncStore a secret; its value is never returned by any call.
+
+        Example:
+            >>> await client.secrets.create("tickets_token", "s3cr3t", description="Tickets API")
+        """
+        body = {"name": name, "value": value, "description": description}
+        call = Call("POST", "/v1/secrets", json=body, creates=True, idempotency_key=idempotency_key)
+        return await self._http.model(Secret, call)
+
+    def list(self, *, limit: int = 20) -> AsyncPager[Secret]:
+        """Your secrets' names and descriptions, newest first."""
+
+        async def fetch(cursor: str | None) -> Page[Secret]:
+            return await self._http.model(
+                Page[Secret], Call("GET", "/v1/secrets", params={"limit": limit, "cursor": cursor})
+            )
+
+        return AsyncPager(fetch)
+
+    async def get(self, name: str) -> Secret:
+        """One secret's metadata."""
+        return await self._http.model(Secret, Call("GET", path("/v1/secrets/{}", name)))
+
+    async def update(self, name: str, value: str, *, description: str | None = None) -> Secret:
+        """Give a secret a new value (and description, if given)."""
+        body = {"value": value, "description": description}
+        return await self._http.model(Secret, Call("PUT", path("/v1/secrets/{}", name), json=body))
+
+    async def delete(self, name: str) -> None:
+        """Delete a secret."""
+        await self._http.empty(Call("DELETE", path("/v1/secrets/{}", name)))
+
+
+class AsyncSigningKeys(_Resource):
+    """``client.signing_keys``: the keys that sign your HTTP tools' requests."""
+
+    def list(self, *, limit: int = 20) -> AsyncPager[SigningKey]:
+        """Your signing keys, newest first (never their secrets)."""
+
+        async def fetch(cursor: str | None) -> Page[SigningKey]:
+            params = {"limit": limit, "cursor": cursor}
+            return await self._http.model(
+                Page[SigningKey], Call("GET", "/v1/tools/signing-keys", params=params)
+            )
+
+        return AsyncPager(fetch)
+
+    async def rotate(
+        self, *, overlap_s: int | None = None, idempotency_key: str | None = None
+    ) -> SigningKeyCreated:
+        """Make a new current key; its ``secret`` is shown only in this answer."""
+        body = {"overlap_s": overlap_s}
+        call = Call(
+            "POST", "/v1/tools/signing-keys", json=body, creates=True, idempotency_key=idempotency_key
+        )
+        return await self._http.model(SigningKeyCreated, call)
+
+
+# ---------------------------------------------------------------------- keys, usage, limits
+
+
+class AsyncApiKeys(_Resource):
+    """``client.api_keys``: long-lived credentials of your tenant (admins)."""
+
+    async def create(
+        self,
+        name: str,
+        roles: Sequence[Role | str],
+        *,
+        scopes: Sequence[Permission | str] | None = None,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> ApiKeyCreated:
+        """Create a key; its token (``key``) is shown only in this answer.
+
+        Example:
+            >>> created = await client.api_keys.create("ci", ["operator"], scopes=["runs:create"])
+            >>> AsyncAgentRuntime(api_key=created.key)
+        """
+        body = {
+            "name": name,
+            "roles": list(roles),
+            "scopes": None if scopes is None else list(scopes),
+            "expires_at": expires_at,
+        }
+        call = Call("POST", "/v1/api-keys", json=body, creates=True, idempotency_key=idempotency_key)
+        return await self._http.model(ApiKeyCreated, call)
+
+    def list(self, *, limit: int = 20) -> AsyncPager[ApiKey]:
+        """Keys of your tenant, newest first, revoked ones included."""
+
+        async def fetch(cursor: str | None) -> Page[ApiKey]:
+            return await self._http.model(
+                Page[ApiKey], Call("GET", "/v1/api-keys", params={"limit": limit, "cursor": cursor})
+            )
+
+        return AsyncPager(fetch)
+
+    async def get(self, key_id: str) -> ApiKey:
+        """One key (never its secret)."""
+        return await self._http.model(ApiKey, Call("GET", path("/v1/api-keys/{}", key_id)))
+
+    async def revoke(self, key_id: str) -> None:
+        """Revoke a key: calls with it get 401 from now on."""
+        await self._http.empty(Call("DELETE", path("/v1/api-keys/{}", key_id)))
+
+
+class AsyncUsage(_Resource):
+    """``client.usage``: tokens and cost, budgets and price overrides."""
+
+    async def report(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        group_by: str | Sequence[str] | None = None,
+    ) -> UsageReport:
+        """AsyncUsage over ``[since, until)`` (default: the last 30 days), grouped by ``day``,
+        ``agent`` and/or ``model``.
+
+        Example:
+            >>> report = await client.usage.report(group_by=["day", "model"])
+            >>> report.totals.requests, report.totals.cost_usd
+        """
+        groups = [group_by] if isinstance(group_by, str) else group_by
+        params = {"since": since, "until": until, "group_by": None if groups is None else ",".join(groups)}
+        return await self._http.model(UsageReport, Call("GET", "/v1/usage", params=params))
+
+    async def get_budgets(self) -> Budget:
+        """Your budgets and how much of each is used."""
+        return await self._http.model(Budget, Call("GET", "/v1/budgets"))
+
+    async def set_budgets(
+        self,
+        *,
+        daily_tokens: int | None = None,
+        daily_cost_usd: Decimal | str | float | None = None,
+        monthly_tokens: int | None = None,
+        monthly_cost_usd: Decimal | str | float | None = None,
+        on_exceeded: Literal["fail", "wait"] | None = None,
+    ) -> Budget:
+        """Replace your budgets (a limit left out is unlimited)."""
+        body = {
+            "daily_tokens": daily_tokens,
+            "daily_cost_usd": daily_cost_usd,
+            "monthly_tokens": monthly_tokens,
+            "monthly_cost_usd": monthly_cost_usd,
+            "on_exceeded": on_exceeded,
+        }
+        return await self._http.model(Budget, Call("PUT", "/v1/budgets", json=body))
+
+    async def list_prices(self) -> list[ModelPrice]:
+        """Your price overrides and the global ones."""
+        return (await self._http.model(Page[ModelPrice], Call("GET", "/v1/model-prices"))).data
+
+    async def set_price(
+        self,
+        provider: str,
+        model: str,
+        *,
+        input_usd_per_mtok: Decimal | str | float,
+        output_usd_per_mtok: Decimal | str | float,
+        cached_input_usd_per_mtok: Decimal | str | float | None = None,
+        scope: Literal["tenant", "global"] = "tenant",
+    ) -> ModelPrice:
+        """Price ``provider:model`` yourself, in USD per million tokens."""
+        body = {
+            "input_usd_per_mtok": input_usd_per_mtok,
+            "output_usd_per_mtok": output_usd_per_mtok,
+            "cached_input_usd_per_mtok": cached_input_usd_per_mtok,
+        }
+        call = Call(
+            "PUT", path("/v1/model-prices/{}/{}", provider, model), params={"scope": scope}, json=body
+        )
+        return await self._http.model(ModelPrice, call)
+
+    async def delete_price(
+        self, provider: str, model: str, *, scope: Literal["tenant", "global"] = "tenant"
+    ) -> None:
+        """Remove a price override."""
+        await self._http.empty(
+            Call("DELETE", path("/v1/model-prices/{}/{}", provider, model), params={"scope": scope})
+        )
+
+
+class AsyncLimits(_Resource):
+    """``client.limits``: rate limits and the active-run cap (yours; any tenant's for operators)."""
+
+    async def get(self) -> TenantLimits:
+        """The limits that apply to your tenant."""
+        return await self._http.model(TenantLimits, Call("GET", "/v1/limits"))
+
+    async def get_tenant(self, tenant_id: str) -> TenantLimits:
+        """A tenant's limits (platform operators: ``tenants:manage`` in ``ten_default``)."""
+        return await self._http.model(
+            TenantLimits, Call("GET", path("/v1/admin/tenants/{}/limits", tenant_id))
+        )
+
+    async def set_tenant(
+        self,
+        tenant_id: str,
+        *,
+        rate_limit_per_minute: int | None = None,
+        rate_limit_burst: int | None = None,
+        max_active_runs: int | None = None,
+    ) -> TenantLimits:
+        """Replace a tenant's own limits (a limit left out is the deployment's default)."""
+        body = {
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "rate_limit_burst": rate_limit_burst,
+            "max_active_runs": max_active_runs,
+        }
+        return await self._http.model(
+            TenantLimits, Call("PUT", path("/v1/admin/tenants/{}/limits", tenant_id), json=body)
+        )
+
+    async def reset_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's own limits: the defaults apply again."""
+        await self._http.empty(Call("DELETE", path("/v1/admin/tenants/{}/limits", tenant_id)))
+
+
+class AsyncEvents(_Resource):
+    """``client.events``: every event of your tenant's runs, live (for dashboards)."""
+
+    def stream(
+        self, *, agent_id: str | None = None, run_id: str | None = None, last_event_id: str | None = None
+    ) -> AsyncEventStream:
+        """AsyncEvents of all your runs as they happen (filtered by ``agent_id`` / ``run_id``); never
+        ends. Reconnections resume after the last event and drop the repeats the server may send.
+
+        Example:
+            >>> async for event in client.events.stream(agent_id=agent.id):
+            ...     print(event.run_id, event.type)
+        """
+        params = {"agent_id": agent_id, "run_id": run_id}
+
+        def call(last: str | None) -> Call:
+            headers = {"Accept": "text/event-stream"}
+            if last is not None:
+                headers["Last-Event-ID"] = last
+            return Call("GET", "/v1/events/stream", params=params, headers=headers)
+
+        options = self._http.options
+        resumer = make_resumer(
+            call,
+            TenantPosition(last_event_id),
+            stream_read_timeout_s=options.stream_read_timeout_s,
+            backoff=options.retry.backoff,
+        )
+        return AsyncEventStream(self._http, resumer)
