@@ -252,3 +252,70 @@ async def test_unsupported_is_a_clear_4xx(server: str, api_key: str, client: Lan
         assert (await http.get("/assistants/search")).status_code in (404, 405)
     async with httpx.AsyncClient(base_url=server) as anonymous:
         assert (await anonymous.post("/threads/search", json={})).status_code == 401
+
+
+async def test_approval_as_agent_chat_ui_sees_and_resumes_it(
+    server: str, api_key: str, client: LangGraphClient
+) -> None:
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
+    thread_id = (await client.threads.create())["thread_id"]
+    await client.runs.wait(
+        thread_id, agent_id, input={"messages": [{"role": "user", "content": "My name is Ada."}]}
+    )
+    # As agent-chat-ui sends it: content blocks.
+    prompt: dict[str, Any] = {"type": "human", "content": [{"type": "text", "text": "What is 6 * 7?"}]}
+    values = await client.runs.wait(thread_id, agent_id, input={"messages": [prompt]})
+
+    # The interrupt is also LangChain's human-in-the-loop request: agent-chat-ui shows its buttons.
+    interrupt = values["__interrupt__"][0]  # type: ignore[call-overload]
+    (request,) = interrupt["value"]["action_requests"]
+    assert (request["name"], request["args"]) == ("calculator", {"expression": "6 * 7"})
+    assert request["description"]
+    assert interrupt["value"]["review_configs"] == [
+        {"action_name": "calculator", "allowed_decisions": ["approve", "reject"]}
+    ]
+
+    # While interrupted, the thread's state holds the turn so far: what a reload shows.
+    state = await client.threads.get_state(thread_id)
+    messages = state["values"]["messages"]  # type: ignore[index]
+    assert [m["type"] for m in messages] == ["human", "ai", "human", "ai"]
+    assert messages[2]["content"] == "What is 6 * 7?"
+    assert messages[3]["tool_calls"][0]["args"] == {"expression": "6 * 7"}
+    assert [i["id"] for i in state["tasks"][0]["interrupts"]] == [interrupt["id"]]
+    # ...at a checkpoint of its own, the child of the last turn's (no fork for useStream's branches).
+    history = await client.threads.get_history(thread_id)
+    current, last_turn = history
+    assert current["checkpoint"]["checkpoint_id"] != last_turn["checkpoint"]["checkpoint_id"]
+    assert current["parent_checkpoint"]["checkpoint_id"] == last_turn["checkpoint"]["checkpoint_id"]  # type: ignore[index]
+
+    # The run stamped the thread, and agent-chat-ui's search (the agent id as a graph id) finds it.
+    thread = await client.threads.get(thread_id)
+    assert thread["metadata"] == {"graph_id": "agent", "assistant_id": agent_id}
+    for metadata in ({"graph_id": agent_id}, {"assistant_id": agent_id}, {"graph_id": "agent"}):
+        assert [t["thread_id"] for t in await client.threads.search(metadata=metadata)] == [thread_id]
+    assert await client.threads.search(metadata={"graph_id": agent_id, "assistant_id": "agt_other"}) == []
+
+    # agent-chat-ui resumes with an empty input and `{"decisions": [...]}`; edits are refused.
+    async with httpx.AsyncClient(base_url=server, headers={"X-Api-Key": api_key}) as http:
+        edit = {"type": "edit", "edited_action": {"name": "calculator", "args": {"expression": "1"}}}
+        response = await http.post(
+            f"/threads/{thread_id}/runs/wait",
+            json={"assistant_id": agent_id, "input": {}, "command": {"resume": {"decisions": [edit]}}},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "not_supported"
+        two = {"decisions": [{"type": "approve"}, {"type": "approve"}]}
+        response = await http.post(
+            f"/threads/{thread_id}/runs/wait", json={"assistant_id": agent_id, "command": {"resume": two}}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "resume_ambiguous"
+    resumed = await client.runs.wait(
+        thread_id,
+        agent_id,
+        input={},
+        command={"resume": {"decisions": [{"type": "reject", "message": "Not today."}]}},
+    )
+    assert "__interrupt__" not in resumed
+    assert "Not today." in ai_texts(resumed)[-1]  # type: ignore[arg-type]
+    assert (await client.threads.get(thread_id))["status"] == "idle"

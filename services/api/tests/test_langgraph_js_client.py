@@ -119,7 +119,11 @@ async def test_js_client_conversation_interrupt_and_store(
     assert "Your name is Ada" in texts(final, "ai")[-1]
     assert seen["state"]["values"] == final
     assert seen["state"]["next"] == []
-    assert seen["thread_after"] == {"status": "idle", "metadata": {"source": "js-sdk"}}
+    # The assistant that ran on the thread is stamped on its metadata, as LangGraph does.
+    assert seen["thread_after"] == {
+        "status": "idle",
+        "metadata": {"source": "js-sdk", "graph_id": "agent", "assistant_id": chat},
+    }
     assert thread_id in seen["threads_found"]
     assert seen["history_length"] == 2
 

@@ -463,17 +463,34 @@ class ThreadSearchBody(Body):
     offset: int = Field(default=0, ge=0, le=MAX_LISTED)
 
 
+def _search_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The metadata to search for. Each agent is also a graph of its own here: ``graph_id``
+    naming an agent finds the threads it ran on (agent-chat-ui searches ``{"graph_id": <assistant
+    id>}`` for an assistant id that is no UUID, as ours are not); ``None`` when that contradicts
+    an ``assistant_id`` also asked for (nothing matches)."""
+    if not metadata or metadata.get("graph_id") in (None, GRAPH_ID):
+        return metadata
+    searched = {key: value for key, value in metadata.items() if key != "graph_id"}
+    agent_id = metadata["graph_id"]
+    if searched.setdefault("assistant_id", agent_id) != agent_id:
+        return None
+    return searched | {"graph_id": GRAPH_ID}
+
+
 async def _threads(service: ThreadService, body: ThreadSearchBody) -> list[ThreadPublic]:
     _refuse(body, ["values"], "Search threads by metadata.")
+    metadata = _search_metadata(body.metadata)
+    if body.metadata and metadata is None:
+        return []
     if body.ids is not None:
         found: list[ThreadPublic] = []
         for thread_id in body.ids:
             with contextlib.suppress(NotFoundError):
                 found.append(await service.get(_id(thread_id)))
-        threads = [t for t in found if not body.metadata or body.metadata.items() <= t.metadata.items()]
+        threads = [t for t in found if not metadata or metadata.items() <= t.metadata.items()]
     else:
         page = await service.list(
-            limit=min(body.offset + body.limit, MAX_LISTED), before=None, metadata=body.metadata
+            limit=min(body.offset + body.limit, MAX_LISTED), before=None, metadata=metadata
         )
         threads = page.items
     if body.status is not None:
@@ -523,28 +540,42 @@ async def delete_thread(thread_id: str, service: ThreadServiceDep, _: RunsCreato
     await service.delete(_id(thread_id))
 
 
-def _checkpoint(thread_id: str, turn: int) -> dict[str, Any]:
+def _checkpoint(thread_id: str, checkpoint_id: str) -> dict[str, Any]:
     return {
         "thread_id": thread_id,
         "checkpoint_ns": "",
-        "checkpoint_id": f"turn-{turn}",
+        "checkpoint_id": checkpoint_id,
         "checkpoint_map": None,
     }
 
 
+@dataclass(frozen=True)
+class InProgress:
+    """The run that has the thread's turn, and its messages so far (not in the history yet: a
+    run's turn is appended when it succeeds)."""
+
+    run_id: str
+    messages: list[lc.Message]
+    interrupts: list[dict[str, Any]]
+
+
 def _state(
-    thread: ThreadPublic,
-    messages: list[ThreadMessagePublic],
-    interrupts: list[dict[str, Any]],
-    *,
-    current: bool,
+    thread: ThreadPublic, messages: list[ThreadMessagePublic], in_progress: InProgress | None = None
 ) -> dict[str, Any]:
+    """The thread's state after the turns ``messages`` hold (checkpoint ``turn-<seq>``), or, with
+    ``in_progress``, while a run has the turn (checkpoint ``<run id>``, child of the last turn's)."""
     turn = messages[-1].seq if messages else 0
+    values = lc.from_thread(messages)
+    checkpoint, parent = f"turn-{turn}", f"turn-{turn - 1}" if turn > 0 else None
     tasks: list[dict[str, Any]] = []
-    if current and thread.active_run_id is not None:
+    interrupts: list[dict[str, Any]] = []
+    if in_progress is not None:
+        values += in_progress.messages
+        checkpoint, parent = in_progress.run_id, f"turn-{turn}"
+        interrupts = in_progress.interrupts
         tasks.append(
             {
-                "id": thread.active_run_id,
+                "id": in_progress.run_id,
                 "name": "agent",
                 "path": ["__pregel_pull", "agent"],
                 "error": None,
@@ -554,23 +585,55 @@ def _state(
                 "result": None,
             }
         )
+    run_id = in_progress.run_id if in_progress is not None else messages[-1].run_id if messages else None
     return {
-        "values": {"messages": lc.from_thread(messages)},
+        "values": {"messages": values},
         "next": ["agent"] if tasks else [],
-        "checkpoint": _checkpoint(thread.id, turn),
-        "metadata": {"step": turn, "source": "loop", "run_id": messages[-1].run_id if messages else None},
-        "created_at": (messages[-1].created_at if messages else thread.created_at).isoformat(),
-        "parent_checkpoint": _checkpoint(thread.id, turn - 1) if turn > 0 else None,
+        "checkpoint": _checkpoint(thread.id, checkpoint),
+        "metadata": {"step": turn + (in_progress is not None), "source": "loop", "run_id": run_id},
+        "created_at": (
+            thread.updated_at if in_progress or not messages else messages[-1].created_at
+        ).isoformat(),
+        "parent_checkpoint": _checkpoint(thread.id, parent) if parent is not None else None,
         "tasks": tasks,
         "interrupts": interrupts,
     }
 
 
-async def _current_state(ctx: Ctx, thread: ThreadPublic) -> dict[str, Any]:
+async def _in_progress(
+    ctx: Ctx, thread: ThreadPublic, messages: list[ThreadMessagePublic]
+) -> InProgress | None:
+    """The thread's active run with what it said so far (its events replayed), if any."""
+    run_id = thread.active_run_id
+    if run_id is None or any(message.run_id == run_id for message in messages):
+        return None  # idle, or the run ended (its turn appended) since the thread was read
+    run = await ctx.runs.get(run_id)
+    translator = RunTranslator(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.agent_id,
+        run_input=run.input,
+        history=[],
+        modes=frozenset(),
+    )
+    after = 0
+    while True:
+        page = await ctx.runs.events(run.id, after=after, limit=1000)
+        for event in page.items:
+            translator.feed(event.seq, event.type, event.data, live_from=event.seq)
+        if page.next_cursor is None or not page.items:
+            break
+        after = page.items[-1].seq
     interrupts: list[dict[str, Any]] = []
-    if thread.status == "interrupted" and thread.active_run_id is not None:
-        interrupts = [_interrupt(r) for r in await pending_requests(ctx.humans, thread.active_run_id)]
-    return _state(thread, await history(ctx.uow, thread.id), interrupts, current=True)
+    if thread.status == "interrupted":
+        interrupts = [_interrupt(request) for request in await pending_requests(ctx.humans, run.id)]
+    return InProgress(run_id=run.id, messages=translator.run_messages, interrupts=interrupts)
+
+
+async def _current_state(
+    ctx: Ctx, thread: ThreadPublic, messages: list[ThreadMessagePublic]
+) -> dict[str, Any]:
+    return _state(thread, messages, await _in_progress(ctx, thread, messages))
 
 
 @router.get("/threads/{thread_id}/state")
@@ -578,7 +641,8 @@ async def get_thread_state(
     thread_id: str, ctx: CtxDep, service: ThreadServiceDep, _: RunsReader, subgraphs: bool = False
 ) -> dict[str, Any]:
     """The conversation so far, and the pending interrupts (``tasks[].interrupts`` too)."""
-    return await _current_state(ctx, await service.get(_id(thread_id)))
+    thread = await service.get(_id(thread_id))
+    return await _current_state(ctx, thread, await history(ctx.uow, thread.id))
 
 
 class HistoryBody(Body):
@@ -597,9 +661,11 @@ async def thread_history(
     thread = await service.get(_id(thread_id))
     messages = await history(ctx.uow, thread.id)
     turns = sorted({message.seq for message in messages}, reverse=True)
-    states = [await _current_state(ctx, thread)] if thread.active_run_id is not None or not turns else []
+    states = (
+        [await _current_state(ctx, thread, messages)] if thread.active_run_id is not None or not turns else []
+    )
     for turn in turns:
-        states.append(_state(thread, [m for m in messages if m.seq <= turn], [], current=False))
+        states.append(_state(thread, [m for m in messages if m.seq <= turn]))
     return states[: body.limit]
 
 
@@ -707,7 +773,8 @@ async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body:
     if body.on_completion == "delete":
         raise not_supported("on_completion='delete'", loc=["body", "on_completion"])
     if body.command is not None:
-        if body.input is not None:
+        # agent-chat-ui resumes with `submit({}, {command})`: an empty input is no input.
+        if body.input:
             raise InvalidRequestError("Send either input or command, not both.", loc=["body", "command"])
         return await resume(ctx, principal, thread_id, body.assistant_id, body.command)
     text = lc.input_text(body.input)
@@ -724,7 +791,20 @@ async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body:
         ),
         None,
     )
+    if thread_id is not None:
+        await stamp_thread(ctx.uow, thread_id, body.assistant_id)
     return Started(run=created.run, live_from=1)
+
+
+async def stamp_thread(uow: UnitOfWork, thread_id: str, assistant_id: str) -> None:
+    """Record on the thread's metadata the assistant that last ran on it, as LangGraph does
+    (``{"graph_id": "agent", "assistant_id": …}``): UIs list an assistant's threads by it
+    (agent-chat-ui searches ``metadata.graph_id``/``assistant_id``). Written only when it changes."""
+    stamp = {"graph_id": GRAPH_ID, "assistant_id": assistant_id}
+    async with uow.begin() as session:
+        threads = ThreadService(session, uow.tenant_id)
+        if not stamp.items() <= (await threads.get(thread_id)).metadata.items():
+            await threads.update(thread_id, stamp)
 
 
 async def resume(
@@ -774,11 +854,23 @@ async def resume(
 
 
 def _resume_values(pending: list[HumanRequest], value: Any) -> list[tuple[HumanRequest, Any]]:
-    """One value for the only pending request, or a map by interrupt id (request id)."""
+    """One value for the only pending request, a map by interrupt id (request id), or LangChain's
+    human-in-the-loop answer ``{"decisions": [...]}``: one decision per pending request, in the
+    order of the interrupts (what agent-chat-ui sends)."""
     by_id = {request.id: request for request in pending}
     mapping = lc.as_dict(value)
     if mapping and set(mapping) <= set(by_id):
         return [(by_id[key], item) for key, item in mapping.items()]
+    if mapping is not None and set(mapping) == {"decisions"}:
+        decisions = lc.as_list(mapping["decisions"]) or []
+        if len(decisions) != len(pending):
+            raise InvalidRequestError(
+                f"{len(decisions)} decisions for {len(pending)} pending interrupts "
+                f"({', '.join(by_id)}); send one decision per interrupt, in their order.",
+                loc=["body", "command", "resume", "decisions"],
+                code="resume_ambiguous",
+            )
+        return list(zip(pending, decisions, strict=True))
     if len(pending) == 1:
         return [(pending[0], value)]
     raise InvalidRequestError(
@@ -794,14 +886,17 @@ REJECT: Final = {"reject", "rejected", "deny", "denied", "no", "n", "ignore"}
 
 
 def _approval(value: Any) -> ApprovalDecision:
-    """``True``/``"approve"``/``{"approve": true}``/``{"decision": "approve"}`` approve;
-    ``False``/``"reject"``/``{"approve": false, "reason": …}``/``{"decision": "reject", "reason": …}``
-    reject (the reason is told to the model)."""
+    """``True``/``"approve"``/``{"approve": true}``/``{"decision": "approve"}``/``{"type":
+    "approve"}`` approve; ``False``/``"reject"``/``{"approve": false, "reason": …}``/``{"decision":
+    "reject", "reason": …}``/``{"type": "reject", "message": …}`` reject (the reason is told to the
+    model). LangChain's ``{"type": "edit", …}`` is refused: a call is approved as the model made it."""
     reason: Any = None
     decision: Any = value
     if (fields := lc.as_dict(value)) is not None:
-        reason = fields.get("reason")
+        reason = fields.get("reason", fields.get("message"))
         decision = fields.get("approve", fields.get("decision", fields.get("type")))
+    if decision == "edit":
+        raise not_supported("Editing a tool call", "Approve or reject it.", loc=["body", "command", "resume"])
     if isinstance(decision, str):
         decision = True if decision.lower() in APPROVE else False if decision.lower() in REJECT else None
     if not isinstance(decision, bool):
