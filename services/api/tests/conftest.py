@@ -3,21 +3,18 @@ HTTP on a free port (for real clients: the LangGraph SDKs)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 
 import httpx
 import pytest
-import uvicorn
 
-from agent_runtime_api.deps import get_principal, get_stream_options
+from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
-from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
-from .support import FAST_STREAMS, build_app, issue_api_key, open_client
+from .support import build_app, issue_api_key, open_client, served
 
 
 @pytest.fixture
@@ -42,16 +39,8 @@ async def runtime_api(
 @pytest.fixture
 async def server(worker_settings: Settings, running_worker: object) -> AsyncGenerator[str]:
     """The API with its real authentication, served on a free port, a worker behind it."""
-    app = create_app(worker_settings)
-    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
-    port = find_free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with served(worker_settings) as url:
+        yield url
 
 
 @pytest.fixture
