@@ -4,6 +4,8 @@ are real API keys (the SDK sends them as ``X-Api-Key``)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -319,3 +321,52 @@ async def test_approval_as_agent_chat_ui_sees_and_resumes_it(
     assert "__interrupt__" not in resumed
     assert "Not today." in ai_texts(resumed)[-1]  # type: ignore[arg-type]
     assert (await client.threads.get(thread_id))["status"] == "idle"
+
+
+async def _v1_status(http: httpx.AsyncClient, run_id: str) -> str:
+    response = await http.get(f"/v1/runs/{run_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["status"]
+
+
+async def test_a_stream_with_on_disconnect_cancel_cancels_its_run_when_the_client_leaves(
+    server: str, api_key: str, client: LangGraphClient
+) -> None:
+    # useStream asks for on_disconnect "cancel" unless its stream is resumable (agent-chat-ui's
+    # resume and its Cancel button): leaving the stream before the run ends cancels the run.
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
+    thread_id = (await client.threads.create())["thread_id"]
+    await client.runs.wait(thread_id, agent_id, input={"messages": [{"role": "user", "content": "6 * 7"}]})
+    assert (await client.threads.get(thread_id))["status"] == "interrupted"  # it keeps the turn
+
+    async def leave_a_stream(on_disconnect: str) -> str:
+        """A run queued behind the waiting one, streamed, and the stream left at once: its id."""
+        body = {
+            "assistant_id": agent_id,
+            "input": {"messages": [{"role": "user", "content": "Hello"}]},
+            "multitask_strategy": "enqueue",
+            "on_disconnect": on_disconnect,
+            "stream_mode": ["values"],
+        }
+        async with http.stream("POST", f"/threads/{thread_id}/runs/stream", json=body) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    return json.loads(line.removeprefix("data:"))["run_id"]  # the metadata event
+        raise AssertionError("no metadata event")
+
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {api_key}"}) as http:
+        cancelled = await leave_a_stream("cancel")
+        kept = await leave_a_stream("continue")
+        deadline = asyncio.get_running_loop().time() + 15
+        while await _v1_status(http, cancelled) != "cancelled":
+            assert asyncio.get_running_loop().time() < deadline, await _v1_status(http, cancelled)
+            await asyncio.sleep(0.1)
+        assert await _v1_status(http, kept) == "queued"
+
+        # Without a stream there is no disconnect to act on: refused.
+        response = await http.post(
+            f"/threads/{thread_id}/runs",
+            json={"assistant_id": agent_id, "input": {"messages": ["Hi"]}, "on_disconnect": "cancel"},
+        )
+        assert response.status_code == 422, response.text

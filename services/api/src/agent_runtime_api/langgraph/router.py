@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Message
 
 from agent_runtime_api.deps import (
     AgentServiceDep,
@@ -755,8 +756,12 @@ class Started:
     live_from: int
 
 
-async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body: RunBody) -> Started:
-    """Start a run (``input``), or resume the thread's interrupted one (``command.resume``)."""
+async def start_run(
+    ctx: Ctx, principal: Principal, thread_id: str | None, body: RunBody, *, streamed: bool = False
+) -> Started:
+    """Start a run (``input``), or resume the thread's interrupted one (``command.resume``).
+    ``on_disconnect='cancel'`` is for ``streamed`` requests: the stream cancels the run if its
+    client leaves before the run ends or waits for a human."""
     _refuse(body, UNSUPPORTED_RUN_FIELDS, "See docs/decisions.md, 'LangGraph API'.")
     if body.if_not_exists == "create":
         raise not_supported(
@@ -765,11 +770,13 @@ async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body:
             loc=["body", "if_not_exists"],
         )
     if body.on_disconnect == "cancel":
-        raise not_supported(
-            "on_disconnect='cancel'",
-            "Runs go on when a client disconnects; cancel them.",
-            loc=["body", "on_disconnect"],
-        )
+        if not streamed:
+            raise not_supported(
+                "on_disconnect='cancel' without a stream",
+                "Runs go on when a client disconnects; cancel them.",
+                loc=["body", "on_disconnect"],
+            )
+        _require_cancel(principal, "on_disconnect='cancel'")
     if body.on_completion == "delete":
         raise not_supported("on_completion='delete'", loc=["body", "on_completion"])
     if body.command is not None:
@@ -805,6 +812,11 @@ async def stamp_thread(uow: UnitOfWork, thread_id: str, assistant_id: str) -> No
         threads = ThreadService(session, uow.tenant_id)
         if not stamp.items() <= (await threads.get(thread_id)).metadata.items():
             await threads.update(thread_id, stamp)
+
+
+def _require_cancel(principal: Principal, what: str) -> None:
+    if not principal.can(Permission.RUNS_CANCEL):
+        raise ForbiddenError(f"{what} needs the 'runs:cancel' permission", permission=Permission.RUNS_CANCEL)
 
 
 async def resume(
@@ -981,15 +993,34 @@ def _sse(parts: list[Part], event_id: str | None) -> list[ServerSentEvent]:
 
 
 def _stream_response(
-    ctx: Ctx, run: Run, modes: frozenset[str], live_from: int, keepalive_s: float
+    ctx: Ctx,
+    run: Run,
+    modes: frozenset[str],
+    live_from: int,
+    keepalive_s: float,
+    *,
+    cancel_on_disconnect: bool = False,
 ) -> EventSourceResponse:
+    """The run's LangGraph stream. With ``cancel_on_disconnect`` (``on_disconnect='cancel'``, what
+    ``useStream`` asks for unless the stream is resumable), a client that leaves before the run
+    ends or waits for a human cancels it (agent-chat-ui's Cancel button only closes its stream)."""
+    followed = False
+
     async def body() -> AsyncGenerator[ServerSentEvent]:
+        nonlocal followed
         yield ServerSentEvent(data=json.dumps({"run_id": run.id, "attempt": 1}), event="metadata")
         async with contextlib.aclosing(follow(ctx, run, modes, live_from=live_from)) as groups:
             async for parts, event_id in groups:
                 for message in _sse(parts, event_id):
                     yield message
+        followed = True
         yield ServerSentEvent(event="end", data="null")
+
+    async def on_client_disconnect(_message: Message) -> None:
+        # Called when the client leaves, not when the server shuts down (runs outlive the API).
+        if cancel_on_disconnect and not followed:
+            with contextlib.suppress(DomainError):  # it ended meanwhile
+                await ctx.runs.cancel(run.id)
 
     headers = {}
     if run.thread_id is not None:
@@ -998,7 +1029,9 @@ def _stream_response(
             "Location": f"/threads/{run.thread_id}/runs/{run.id}/stream?{query}",
             "Content-Location": f"/threads/{run.thread_id}/runs/{run.id}",
         }
-    return EventSourceResponse(body(), ping=keepalive_s, headers=headers)
+    return EventSourceResponse(
+        body(), ping=keepalive_s, headers=headers, client_close_handler_callable=on_client_disconnect
+    )
 
 
 async def wait_values(ctx: Ctx, run: Run, *, live_from: int = 1) -> dict[str, Any]:
@@ -1047,8 +1080,15 @@ async def stream_thread_run(
 ) -> EventSourceResponse:
     """Start (or resume) a run and stream it in LangGraph's SSE format."""
     modes = stream_modes(body.stream_mode)
-    started = await start_run(ctx, principal, _id(thread_id), body)
-    return _stream_response(ctx, started.run, modes, started.live_from, options.keepalive_s)
+    started = await start_run(ctx, principal, _id(thread_id), body, streamed=True)
+    return _stream_response(
+        ctx,
+        started.run,
+        modes,
+        started.live_from,
+        options.keepalive_s,
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -1073,8 +1113,15 @@ async def stream_run(
 ) -> EventSourceResponse:
     """A run without a thread, streamed."""
     modes = stream_modes(body.stream_mode)
-    started = await start_run(ctx, principal, None, body)
-    return _stream_response(ctx, started.run, modes, started.live_from, options.keepalive_s)
+    started = await start_run(ctx, principal, None, body, streamed=True)
+    return _stream_response(
+        ctx,
+        started.run,
+        modes,
+        started.live_from,
+        options.keepalive_s,
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
 
 
 @router.post("/runs/wait")
@@ -1108,19 +1155,21 @@ async def join_thread_run_stream(
     thread_id: str,
     run_id: str,
     ctx: CtxDep,
-    _: RunsReader,
+    principal: RunsReader,
     options: StreamOptionsDep,
     stream_mode: Annotated[list[str] | None, Query(max_length=20)] = None,
     cancel_on_disconnect: bool = False,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=200)] = None,
 ) -> EventSourceResponse:
     """The run's stream: from its start, or after ``Last-Event-ID`` (a rejoin after a drop)."""
-    if cancel_on_disconnect:
-        raise not_supported("cancel_on_disconnect", loc=["query", "cancel_on_disconnect"])
     run = await _thread_run(ctx, thread_id, run_id)
+    if cancel_on_disconnect:
+        _require_cancel(principal, "cancel_on_disconnect")
     modes = stream_modes([mode for mode in stream_mode or [] if mode] or None)
     after = parse_run_position(run.id, last_event_id, None)
-    return _stream_response(ctx, run, modes, after + 1, options.keepalive_s)
+    return _stream_response(
+        ctx, run, modes, after + 1, options.keepalive_s, cancel_on_disconnect=cancel_on_disconnect
+    )
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
