@@ -180,4 +180,12 @@ async def test_use_stream_page_in_chromium(
     assert reloaded["messages"] == approved["messages"]
     assert thread_id in reloaded["listed_threads"]
 
+    # As agent-chat-ui is configured (no reconnectOnMount), its resume asks for on_disconnect
+    # "cancel": approved all the same, on a thread of its own.
+    other = seen["without_reconnect"]
+    assert other["thread_id_in_url"] not in (None, thread_id)
+    assert other["error"] is None
+    assert [m["type"] for m in other["messages"]] == ["human", "ai", "tool", "ai"]
+    assert "calculator: 5" in other["messages"][3]["text"]
+
     assert {Path(path).name for path in seen["screenshots"]} == {"interrupt.png", "reloaded.png"}

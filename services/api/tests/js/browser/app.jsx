@@ -5,6 +5,8 @@
 //
 // Configuration, as agent-chat-ui takes it: `?apiUrl=…&assistantId=…` in the URL, the API key in
 // localStorage (`agent-runtime:apiKey`), and the open thread as `?threadId=…` (kept across reloads).
+// `?reconnectOnMount=false` leaves reconnectOnMount off, as agent-chat-ui does today: then a
+// submit that does not ask for a resumable stream (its resume) asks for on_disconnect "cancel".
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { useStream } from "@langchain/langgraph-sdk/react";
@@ -13,6 +15,7 @@ const params = new URLSearchParams(window.location.search);
 const API_URL = params.get("apiUrl");
 const ASSISTANT_ID = params.get("assistantId");
 const API_KEY = window.localStorage.getItem("agent-runtime:apiKey") ?? undefined;
+const RECONNECT_ON_MOUNT = params.get("reconnectOnMount") !== "false";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function useThreadIdInUrl() {
@@ -131,7 +134,7 @@ function Chat() {
       refreshThreads();
     },
     messagesKey: "messages",
-    reconnectOnMount: true,
+    reconnectOnMount: RECONNECT_ON_MOUNT,
     fetchStateHistory: true,
     onFinish: refreshThreads,
   });

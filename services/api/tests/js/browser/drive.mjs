@@ -1,7 +1,7 @@
 // Builds app.jsx (esbuild), serves it on 127.0.0.1:<page-port>, and drives it in headless
 // Chromium (playwright-core, Debian's /usr/bin/chromium or $CHROMIUM) against the API: a two-turn
-// conversation, a tool approval shown and approved by a click, reloads restoring the thread, and
-// the thread list. Prints one JSON object of what the screen showed; test_langgraph_browser.py
+// conversation, a tool approval shown and approved by a click, reloads restoring the thread, the
+// thread list, and an approval with reconnectOnMount off (as agent-chat-ui has it). Prints one JSON object of what the screen showed; test_langgraph_browser.py
 // asserts on it. Also runnable by hand:
 //
 //   node browser/drive.mjs <api-url> <api-key> <assistant-id> <page-port> <out-dir>
@@ -211,6 +211,19 @@ try {
     error: await errorText(),
   };
   await screenshot("reloaded");
+
+  // agent-chat-ui as it is today: no reconnectOnMount, so its resume asks for on_disconnect
+  // "cancel". A new thread with an approval, approved by a click.
+  await page.goto(`${start}&reconnectOnMount=false`);
+  await page.waitForSelector('[data-testid="composer"]');
+  await say("What is 2 + 3?");
+  await page.getByRole("button", { name: "Approve" }).click();
+  await waitForAnswer(2, "calculator: 5");
+  summary.without_reconnect = {
+    thread_id_in_url: threadIdInUrl(),
+    messages: await messages(),
+    error: await errorText(),
+  };
 
   async function errorText() {
     const error = page.locator('[data-testid="error"]');
