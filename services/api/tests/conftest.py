@@ -1,9 +1,12 @@
 """API test fixtures: the real app over ASGI, bound to the session's database, or served over
-HTTP on a free port (for real clients: the LangGraph SDKs)."""
+HTTP on a free port (for real clients: the LangGraph SDKs), and Node with ``tests/js``'s packages."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import AsyncGenerator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +17,7 @@ from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
-from .support import build_app, issue_api_key, open_client, served
+from .support import build_app, issue_api_key, open_client, served, skip_or_fail
 
 
 @pytest.fixture
@@ -47,3 +50,28 @@ async def server(worker_settings: Settings, running_worker: object) -> AsyncGene
 async def api_key(database: Database, tenant_id: str) -> str:
     """A real admin API key of the test's tenant."""
     return (await issue_api_key(database, tenant_id, ["admin"]))[1]
+
+
+JS_DIR = Path(__file__).parent / "js"
+"""The JavaScript tests' packages (package.json + package-lock.json) and scripts."""
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """``node``, with ``tests/js``'s locked dependencies installed (``npm ci``, once per session)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        skip_or_fail(f"{missing} not found on PATH: install Node 20+ to run the JavaScript tests")
+    assert node is not None and npm is not None
+    installed = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if installed.returncode != 0:
+        pytest.fail(f"npm ci in {JS_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
+    return node

@@ -4,6 +4,7 @@ here, never from each other."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
@@ -88,6 +90,13 @@ async def served(settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def skip_or_fail(message: str) -> None:
+    """Skip a test for a missing tool (Node, Chromium), except under CI (``CI`` set): fail there."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 async def open_client(app: FastAPI) -> AsyncGenerator[httpx.AsyncClient]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -26,42 +24,20 @@ import pytest
 from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.settings import Settings
 
-from .support import served
+from .support import served, skip_or_fail
 
 pytestmark = pytest.mark.timeout(90)
 
-JS_DIR = Path(__file__).parent / "js"
-DRIVER = JS_DIR / "browser" / "drive.mjs"
+DRIVER = Path(__file__).parent / "js" / "browser" / "drive.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DRIVER_TIMEOUT_S = 75
 
 
-def _skip_or_fail(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
-def node_with_browser_deps() -> str:
-    """``node``, with ``tests/js``'s locked dependencies (``npm ci``, once per session)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        _skip_or_fail("node and npm are needed (Node 20+) to run the browser test")
-    assert node is not None and npm is not None
+def chromium() -> str:
     if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's (scripts/_chromium.sh)")
-    installed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=JS_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if installed.returncode != 0:
-        pytest.fail(f"npm ci in {JS_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
-    return node
+        skip_or_fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's (scripts/_chromium.sh)")
+    return CHROMIUM
 
 
 @pytest.fixture
@@ -79,12 +55,13 @@ async def cors_server(
         yield url
 
 
-async def drive(node: str, *args: str) -> dict[str, Any]:
+async def drive(node: str, chromium: str, *args: str) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         node,
         str(DRIVER),
         *args,
-        cwd=JS_DIR,
+        env={**os.environ, "CHROMIUM": chromium},
+        cwd=DRIVER.parent.parent,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -115,11 +92,11 @@ def shown(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 async def test_use_stream_page_in_chromium(
-    node_with_browser_deps: str, cors_server: str, api_key: str, page_port: int, tmp_path: Path
+    node: str, chromium: str, cors_server: str, api_key: str, page_port: int, tmp_path: Path
 ) -> None:
     agent = await make_agent(cors_server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
 
-    seen = await drive(node_with_browser_deps, cors_server, api_key, agent, str(page_port), str(tmp_path))
+    seen = await drive(node, chromium, cors_server, api_key, agent, str(page_port), str(tmp_path))
     (tmp_path / "seen.json").write_text(json.dumps(seen, indent=2))  # with the screenshots, for debugging
 
     context = json.dumps(
