@@ -1,23 +1,23 @@
 """API test fixtures: the real app over ASGI, bound to the session's database, or served over
-HTTP on a free port (for real clients: the LangGraph SDKs)."""
+HTTP on a free port (for real clients: the LangGraph SDKs), and Node with ``tests/js``'s packages."""
 
 from __future__ import annotations
 
-import asyncio
+import shutil
+import subprocess
 from collections.abc import AsyncGenerator
+from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from agent_runtime_api.deps import get_principal, get_stream_options
+from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
-from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
-from .support import FAST_STREAMS, build_app, issue_api_key, open_client
+from .support import build_app, issue_api_key, open_client, served, skip_or_fail
 
 
 @pytest.fixture
@@ -42,19 +42,36 @@ async def runtime_api(
 @pytest.fixture
 async def server(worker_settings: Settings, running_worker: object) -> AsyncGenerator[str]:
     """The API with its real authentication, served on a free port, a worker behind it."""
-    app = create_app(worker_settings)
-    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
-    port = find_free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with served(worker_settings) as url:
+        yield url
 
 
 @pytest.fixture
 async def api_key(database: Database, tenant_id: str) -> str:
     """A real admin API key of the test's tenant."""
     return (await issue_api_key(database, tenant_id, ["admin"]))[1]
+
+
+JS_DIR = Path(__file__).parent / "js"
+"""The JavaScript tests' packages (package.json + package-lock.json) and scripts."""
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """``node``, with ``tests/js``'s locked dependencies installed (``npm ci``, once per session)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        skip_or_fail(f"{missing} not found on PATH: install Node 20+ to run the JavaScript tests")
+    assert node is not None and npm is not None
+    installed = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if installed.returncode != 0:
+        pytest.fail(f"npm ci in {JS_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
+    return node

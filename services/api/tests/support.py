@@ -4,19 +4,24 @@ here, never from each other."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
+import uvicorn
 from fastapi import FastAPI, Request
 
 from agent_runtime_api.deps import get_principal, get_stream_options
 from agent_runtime_api.main import create_app
 from agent_runtime_api.services.api_keys import ApiKeyService
 from agent_runtime_api.services.streams import StreamOptions
+from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.settings import Settings
@@ -68,6 +73,31 @@ def stream_app(settings: Settings, tenant_id: str) -> FastAPI:
     app.dependency_overrides[get_principal] = principal
     app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
     return app
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[str]:
+    """The API with its real authentication and fast streams, served by uvicorn on a free port
+    (for real clients: the LangGraph SDKs, a browser); its base URL."""
+    app = create_app(settings)
+    app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
+    port = find_free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def skip_or_fail(message: str) -> None:
+    """Skip a test for a missing tool (Node, Chromium), except under CI (``CI`` set): fail there."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 async def open_client(app: FastAPI) -> AsyncGenerator[httpx.AsyncClient]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from typing import Any, cast
 
@@ -425,3 +426,119 @@ async def test_summary_is_part_of_the_state(server: str, api_key: str, client: L
     assert (await client.threads.get(thread_id))["values"]["summary"] == summaries[-1]  # type: ignore[index]
     assert len(state["values"]["messages"]) >= 12  # type: ignore[index]
     assert (await client.assistants.get_schemas(agent_id))["state_schema"]["properties"]["summary"]  # type: ignore[index]
+
+
+async def test_approval_as_agent_chat_ui_sees_and_resumes_it(
+    server: str, api_key: str, client: LangGraphClient
+) -> None:
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
+    thread_id = (await client.threads.create())["thread_id"]
+    await client.runs.wait(
+        thread_id, agent_id, input={"messages": [{"role": "user", "content": "My name is Ada."}]}
+    )
+    # As agent-chat-ui sends it: content blocks.
+    prompt: dict[str, Any] = {"type": "human", "content": [{"type": "text", "text": "What is 6 * 7?"}]}
+    values = await client.runs.wait(thread_id, agent_id, input={"messages": [prompt]})
+
+    # The interrupt is also LangChain's human-in-the-loop request: agent-chat-ui shows its buttons.
+    interrupt = values["__interrupt__"][0]  # type: ignore[call-overload]
+    (request,) = interrupt["value"]["action_requests"]
+    assert (request["name"], request["args"]) == ("calculator", {"expression": "6 * 7"})
+    assert request["description"]
+    assert interrupt["value"]["review_configs"] == [
+        {"action_name": "calculator", "allowed_decisions": ["approve", "reject"]}
+    ]
+
+    # While interrupted, the thread's state holds the turn so far: what a reload shows.
+    state = await client.threads.get_state(thread_id)
+    messages = state["values"]["messages"]  # type: ignore[index]
+    assert [m["type"] for m in messages] == ["human", "ai", "human", "ai"]
+    assert messages[2]["content"] == "What is 6 * 7?"
+    assert messages[3]["tool_calls"][0]["args"] == {"expression": "6 * 7"}
+    assert [i["id"] for i in state["tasks"][0]["interrupts"]] == [interrupt["id"]]
+    # ...at a checkpoint of its own, the child of the last turn's (no fork for useStream's branches).
+    history = await client.threads.get_history(thread_id)
+    current, last_turn = history
+    assert current["checkpoint"]["checkpoint_id"] != last_turn["checkpoint"]["checkpoint_id"]
+    assert current["parent_checkpoint"]["checkpoint_id"] == last_turn["checkpoint"]["checkpoint_id"]  # type: ignore[index]
+
+    # The run stamped the thread, and agent-chat-ui's search (the agent id as a graph id) finds it.
+    thread = await client.threads.get(thread_id)
+    assert thread["metadata"] == {"graph_id": "agent", "assistant_id": agent_id}
+    for metadata in ({"graph_id": agent_id}, {"assistant_id": agent_id}, {"graph_id": "agent"}):
+        assert [t["thread_id"] for t in await client.threads.search(metadata=metadata)] == [thread_id]
+    assert await client.threads.search(metadata={"graph_id": agent_id, "assistant_id": "agt_other"}) == []
+
+    # agent-chat-ui resumes with an empty input and `{"decisions": [...]}`; edits are refused.
+    async with httpx.AsyncClient(base_url=server, headers={"X-Api-Key": api_key}) as http:
+        edit = {"type": "edit", "edited_action": {"name": "calculator", "args": {"expression": "1"}}}
+        response = await http.post(
+            f"/threads/{thread_id}/runs/wait",
+            json={"assistant_id": agent_id, "input": {}, "command": {"resume": {"decisions": [edit]}}},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "not_supported"
+        two = {"decisions": [{"type": "approve"}, {"type": "approve"}]}
+        response = await http.post(
+            f"/threads/{thread_id}/runs/wait", json={"assistant_id": agent_id, "command": {"resume": two}}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "resume_ambiguous"
+    resumed = await client.runs.wait(
+        thread_id,
+        agent_id,
+        input={},
+        command={"resume": {"decisions": [{"type": "reject", "message": "Not today."}]}},
+    )
+    assert "__interrupt__" not in resumed
+    assert "Not today." in ai_texts(resumed)[-1]  # type: ignore[arg-type]
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+
+
+async def _v1_status(http: httpx.AsyncClient, run_id: str) -> str:
+    response = await http.get(f"/v1/runs/{run_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["status"]
+
+
+async def test_a_stream_with_on_disconnect_cancel_cancels_its_run_when_the_client_leaves(
+    server: str, api_key: str, client: LangGraphClient
+) -> None:
+    # useStream asks for on_disconnect "cancel" unless its stream is resumable (agent-chat-ui's
+    # resume and its Cancel button): leaving the stream before the run ends cancels the run.
+    agent_id = await make_agent(server, api_key, tools=[{"name": "calculator", "requires_approval": True}])
+    thread_id = (await client.threads.create())["thread_id"]
+    await client.runs.wait(thread_id, agent_id, input={"messages": [{"role": "user", "content": "6 * 7"}]})
+    assert (await client.threads.get(thread_id))["status"] == "interrupted"  # it keeps the turn
+
+    async def leave_a_stream(on_disconnect: str) -> str:
+        """A run queued behind the waiting one, streamed, and the stream left at once: its id."""
+        body = {
+            "assistant_id": agent_id,
+            "input": {"messages": [{"role": "user", "content": "Hello"}]},
+            "multitask_strategy": "enqueue",
+            "on_disconnect": on_disconnect,
+            "stream_mode": ["values"],
+        }
+        async with http.stream("POST", f"/threads/{thread_id}/runs/stream", json=body) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    return json.loads(line.removeprefix("data:"))["run_id"]  # the metadata event
+        raise AssertionError("no metadata event")
+
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {api_key}"}) as http:
+        cancelled = await leave_a_stream("cancel")
+        kept = await leave_a_stream("continue")
+        deadline = asyncio.get_running_loop().time() + 15
+        while await _v1_status(http, cancelled) != "cancelled":
+            assert asyncio.get_running_loop().time() < deadline, await _v1_status(http, cancelled)
+            await asyncio.sleep(0.1)
+        assert await _v1_status(http, kept) == "queued"
+
+        # Without a stream there is no disconnect to act on: refused.
+        response = await http.post(
+            f"/threads/{thread_id}/runs",
+            json={"assistant_id": agent_id, "input": {"messages": ["Hi"]}, "on_disconnect": "cancel"},
+        )
+        assert response.status_code == 422, response.text

@@ -71,18 +71,22 @@ def _hint(flag: str, variable: str) -> str:
     return f"Stop the process using it, or choose another port with {flag} or {variable}."
 
 
-DEV_TOOL_DEFAULTS: dict[str, str] = {
+DEV_DEFAULTS: dict[str, str] = {
     "AGENT_RUNTIME_TOOLS_REQUIRE_HTTPS": "false",
     "AGENT_RUNTIME_TOOLS_ALLOW_PRIVATE_NETWORKS": "true",
+    "AGENT_RUNTIME_CORS_ALLOW_ORIGINS": ",".join(
+        f"http://{host}:{port}" for port in (3000, 5173) for host in ("localhost", "127.0.0.1")
+    ),
 }
 """On a laptop, HTTP tools and MCP servers are local services: plain http and loopback addresses
-are allowed (cloud metadata endpoints stay blocked). Production keeps the defaults (https only,
-public hosts only)."""
+are allowed (cloud metadata endpoints stay blocked); and browser apps on the usual dev servers'
+origins may call the API (agent-chat-ui on port 3000, Vite on 5173; the gateway's dev origins).
+Production keeps the defaults (https only, public hosts only, no CORS)."""
 
 
-def _dev_tool_defaults() -> dict[str, str]:
-    """:data:`DEV_TOOL_DEFAULTS`, except what the developer's environment sets itself."""
-    return {name: value for name, value in DEV_TOOL_DEFAULTS.items() if name not in os.environ}
+def _dev_defaults() -> dict[str, str]:
+    """:data:`DEV_DEFAULTS`, except what the developer's environment sets itself."""
+    return {name: value for name, value in DEV_DEFAULTS.items() if name not in os.environ}
 
 
 def _child_bytecode_env(data_dir: Path) -> dict[str, str]:
@@ -211,7 +215,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 "AGENT_RUNTIME_WORKER_METRICS_PORT": str(options.worker_metrics_port),
                 "AGENT_RUNTIME_WORKER_METRICS_HOST": options.host,
                 **secrets_env,
-                **_dev_tool_defaults(),
+                **_dev_defaults(),
                 **_child_bytecode_env(data_dir),
             }
             command = [sys.executable, "-m", "agent_runtime_cli"]

@@ -8,10 +8,10 @@ platforms set it. Secrets are ``SecretStr`` so they never show up in logs or rep
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TENANT_ID = "ten_default"
 """The tenant of the local dev stack (`agent-runtime dev` prints an admin API key of it)."""
@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     )
 
     api_port: int = Field(default=8000, ge=1, le=65535)
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list[str],
+        description=(
+            "Origins of browser apps that call the API directly (CORS), comma-separated, e.g. "
+            "`http://localhost:3000` for agent-chat-ui; `*` allows any origin. Credentials travel "
+            "in headers (API keys, bearer tokens), never cookies. Empty: no CORS headers (callers "
+            "from the same origin, servers, or a gateway that adds them)."
+        ),
+    )
     max_request_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,
@@ -335,6 +344,23 @@ class Settings(BaseSettings):
     api_key_last_used_interval_s: float = Field(
         default=60.0, ge=0, description="An API key's `last_used_at` is written at most this often."
     )
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _comma_separated_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins_without_paths(cls, value: list[str]) -> list[str]:
+        # A browser's Origin header is scheme://host[:port]: anything else would never match.
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"'{origin}' is no origin: use scheme://host[:port], or *")
+        return value
 
     @field_validator("oidc_algorithms")
     @classmethod

@@ -13,7 +13,7 @@ from agent_runtime_api.body_limit import BodySizeLimitMiddleware
 from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.langgraph import router as langgraph_router
 from agent_runtime_api.langgraph.router import public_router as langgraph_public_router
-from agent_runtime_api.middleware import RequestIdMiddleware
+from agent_runtime_api.middleware import RequestIdMiddleware, install_cors
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
 from agent_runtime_api.routers import (
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     install_metrics(app, settings.metrics_enabled)
     if tracer_provider is not None:
         install_tracing(app, tracer_provider)
+    install_cors(app, settings.cors_allow_origins)  # last: the outermost of our middleware
     install_problem_handlers(app)
     # Every /v1 route: authenticated principal, then the tenant's rate limits.
     v1_routers = (

@@ -1,10 +1,15 @@
-"""Request ids: taken from ``X-Request-ID`` (e.g. set by Kong) or generated, echoed back."""
+"""Request ids: taken from ``X-Request-ID`` (e.g. set by Kong) or generated, echoed back; CORS for
+browser apps on other origins (``AGENT_RUNTIME_CORS_ALLOW_ORIGINS``)."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
+from typing import Final
 
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -37,3 +42,50 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+CORS_ALLOWED_HEADERS: Final = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Last-Event-ID",
+    "X-API-Key",
+    "X-Auth-Scheme",
+    "X-Request-ID",
+)
+"""What browser clients send: credentials (an API key or a bearer token), JSON, a stream's
+resume position, and the LangGraph SDK's ``X-Auth-Scheme`` (agent-chat-ui can set it)."""
+CORS_EXPOSED_HEADERS: Final = (
+    "Content-Location",
+    "Location",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Pagination-Next",
+    "X-Request-ID",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)
+"""What browser clients read: the LangGraph SDK learns a run's id from ``Content-Location`` and
+where to rejoin a stream from ``Location``; pages of assistants come with ``X-Pagination-Next``."""
+
+
+def install_cors(app: FastAPI, origins: Sequence[str]) -> None:
+    """Let browser apps from ``origins`` call the API (nothing to do without any).
+
+    Added last, so it runs first: preflight requests are answered before authentication, and
+    every answer (problems included) carries the CORS headers. No cookies are used, so
+    credentials are not allowed: requests carry keys and tokens in headers.
+    """
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=list(CORS_ALLOWED_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        allow_credentials=False,
+        max_age=600,
+    )

@@ -45,14 +45,35 @@ def stream_modes(requested: str | Collection[str] | None, *, default: str = "val
     return modes
 
 
+APPROVAL_DECISIONS: Final = ("approve", "reject")
+"""The decisions an approval takes (``review_configs[].allowed_decisions``): its call can't be edited."""
+
+
 def interrupt_of(request: dict[str, Any]) -> dict[str, Any]:
     """A pending approval or question (as ``approval.requested``/``input.requested`` carry it, or
-    as a row dumped to a dict) as a LangGraph interrupt: ``id`` is the request id."""
+    as a row dumped to a dict) as a LangGraph interrupt: ``id`` is the request id.
+
+    An approval's value is also LangChain's human-in-the-loop request (``action_requests`` and
+    ``review_configs``, as ``HumanInTheLoopMiddleware`` interrupts), which agent-chat-ui shows with
+    approve and reject buttons and resumes with ``{"decisions": [{"type": "approve"}]}``."""
     request_id = str(request.get("request_id") or request.get("id"))
     if request.get("question") is not None:
         value: dict[str, Any] = {"type": "question", "question": request.get("question")}
     else:
-        value = {"type": "approval", "tool": request.get("tool"), "args": request.get("args") or {}}
+        tool, args = request.get("tool"), lc.as_dict(request.get("args")) or {}
+        value = {
+            "type": "approval",
+            "tool": tool,
+            "args": args,
+            "action_requests": [
+                {
+                    "name": tool,
+                    "args": args,
+                    "description": f"The agent wants to call {tool}: approve or reject.",
+                }
+            ],
+            "review_configs": [{"action_name": tool, "allowed_decisions": list(APPROVAL_DECISIONS)}],
+        }
     value.update(
         request_id=request_id,
         tool_call_id=request.get("tool_call_id"),

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Message
 
 from agent_runtime_api.deps import (
     AgentServiceDep,
@@ -473,17 +474,34 @@ class ThreadSearchBody(Body):
     offset: int = Field(default=0, ge=0, le=MAX_LISTED)
 
 
+def _search_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The metadata to search for. Each agent is also a graph of its own here: ``graph_id``
+    naming an agent finds the threads it ran on (agent-chat-ui searches ``{"graph_id": <assistant
+    id>}`` for an assistant id that is no UUID, as ours are not); ``None`` when that contradicts
+    an ``assistant_id`` also asked for (nothing matches)."""
+    if not metadata or metadata.get("graph_id") in (None, GRAPH_ID):
+        return metadata
+    searched = {key: value for key, value in metadata.items() if key != "graph_id"}
+    agent_id = metadata["graph_id"]
+    if searched.setdefault("assistant_id", agent_id) != agent_id:
+        return None
+    return searched | {"graph_id": GRAPH_ID}
+
+
 async def _threads(service: ThreadService, body: ThreadSearchBody) -> list[ThreadPublic]:
     _refuse(body, ["values"], "Search threads by metadata.")
+    metadata = _search_metadata(body.metadata)
+    if body.metadata and metadata is None:
+        return []
     if body.ids is not None:
         found: list[ThreadPublic] = []
         for thread_id in body.ids:
             with contextlib.suppress(NotFoundError):
                 found.append(await service.get(_id(thread_id)))
-        threads = [t for t in found if not body.metadata or body.metadata.items() <= t.metadata.items()]
+        threads = [t for t in found if not metadata or metadata.items() <= t.metadata.items()]
     else:
         page = await service.list(
-            limit=min(body.offset + body.limit, MAX_LISTED), before=None, metadata=body.metadata
+            limit=min(body.offset + body.limit, MAX_LISTED), before=None, metadata=metadata
         )
         threads = page.items
     if body.status is not None:
@@ -533,28 +551,42 @@ async def delete_thread(thread_id: str, service: ThreadServiceDep, _: RunsCreato
     await service.delete(_id(thread_id))
 
 
-def _checkpoint(thread_id: str, turn: int) -> dict[str, Any]:
+def _checkpoint(thread_id: str, checkpoint_id: str) -> dict[str, Any]:
     return {
         "thread_id": thread_id,
         "checkpoint_ns": "",
-        "checkpoint_id": f"turn-{turn}",
+        "checkpoint_id": checkpoint_id,
         "checkpoint_map": None,
     }
 
 
+@dataclass(frozen=True)
+class InProgress:
+    """The run that has the thread's turn, and its messages so far (not in the history yet: a
+    run's turn is appended when it succeeds)."""
+
+    run_id: str
+    messages: list[lc.Message]
+    interrupts: list[dict[str, Any]]
+
+
 def _state(
-    thread: ThreadPublic,
-    messages: list[ThreadMessagePublic],
-    interrupts: list[dict[str, Any]],
-    *,
-    current: bool,
+    thread: ThreadPublic, messages: list[ThreadMessagePublic], in_progress: InProgress | None = None
 ) -> dict[str, Any]:
+    """The thread's state after the turns ``messages`` hold (checkpoint ``turn-<seq>``), or, with
+    ``in_progress``, while a run has the turn (checkpoint ``<run id>``, child of the last turn's)."""
     turn = messages[-1].seq if messages else 0
+    values = lc.from_thread(messages)
+    checkpoint, parent = f"turn-{turn}", f"turn-{turn - 1}" if turn > 0 else None
     tasks: list[dict[str, Any]] = []
-    if current and thread.active_run_id is not None:
+    interrupts: list[dict[str, Any]] = []
+    if in_progress is not None:
+        values += in_progress.messages
+        checkpoint, parent = in_progress.run_id, f"turn-{turn}"
+        interrupts = in_progress.interrupts
         tasks.append(
             {
-                "id": thread.active_run_id,
+                "id": in_progress.run_id,
                 "name": "agent",
                 "path": ["__pregel_pull", "agent"],
                 "error": None,
@@ -564,26 +596,58 @@ def _state(
                 "result": None,
             }
         )
-    values: dict[str, Any] = {"messages": lc.from_thread(messages)}
+    run_id = in_progress.run_id if in_progress is not None else messages[-1].run_id if messages else None
+    state: dict[str, Any] = {"messages": values}
     if thread.summary is not None and thread.summary.through_seq <= turn:
-        values["summary"] = thread.summary.text  # what the model sees in place of the older turns
+        state["summary"] = thread.summary.text  # what the model sees in place of the older turns
     return {
-        "values": values,
+        "values": state,
         "next": ["agent"] if tasks else [],
-        "checkpoint": _checkpoint(thread.id, turn),
-        "metadata": {"step": turn, "source": "loop", "run_id": messages[-1].run_id if messages else None},
-        "created_at": (messages[-1].created_at if messages else thread.created_at).isoformat(),
-        "parent_checkpoint": _checkpoint(thread.id, turn - 1) if turn > 0 else None,
+        "checkpoint": _checkpoint(thread.id, checkpoint),
+        "metadata": {"step": turn + (in_progress is not None), "source": "loop", "run_id": run_id},
+        "created_at": (
+            thread.updated_at if in_progress or not messages else messages[-1].created_at
+        ).isoformat(),
+        "parent_checkpoint": _checkpoint(thread.id, parent) if parent is not None else None,
         "tasks": tasks,
         "interrupts": interrupts,
     }
 
 
-async def _current_state(ctx: Ctx, thread: ThreadPublic) -> dict[str, Any]:
+async def _in_progress(
+    ctx: Ctx, thread: ThreadPublic, messages: list[ThreadMessagePublic]
+) -> InProgress | None:
+    """The thread's active run with what it said so far (its events replayed), if any."""
+    run_id = thread.active_run_id
+    if run_id is None or any(message.run_id == run_id for message in messages):
+        return None  # idle, or the run ended (its turn appended) since the thread was read
+    run = await ctx.runs.get(run_id)
+    translator = RunTranslator(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.agent_id,
+        run_input=run.input,
+        history=[],
+        modes=frozenset(),
+    )
+    after = 0
+    while True:
+        page = await ctx.runs.events(run.id, after=after, limit=1000)
+        for event in page.items:
+            translator.feed(event.seq, event.type, event.data, live_from=event.seq)
+        if page.next_cursor is None or not page.items:
+            break
+        after = page.items[-1].seq
     interrupts: list[dict[str, Any]] = []
-    if thread.status == "interrupted" and thread.active_run_id is not None:
-        interrupts = [_interrupt(r) for r in await pending_requests(ctx.humans, thread.active_run_id)]
-    return _state(thread, await history(ctx.uow, thread.id), interrupts, current=True)
+    if thread.status == "interrupted":
+        interrupts = [_interrupt(request) for request in await pending_requests(ctx.humans, run.id)]
+    return InProgress(run_id=run.id, messages=translator.run_messages, interrupts=interrupts)
+
+
+async def _current_state(
+    ctx: Ctx, thread: ThreadPublic, messages: list[ThreadMessagePublic]
+) -> dict[str, Any]:
+    return _state(thread, messages, await _in_progress(ctx, thread, messages))
 
 
 @router.get("/threads/{thread_id}/state")
@@ -591,7 +655,8 @@ async def get_thread_state(
     thread_id: str, ctx: CtxDep, service: ThreadServiceDep, _: RunsReader, subgraphs: bool = False
 ) -> dict[str, Any]:
     """The conversation so far, and the pending interrupts (``tasks[].interrupts`` too)."""
-    return await _current_state(ctx, await service.get(_id(thread_id)))
+    thread = await service.get(_id(thread_id))
+    return await _current_state(ctx, thread, await history(ctx.uow, thread.id))
 
 
 class HistoryBody(Body):
@@ -610,9 +675,11 @@ async def thread_history(
     thread = await service.get(_id(thread_id))
     messages = await history(ctx.uow, thread.id)
     turns = sorted({message.seq for message in messages}, reverse=True)
-    states = [await _current_state(ctx, thread)] if thread.active_run_id is not None or not turns else []
+    states = (
+        [await _current_state(ctx, thread, messages)] if thread.active_run_id is not None or not turns else []
+    )
     for turn in turns:
-        states.append(_state(thread, [m for m in messages if m.seq <= turn], [], current=False))
+        states.append(_state(thread, [m for m in messages if m.seq <= turn]))
     return states[: body.limit]
 
 
@@ -718,8 +785,12 @@ class Started:
     live_from: int
 
 
-async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body: RunBody) -> Started:
-    """Start a run (``input``), or resume the thread's interrupted one (``command.resume``)."""
+async def start_run(
+    ctx: Ctx, principal: Principal, thread_id: str | None, body: RunBody, *, streamed: bool = False
+) -> Started:
+    """Start a run (``input``), or resume the thread's interrupted one (``command.resume``).
+    ``on_disconnect='cancel'`` is for ``streamed`` requests: the stream cancels the run if its
+    client leaves before the run ends or waits for a human."""
     _refuse(body, UNSUPPORTED_RUN_FIELDS, "See docs/decisions.md, 'LangGraph API'.")
     if body.if_not_exists == "create":
         raise not_supported(
@@ -728,15 +799,18 @@ async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body:
             loc=["body", "if_not_exists"],
         )
     if body.on_disconnect == "cancel":
-        raise not_supported(
-            "on_disconnect='cancel'",
-            "Runs go on when a client disconnects; cancel them.",
-            loc=["body", "on_disconnect"],
-        )
+        if not streamed:
+            raise not_supported(
+                "on_disconnect='cancel' without a stream",
+                "Runs go on when a client disconnects; cancel them.",
+                loc=["body", "on_disconnect"],
+            )
+        _require_cancel(principal, "on_disconnect='cancel'")
     if body.on_completion == "delete":
         raise not_supported("on_completion='delete'", loc=["body", "on_completion"])
     if body.command is not None:
-        if body.input is not None:
+        # agent-chat-ui resumes with `submit({}, {command})`: an empty input is no input.
+        if body.input:
             raise InvalidRequestError("Send either input or command, not both.", loc=["body", "command"])
         return await resume(ctx, principal, thread_id, body.assistant_id, body.command)
     text = lc.input_text(body.input)
@@ -753,7 +827,25 @@ async def start_run(ctx: Ctx, principal: Principal, thread_id: str | None, body:
         ),
         None,
     )
+    if thread_id is not None:
+        await stamp_thread(ctx.uow, thread_id, body.assistant_id)
     return Started(run=created.run, live_from=1)
+
+
+async def stamp_thread(uow: UnitOfWork, thread_id: str, assistant_id: str) -> None:
+    """Record on the thread's metadata the assistant that last ran on it, as LangGraph does
+    (``{"graph_id": "agent", "assistant_id": …}``): UIs list an assistant's threads by it
+    (agent-chat-ui searches ``metadata.graph_id``/``assistant_id``). Written only when it changes."""
+    stamp = {"graph_id": GRAPH_ID, "assistant_id": assistant_id}
+    async with uow.begin() as session:
+        threads = ThreadService(session, uow.tenant_id)
+        if not stamp.items() <= (await threads.get(thread_id)).metadata.items():
+            await threads.update(thread_id, stamp)
+
+
+def _require_cancel(principal: Principal, what: str) -> None:
+    if not principal.can(Permission.RUNS_CANCEL):
+        raise ForbiddenError(f"{what} needs the 'runs:cancel' permission", permission=Permission.RUNS_CANCEL)
 
 
 async def resume(
@@ -803,11 +895,23 @@ async def resume(
 
 
 def _resume_values(pending: list[HumanRequest], value: Any) -> list[tuple[HumanRequest, Any]]:
-    """One value for the only pending request, or a map by interrupt id (request id)."""
+    """One value for the only pending request, a map by interrupt id (request id), or LangChain's
+    human-in-the-loop answer ``{"decisions": [...]}``: one decision per pending request, in the
+    order of the interrupts (what agent-chat-ui sends)."""
     by_id = {request.id: request for request in pending}
     mapping = lc.as_dict(value)
     if mapping and set(mapping) <= set(by_id):
         return [(by_id[key], item) for key, item in mapping.items()]
+    if mapping is not None and set(mapping) == {"decisions"}:
+        decisions = lc.as_list(mapping["decisions"]) or []
+        if len(decisions) != len(pending):
+            raise InvalidRequestError(
+                f"{len(decisions)} decisions for {len(pending)} pending interrupts "
+                f"({', '.join(by_id)}); send one decision per interrupt, in their order.",
+                loc=["body", "command", "resume", "decisions"],
+                code="resume_ambiguous",
+            )
+        return list(zip(pending, decisions, strict=True))
     if len(pending) == 1:
         return [(pending[0], value)]
     raise InvalidRequestError(
@@ -823,14 +927,17 @@ REJECT: Final = {"reject", "rejected", "deny", "denied", "no", "n", "ignore"}
 
 
 def _approval(value: Any) -> ApprovalDecision:
-    """``True``/``"approve"``/``{"approve": true}``/``{"decision": "approve"}`` approve;
-    ``False``/``"reject"``/``{"approve": false, "reason": …}``/``{"decision": "reject", "reason": …}``
-    reject (the reason is told to the model)."""
+    """``True``/``"approve"``/``{"approve": true}``/``{"decision": "approve"}``/``{"type":
+    "approve"}`` approve; ``False``/``"reject"``/``{"approve": false, "reason": …}``/``{"decision":
+    "reject", "reason": …}``/``{"type": "reject", "message": …}`` reject (the reason is told to the
+    model). LangChain's ``{"type": "edit", …}`` is refused: a call is approved as the model made it."""
     reason: Any = None
     decision: Any = value
     if (fields := lc.as_dict(value)) is not None:
-        reason = fields.get("reason")
+        reason = fields.get("reason", fields.get("message"))
         decision = fields.get("approve", fields.get("decision", fields.get("type")))
+    if decision == "edit":
+        raise not_supported("Editing a tool call", "Approve or reject it.", loc=["body", "command", "resume"])
     if isinstance(decision, str):
         decision = True if decision.lower() in APPROVE else False if decision.lower() in REJECT else None
     if not isinstance(decision, bool):
@@ -927,12 +1034,24 @@ def stream_position(run_id: str, last_event_id: str | None) -> tuple[int, int]:
 
 
 def _stream_response(
-    ctx: Ctx, run: Run, modes: frozenset[str], live_from: int, keepalive_s: float, *, sent_parts: int = 0
+    ctx: Ctx,
+    run: Run,
+    modes: frozenset[str],
+    live_from: int,
+    keepalive_s: float,
+    *,
+    sent_parts: int = 0,
+    cancel_on_disconnect: bool = False,
 ) -> EventSourceResponse:
-    """The run's stream from event ``live_from`` on, the first ``sent_parts`` parts of that event
-    left out (a client resuming in the middle of it has them)."""
+    """The run's LangGraph stream from event ``live_from`` on, the first ``sent_parts`` parts of
+    that event left out (a client resuming in the middle of it has them). With
+    ``cancel_on_disconnect`` (``on_disconnect='cancel'``, what ``useStream`` asks for unless the
+    stream is resumable), a client that leaves before the run ends or waits for a human cancels it
+    (agent-chat-ui's Cancel button only closes its stream)."""
+    followed = False
 
     async def body() -> AsyncGenerator[ServerSentEvent]:
+        nonlocal followed
         yield ServerSentEvent(data=json.dumps({"run_id": run.id, "attempt": 1}), event="metadata")
         async with contextlib.aclosing(follow(ctx, run, modes, live_from=live_from)) as groups:
             async for parts, event_id in groups:
@@ -941,7 +1060,14 @@ def _stream_response(
                     messages = messages[sent_parts:]
                 for message in messages:
                     yield message
+        followed = True
         yield ServerSentEvent(event="end", data="null")
+
+    async def on_client_disconnect(_message: Message) -> None:
+        # Called when the client leaves, not when the server shuts down (runs outlive the API).
+        if cancel_on_disconnect and not followed:
+            with contextlib.suppress(DomainError):  # it ended meanwhile
+                await ctx.runs.cancel(run.id)
 
     headers = {}
     if run.thread_id is not None:
@@ -950,7 +1076,9 @@ def _stream_response(
             "Location": f"/threads/{run.thread_id}/runs/{run.id}/stream?{query}",
             "Content-Location": f"/threads/{run.thread_id}/runs/{run.id}",
         }
-    return EventSourceResponse(body(), ping=keepalive_s, headers=headers)
+    return EventSourceResponse(
+        body(), ping=keepalive_s, headers=headers, client_close_handler_callable=on_client_disconnect
+    )
 
 
 async def wait_values(ctx: Ctx, run: Run, *, live_from: int = 1) -> dict[str, Any]:
@@ -999,8 +1127,15 @@ async def stream_thread_run(
 ) -> EventSourceResponse:
     """Start (or resume) a run and stream it in LangGraph's SSE format."""
     modes = stream_modes(body.stream_mode)
-    started = await start_run(ctx, principal, _id(thread_id), body)
-    return _stream_response(ctx, started.run, modes, started.live_from, options.keepalive_s)
+    started = await start_run(ctx, principal, _id(thread_id), body, streamed=True)
+    return _stream_response(
+        ctx,
+        started.run,
+        modes,
+        started.live_from,
+        options.keepalive_s,
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -1025,8 +1160,15 @@ async def stream_run(
 ) -> EventSourceResponse:
     """A run without a thread, streamed."""
     modes = stream_modes(body.stream_mode)
-    started = await start_run(ctx, principal, None, body)
-    return _stream_response(ctx, started.run, modes, started.live_from, options.keepalive_s)
+    started = await start_run(ctx, principal, None, body, streamed=True)
+    return _stream_response(
+        ctx,
+        started.run,
+        modes,
+        started.live_from,
+        options.keepalive_s,
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
 
 
 @router.post("/runs/wait")
@@ -1060,19 +1202,27 @@ async def join_thread_run_stream(
     thread_id: str,
     run_id: str,
     ctx: CtxDep,
-    _: RunsReader,
+    principal: RunsReader,
     options: StreamOptionsDep,
     stream_mode: Annotated[list[str] | None, Query(max_length=20)] = None,
     cancel_on_disconnect: bool = False,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=200)] = None,
 ) -> EventSourceResponse:
     """The run's stream: from its start, or after ``Last-Event-ID`` (a rejoin after a drop)."""
-    if cancel_on_disconnect:
-        raise not_supported("cancel_on_disconnect", loc=["query", "cancel_on_disconnect"])
     run = await _thread_run(ctx, thread_id, run_id)
+    if cancel_on_disconnect:
+        _require_cancel(principal, "cancel_on_disconnect")
     modes = stream_modes([mode for mode in stream_mode or [] if mode] or None)
     live_from, sent_parts = stream_position(run.id, last_event_id)
-    return _stream_response(ctx, run, modes, live_from, options.keepalive_s, sent_parts=sent_parts)
+    return _stream_response(
+        ctx,
+        run,
+        modes,
+        live_from,
+        options.keepalive_s,
+        sent_parts=sent_parts,
+        cancel_on_disconnect=cancel_on_disconnect,
+    )
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
