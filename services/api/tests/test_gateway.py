@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from agent_runtime_api.langgraph import router as langgraph  # the package exports the router
+from agent_runtime_api.langgraph.router import public_router as langgraph_public
 from agent_runtime_api.main import create_app
 from agent_runtime_core.settings import Settings
 
@@ -36,8 +38,20 @@ SAMPLE_PARAMETERS = {
     "revision": "1",
     "name": "api_token",
     "thread_id": "thr_x",
+    "assistant_id": "agt_x",
+    "checkpoint_id": "turn-1",
+    "cron_id": "cron_x",
 }
 STREAM_PATHS = {"/v1/runs/{run_id}/stream", "/v1/events/stream"}
+LANGGRAPH_LONG_PATHS = {
+    "/threads/{thread_id}/runs/stream",
+    "/threads/{thread_id}/runs/{run_id}/stream",
+    "/runs/stream",
+    "/threads/{thread_id}/runs/wait",
+    "/runs/wait",
+    "/threads/{thread_id}/runs/{run_id}/join",
+}
+"""LangGraph calls that last as long as a run: streams, and waits for the run's end."""
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +62,16 @@ def kong() -> dict[str, Any]:
 def openapi_paths() -> list[str]:
     app = create_app(Settings.model_validate({"database_url": "postgresql://unused/none"}))
     return [*app.openapi()["paths"], "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"]
+
+
+def langgraph_paths() -> set[str]:
+    """The LangGraph Platform API's paths (not in the OpenAPI document: it is LangGraph's API)."""
+    return {
+        path
+        for router in (langgraph, langgraph_public)
+        for route in router.routes
+        if isinstance(path := getattr(route, "path", None), str)
+    }
 
 
 def route_for(kong: dict[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -101,6 +125,24 @@ def test_every_api_path_has_a_route_to_the_api(kong: dict[str, Any]) -> None:
             assert service["read_timeout"] >= 600_000
     # Not everything goes to the API: unknown top-level paths get Kong's 404.
     assert route_for(kong, "/admin") is None
+
+
+def test_every_langgraph_path_has_a_route_and_long_calls_are_unbuffered(kong: dict[str, Any]) -> None:
+    paths = langgraph_paths()
+    assert paths >= LANGGRAPH_LONG_PATHS
+    assert len(paths) > 20
+    for path in paths:
+        found = route_for(kong, concrete(path))
+        assert found is not None, f"no Kong route for {path}"
+        service, route = found
+        assert service["url"] == "http://api:8000" and route.get("strip_path") is False
+        long = path in LANGGRAPH_LONG_PATHS
+        assert (route.get("response_buffering", True) is False) == long, (path, route["name"])
+        assert (service["read_timeout"] >= 600_000) == long, (path, service["name"])
+    cors = next(plugin for plugin in kong["plugins"] if plugin["name"] == "cors")["config"]
+    # The JavaScript SDK reads a run's id from Content-Location and rejoins a stream at Location.
+    assert {"Content-Location", "Location"} <= set(cors["exposed_headers"])
+    assert "PUT" in cors["methods"]  # store items, secrets, tools
 
 
 def test_gateway_plugins_keep_the_request_id_and_limit_requests(kong: dict[str, Any]) -> None:
