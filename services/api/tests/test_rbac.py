@@ -105,6 +105,8 @@ ENDPOINTS: list[tuple[str, str, str, Permission, object]] = [
     ),
     ("GET", "/v1/runs/{run_id}/input", "/v1/runs/run_x/input", Permission.RUNS_READ, None),
     ("POST", "/v1/runs/{run_id}/input", "/v1/runs/run_x/input", Permission.APPROVALS_DECIDE, {"answer": "x"}),
+    ("GET", "/v1/approvals", "/v1/approvals?status=pending", Permission.RUNS_READ, None),
+    ("GET", "/v1/questions", "/v1/questions?status=pending", Permission.RUNS_READ, None),
     ("POST", "/v1/api-keys", "/v1/api-keys", Permission.API_KEYS_MANAGE, {"name": "k", "roles": ["viewer"]}),
     ("GET", "/v1/api-keys", "/v1/api-keys", Permission.API_KEYS_MANAGE, None),
     ("GET", "/v1/api-keys/{key_id}", "/v1/api-keys/key_x", Permission.API_KEYS_MANAGE, None),

@@ -163,6 +163,33 @@ async def test_list_runs_filters_by_agent_and_status(runtime_api: httpx.AsyncCli
     assert assert_problem(bad, 422, "validation_error")["errors"][0]["loc"] == ["query", "status", 0]
 
 
+async def test_list_runs_filters_by_creation_time(runtime_api: httpx.AsyncClient) -> None:
+    agent_id = await make_agent(runtime_api)
+    created = []
+    for _ in range(3):
+        created.append((await runtime_api.post("/v1/runs", json={"agent_id": agent_id, "input": "x"})).json())
+        await asyncio.sleep(0.01)
+    first, second, third = created
+
+    async def listed(**params: str) -> list[str]:
+        response = await runtime_api.get("/v1/runs", params={"agent_id": agent_id, **params})
+        assert response.status_code == 200, response.text
+        return [r["id"] for r in response.json()["data"]]
+
+    # `since` is inclusive, `until` exclusive, as in /v1/usage.
+    assert await listed(since=second["created_at"]) == [third["id"], second["id"]]
+    assert await listed(until=second["created_at"]) == [first["id"]]
+    assert await listed(since=first["created_at"], until=third["created_at"]) == [second["id"], first["id"]]
+    empty = await runtime_api.get(
+        "/v1/runs", params={"since": third["created_at"], "until": first["created_at"]}
+    )
+    assert assert_problem(empty, 422, "validation_error")["errors"][0]["loc"] == ["query", "since"]
+    bad = await runtime_api.get("/v1/runs", params={"until": "yesterday"})
+    assert assert_problem(bad, 422, "validation_error")["errors"][0]["loc"] == ["query", "until"]
+    for run in created:
+        await wait_for_status(runtime_api, run["id"], TERMINAL_STATUSES)
+
+
 async def test_run_of_unknown_agent_or_version_is_404(runtime_api: httpx.AsyncClient) -> None:
     assert_problem(
         await runtime_api.post("/v1/runs", json={"agent_id": "agt_x", "input": "x"}), 404, "agent_not_found"

@@ -84,6 +84,11 @@ CASES: dict[str, Case] = {
     "answer question by id": Case(
         "POST", "/v1/runs/{run_id}/input", body={"request_id": "{input_id}", "answer": "x"}
     ),
+    "approvals inbox": Case("GET", "/v1/approvals?status=pending", EMPTY),
+    "approvals inbox of run": Case("GET", "/v1/approvals?run_id={run_id}", EMPTY),
+    "approvals inbox of agent": Case("GET", "/v1/approvals?agent_id={agent_id}", EMPTY),
+    "questions inbox": Case("GET", "/v1/questions?status=pending", EMPTY),
+    "questions inbox of run": Case("GET", "/v1/questions?run_id={run_id}", EMPTY),
     "list api keys": Case("GET", "/v1/api-keys", EMPTY),
     "get api key": Case("GET", "/v1/api-keys/{key_id}"),
     "revoke api key": Case("DELETE", "/v1/api-keys/{key_id}"),
@@ -190,6 +195,8 @@ async def snapshot(tenants: TwoTenants) -> dict[str, Any]:
         "events": f"/v1/runs/{ids['run_id']}/events?limit=1000",
         "approvals": f"/v1/runs/{ids['run_id']}/approvals",
         "questions": f"/v1/runs/{ids['run_id']}/input",
+        "approvals_inbox": "/v1/approvals",
+        "questions_inbox": "/v1/questions",
         "api_keys": "/v1/api-keys",
     }
     state: dict[str, Any] = {}

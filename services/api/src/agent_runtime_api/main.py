@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         runs.router,
         threads.router,
         human_requests.router,
+        human_requests.inbox_router,
         streams.router,
         api_keys.router,
         audit_log.router,

@@ -42,6 +42,9 @@ class HumanRequest(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("run_id", "tool_call_id", name="uq_human_requests_run_call"),
         Index("ix_human_requests_tenant_run", "tenant_id", "run_id", "kind", "id"),
+        # The tenant-wide inbox (GET /v1/approvals, /v1/questions): by status, and all of them.
+        Index("ix_human_requests_tenant_kind_status", "tenant_id", "kind", "status", "id"),
+        Index("ix_human_requests_tenant_kind", "tenant_id", "kind", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)

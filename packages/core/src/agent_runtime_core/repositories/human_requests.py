@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlmodel import col, select
 
-from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.models import HumanRequest, HumanRequestKind, HumanRequestStatus, Run
 from agent_runtime_core.repositories.base import TenantRepository
 
 
@@ -36,6 +36,41 @@ class HumanRequestRepository(TenantRepository[HumanRequest]):
         if status is not None:
             statement = statement.where(HumanRequest.status == status)
         return await self.page(statement, limit=limit, cursor_id=after_id, order="oldest_first")
+
+    async def list_for_tenant(
+        self,
+        kind: HumanRequestKind,
+        *,
+        limit: int,
+        before_id: str | None = None,
+        statuses: Collection[HumanRequestStatus] = (),
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Sequence[tuple[HumanRequest, str]]:
+        """Requests of one kind across the tenant's runs, newest first, each with its run's agent.
+
+        Pending ones are served by ``ix_human_requests_tenant_kind_status``, the others by
+        ``ix_human_requests_tenant_kind``; the join reaches each run by its primary key.
+        """
+        statement = (
+            select(HumanRequest, Run.agent_id)
+            .join(Run, col(Run.id) == col(HumanRequest.run_id))
+            .where(
+                HumanRequest.tenant_id == self.tenant_id,
+                Run.tenant_id == self.tenant_id,
+                HumanRequest.kind == kind,
+            )
+        )
+        if statuses:
+            statement = statement.where(col(HumanRequest.status).in_(list(statuses)))
+        if agent_id is not None:
+            statement = statement.where(Run.agent_id == agent_id)
+        if run_id is not None:
+            statement = statement.where(HumanRequest.run_id == run_id)
+        if before_id is not None:
+            statement = statement.where(col(HumanRequest.id) < before_id)
+        statement = statement.order_by(col(HumanRequest.id).desc()).limit(limit)
+        return [(request, agent) for request, agent in (await self.session.exec(statement)).all()]
 
     async def get_by_ids(self, run_id: str, request_ids: Sequence[str]) -> Sequence[HumanRequest]:
         """The requests of ``run_id`` with these ids (locked for update)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import func, or_, text
@@ -150,13 +151,20 @@ class RunRepository(TenantRepository[Run]):
         before_id: str | None = None,
         agent_id: str | None = None,
         statuses: Sequence[RunStatus] = (),
+        created_since: datetime | None = None,
+        created_until: datetime | None = None,
     ) -> Sequence[Run]:
-        """Return up to ``limit`` runs, newest first, optionally filtered."""
+        """Return up to ``limit`` runs, newest first, optionally filtered (creation time in
+        ``[created_since, created_until)``)."""
         statement = self.scoped()
         if agent_id is not None:
             statement = statement.where(Run.agent_id == agent_id)
         if statuses:
             statement = statement.where(col(Run.status).in_(list(statuses)))
+        if created_since is not None:
+            statement = statement.where(col(Run.created_at) >= created_since)
+        if created_until is not None:
+            statement = statement.where(col(Run.created_at) < created_until)
         return await self.page(statement, limit=limit, cursor_id=before_id)
 
     async def count_active_for_agent(self, agent_id: str) -> int:

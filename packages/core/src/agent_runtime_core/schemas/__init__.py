@@ -19,9 +19,13 @@ from agent_runtime_core.schemas.agent import (
 from agent_runtime_core.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from agent_runtime_core.schemas.approval import (
     ApprovalDecision,
+    ApprovalInboxItem,
     ApprovalPublic,
+    ApprovalStatus,
     InputAnswer,
     InputRequestPublic,
+    QuestionInboxItem,
+    QuestionStatus,
 )
 from agent_runtime_core.schemas.audit import AuditLogEntryPublic, AuditOutcome
 from agent_runtime_core.schemas.common import Page, Text, Timestamp
@@ -78,7 +82,9 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyPublic",
     "ApprovalDecision",
+    "ApprovalInboxItem",
     "ApprovalPublic",
+    "ApprovalStatus",
     "AuditLogEntryPublic",
     "AuditOutcome",
     "BreakerSettingsPublic",
@@ -97,6 +103,8 @@ __all__ = [
     "Page",
     "ProviderEndpointList",
     "ProviderEndpointPublic",
+    "QuestionInboxItem",
+    "QuestionStatus",
     "RegisteredToolRef",
     "RunCreate",
     "RunError",

@@ -47,6 +47,21 @@ class ApprovalPublic(BaseModel):
         )
 
 
+class ApprovalInboxItem(ApprovalPublic):
+    """An approval in the tenant-wide inbox: the approval and the agent of its run."""
+
+    agent_id: str = Field(description="The agent whose run asks (decide with the run's route).")
+
+    @classmethod
+    def from_row_and_agent(cls, request: HumanRequest, agent_id: str) -> ApprovalInboxItem:
+        """An approval and its run's agent as the inbox shows them."""
+        return cls(**ApprovalPublic.from_row(request).model_dump(), agent_id=agent_id)
+
+
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired", "cancelled"]
+"""What an approval can be: waiting, decided either way, timed out, or void (its run ended)."""
+
+
 class ApprovalDecision(StrictInput):
     """Approve or reject a pending tool call."""
 
@@ -83,6 +98,21 @@ class InputRequestPublic(BaseModel):
             expires_at=request.expires_at,
             decided_at=request.decided_at,
         )
+
+
+class QuestionInboxItem(InputRequestPublic):
+    """A question in the tenant-wide inbox: the question and the agent of its run."""
+
+    agent_id: str = Field(description="The agent whose run asks (answer with the run's route).")
+
+    @classmethod
+    def from_row_and_agent(cls, request: HumanRequest, agent_id: str) -> QuestionInboxItem:
+        """A question and its run's agent as the inbox shows them."""
+        return cls(**InputRequestPublic.from_row(request).model_dump(), agent_id=agent_id)
+
+
+QuestionStatus = Literal["pending", "answered", "expired", "cancelled"]
+"""What a question can be: waiting, answered, timed out, or void (its run ended)."""
 
 
 class InputAnswer(StrictInput):

@@ -19,7 +19,7 @@ from agent_runtime_api.routers.common import (
 from agent_runtime_api.services.streams import MAX_SEQ
 from agent_runtime_core.auth import Permission, Principal
 from agent_runtime_core.models import Run, RunStatus
-from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic
+from agent_runtime_core.schemas import Page, RunCreate, RunEventPublic, RunPublic, Timestamp
 from agent_runtime_core.tracing import langfuse_trace_url
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=AUTH_RESPONSES)
@@ -91,11 +91,26 @@ async def list_runs(
         list[RunStatus] | None,
         Query(alias="status", description="Only runs in these statuses (repeatable)."),
     ] = None,
+    since: Annotated[
+        Timestamp | None,
+        Query(description="Only runs created at or after this time (no offset: UTC)."),
+    ] = None,
+    until: Annotated[
+        Timestamp | None,
+        Query(description="Only runs created before this time (no offset: UTC); after `since`."),
+    ] = None,
     limit: Limit = 20,
     cursor: IdCursor = None,
 ) -> Page[RunPublic]:
     """Runs of your tenant, newest first."""
-    page = await service.list(limit=limit, before=cursor, agent_id=agent_id, statuses=run_status or ())
+    page = await service.list(
+        limit=limit,
+        before=cursor,
+        agent_id=agent_id,
+        statuses=run_status or (),
+        since=since,
+        until=until,
+    )
     return Page[RunPublic](
         data=[_present(state, r) for r in page.items],
         next_cursor=page.next_cursor,

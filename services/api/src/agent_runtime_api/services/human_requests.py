@@ -8,6 +8,7 @@ decider or with the timeout) before it reaches the workflow history.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -62,6 +63,29 @@ class HumanRequestService:
                 run_id, kind, limit=limit + 1, after_id=after
             )
         return window(rows, limit, key=lambda request: request.id)
+
+    async def inbox(
+        self,
+        kind: HumanRequestKind,
+        *,
+        limit: int,
+        before: str | None,
+        statuses: Collection[HumanRequestStatus] = (),
+        agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Window[tuple[HumanRequest, str]]:
+        """Requests of one kind across the tenant's runs (each with its run's agent), newest
+        first, before the request ``before``. Filters that match nothing give an empty page."""
+        async with self.unit_of_work.begin() as session:
+            rows = await HumanRequestRepository(session, self.tenant_id).list_for_tenant(
+                kind,
+                limit=limit + 1,
+                before_id=before,
+                statuses=statuses,
+                agent_id=agent_id,
+                run_id=run_id,
+            )
+        return window(rows, limit, key=lambda row: row[0].id)
 
     async def get(self, run_id: str, request_id: str, kind: HumanRequestKind) -> HumanRequest:
         """One request, or 404."""

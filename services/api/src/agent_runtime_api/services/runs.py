@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -429,11 +429,21 @@ class RunService:
         before: str | None,
         agent_id: str | None,
         statuses: Sequence[RunStatus],
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Window[Run]:
-        """A page of runs, newest first, older than the run ``before``."""
+        """A page of runs, newest first, older than the run ``before``, created in
+        ``[since, until)`` when given (422 on ``since`` if the window is empty)."""
+        if since is not None and until is not None and since >= until:
+            raise InvalidRequestError("since must be before until", loc=["query", "since"])
         async with self.unit_of_work.begin() as session:
             rows = await RunRepository(session, self.tenant_id).list(
-                limit=limit + 1, before_id=before, agent_id=agent_id, statuses=statuses
+                limit=limit + 1,
+                before_id=before,
+                agent_id=agent_id,
+                statuses=statuses,
+                created_since=since,
+                created_until=until,
             )
         return window(rows, limit, key=lambda run: run.id)
 
