@@ -10,6 +10,7 @@ from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.audit import AuditMiddleware
 from agent_runtime_api.body_limit import BodySizeLimitMiddleware
+from agent_runtime_api.console import install_console
 from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.docs_pages import install_docs_pages
 from agent_runtime_api.langgraph import router as langgraph_router
@@ -51,8 +52,8 @@ tool calls are retried, resumable activities, with state in Postgres.
 (`GET /v1/runs/{id}/events`) or follow them live (`GET /v1/runs/{id}/stream`, SSE), and open
 `temporal_ui_url` to see the workflow.
 
-**Docs:** this page (`/docs`) and `/redoc` are served by the API with their
-scripts, so they work without internet access.
+**Docs and console:** this page (`/docs`), `/redoc` and the web console (`/console`) are
+served by the API with their scripts, so they work without internet access.
 
 **Sign-in:** send an API key as `Authorization: Bearer ar_…` (or `X-API-Key: ar_…`), or an
 OIDC access token from your identity provider as `Authorization: Bearer <jwt>`. Missing or
@@ -174,6 +175,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
     app.include_router(health.router)
     install_docs_pages(app)
+    if settings.console_enabled:
+        install_console(app, settings)
     # The LangGraph Platform API (langgraph-sdk's paths, no /v1 prefix; not in our OpenAPI
     # document): the same authentication and rate limits as /v1.
     app.include_router(langgraph_router, dependencies=[Depends(authenticate)])

@@ -1,0 +1,245 @@
+"""The web console and the API docs in a real browser (Chromium, driven by npm ``playwright-core``)
+against the API served on a free port with its real authentication and a real worker, Temporal,
+Postgres and Redis behind it. The browser may reach the API's origin only: every other request is
+blocked and recorded, so a page that needs the internet (a CDN, web fonts) fails the test.
+
+The driver and its pinned packages live in ``tests/console`` (package.json + package-lock.json;
+``npm ci`` once per session); it also pins the packages the console vendors, and the vendored
+files must equal the packages' own. Chromium is Debian's (``/usr/bin/chromium``; Playwright's
+browser download is not used): without it the test is skipped with the reason, except under CI
+(``CI`` set), where ``scripts/_chromium.sh`` installs it. Screenshots go to a temporary folder
+printed in the test's output (``-s`` shows it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agent_runtime_api.console import STATIC_DIR
+
+pytestmark = pytest.mark.timeout(240)
+
+ROOT = Path(__file__).resolve().parents[3]
+DRIVER_DIR = Path(__file__).parent / "console"
+DRIVER = DRIVER_DIR / "console_browser.mjs"
+NODE_TIMEOUT_S = 150
+REDOC_ATTRIBUTION_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+VENDORED = {
+    "preact.mjs": "preact/dist/preact.mjs",
+    "hooks.mjs": "preact/hooks/dist/hooks.mjs",
+    "htm.mjs": "htm/dist/htm.mjs",
+}
+
+
+def _on_ci_or_skip(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def node_driver() -> str:
+    """``node``, with ``tests/console``'s locked packages installed (``npm ci``, once per session)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        _on_ci_or_skip("node and npm are needed to drive the browser (install Node 20+)")
+    assert node is not None and npm is not None
+    installed = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=DRIVER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if installed.returncode != 0:
+        pytest.fail(f"npm ci in {DRIVER_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
+    return node
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (installed by ``scripts/_chromium.sh`` under CI when missing)."""
+    path = os.environ.get("AGENT_RUNTIME_TEST_CHROMIUM") or shutil.which("chromium")
+    if path is None and os.environ.get("CI"):
+        subprocess.run(["bash", str(ROOT / "scripts" / "_chromium.sh")], check=True, timeout=900)
+        path = shutil.which("chromium")
+    if path is None:
+        _on_ci_or_skip("chromium is not installed (bash scripts/_chromium.sh installs Debian's)")
+    assert path is not None
+    return path
+
+
+def test_console_vendored_modules_match_npm(node_driver: str) -> None:
+    """The vendored Preact and htm are the pinned packages' files, byte for byte."""
+    for vendored, packaged in VENDORED.items():
+        ours = (STATIC_DIR / "vendor" / vendored).read_bytes()
+        theirs = (DRIVER_DIR / "node_modules" / packaged).read_bytes()
+        assert ours == theirs, f"vendor/{vendored} differs from node_modules/{packaged}: copy it again"
+
+
+async def _wait(client: httpx.AsyncClient, path: str, ready: Any, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = (await client.get(path)).json()
+        found = ready(body)
+        if found:
+            return found
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.05)
+
+
+async def test_console_and_docs_in_a_browser_without_network(
+    node_driver: str, chromium: str, server: str, api_key: str
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=server, headers={"Authorization": f"Bearer {api_key}"}, timeout=20
+    ) as api:
+
+        async def agent(name: str, tools: list[dict[str, Any]]) -> str:
+            body = {"name": name, "version": {"model": "builtin:scripted", "tools": tools}}
+            response = await api.post("/v1/agents", json=body)
+            assert response.status_code == 201, response.text
+            return response.json()["id"]
+
+        async def run(agent_id: str, text: str) -> str:
+            response = await api.post("/v1/runs", json={"agent_id": agent_id, "input": text})
+            assert response.status_code == 202, response.text
+            return response.json()["id"]
+
+        plain_agent = await agent("console-plain", [{"name": "calculator"}])
+        careful_agent = await agent("console-careful", [{"name": "calculator", "requires_approval": True}])
+        plain_run = await run(plain_agent, "What is 6 * 7?")
+        await _wait(api, f"/v1/runs/{plain_run}", lambda r: r["status"] == "succeeded" and r)
+        approval_run = await run(careful_agent, "What is 2 + 3?")
+        approval = await _wait(
+            api, "/v1/approvals?status=pending", lambda page: page["data"] and page["data"][0]
+        )
+        assert approval["run_id"] == approval_run
+
+        screenshots = tempfile.mkdtemp(prefix="console-screens-")
+        print(f"console screenshots: {screenshots}")  # where to look, with -s
+        arguments = {
+            "base": server,
+            "apiKey": api_key,
+            "chromium": chromium,
+            "screenshots": screenshots,
+            "plainRun": plain_run,
+            "approvalRun": approval_run,
+            "approvalId": approval["id"],
+            "agentId": careful_agent,
+        }
+        seen = await _drive(node_driver, arguments)
+        assert "error" not in seen, f"{seen.get('error')}\nat {seen.get('url')}\n{seen.get('bodyText')}"
+
+        # Nothing came from anywhere but the API, and no script or CSP error happened. ReDoc's
+        # bundle shows its vendor's logo from their CDN in the sidebar footer, whatever the options;
+        # offline the image fails and ReDoc hides it (onError), so that one attempt is allowed.
+        assert [b for b in seen["blocked"] if b["url"] != REDOC_ATTRIBUTION_LOGO] == []
+        assert {b["phase"] for b in seen["blocked"]} <= {"redoc"}
+        assert seen["consoleErrors"] == []
+        # The only failed loads: the wrong API key tried at sign-in (401), the invalid version
+        # (422), and that logo.
+        failed = {(f["phase"], f["url"].split("?")[0]) for f in seen["failedResources"]}
+        assert failed <= {
+            ("console", f"{server}/v1/runs"),
+            ("console", f"{server}/v1/agents/{careful_agent}/versions"),
+            ("redoc", REDOC_ATTRIBUTION_LOGO),
+        }, failed
+        # Served as the page it is, under its policy.
+        headers = seen["indexHeaders"]
+        assert headers["content-type"] == "text/html; charset=utf-8"
+        assert "script-src 'self' 'sha256-" in headers["content-security-policy"]
+        # No accessibility violations axe-core can find (WCAG 2.1 A and AA) on any page.
+        assert seen["axe"] == {page: [] for page in ("signin", "runs", "run", "inbox", "agent", "usage")}
+
+        # Sign-in: a wrong key is refused where the key is typed; the right one opens the console.
+        assert seen["firstTabFocus"] == "password"
+        assert "The API refused this key" in seen["badKeyError"]
+        assert seen["runsHeading"] == "Runs"
+        # The run created through /v1 is listed with its agent and status, live.
+        assert plain_run in seen["plainRow"] and "console-plain" in seen["plainRow"]
+        assert "succeeded" in seen["plainRow"]
+        assert seen["approvalRowStatus"] == "waiting"
+        assert seen["liveState"] in {"Live", "Connecting…"}
+        assert seen["filteredRuns"] == [plain_run]
+        # Keyboard: the skip link first, a visible focus ring on what has the focus.
+        assert seen["skipLink"]["text"] == "Skip to content"
+        assert seen["secondFocus"]["outline"] == "solid" and seen["secondFocus"]["outlineWidth"] == "3px"
+
+        # The run's page: its events, the streamed text, tool calls, usage, the Temporal link.
+        assert plain_run in seen["runHeading"]
+        types = seen["timelineTypes"]
+        for expected in ("run.queued", "run.started", "model.request.started", "tool.call.started"):
+            assert expected in types
+        assert types[-1] == "run.succeeded"
+        assert "calculator: 42" in seen["streamedText"]
+        assert "calculator: 42" in seen["output"]
+        assert (
+            "calculator" in seen["toolCalls"] and "6 * 7" in seen["toolCalls"] and "42" in seen["toolCalls"]
+        )
+        assert seen["temporalLink"] == f"http://127.0.0.1:8233/namespaces/default/workflows/run-{plain_run}"
+
+        # The inbox: the approval with its run and arguments; approving it finishes the run.
+        assert seen["inboxCount"] == "1"
+        assert approval_run in seen["approvalCard"] and "2 + 3" in seen["approvalCard"]
+        assert "console-careful" in seen["approvalCard"]
+        assert seen["inboxMessage"] == f"Approved calculator on run {approval_run}."
+        assert seen["approvedRunStatus"] == "succeeded"
+        assert "approval.decided" in seen["approvedRunTimeline"]
+        assert "calculator: 5" in seen["approvedRunOutput"]
+        decided = (await api.get(f"/v1/runs/{approval_run}/approvals/{approval['id']}")).json()
+        assert (decided["status"], decided["reason"]) == ("approved", "fine by me")
+
+        # The version form shows the API's 422 next to the field, which takes the focus.
+        assert "less than or equal to 2" in seen["versionFieldError"]
+        assert seen["versionInvalid"] == "true"
+        assert "less than or equal to 2" in seen["versionErrorDescribed"]
+        assert seen["focusAfterError"] == "model_settings.temperature"
+        assert seen["otherFieldErrors"] == 1
+        assert seen["versionCreated"].startswith("Version 2")
+        version = (await api.get(f"/v1/agents/{careful_agent}/versions/2")).json()
+        assert version["model_settings"]["temperature"] == 0.5
+        assert [t["name"] for t in version["tools"]] == ["calculator"]
+
+        # Usage: today's bar, and one bar per agent that used a model.
+        assert seen["usageCaption"] == "Tokens (input + output) per day"
+        assert seen["usageBars"] == 1
+        assert seen["usageAgentBars"] == 2
+        assert "total" in seen["usageDescription"]
+
+        assert seen["storageAfterSignOut"] == []
+
+        # The docs render every operation from the API's own copies of Swagger UI and ReDoc.
+        assert seen["docsTitle"].startswith("Agent Runtime API")
+        assert seen["docsOperations"] > 50
+        assert seen["redocOperations"] == seen["docsOperations"]
+
+
+async def _drive(node: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(DRIVER),
+        json.dumps(arguments),
+        cwd=DRIVER_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), NODE_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"the browser driver did not finish within {NODE_TIMEOUT_S} s")
+    assert process.returncode == 0, f"node exited {process.returncode}:\n{stderr.decode()[-4000:]}"
+    return json.loads(stdout.decode().strip().splitlines()[-1])
