@@ -4,11 +4,13 @@ HTTP on a free port (for real clients: the LangGraph SDKs)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import uuid
+from collections.abc import AsyncGenerator, Generator
 
 import httpx
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent_runtime_api.deps import get_principal, get_stream_options
 from agent_runtime_api.main import create_app
@@ -17,7 +19,7 @@ from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
-from .support import FAST_STREAMS, build_app, issue_api_key, open_client
+from .support import FAST_STREAMS, OidcProvider, build_app, issue_api_key, open_client, start_oidc_provider
 
 
 @pytest.fixture
@@ -58,3 +60,12 @@ async def server(worker_settings: Settings, running_worker: object) -> AsyncGene
 async def api_key(database: Database, tenant_id: str) -> str:
     """A real admin API key of the test's tenant."""
     return (await issue_api_key(database, tenant_id, ["admin"]))[1]
+
+
+@pytest.fixture(scope="session")
+def provider() -> Generator[OidcProvider]:
+    """A real OpenID provider (npm ``oidc-provider``) for the whole session."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = f"test-{uuid.uuid4().hex[:8]}"
+    for issuer in start_oidc_provider(private_key, kid):
+        yield OidcProvider(issuer=issuer, private_key=private_key, kid=kid)
