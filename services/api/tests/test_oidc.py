@@ -9,6 +9,7 @@ negative test then fails on the one check it is about.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -132,6 +133,17 @@ async def test_provider_token_authenticates_for_its_tenant(
     assert api.jwks_fetches == 1
     key = await api.http.post("/v1/api-keys", json={"name": "k", "roles": ["viewer"]}, headers=bearer(token))
     assert key.json()["created_by"] == claims["sub"]
+    assert api.jwks_fetches == 1
+
+
+async def test_concurrent_first_requests_wait_for_the_one_jwks_fetch(
+    api: Api, provider: Provider, tenant_id: str
+) -> None:
+    """Before the keys are known, requests that arrive while the first fetch is in flight wait for
+    it (a browser that has just signed in sends several at once): none gets a 503."""
+    token = await mint(provider, {"tenant_id": tenant_id, "realm_access": {"roles": ["viewer"]}})
+    responses = await asyncio.gather(*(api.http.get("/v1/agents", headers=bearer(token)) for _ in range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     assert api.jwks_fetches == 1
 
 
