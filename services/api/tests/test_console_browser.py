@@ -26,12 +26,20 @@ import httpx
 import pytest
 
 from agent_runtime_api.console import STATIC_DIR
+from agent_runtime_api.main import create_app
+from agent_runtime_cli.embedded.ports import find_free_port
+from agent_runtime_core.db import Database
+from agent_runtime_core.settings import Settings
+
+from .sse import serve
+from .support import OIDC_AUDIENCE, OidcProvider, issue_api_key
 
 pytestmark = pytest.mark.timeout(240)
 
 ROOT = Path(__file__).resolve().parents[3]
 DRIVER_DIR = Path(__file__).parent / "console"
 DRIVER = DRIVER_DIR / "console_browser.mjs"
+OIDC_DRIVER = DRIVER_DIR / "console_oidc.mjs"
 NODE_TIMEOUT_S = 150
 REDOC_ATTRIBUTION_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 VENDORED = {
@@ -208,6 +216,7 @@ async def test_console_and_docs_in_a_browser_without_network(
         assert seen["focusAfterError"] == "model_settings.temperature"
         assert seen["otherFieldErrors"] == 1
         assert seen["versionCreated"].startswith("Version 2")
+        assert seen["formNowCreates"] == "Create version 3"
         version = (await api.get(f"/v1/agents/{careful_agent}/versions/2")).json()
         assert version["model_settings"]["temperature"] == 0.5
         assert [t["name"] for t in version["tools"]] == ["calculator"]
@@ -226,10 +235,100 @@ async def test_console_and_docs_in_a_browser_without_network(
         assert seen["redocOperations"] == seen["docsOperations"]
 
 
-async def _drive(node: str, arguments: dict[str, Any]) -> dict[str, Any]:
+async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
+    node_driver: str,
+    chromium: str,
+    provider: OidcProvider,
+    database_url: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    """Single sign-on against a real OpenID provider: the console runs the authorization code flow
+    with PKCE (S256) in the browser, and the API accepts the access token it gets (tenant and
+    roles from the token's claims)."""
+    port = find_free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=provider.issuer, timeout=10) as idp:
+        registered = await idp.post(
+            "/reg",
+            json={
+                "client_name": "console",
+                "redirect_uris": [f"{base}/console/"],
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+                "test_claims": {"tenant_id": tenant_id, "roles": ["viewer"]},
+            },
+        )
+        assert registered.status_code == 201, registered.text
+    client_id = registered.json()["client_id"]
+    settings = Settings.model_validate(
+        {
+            "database_url": database_url,
+            "database_pool_size": 3,
+            "temporal_address": "127.0.0.1:1",
+            "oidc_issuer": provider.issuer,
+            "oidc_audience": OIDC_AUDIENCE,
+            "console_oidc_client_id": client_id,
+            "console_oidc_scopes": "openid api",
+        }
+    )
+    # Something of the tenant's to see once signed in (made with an API key of the same tenant).
+    _, key = await issue_api_key(database, tenant_id, ["admin"])
+    async with serve(create_app(settings), port) as served:
+        assert served == base
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
+            created = await api.post("/v1/agents", json={"name": "seen-through-sso"})
+            assert created.status_code == 201, created.text
+        screenshots = tempfile.mkdtemp(prefix="console-oidc-")
+        arguments = {
+            "base": base,
+            "issuer": provider.issuer,
+            "chromium": chromium,
+            "screenshots": screenshots,
+            "agentName": "seen-through-sso",
+        }
+        seen = await _drive(node_driver, arguments, OIDC_DRIVER)
+    assert "error" not in seen, f"{seen.get('error')}\nat {seen.get('url')}\n{seen.get('bodyText')}"
+    assert seen["consoleErrors"] == []
+    # Only the provider's web font was refused; the console itself asked nobody else.
+    assert all(url.startswith("https://fonts.") for url in seen["blocked"]), seen["blocked"]
+
+    # The authorization request: code flow, PKCE S256, our redirect URI, state and nonce, the API
+    # as the resource; the token request proves the verifier (43-128 characters, RFC 7636).
+    authorize = seen["authorize"]
+    assert authorize["response_type"] == "code"
+    assert authorize["client_id"] == client_id
+    assert authorize["redirect_uri"] == f"{base}/console/"
+    assert authorize["code_challenge_method"] == "S256"
+    assert len(authorize["code_challenge"]) == 43
+    assert authorize["scope"] == "openid api"
+    assert authorize["resource"] == OIDC_AUDIENCE
+    assert authorize["state"] and authorize["nonce"]
+    token = seen["token"]
+    assert token["grant_type"] == "authorization_code"
+    assert token["client_id"] == client_id and "client_secret" not in token
+    assert 43 <= token["code_verifier_length"] <= 128
+    # The provider sent the browser back with a code; the console took it out of the address.
+    assert any(v["path"] == "/console/" and "code" in v["params"] for v in seen["visited"])
+    assert seen["finalUrl"] == f"{base}/console/#/agents"
+    assert seen["pendingLeft"] is None
+
+    # Signed in as the provider's user, with a token for the API of the tenant in its claims.
+    session = seen["session"]
+    assert session["method"] == "oidc"
+    assert session["claims"]["aud"] == OIDC_AUDIENCE and session["claims"]["iss"] == provider.issuer
+    assert session["claims"]["tenant_id"] == tenant_id
+    assert session["expiresAt"] is not None
+    assert seen["who"] == "ada"
+    assert seen["agents"] == ["seen-through-sso"]
+    assert seen["runsEmpty"] is True
+
+
+async def _drive(node: str, arguments: dict[str, Any], driver: Path = DRIVER) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         node,
-        str(DRIVER),
+        str(driver),
         json.dumps(arguments),
         cwd=DRIVER_DIR,
         stdout=asyncio.subprocess.PIPE,

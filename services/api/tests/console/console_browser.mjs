@@ -102,6 +102,7 @@ try {
   await page.getByRole("checkbox", { name: "succeeded" }).check();
   await page.getByRole("button", { name: "Apply filters" }).click();
   await page.locator(`tr[data-run-id="${args.approvalRun}"]`).waitFor({ state: "detached" });
+  await plainRow.waitFor();
   result.filteredRuns = await page.locator("tr[data-run-id]").evaluateAll((rows) => rows.map((row) => row.dataset.runId));
   await page.getByRole("button", { name: "Clear" }).click();
   await page.locator(`tr[data-run-id="${args.approvalRun}"]`).waitFor();
@@ -159,7 +160,9 @@ try {
   await temperature.fill("0.5");
   await page.getByRole("button", { name: "Create version" }).click();
   await page.getByRole("status").filter({ hasText: "Version 2 created." }).waitFor();
+  await page.locator(".version summary").filter({ hasText: "Version 2" }).waitFor();
   result.versionCreated = (await page.locator(".version summary").first().innerText()).trim();
+  result.formNowCreates = await page.locator("#new-version-heading").innerText();
 
   // Usage: the chart per day has bars.
   await page.getByRole("link", { name: "Usage" }).click();

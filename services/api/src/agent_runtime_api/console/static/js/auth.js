@@ -105,6 +105,7 @@ export async function completeOidcSignIn(oidc) {
   sessionStorage.removeItem(PENDING_KEY);
   // Drop the code from the address bar and history whatever happens next.
   history.replaceState(null, "", `${location.pathname}${pending?.returnTo || "#/runs"}`);
+  dispatchEvent(new HashChangeEvent("hashchange")); // replaceState does not tell the router
   if (params.has("error")) {
     throw new Error(`the provider refused the sign-in: ${params.get("error_description") || params.get("error")}`);
   }

@@ -128,9 +128,13 @@ export function RunsPage({ api }) {
     [api, query],
   );
 
+  const [loading, setLoading] = useState(true);
   useEffect(() => {
-    setRuns(null);
-    loadFirst().then((data) => data && setAnnouncement(`${data.length} runs shown.`));
+    // The rows shown stay until the new ones arrive (no flicker), marked busy meanwhile.
+    setLoading(true);
+    loadFirst()
+      .then((data) => data && setAnnouncement(`${data.length} runs shown.`))
+      .finally(() => setLoading(false));
   }, [loadFirst]);
 
   const refresh = useDebounced(() => loadFirst(Math.max(PAGE_SIZE, runs?.length || 0)), 300);
@@ -162,7 +166,7 @@ export function RunsPage({ api }) {
       ? html`<p role="status">Loading runs…</p>`
       : runs.length === 0
         ? html`<p class="empty">No runs match these filters.</p>`
-        : html`<div class="table-wrap"><table class="runs">
+        : html`<div class="table-wrap" aria-busy=${loading ? "true" : "false"}><table class="runs">
             <caption class="visually-hidden">Runs, newest first</caption>
             <thead><tr>
               <th scope="col">Run</th><th scope="col">Agent</th><th scope="col">Status</th>
