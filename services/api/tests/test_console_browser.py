@@ -134,6 +134,11 @@ async def test_console_and_docs_in_a_browser_without_network(
             api, "/v1/approvals?status=pending", lambda page: page["data"] and page["data"][0]
         )
         assert approval["run_id"] == approval_run
+        asking_agent = await agent("console-asking", [{"name": "ask_human"}])
+        question_run = await run(asking_agent, "Plan my trip")
+        question = await _wait(
+            api, "/v1/questions?status=pending", lambda page: page["data"] and page["data"][0]
+        )
 
         screenshots = tempfile.mkdtemp(prefix="console-screens-")
         print(f"console screenshots: {screenshots}")  # where to look, with -s
@@ -146,6 +151,7 @@ async def test_console_and_docs_in_a_browser_without_network(
             "approvalRun": approval_run,
             "approvalId": approval["id"],
             "agentId": careful_agent,
+            "questionId": question["id"],
         }
         seen = await _drive(node_driver, arguments)
         assert "error" not in seen, f"{seen.get('error')}\nat {seen.get('url')}\n{seen.get('bodyText')}"
@@ -169,7 +175,8 @@ async def test_console_and_docs_in_a_browser_without_network(
         assert headers["content-type"] == "text/html; charset=utf-8"
         assert "script-src 'self' 'sha256-" in headers["content-security-policy"]
         # No accessibility violations axe-core can find (WCAG 2.1 A and AA) on any page.
-        assert seen["axe"] == {page: [] for page in ("signin", "runs", "run", "inbox", "agent", "usage")}
+        pages = ("signin", "runs", "run", "inbox", "questions", "agent", "usage")
+        assert seen["axe"] == {page: [] for page in pages}
 
         # Sign-in: a wrong key is refused where the key is typed; the right one opens the console.
         assert seen["firstTabFocus"] == "password"
@@ -199,7 +206,7 @@ async def test_console_and_docs_in_a_browser_without_network(
         assert seen["temporalLink"] == f"http://127.0.0.1:8233/namespaces/default/workflows/run-{plain_run}"
 
         # The inbox: the approval with its run and arguments; approving it finishes the run.
-        assert seen["inboxCount"] == "1"
+        assert seen["inboxCount"] == "2"  # the approval and the question
         assert approval_run in seen["approvalCard"] and "2 + 3" in seen["approvalCard"]
         assert "console-careful" in seen["approvalCard"]
         assert seen["inboxMessage"] == f"Approved calculator on run {approval_run}."
@@ -208,6 +215,12 @@ async def test_console_and_docs_in_a_browser_without_network(
         assert "calculator: 5" in seen["approvedRunOutput"]
         decided = (await api.get(f"/v1/runs/{approval_run}/approvals/{approval['id']}")).json()
         assert (decided["status"], decided["reason"]) == ("approved", "fine by me")
+
+        # A question is answered from the inbox; its run goes on with the answer.
+        assert seen["questionsPressed"] == "true"
+        assert "Plan my trip" in seen["questionCard"] and question_run in seen["questionCard"]
+        answered = await _wait(api, f"/v1/runs/{question_run}", lambda r: r["status"] == "succeeded" and r)
+        assert "ask_human: By train, please." in answered["output"]
 
         # The version form shows the API's 422 next to the field, which takes the focus.
         assert "less than or equal to 2" in seen["versionFieldError"]
@@ -224,7 +237,7 @@ async def test_console_and_docs_in_a_browser_without_network(
         # Usage: today's bar, and one bar per agent that used a model.
         assert seen["usageCaption"] == "Tokens (input + output) per day"
         assert seen["usageBars"] == 1
-        assert seen["usageAgentBars"] == 2
+        assert seen["usageAgentBars"] == 3  # the three agents that ran a model
         assert "total" in seen["usageDescription"]
 
         assert seen["storageAfterSignOut"] == []

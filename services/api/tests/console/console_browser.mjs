@@ -4,7 +4,7 @@
 //
 //   node console_browser.mjs '{"base": "http://127.0.0.1:8000", "apiKey": "ar_…", "chromium": "/usr/bin/chromium",
 //     "screenshots": "/tmp/console", "plainRun": "run_…", "approvalRun": "run_…", "approvalId": "apr_…",
-//     "agentId": "agt_…"}'
+//     "agentId": "agt_…", "questionId": "inp_…"}'
 //
 // Prints one JSON object with what the screen showed; the Python test asserts on it.
 import { readFileSync } from "node:fs";
@@ -133,6 +133,17 @@ try {
   await page.getByRole("status").filter({ hasText: "Approved calculator" }).waitFor();
   result.inboxMessage = (await page.locator(".live-message").innerText()).trim();
   await page.locator(`article[data-approval-id="${args.approvalId}"]`).waitFor({ state: "detached" });
+  // Questions: answer the agent's ask_human question.
+  await page.getByRole("button", { name: "Questions" }).click();
+  const question = page.locator(`article[data-question-id="${args.questionId}"]`);
+  await question.waitFor();
+  result.questionCard = (await question.innerText()).replace(/\s+/g, " ").trim();
+  result.questionsPressed = await page.getByRole("button", { name: "Questions" }).getAttribute("aria-pressed");
+  await axe("questions");
+  await question.getByLabel("Your answer").fill("By train, please.");
+  await question.getByRole("button", { name: "Send answer" }).click();
+  await page.getByRole("status").filter({ hasText: "Answered the question" }).waitFor();
+  await question.waitFor({ state: "detached" });
   await page.goto(`${args.base}/console/#/runs/${args.approvalRun}`);
   await page.locator('.timeline li[data-type="run.succeeded"]').waitFor();
   await page.locator(".page-head .status-succeeded").waitFor();
