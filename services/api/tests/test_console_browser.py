@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,19 @@ from .support import OIDC_AUDIENCE, OidcProvider, issue_api_key
 pytestmark = pytest.mark.timeout(240)
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def screenshots_dir(name: str) -> str:
+    """Where a browser test keeps its screenshots: ``$AGENT_RUNTIME_TEST_ARTIFACTS/<name>`` (CI
+    collects that folder), else ``test-artifacts/<name>`` in the checkout (git ignores it). Each
+    run replaces the previous one's pictures."""
+    root = Path(os.environ.get("AGENT_RUNTIME_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+    folder = root / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return str(folder)
+
+
 DRIVER_DIR = Path(__file__).parent / "console"
 DRIVER = DRIVER_DIR / "console_browser.mjs"
 OIDC_DRIVER = DRIVER_DIR / "console_oidc.mjs"
@@ -140,7 +152,7 @@ async def test_console_and_docs_in_a_browser_without_network(
             api, "/v1/questions?status=pending", lambda page: page["data"] and page["data"][0]
         )
 
-        screenshots = tempfile.mkdtemp(prefix="console-screens-")
+        screenshots = screenshots_dir("console")
         print(f"console screenshots: {screenshots}")  # where to look, with -s
         arguments = {
             "base": server,
@@ -148,6 +160,7 @@ async def test_console_and_docs_in_a_browser_without_network(
             "chromium": chromium,
             "screenshots": screenshots,
             "plainRun": plain_run,
+            "plainAgent": plain_agent,
             "approvalRun": approval_run,
             "approvalId": approval["id"],
             "agentId": careful_agent,
@@ -155,6 +168,13 @@ async def test_console_and_docs_in_a_browser_without_network(
         }
         seen = await _drive(node_driver, arguments)
         assert "error" not in seen, f"{seen.get('error')}\nat {seen.get('url')}\n{seen.get('bodyText')}"
+        # A run started elsewhere while the list was open appeared in it and finished, no reload.
+        assert seen["liveRun"]["id"].startswith("run_") and seen["liveRun"]["rowBefore"] != ""
+        live = (await api.get(f"/v1/runs/{seen['liveRun']['id']}")).json()
+        assert live["status"] == "succeeded" and live["agent_id"] == plain_agent
+        # Every main page was photographed.
+        shots = {path.stem for path in await asyncio.to_thread(lambda: list(Path(screenshots).glob("*.png")))}
+        assert {"runs", "run", "inbox", "agent-version-error", "usage", "docs"} <= shots
 
         # Nothing came from anywhere but the API, and no script or CSP error happened. ReDoc's
         # bundle shows its vendor's logo from their CDN in the sidebar footer, whatever the options;
@@ -187,7 +207,7 @@ async def test_console_and_docs_in_a_browser_without_network(
         assert "succeeded" in seen["plainRow"]
         assert seen["approvalRowStatus"] == "waiting"
         assert seen["liveState"] in {"Live", "Connecting…"}
-        assert seen["filteredRuns"] == [plain_run]
+        assert seen["filteredRuns"] == [seen["liveRun"]["id"], plain_run]  # succeeded, newest first
         # Keyboard: the skip link first, a visible focus ring on what has the focus.
         assert seen["skipLink"]["text"] == "Skip to content"
         assert seen["secondFocus"]["outline"] == "solid" and seen["secondFocus"]["outlineWidth"] == "3px"
@@ -293,7 +313,7 @@ async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
             created = await api.post("/v1/agents", json={"name": "seen-through-sso"})
             assert created.status_code == 201, created.text
-        screenshots = tempfile.mkdtemp(prefix="console-oidc-")
+        screenshots = screenshots_dir("console-oidc")
         arguments = {
             "base": base,
             "issuer": provider.issuer,

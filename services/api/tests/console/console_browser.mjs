@@ -80,6 +80,16 @@ try {
   result.plainRow = (await plainRow.innerText()).replace(/\s+/g, " ").trim();
   result.approvalRowStatus = (await page.locator(`tr[data-run-id="${args.approvalRun}"] .badge`).innerText()).trim();
   result.liveState = (await page.locator(".live-state").innerText()).trim();
+  // A run started elsewhere while the list is open appears in it and finishes, without a reload.
+  const started = await (await fetch(`${args.base}/v1/runs`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${args.apiKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ agent_id: args.plainAgent, input: "What is 2 * 21?" }),
+  })).json();
+  const liveRow = page.locator(`tr[data-run-id="${started.id}"]`);
+  await liveRow.waitFor({ timeout: 20000 });
+  result.liveRun = { id: started.id, rowBefore: (await liveRow.innerText()).trim() };
+  await page.locator(`tr[data-run-id="${started.id}"] .status-succeeded`).waitFor({ timeout: 30000 });
   // Keyboard: the skip link comes first and shows a visible focus ring.
   await page.reload();
   await plainRow.waitFor();
