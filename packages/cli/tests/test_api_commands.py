@@ -80,6 +80,31 @@ async def test_a_rejection_with_a_reason_typed_at_the_prompt_is_told_to_the_mode
     assert "✔ succeeded" in screen
 
 
+async def test_a_skipped_approval_shows_how_to_decide_later_and_ctrl_c_leaves_the_run_waiting(
+    cli_env: dict[str, str],
+) -> None:
+    def scenario() -> tuple[int, str, str]:
+        terminal = Terminal(["runs", "start", "careful", QUESTION, "--follow"], cli_env)
+        terminal.expect(r"\[s\]kip")
+        terminal.type("s")
+        terminal.expect("waiting for a human")
+        terminal.child.sendintr()
+        code, screen = terminal.wait(), terminal.screen
+        run_id = run_id_in(r"(run_\w+) · agent careful", screen)
+        status = json.loads(run(["runs", "get", run_id, "-o", "json"], cli_env).stdout)["status"]
+        run(["runs", "cancel", run_id], cli_env)
+        return code, screen, status
+
+    code, screen, status = await asyncio.to_thread(scenario)
+
+    assert code == 130, screen
+    assert re.search(r"approve: agent-runtime approvals approve apr_\w+", screen)
+    assert re.search(
+        r"Stopped following (run_\w+); it goes on\. Follow it again: agent-runtime runs tail \1", screen
+    )
+    assert status == "waiting"
+
+
 async def test_a_question_is_answered_at_the_prompt(cli_env: dict[str, str]) -> None:
     def scenario() -> tuple[int, str]:
         terminal = Terminal(["runs", "start", "asker", "Plan my trip", "--follow"], cli_env)

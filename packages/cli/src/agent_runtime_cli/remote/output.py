@@ -122,8 +122,8 @@ def compact(value: Any, width: int = 60) -> str:
 
 
 def money(value: Any) -> str:
-    """A cost in USD (``?`` while the model's price is unknown)."""
-    return "?" if value is None else f"${value}"
+    """A cost in USD (``unknown`` while the model's price is)."""
+    return "unknown" if value is None else f"${value}"
 
 
 # ------------------------------------------------------------------------------------ tables
