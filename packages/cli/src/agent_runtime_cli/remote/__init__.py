@@ -1,8 +1,8 @@
 """The ``agent-runtime`` commands that use a running API through the SDK (``agents``, ``runs``,
 ``approvals``, ``questions``, ``threads``) and the ``profiles`` that say where it runs.
 
-They import only the SDK, typer, rich and PyYAML — never the server packages — so they start
-fast and work against any deployment.
+These modules import only the SDK, typer, rich and PyYAML, never the server packages: they
+speak to any deployment over HTTP, as users' programs do.
 """
 
 from __future__ import annotations
