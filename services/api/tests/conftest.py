@@ -3,8 +3,6 @@ HTTP on a free port (for real clients: the LangGraph SDKs), and Node with ``test
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
@@ -23,9 +21,9 @@ from .support import (
     OidcProvider,
     build_app,
     issue_api_key,
+    node_with_packages,
     open_client,
     served,
-    skip_or_fail,
     start_oidc_provider,
 )
 
@@ -69,22 +67,7 @@ JS_DIR = Path(__file__).parent / "js"
 @pytest.fixture(scope="session")
 def node() -> str:
     """``node``, with ``tests/js``'s locked dependencies installed (``npm ci``, once per session)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
-        skip_or_fail(f"{missing} not found on PATH: install Node 20+ to run the JavaScript tests")
-    assert node is not None and npm is not None
-    installed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=JS_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if installed.returncode != 0:
-        pytest.fail(f"npm ci in {JS_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
-    return node
+    return node_with_packages(JS_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -109,6 +109,56 @@ def skip_or_fail(message: str) -> None:
     pytest.skip(message)
 
 
+def node_with_packages(folder: Path) -> str:
+    """``node``, with ``folder``'s locked npm packages installed (``npm ci``); a missing Node is a
+    skip, or a failure under CI (:func:`skip_or_fail`)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        skip_or_fail(f"{missing} not found on PATH: install Node 20+ to run the JavaScript tests")
+    assert node is not None and npm is not None
+    installed = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if installed.returncode != 0:
+        pytest.fail(f"npm ci in {folder} failed:\n{installed.stdout}\n{installed.stderr}")
+    return node
+
+
+async def run_node(
+    node: str,
+    script: Path,
+    *args: str,
+    timeout_s: float,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run a Node script of the tests (in its folder unless ``cwd``; ``env`` added to ours) and
+    return the JSON of its last output line."""
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(script),
+        *args,
+        cwd=cwd or script.parent,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"{script.name} did not finish within {timeout_s} s")
+    assert process.returncode == 0, f"node exited {process.returncode}:\n{stderr.decode()[-4000:]}"
+    return json.loads(stdout.decode().strip().splitlines()[-1])
+
+
 async def open_client(app: FastAPI) -> AsyncGenerator[httpx.AsyncClient]:
     """An HTTP client over ASGI with the app's lifespan running."""
     async with app.router.lifespan_context(app):

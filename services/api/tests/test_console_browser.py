@@ -31,7 +31,7 @@ from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
 from .sse import serve
-from .support import OIDC_AUDIENCE, OidcProvider, issue_api_key
+from .support import OIDC_AUDIENCE, OidcProvider, issue_api_key, node_with_packages, run_node, skip_or_fail
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -61,30 +61,10 @@ VENDORED = {
 }
 
 
-def _on_ci_or_skip(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def node_driver() -> str:
     """``node``, with ``tests/console``'s locked packages installed (``npm ci``, once per session)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        _on_ci_or_skip("node and npm are needed to drive the browser (install Node 20+)")
-    assert node is not None and npm is not None
-    installed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=DRIVER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if installed.returncode != 0:
-        pytest.fail(f"npm ci in {DRIVER_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
-    return node
+    return node_with_packages(DRIVER_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +75,7 @@ def chromium() -> str:
         subprocess.run(["bash", str(ROOT / "scripts" / "_chromium.sh")], check=True, timeout=900)
         path = shutil.which("chromium")
     if path is None:
-        _on_ci_or_skip("chromium is not installed (bash scripts/_chromium.sh installs Debian's)")
+        skip_or_fail("chromium is not installed (bash scripts/_chromium.sh installs Debian's)")
     assert path is not None
     return path
 
@@ -359,19 +339,4 @@ async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
 
 
 async def _drive(node: str, arguments: dict[str, Any], driver: Path = DRIVER) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(driver),
-        json.dumps(arguments),
-        cwd=DRIVER_DIR,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), NODE_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"the browser driver did not finish within {NODE_TIMEOUT_S} s")
-    assert process.returncode == 0, f"node exited {process.returncode}:\n{stderr.decode()[-4000:]}"
-    return json.loads(stdout.decode().strip().splitlines()[-1])
+    return await run_node(node, driver, json.dumps(arguments), timeout_s=NODE_TIMEOUT_S)

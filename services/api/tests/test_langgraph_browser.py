@@ -10,7 +10,6 @@ installs Debian's) the test is skipped with the reason, except under CI, where t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import uuid
@@ -24,7 +23,7 @@ import pytest
 from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.settings import Settings
 
-from .support import served, skip_or_fail
+from .support import run_node, served, skip_or_fail
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -56,23 +55,9 @@ async def cors_server(
 
 
 async def drive(node: str, chromium: str, *args: str) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(DRIVER),
-        *args,
-        env={**os.environ, "CHROMIUM": chromium},
-        cwd=DRIVER.parent.parent,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    return await run_node(
+        node, DRIVER, *args, timeout_s=DRIVER_TIMEOUT_S, cwd=DRIVER.parent.parent, env={"CHROMIUM": chromium}
     )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), DRIVER_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"the browser driver did not finish within {DRIVER_TIMEOUT_S} s")
-    assert process.returncode == 0, f"node exited {process.returncode}:\n{stderr.decode()[-4000:]}"
-    return json.loads(stdout.decode().strip().splitlines()[-1])
 
 
 async def make_agent(server: str, api_key: str, **version: Any) -> str:

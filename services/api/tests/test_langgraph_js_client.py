@@ -8,14 +8,14 @@ reason shown, except under CI (``CI`` set), where a missing Node is a failure.""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from .support import run_node
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,22 +32,7 @@ async def make_agent(server: str, api_key: str, **version: Any) -> str:
 
 
 async def run_script(node: str, *args: str) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(SCRIPT),
-        *args,
-        cwd=SCRIPT.parent,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), NODE_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"the JavaScript client did not finish within {NODE_TIMEOUT_S} s")
-    assert process.returncode == 0, f"node exited {process.returncode}:\n{stderr.decode()[-4000:]}"
-    return json.loads(stdout.decode().strip().splitlines()[-1])
+    return await run_node(node, SCRIPT, *args, timeout_s=NODE_TIMEOUT_S)
 
 
 def texts(values: dict[str, Any], kind: str) -> list[str]:
