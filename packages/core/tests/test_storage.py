@@ -91,7 +91,9 @@ async def test_presigned_urls_pin_key_size_type_and_encryption(storage: ObjectSt
         assert (await client.put(put.url, content=body, headers=put.headers)).status_code == 200
         head = await storage.head(key)
         assert head is not None and head.sha256 == sha256 and head.server_side_encryption == "AES256"
-        get = await storage.presign_get(key, filename="notes.txt", content_type="text/plain")
+        get = await storage.presign_get(
+            key, content_disposition='attachment; filename="notes.txt"', content_type="text/plain"
+        )
         response = await client.get(get.url)
         assert response.content == body
         assert response.headers["content-disposition"] == 'attachment; filename="notes.txt"'

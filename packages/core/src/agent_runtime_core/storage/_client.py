@@ -273,14 +273,14 @@ class ObjectStorage:
         return await self._presign("put_object", params, "PUT", headers)
 
     async def presign_get(
-        self, key: str, *, filename: str | None = None, content_type: str | None = None
+        self, key: str, *, content_disposition: str | None = None, content_type: str | None = None
     ) -> PresignedRequest:
-        """A ``GET`` of ``key``; the storage answers with ``Content-Disposition: attachment`` (with
-        ``filename``, which must already be safe) and ``content_type`` when given."""
+        """A ``GET`` of ``key``; the storage answers with these ``Content-Disposition`` and
+        ``Content-Type`` headers when given (they are part of the signature)."""
         await self.ensure_bucket()
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if filename is not None:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        if content_disposition is not None:
+            params["ResponseContentDisposition"] = content_disposition
         if content_type is not None:
             params["ResponseContentType"] = content_type
         return await self._presign("get_object", params, "GET", {})
