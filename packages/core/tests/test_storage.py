@@ -134,3 +134,5 @@ def test_kms_encryption_needs_a_key_and_credentials_come_in_pairs() -> None:
     with pytest.raises(ValueError, match="both"):
         Settings(s3_access_key_id="only-the-id")
     assert Settings().s3_sse == "s3"  # encryption is on unless turned off
+    assert Settings(s3_bucket="").s3_bucket is None  # an empty variable is no bucket
+    assert ObjectStorage.from_settings(Settings(s3_bucket="")) is None

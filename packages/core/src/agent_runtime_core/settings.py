@@ -311,6 +311,21 @@ class Settings(BaseSettings):
         ),
     )
 
+    @field_validator(
+        "s3_endpoint_url",
+        "s3_public_endpoint_url",
+        "s3_region",
+        "s3_bucket",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "s3_kms_key_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `AGENT_RUNTIME_S3_BUCKET=` (compose's `${VAR:-}`) means "not set", not "a bucket named ''".
+        return None if value == "" else value
+
     @field_validator("artifact_content_types", mode="before")
     @classmethod
     def _comma_separated_types(cls, value: object) -> object:
