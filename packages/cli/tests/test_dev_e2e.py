@@ -144,6 +144,15 @@ def test_dev_stack_restarts_a_killed_worker_and_valkey_and_one_ctrl_c_drains_it(
     wait_until(lambda: "restarted temporal" in stack.output(), timeout_s=60, message=stack.output())
     run = drive_run(stack.api, stack.auth, idempotency_key="after-server-crashes")
     assert run["status"] == "succeeded", run
+    seaweedfs = int((stack.state_dir / "seaweedfs" / "seaweedfs.pid").read_text())
+    os.kill(seaweedfs, signal.SIGKILL)
+    wait_until(lambda: "restarted seaweedfs" in stack.output(), timeout_s=60, message=stack.output())
+    artifact = httpx.post(
+        f"{stack.api}/v1/artifacts",
+        files={"file": ("a.txt", b"after a crash", "text/plain")},
+        headers=stack.auth,
+    )
+    assert artifact.status_code == 201, artifact.text
 
     # One Ctrl-C through `uv run` reaches the stack twice: it must still drain, not force.
     assert stack.process is not None
