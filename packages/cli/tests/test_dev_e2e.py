@@ -79,9 +79,26 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
     ui = httpx.get(str(run["temporal_ui_url"]), timeout=10)
     assert ui.status_code == 200
     assert httpx.get(f"{stack.api}/openapi.json", timeout=10).json()["info"]["title"] == "Agent Runtime API"
+    # Artifacts go to the embedded SeaweedFS the banner names.
+    assert f"  S3             http://127.0.0.1:{stack.s3_port}  (bucket agent-runtime;" in stack.output()
+    artifact = httpx.post(
+        f"{stack.api}/v1/artifacts",
+        files={"file": ("kept.txt", b"kept across restarts", "text/plain")},
+        headers=stack.auth,
+        timeout=30,
+    )
+    assert artifact.status_code == 201, artifact.text
 
     assert stack.stop() in {0, 143}
-    for port in (stack.api_port, stack.temporal_port, stack.ui_port, stack.postgres_port, stack.redis_port):
+    ports = (
+        stack.api_port,
+        stack.temporal_port,
+        stack.ui_port,
+        stack.postgres_port,
+        stack.redis_port,
+        stack.s3_port,
+    )
+    for port in ports:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
@@ -91,6 +108,10 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
     runs = httpx.get(f"{stack.api}/v1/runs", headers=stack.auth, timeout=10).json()["data"]
     assert [r["id"] for r in runs] == [run["id"]]
     assert runs[0]["status"] == "succeeded"
+    content = httpx.get(
+        f"{stack.api}/v1/artifacts/{artifact.json()['id']}/content", headers=stack.auth, timeout=30
+    )
+    assert content.content == b"kept across restarts"
     assert (stack.data_dir / "state" / "valkey" / "valkey.log").exists()
     assert stack.stop() in {0, 143}
 
@@ -123,6 +144,15 @@ def test_dev_stack_restarts_a_killed_worker_and_valkey_and_one_ctrl_c_drains_it(
     wait_until(lambda: "restarted temporal" in stack.output(), timeout_s=60, message=stack.output())
     run = drive_run(stack.api, stack.auth, idempotency_key="after-server-crashes")
     assert run["status"] == "succeeded", run
+    seaweedfs = int((stack.state_dir / "seaweedfs" / "seaweedfs.pid").read_text())
+    os.kill(seaweedfs, signal.SIGKILL)
+    wait_until(lambda: "restarted seaweedfs" in stack.output(), timeout_s=60, message=stack.output())
+    artifact = httpx.post(
+        f"{stack.api}/v1/artifacts",
+        files={"file": ("a.txt", b"after a crash", "text/plain")},
+        headers=stack.auth,
+    )
+    assert artifact.status_code == 201, artifact.text
 
     # One Ctrl-C through `uv run` reaches the stack twice: it must still drain, not force.
     assert stack.process is not None

@@ -26,6 +26,7 @@ KONG_FILE = ROOT / "gateway" / "kong.yaml"
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 SAMPLE_PARAMETERS = {
     "agent_id": "agt_x",
+    "artifact_id": "art_x",
     "run_id": "run_x",
     "approval_id": "apr_x",
     "version": "1",
@@ -136,6 +137,21 @@ def test_every_api_path_has_a_route_to_the_api(kong: dict[str, Any]) -> None:
             assert service["read_timeout"] >= 600_000
     # Not everything goes to the API: unknown top-level paths get Kong's 404.
     assert route_for(kong, "/admin") is None
+
+
+def test_artifact_uploads_pass_a_larger_body_unbuffered(kong: dict[str, Any]) -> None:
+    found = route_for(kong, "/v1/artifacts")
+    assert found is not None
+    _, route = found
+    assert "POST" in route["methods"] and route["request_buffering"] is False
+    (size_limit,) = [
+        plugin["config"] for plugin in route["plugins"] if plugin["name"] == "request-size-limiting"
+    ]
+    # Above the API's own cap (25 MiB file + 64 KiB of multipart framing), in MiB.
+    api_cap = Settings().artifact_max_upload_bytes + 64 * 1024
+    assert size_limit["size_unit"] == "megabytes" and size_limit["allowed_payload_size"] * 1024**2 >= api_cap
+    # Every other call on artifacts stays on the general route with the 1 MB cap.
+    assert route_for(kong, "/v1/artifacts/uploads") != found
 
 
 def test_every_langgraph_path_has_a_route_and_long_calls_are_unbuffered(kong: dict[str, Any]) -> None:

@@ -127,7 +127,9 @@ def auth_headers(database_url: str, schemathesis_tenant: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str, temporal_env: WorkflowEnvironment, redis_url: str) -> Generator[BackgroundStack]:
+def stack(
+    database_url: str, temporal_env: WorkflowEnvironment, redis_url: str, s3_settings: dict[str, object]
+) -> Generator[BackgroundStack]:
     settings = Settings.model_validate(
         {
             "database_url": database_url,
@@ -141,6 +143,8 @@ def stack(database_url: str, temporal_env: WorkflowEnvironment, redis_url: str) 
             # Tool secrets: a fixed test key, so their 201/200 paths are generated too.
             "secrets_keys": {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},
             "secrets_active_key_id": "test-1",
+            # Artifacts: a real S3 API (SeaweedFS), so their calls are served rather than 503.
+            **s3_settings,
         }
     )
 

@@ -1,7 +1,8 @@
 """``agent-runtime dev``: the whole platform on one machine, on real servers, without Docker.
 
 Start order: Postgres (embedded unless a URL is given) → Valkey for live events (embedded unless
-a Redis URL is given) → Temporal dev server (SQLite file, Web UI, our search attributes) →
+a Redis URL is given) → SeaweedFS for artifacts' bytes (an S3 API; embedded unless
+AGENT_RUNTIME_S3_ENDPOINT_URL is set) → Temporal dev server (SQLite file, Web UI, our search attributes) →
 migrations → the dev admin API key (reused while it works) → API and worker processes. A part
 that dies is restarted with backoff while the rest stays up (see `Supervisor`). One Ctrl-C or
 SIGTERM drains everything gracefully in reverse order. Data lives in the data dir, so a restart
@@ -24,6 +25,8 @@ from agent_runtime_cli.dev_secrets import DevSecretsKeyError, ensure_dev_secrets
 from agent_runtime_cli.embedded import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
+    EmbeddedSeaweedFS,
+    EmbeddedSeaweedFSError,
     EmbeddedValkey,
     EmbeddedValkeyError,
     PortInUseError,
@@ -65,6 +68,12 @@ class DevOptions:
     redis_url: str | None = None
     """Use this Redis instead of an embedded Valkey; ``""`` runs without Redis (streams then
     read Postgres only)."""
+    s3_port: int = 8333
+    """The embedded SeaweedFS's S3 API (not started when AGENT_RUNTIME_S3_ENDPOINT_URL is set)."""
+
+
+DEV_BUCKET = "agent-runtime"
+"""The bucket of the embedded S3 server (created on first use)."""
 
 
 def _hint(flag: str, variable: str) -> str:
@@ -152,6 +161,13 @@ def run_dev_stack(options: DevOptions) -> int:
             valkey = EmbeddedValkey(
                 data_dir / "valkey", host=options.host, port=options.redis_port, port_hint=redis_hint
             )
+        seaweedfs = None
+        if not os.environ.get("AGENT_RUNTIME_S3_ENDPOINT_URL"):
+            s3_hint = _hint("--s3-port", "AGENT_RUNTIME_DEV_S3_PORT")
+            ensure_port_free(options.host, options.s3_port, what="SeaweedFS S3 API", hint=s3_hint)
+            seaweedfs = EmbeddedSeaweedFS(
+                data_dir / "seaweedfs", host=options.host, s3_port=options.s3_port, port_hint=s3_hint
+            )
         postgres = (
             None
             if options.database_url
@@ -191,6 +207,24 @@ def run_dev_stack(options: DevOptions) -> int:
                 redis_url = valkey.start()
             else:
                 redis_url = options.redis_url or ""
+            s3_env: dict[str, str] = {}
+            if seaweedfs is not None:
+                supervisor.attach(
+                    "seaweedfs", stop=seaweedfs.stop, is_alive=seaweedfs.is_running, restart=seaweedfs.start
+                )
+                _say(f"Starting SeaweedFS for artifacts (S3; data in {seaweedfs.data_dir})...")
+                seaweedfs.start()
+                s3_env = {
+                    name: value
+                    for name, value in seaweedfs.settings_environment(DEV_BUCKET).items()
+                    if name not in os.environ
+                }
+            s3_line = (
+                f"{seaweedfs.endpoint_url}  (bucket {DEV_BUCKET}; key in "
+                f"{seaweedfs.data_dir / 'credentials.json'})"
+                if seaweedfs is not None
+                else f"{os.environ['AGENT_RUNTIME_S3_ENDPOINT_URL']} (AGENT_RUNTIME_S3_ENDPOINT_URL)"
+            )
 
             def restart_temporal() -> None:
                 temporal.start()
@@ -215,6 +249,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 "AGENT_RUNTIME_WORKER_METRICS_PORT": str(options.worker_metrics_port),
                 "AGENT_RUNTIME_WORKER_METRICS_HOST": options.host,
                 **secrets_env,
+                **s3_env,
                 **_dev_defaults(),
                 **_child_bytecode_env(data_dir),
             }
@@ -253,6 +288,7 @@ def run_dev_stack(options: DevOptions) -> int:
                     f"  Temporal       {temporal.address}\n"
                     f"  Postgres       {database_url}\n"
                     f"  Redis          {redis_url or '(none: live streams poll Postgres)'}\n"
+                    f"  S3             {s3_line}\n"
                     f"  Metrics        {api_url}/metrics{worker_metrics}\n"
                     f"  Data           {data_dir}\n"
                     f"  API key        {api_key}\n"
@@ -269,7 +305,7 @@ def run_dev_stack(options: DevOptions) -> int:
     except DevSecretsKeyError as exc:
         _say(f"error: {exc}")
         return 2
-    except (EmbeddedPostgresError, EmbeddedValkeyError, TemporalServerError) as exc:
+    except (EmbeddedPostgresError, EmbeddedValkeyError, EmbeddedSeaweedFSError, TemporalServerError) as exc:
         _say(f"error: {exc}")
         return 1
     except ShutdownRequested as exc:

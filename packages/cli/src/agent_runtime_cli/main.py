@@ -46,7 +46,8 @@ def dev(
     data_dir: Annotated[
         Path,
         typer.Option(
-            envvar="AGENT_RUNTIME_DEV_DATA_DIR", help="Where Postgres, Valkey and Temporal keep data."
+            envvar="AGENT_RUNTIME_DEV_DATA_DIR",
+            help="Where Postgres, Valkey, SeaweedFS (S3) and Temporal keep data.",
         ),
     ] = Path(".dev"),
     host: Annotated[
@@ -96,9 +97,17 @@ def dev(
             help="Use this Redis instead of starting an embedded Valkey ('' runs without Redis).",
         ),
     ] = None,
+    s3_port: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENT_RUNTIME_DEV_S3_PORT",
+            help="S3 port of the embedded SeaweedFS (ignored with AGENT_RUNTIME_S3_ENDPOINT_URL).",
+        ),
+    ] = 8333,
     log_level: Annotated[str, typer.Option(help="Log level of the API and worker.")] = "info",
 ) -> None:
-    """Start the whole platform locally: Postgres, Valkey, Temporal (with its Web UI), the API, a worker.
+    """Start the whole platform locally: Postgres, Valkey, SeaweedFS (S3), Temporal (with its Web UI),
+    the API, a worker.
 
     Data is kept in --data-dir, so a restart keeps agents, runs and workflow histories.
     Ctrl-C stops everything this command started.
@@ -118,6 +127,7 @@ def dev(
         redis_port=redis_port,
         worker_metrics_port=worker_metrics_port,
         redis_url=redis_url,
+        s3_port=s3_port,
     )
     raise typer.Exit(run_dev_stack(options))
 

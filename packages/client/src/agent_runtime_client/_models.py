@@ -165,6 +165,8 @@ class Permission(StrEnum):
     TENANTS_MANAGE = "tenants:manage"
     STORE_READ = "store:read"
     STORE_WRITE = "store:write"
+    ARTIFACTS_READ = "artifacts:read"
+    ARTIFACTS_WRITE = "artifacts:write"
 
 
 # A known value becomes the enum member, an unknown one (a newer server's) stays a str.

@@ -128,3 +128,29 @@ class SecretsNotConfiguredError(DomainError):
         super().__init__(
             detail=detail, status=503, code="secrets_not_configured", title="Secrets not configured"
         )
+
+
+class StorageNotConfiguredError(DomainError):
+    """No object storage (S3 bucket) is configured: calls that keep bytes (artifacts) cannot work."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            detail="Object storage is not configured on this deployment (AGENT_RUNTIME_S3_BUCKET).",
+            status=503,
+            code="storage_not_configured",
+            title="Storage not configured",
+        )
+
+
+class StorageUnavailableError(DomainError):
+    """The object storage is unreachable or refused a call the API made correctly (wrong
+    credentials, missing bucket, encryption it cannot do); the client may retry later."""
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(
+            detail=detail,
+            status=503,
+            code="storage_unavailable",
+            title="Storage unavailable",
+            headers={"Retry-After": str(retry_after_s)},
+        )

@@ -16,6 +16,7 @@ PREFIXES: Final = {
     "secret": "sec",
     "signing_key": "sig",
     "thread": "thr",
+    "artifact": "art",
 }
 
 
@@ -62,3 +63,8 @@ def new_tool_id() -> str:
 def new_thread_id() -> str:
     """Return a new thread id (``thr_…``)."""
     return new_id(PREFIXES["thread"])
+
+
+def new_artifact_id() -> str:
+    """Return a new artifact id (``art_…``)."""
+    return new_id(PREFIXES["artifact"])

@@ -8,13 +8,37 @@ platforms set it. Secrets are ``SecretStr`` so they never show up in logs or rep
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TENANT_ID = "ten_default"
 """The tenant of the local dev stack (`agent-runtime dev` prints an admin API key of it)."""
+
+DEFAULT_ARTIFACT_CONTENT_TYPES: Final = (
+    "text/plain",
+    "text/csv",
+    "text/markdown",
+    "application/json",
+    "application/x-ndjson",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/octet-stream",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "audio/mpeg",
+    "audio/wav",
+    "video/mp4",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+)
+"""Media types artifacts may have by default: documents, data, images, audio and video. Left out:
+what a browser would render and run from the API's origin (HTML, SVG, XML, JavaScript)."""
 
 
 def normalize_database_url(url: str) -> str:
@@ -204,6 +228,126 @@ class Settings(BaseSettings):
                 raise ValueError(f"secrets_keys['{key_id}'] is not a valid key: {exc}") from None
         if self.secrets_keys and self.secrets_active_key_id not in self.secrets_keys:
             raise ValueError("secrets_active_key_id must name one of secrets_keys")
+        return self
+
+    # Object storage (artifacts' bytes): any S3 API (AWS S3, MinIO, SeaweedFS, ...) through boto3.
+    # Without a bucket, artifact calls answer 503 `storage_not_configured`.
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of the S3 API the API and workers use (unset: AWS S3 of `s3_region`).",
+        examples=["http://127.0.0.1:8333", "http://minio:9000"],
+    )
+    s3_public_endpoint_url: str | None = Field(
+        default=None,
+        description=(
+            "Endpoint presigned URLs name, when clients reach the storage at another address than "
+            "the API does (compose: `http://localhost:9000` for `http://minio:9000`). A presigned "
+            "URL is signed for its host, so it must be the clients' (default: `s3_endpoint_url`)."
+        ),
+    )
+    s3_region: str | None = Field(
+        default=None, description="Region of the bucket (default: the AWS configuration's, else us-east-1)."
+    )
+    s3_bucket: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=63,
+        description="Bucket holding every tenant's artifacts (keys start with `tenants/<tenant_id>/`).",
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="Access key id (unset: boto3's credential chain, e.g. an IAM role)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Secret of the access key.")
+    s3_force_path_style: bool = Field(
+        default=False,
+        description="Address buckets in the path (`http://host/bucket/key`), as MinIO and SeaweedFS "
+        "need; off: virtual-hosted style where the server supports it (AWS).",
+    )
+    s3_sse: Literal["none", "s3", "kms"] = Field(
+        default="s3",
+        description=(
+            "Server-side encryption of every object written: `s3` (SSE-S3, AES256, keys managed by "
+            "the storage), `kms` (SSE-KMS with `s3_kms_key_id`) or `none` (only for storage that "
+            "encrypts by itself or refuses the header). A storage that cannot encrypt makes writes "
+            "fail; it is never skipped silently."
+        ),
+    )
+    s3_kms_key_id: str | None = Field(
+        default=None, description="KMS key (id, ARN or alias) of `s3_sse=kms` (required with it)."
+    )
+    s3_create_bucket: bool = Field(
+        default=False,
+        description="Create the bucket when it is missing (dev and tests; in production the bucket "
+        "is provisioned with its policies and lifecycle rules).",
+    )
+    s3_presign_ttl_s: int = Field(
+        default=900,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Lifetime of presigned upload and download URLs (seconds; S3 allows at most 7 days).",
+    )
+    s3_timeout_s: float = Field(default=30.0, gt=0, description="Connect and read timeout of S3 calls.")
+    s3_max_concurrency: int = Field(
+        default=16, ge=1, le=256, description="S3 calls one process makes at once (threads, connections)."
+    )
+    artifact_max_upload_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1,
+        le=5 * 1024**3,
+        description="Largest file `POST /v1/artifacts` accepts in the request (above it, 413); larger "
+        "files go straight to the storage with a presigned URL (`POST /v1/artifacts/uploads`).",
+    )
+    artifact_max_presigned_bytes: int = Field(
+        default=5 * 1024**3,
+        ge=1,
+        le=5 * 1024**3,
+        description="Largest file a presigned upload may declare (S3's single PUT holds at most 5 GiB).",
+    )
+    artifact_content_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ARTIFACT_CONTENT_TYPES),
+        description=(
+            "Media types artifacts may have, comma-separated; `type/*` allows a whole type and `*/*` "
+            "any. The default leaves out what a browser would run (HTML, SVG, JavaScript)."
+        ),
+    )
+
+    @field_validator(
+        "s3_endpoint_url",
+        "s3_public_endpoint_url",
+        "s3_region",
+        "s3_bucket",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "s3_kms_key_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `AGENT_RUNTIME_S3_BUCKET=` (compose's `${VAR:-}`) means "not set", not "a bucket named ''".
+        return None if value == "" else value
+
+    @field_validator("artifact_content_types", mode="before")
+    @classmethod
+    def _comma_separated_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip().lower() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("artifact_content_types")
+    @classmethod
+    def _media_type_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            kind, sep, subtype = pattern.partition("/")
+            if not sep or not kind or not subtype or (kind == "*" and subtype != "*"):
+                raise ValueError(f"'{pattern}' is no media type pattern: use type/subtype, type/* or */*")
+        return [pattern.lower() for pattern in value]
+
+    @model_validator(mode="after")
+    def _kms_key_with_kms(self) -> Self:
+        if self.s3_sse == "kms" and not self.s3_kms_key_id:
+            raise ValueError("s3_kms_key_id is required when s3_sse is 'kms'")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("set both s3_access_key_id and s3_secret_access_key, or neither")
         return self
 
     # Worker tuning (measured: a ~1 s sticky timeout plus heartbeats cut crash recovery to ~4 s).

@@ -73,6 +73,12 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("DELETE", "/v1/threads/{thread_id}"): AuditAction("threads.delete", "thread", "thread_id"),
     ("POST", "/v1/threads/{thread_id}/copy"): AuditAction("threads.copy", "thread"),
     ("PUT", "/v1/store/items"): AuditAction("store_items.put", "store_item"),
+    ("POST", "/v1/artifacts"): AuditAction("artifacts.create", "artifact"),
+    ("POST", "/v1/artifacts/uploads"): AuditAction("artifacts.upload_start", "artifact"),
+    ("POST", "/v1/artifacts/{artifact_id}/complete"): AuditAction(
+        "artifacts.upload_complete", "artifact", "artifact_id"
+    ),
+    ("DELETE", "/v1/artifacts/{artifact_id}"): AuditAction("artifacts.delete", "artifact", "artifact_id"),
     ("DELETE", "/v1/store/items"): AuditAction("store_items.delete", "store_item"),
     ("PUT", "/v1/budgets"): AuditAction("budgets.update", "budget"),
     ("PUT", "/v1/model-prices/{provider}/{model}"): AuditAction("model_prices.set", "model_price", "model"),

@@ -4,8 +4,10 @@ Pure ASGI middleware: it counts the bytes as the app reads them, so a chunked bo
 ``Content-Length`` is refused as soon as it crosses the limit (never buffered whole), and a
 declared ``Content-Length`` above the limit is refused before its first byte is read. The limit
 is the app's (``AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES``) unless the matched route declares its own
-with ``openapi_extra=body_limit(...)`` (uploads will). It is looked up when the body is first read,
-which happens after routing, so the route is known by then.
+with ``openapi_extra=body_limit(...)``, or one taken from the settings with
+``openapi_extra=body_limit_from_setting(...)`` (uploads; the middleware reads that setting, and
+:func:`resolve_body_limits` shows its number in the OpenAPI document). It is looked up when the
+body is first read, which happens after routing, so the route is known by then.
 
 Starlette's own ``RequestBodyLimitMiddleware`` (``max_body_size=``) is not used: it replaces the
 response with a plain-text 413 whenever ``Content-Length`` is over the limit, so clients would
@@ -14,8 +16,9 @@ not get problem+json.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, cast
 
+from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -40,19 +43,63 @@ def body_limit(max_bytes: int) -> dict[str, Any]:
     return {BODY_LIMIT_KEY: max_bytes}
 
 
-def route_body_limit(scope: Scope, default: int) -> int:
-    """The matched route's own limit, else ``default``."""
-    extra: dict[str, Any] | None = getattr(scope.get("route"), "openapi_extra", None)
-    limit = (extra or {}).get(BODY_LIMIT_KEY)
-    return limit if isinstance(limit, int) else default
+BODY_LIMIT_SETTING_KEY: Final = "x-max-body-bytes-setting"
+"""``openapi_extra`` key naming the setting a route's limit comes from (replaced by the number)."""
+
+
+def body_limit_from_setting(setting: str, *, overhead: int = 0) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose limit is the setting ``setting`` plus ``overhead``
+    bytes (framing, such as a multipart body's part headers). See :func:`resolve_body_limits`."""
+    return {BODY_LIMIT_SETTING_KEY: [setting, overhead]}
+
+
+def _setting_limit(extra: dict[str, Any], settings: object) -> int | None:
+    declared: object = extra.get(BODY_LIMIT_SETTING_KEY)
+    if not isinstance(declared, list | tuple) or settings is None:
+        return None
+    setting, overhead = cast("tuple[str, int]", declared)
+    return int(getattr(settings, setting)) + int(overhead)
+
+
+def resolve_body_limits(app: FastAPI, settings: object) -> None:
+    """Show the number, not the setting's name, in ``app``'s OpenAPI document
+    (``x-max-body-bytes`` of the routes declared with :func:`body_limit_from_setting`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        cached = app.openapi_schema is not None
+        schema = generate()
+        if not cached:
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    if isinstance(operation, dict) and BODY_LIMIT_SETTING_KEY in operation:
+                        extra = cast(dict[str, Any], operation)
+                        limit = _setting_limit(extra, settings)
+                        del extra[BODY_LIMIT_SETTING_KEY]
+                        extra[BODY_LIMIT_KEY] = limit
+        return schema
+
+    app.openapi = openapi
+
+
+def route_body_limit(scope: Scope, default: int, settings: object = None) -> int:
+    """The matched route's own limit (a number, or a setting of ``settings``), else ``default``."""
+    extra: dict[str, Any] = getattr(scope.get("route"), "openapi_extra", None) or {}
+    limit = extra.get(BODY_LIMIT_KEY)
+    if isinstance(limit, int):
+        return limit
+    from_setting = _setting_limit(extra, settings)
+    return from_setting if from_setting is not None else default
 
 
 class BodySizeLimitMiddleware:
     """Refuse request bodies above ``max_bytes`` (or the route's own limit) with 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, settings: object = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.settings = settings
+        """Where limits declared with :func:`body_limit_from_setting` are read."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +112,7 @@ class BodySizeLimitMiddleware:
 
         async def receive_limited() -> Message:
             nonlocal received
-            limit = route_body_limit(scope, self.max_bytes)
+            limit = route_body_limit(scope, self.max_bytes, self.settings)
             if declared_size is not None and declared_size > limit:
                 raise RequestBodyTooLarge(limit)
             message = await receive()

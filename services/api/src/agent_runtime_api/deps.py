@@ -30,6 +30,7 @@ from agent_runtime_api.hot_reads import HotReads
 from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.services.agents import AgentService
 from agent_runtime_api.services.api_keys import ApiKeyService
+from agent_runtime_api.services.artifacts import ArtifactRules, ArtifactService
 from agent_runtime_api.services.audit_log import AuditLogService
 from agent_runtime_api.services.human_requests import HumanRequestService
 from agent_runtime_api.services.limits import LimitsService
@@ -53,6 +54,7 @@ from agent_runtime_core.errors import ForbiddenError, RateLimitedError
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.schemas import BreakerSettingsPublic
 from agent_runtime_core.settings import DEFAULT_TENANT_ID, Settings
+from agent_runtime_core.storage import ObjectStorage
 
 
 @dataclass
@@ -86,6 +88,9 @@ class AppState:
     embedder: Embedder | None = None
     """The memory store's embedding model; built from ``settings.embedding_model`` unless given
     (``None`` when unset: no semantic search)."""
+    storage: ObjectStorage | None = None
+    """Object storage of artifacts' bytes; built from the ``s3_*`` settings unless given
+    (``None`` without a bucket: artifact calls answer 503 ``storage_not_configured``)."""
 
     def __post_init__(self) -> None:
         self.tenant_limits = TenantLimitsCache(self.database, self.settings)
@@ -97,6 +102,8 @@ class AppState:
         self.cipher = cipher_from_settings(self.settings)
         if self.embedder is None:
             self.embedder = embedder_from_settings(self.settings)
+        if self.storage is None:
+            self.storage = ObjectStorage.from_settings(self.settings)
         if self.event_bus is None:
             self.event_bus = EventBus.from_settings(self.settings)
         if self.circuit_breakers is None and self.settings.redis_url:
@@ -120,6 +127,8 @@ class AppState:
             await self.oidc.aclose()
         if self.circuit_breakers is not None:
             await self.circuit_breakers.aclose()
+        if self.storage is not None:
+            await self.storage.aclose()
         if self.read_cache is not None:
             if self.database.read_cache is self.read_cache:
                 self.database.read_cache = None
@@ -324,6 +333,15 @@ def get_store_service(state: AppStateDep, session: SessionDep, principal: Princi
 
 
 StoreServiceDep = Annotated[StoreService, Depends(get_store_service)]
+
+
+def get_artifact_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> ArtifactService:
+    """Artifacts: short transactions around the object storage calls (no transaction stays open
+    while bytes move)."""
+    return ArtifactService(unit_of_work, state.storage, ArtifactRules.from_settings(state.settings))
+
+
+ArtifactServiceDep = Annotated[ArtifactService, Depends(get_artifact_service)]
 
 
 def get_audit_log_service(session: SessionDep, principal: PrincipalDep) -> AuditLogService:

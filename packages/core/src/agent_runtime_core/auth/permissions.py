@@ -30,6 +30,8 @@ class Permission(StrEnum):
     TENANTS_MANAGE = "tenants:manage"
     STORE_READ = "store:read"
     STORE_WRITE = "store:write"
+    ARTIFACTS_READ = "artifacts:read"
+    ARTIFACTS_WRITE = "artifacts:write"
 
 
 class Role(StrEnum):
@@ -50,6 +52,7 @@ _VIEWER: Final = frozenset(
         Permission.RUNS_READ,
         Permission.USAGE_READ,
         Permission.STORE_READ,
+        Permission.ARTIFACTS_READ,
     }
 )
 _OPERATOR: Final = _VIEWER | {
@@ -57,6 +60,7 @@ _OPERATOR: Final = _VIEWER | {
     Permission.RUNS_CANCEL,
     Permission.APPROVALS_DECIDE,
     Permission.STORE_WRITE,
+    Permission.ARTIFACTS_WRITE,
 }
 _DEVELOPER: Final = _OPERATOR | {Permission.AGENTS_WRITE, Permission.TOOLS_WRITE, Permission.SECRETS_MANAGE}
 
@@ -66,8 +70,9 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.DEVELOPER: _DEVELOPER,
     Role.ADMIN: ALL_PERMISSIONS,
 }
-"""viewer reads (the long-term memory store too); operator also starts, cancels and decides runs
-and writes the store (what agents remember is run-time data, like runs); developer also manages agents,
+"""viewer reads (the long-term memory store and artifacts too); operator also starts, cancels and
+decides runs and writes the store and artifacts (what agents remember and the files runs use are
+run-time data, like runs); developer also manages agents,
 tools and tool secrets (secrets are write-only: nobody reads a value back);
 admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``
 and ``tenants:manage`` concern the whole deployment: they count only in the operators' tenant

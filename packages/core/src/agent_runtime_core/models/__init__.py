@@ -3,6 +3,7 @@
 from agent_runtime_core.models.agent import Agent, AgentVersion
 from agent_runtime_core.models.api_key import ApiKey
 from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, HumanRequestStatus
+from agent_runtime_core.models.artifact import Artifact, ArtifactStatus
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
@@ -22,6 +23,8 @@ __all__ = [
     "Agent",
     "AgentVersion",
     "ApiKey",
+    "Artifact",
+    "ArtifactStatus",
     "AuditLogEntry",
     "CatalogTool",
     "HumanRequest",

@@ -2,6 +2,7 @@
 
 from agent_runtime_core.repositories.agents import AgentRepository
 from agent_runtime_core.repositories.api_keys import ApiKeyLookup, ApiKeyRepository
+from agent_runtime_core.repositories.artifacts import ArtifactRepository
 from agent_runtime_core.repositories.audit import AuditLogRepository
 from agent_runtime_core.repositories.human_requests import HumanRequestRepository
 from agent_runtime_core.repositories.limits import TenantLimitsRepository
@@ -24,6 +25,7 @@ __all__ = [
     "AgentRepository",
     "ApiKeyLookup",
     "ApiKeyRepository",
+    "ArtifactRepository",
     "AuditLogRepository",
     "BudgetRepository",
     "HumanRequestRepository",

@@ -27,6 +27,13 @@ from agent_runtime_core.schemas.approval import (
     QuestionInboxItem,
     QuestionStatus,
 )
+from agent_runtime_core.schemas.artifact import (
+    ArtifactDownloadUrl,
+    ArtifactPublic,
+    ArtifactUploadCreate,
+    ArtifactUploadPublic,
+    PresignedRequestPublic,
+)
 from agent_runtime_core.schemas.audit import AuditLogEntryPublic, AuditOutcome
 from agent_runtime_core.schemas.common import Page, Text, Timestamp
 from agent_runtime_core.schemas.provider import (
@@ -85,6 +92,10 @@ __all__ = [
     "ApprovalInboxItem",
     "ApprovalPublic",
     "ApprovalStatus",
+    "ArtifactDownloadUrl",
+    "ArtifactPublic",
+    "ArtifactUploadCreate",
+    "ArtifactUploadPublic",
     "AuditLogEntryPublic",
     "AuditOutcome",
     "BreakerSettingsPublic",
@@ -101,6 +112,7 @@ __all__ = [
     "McpServerSpec",
     "ModelSettings",
     "Page",
+    "PresignedRequestPublic",
     "ProviderEndpointList",
     "ProviderEndpointPublic",
     "QuestionInboxItem",
