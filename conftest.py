@@ -21,11 +21,15 @@ when a test asks for `s3_settings`. Each session writes to a bucket of its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import tempfile
 import uuid
+import warnings
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -281,5 +285,34 @@ async def running_worker(worker_settings, temporal_env: WorkflowEnvironment, dat
     from agent_runtime_worker.main import build_worker
 
     worker = build_worker(temporal_env.client, worker_settings, database)
-    async with worker:
+    async with stopping_in_time(worker):
         yield worker
+
+
+@pytest.fixture(scope="session")
+def run_worker() -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
+    """:func:`stopping_in_time`, for fixtures of other folders that run their own worker."""
+    return stopping_in_time
+
+
+@contextlib.asynccontextmanager
+async def stopping_in_time(worker: Any, timeout_s: float = 60) -> AsyncGenerator[Any]:
+    """Run a Temporal worker for the block; stop it, giving up after ``timeout_s``.
+
+    On a starved machine the SDK's 2 s deadlock detector can fail a workflow activation, and the
+    SDK then retries that workflow's eviction forever, so ``shutdown()`` never returns and the
+    whole session would hang at this fixture's teardown. Each test has its own task queue, so a
+    worker left behind affects no other test: warn and go on."""
+    running = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        if not running.done():
+            try:
+                await asyncio.wait_for(worker.shutdown(), timeout_s)
+            except TimeoutError:
+                warnings.warn(
+                    f"a Temporal worker did not stop within {timeout_s} s; left behind", stacklevel=1
+                )
+        if running.done():
+            running.result()  # a worker that failed fails the test

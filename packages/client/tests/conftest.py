@@ -10,9 +10,11 @@ that needs a tenant of its own (rate limits) makes one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -45,6 +47,7 @@ async def stack(
     make_tenant_id: Callable[[], str],
     temporal_env: WorkflowEnvironment,
     database: Database,
+    run_worker: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
 ) -> AsyncGenerator[Stack]:
     """The API (real auth, fast streams) with a worker behind it, for every SDK test."""
     from agent_runtime_api.deps import get_stream_options
@@ -52,7 +55,7 @@ async def stack(
     from agent_runtime_worker.main import build_worker
 
     settings = make_worker_settings(f"client-sdk-{uuid.uuid4()}")
-    async with build_worker(temporal_env.client, settings, database):
+    async with run_worker(build_worker(temporal_env.client, settings, database)):
         app = create_app(settings)
         app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
         async with serve(app) as url:
