@@ -109,3 +109,47 @@ async def test_a_question_is_answered_through_the_sdk(aclient: AsyncAgentRuntime
     run = await handle.wait(timeout=30)
     assert "ask_human: I travel by train." in str(run.output)
     assert [q.answer async for q in aclient.questions.list(handle.id)] == ["I travel by train."]
+
+
+async def test_the_inbox_lists_what_waits_for_a_human_across_runs_sync_and_async(
+    aclient: AsyncAgentRuntime, client: AgentRuntime
+) -> None:
+    # The scripted model calls the calculator (approval needed) and ask_human at once.
+    agent = await aclient.agents.create(
+        "sdk-inbox",
+        version={
+            "model": "builtin:scripted",
+            "tools": [{"name": "calculator", "requires_approval": True}, {"name": "ask_human"}],
+        },
+    )
+    handle = await aclient.runs.create(agent.id, QUESTION)
+    waiting_for: set[str] = set()
+    async with handle.stream() as events:
+        async for event in events:
+            if event.approval_request or event.question:
+                waiting_for.add(str(event.type))
+            if len(waiting_for) == 2:
+                break
+
+    [approval] = await aclient.approvals.inbox(agent_id=agent.id).to_list()
+    assert (approval.run_id, approval.agent_id, approval.tool) == (handle.id, agent.id, "calculator")
+    assert approval.status == HumanRequestStatus.PENDING and approval.args == {"expression": "6*7"}
+    [question] = await aclient.questions.inbox(run_id=handle.id).to_list()
+    assert (question.run_id, question.agent_id) == (handle.id, agent.id) and "6*7" in question.question
+
+    def sync_side() -> tuple[list[str], list[str]]:
+        pending = [item.id for item in client.approvals.inbox(run_id=handle.id, limit=1)]
+        questions = [item.id for item in client.questions.inbox(agent_id=agent.id, status=["pending"])]
+        client.approvals.approve(handle.id, pending[0])
+        client.questions.answer(handle.id, "Yes.", request_id=questions[0])
+        return pending, questions
+
+    pending, questions = await asyncio.to_thread(sync_side)
+    assert (pending, questions) == ([approval.id], [question.id])
+    assert (await handle.wait(timeout=30)).status == RunStatus.SUCCEEDED
+    assert await aclient.approvals.inbox(agent_id=agent.id).to_list() == []
+    assert await aclient.questions.inbox(agent_id=agent.id).to_list() == []
+    [decided] = await aclient.approvals.inbox(agent_id=agent.id, status=None).to_list()
+    assert decided.status == HumanRequestStatus.APPROVED
+    [answered] = await aclient.questions.inbox(agent_id=agent.id, status="answered").to_list()
+    assert answered.answer == "Yes."

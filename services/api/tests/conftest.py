@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import AsyncGenerator
+import uuid
+from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
@@ -17,7 +19,15 @@ from agent_runtime_core.auth import Principal
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings
 
-from .support import build_app, issue_api_key, open_client, served, skip_or_fail
+from .support import (
+    OidcProvider,
+    build_app,
+    issue_api_key,
+    open_client,
+    served,
+    skip_or_fail,
+    start_oidc_provider,
+)
 
 
 @pytest.fixture
@@ -75,3 +85,12 @@ def node() -> str:
     if installed.returncode != 0:
         pytest.fail(f"npm ci in {JS_DIR} failed:\n{installed.stdout}\n{installed.stderr}")
     return node
+
+
+@pytest.fixture(scope="session")
+def provider() -> Generator[OidcProvider]:
+    """A real OpenID provider (npm ``oidc-provider``) for the whole session."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = f"test-{uuid.uuid4().hex[:8]}"
+    for issuer in start_oidc_provider(private_key, kid):
+        yield OidcProvider(issuer=issuer, private_key=private_key, kid=kid)

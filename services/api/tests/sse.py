@@ -85,9 +85,10 @@ async def read_events(
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncGenerator[str]:
-    """Serve ``app`` with uvicorn on a free local port (real sockets: no ASGI buffering)."""
-    port = find_free_port()
+async def serve(app: FastAPI, port: int | None = None) -> AsyncGenerator[str]:
+    """Serve ``app`` with uvicorn on ``port`` (default: a free local port; real sockets: no ASGI
+    buffering)."""
+    port = port or find_free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
     )

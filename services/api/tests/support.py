@@ -4,18 +4,27 @@ here, never from each other."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import select
+import shutil
+import subprocess
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
+from jwt.algorithms import RSAAlgorithm
 
 from agent_runtime_api.deps import get_principal, get_stream_options
 from agent_runtime_api.main import create_app
@@ -276,3 +285,76 @@ class StreamCutter:
             pump.cancel()
             for writer in (client_w, upstream_w):
                 writer.close()
+
+
+# --------------------------------------------------------------------------- OpenID provider
+
+OIDC_PROVIDER_DIR = Path(__file__).parent / "oidc"
+OIDC_AUDIENCE = "https://api.agent-runtime.test"
+"""The audience (resource indicator) the test provider mints access tokens for."""
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """The running test provider (npm ``oidc-provider``) and the private key it signs with."""
+
+    issuer: str
+    private_key: rsa.RSAPrivateKey
+    kid: str
+
+    def sign(
+        self, claims: dict[str, Any], *, kid: str | None = None, key: rsa.RSAPrivateKey | None = None
+    ) -> str:
+        """A token signed RS256 by the provider's key (or ``key``), as the provider would."""
+        headers = {"kid": kid or self.kid, "typ": "at+jwt"}
+        return jwt.encode(claims, key or self.private_key, algorithm="RS256", headers=headers)
+
+    def claims(self, tenant_id: str, **extra: Any) -> dict[str, Any]:
+        """Valid claims for ``tenant_id`` with the admin role."""
+        now = int(time.time())
+        return {
+            "iss": self.issuer,
+            "aud": OIDC_AUDIENCE,
+            "sub": "svc-test",
+            "iat": now,
+            "exp": now + 300,
+            "tenant_id": tenant_id,
+            "realm_access": {"roles": ["admin"]},
+            **extra,
+        }
+
+
+def start_oidc_provider(private_key: rsa.RSAPrivateKey, kid: str) -> Generator[str]:
+    """Run ``tests/oidc/provider.mjs`` signing with ``private_key``; yield its issuer URL."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run the test OpenID provider (npm oidc-provider)")
+    if not (OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=OIDC_PROVIDER_DIR,
+            check=True,
+            timeout=300,
+        )
+    jwk = json.loads(RSAAlgorithm.to_jwk(private_key))
+    jwk.update(kid=kid, alg="RS256", use="sig")
+    process = subprocess.Popen(
+        [node, "provider.mjs", OIDC_AUDIENCE],
+        cwd=OIDC_PROVIDER_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OIDC_TEST_SIGNING_JWK": json.dumps(jwk)},
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "the OpenID provider did not start within 30 s"
+        line = process.stdout.readline()
+        assert line, f"the OpenID provider exited with {process.wait()}"
+        yield json.loads(line)["issuer"]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

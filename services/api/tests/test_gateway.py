@@ -61,7 +61,18 @@ def kong() -> dict[str, Any]:
 
 def openapi_paths() -> list[str]:
     app = create_app(Settings.model_validate({"database_url": "postgresql://unused/none"}))
-    return [*app.openapi()["paths"], "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"]
+    return [
+        *app.openapi()["paths"],
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/redoc",
+        "/console",
+        "/console/",
+        "/console/config.json",
+        "/console/assets/0123456789abcdef/js/main.js",
+    ]
 
 
 def langgraph_paths() -> set[str]:

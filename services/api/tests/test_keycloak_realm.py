@@ -87,6 +87,21 @@ def test_access_tokens_carry_the_api_client_as_audience(realm: dict[str, Any]) -
     assert cli["attributes"]["oauth2.device.authorization.grant.enabled"] == "true"
 
 
+def test_console_client_signs_in_with_pkce_at_the_consoles_address(realm: dict[str, Any]) -> None:
+    """The web console's public client: the redirect URI the console sends (<origin>/console/),
+    PKCE S256, no password grant, and tokens the API accepts (audience and tenant claim)."""
+    console = client(realm, "agent-runtime-console")
+    assert console["publicClient"] is True
+    assert console["standardFlowEnabled"] is True
+    assert console["implicitFlowEnabled"] is False
+    assert console["directAccessGrantsEnabled"] is False
+    assert console["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert "http://localhost:8000/console/" in console["redirectUris"]
+    mappers = {m["protocolMapper"]: m["config"] for m in console["protocolMappers"]}
+    assert mappers["oidc-audience-mapper"]["included.client.audience"] == API_CLIENT_ID
+    assert mappers["oidc-usermodel-attribute-mapper"]["claim.name"] == DOCUMENTED_TENANT_CLAIM
+
+
 def test_demo_tenant_has_one_user_per_role_with_dev_only_passwords(realm: dict[str, Any]) -> None:
     users = realm["users"]
     assert sorted(role for u in users for role in u["realmRoles"]) == sorted(r.value for r in Role)

@@ -9,19 +9,14 @@ negative test then fails on the one check it is about.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import os
-import select
-import shutil
-import subprocess
 import time
-import uuid
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,88 +27,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jwt.algorithms import RSAAlgorithm
 
 from agent_runtime_api.deps import AppState
 
+from .support import OIDC_AUDIENCE as AUDIENCE
+from .support import OidcProvider as Provider
 from .support import build_authenticating_app, open_client
-
-PROVIDER_DIR = Path(__file__).parent / "oidc"
-AUDIENCE = "https://api.agent-runtime.test"
-
-
-@dataclass(frozen=True)
-class Provider:
-    """The running provider and the private key it signs with."""
-
-    issuer: str
-    private_key: rsa.RSAPrivateKey
-    kid: str
-
-    def sign(
-        self, claims: dict[str, Any], *, kid: str | None = None, key: rsa.RSAPrivateKey | None = None
-    ) -> str:
-        """A token signed RS256 by the provider's key (or ``key``), as the provider would."""
-        headers = {"kid": kid or self.kid, "typ": "at+jwt"}
-        return jwt.encode(claims, key or self.private_key, algorithm="RS256", headers=headers)
-
-    def claims(self, tenant_id: str, **extra: Any) -> dict[str, Any]:
-        """Valid claims for ``tenant_id`` with the admin role."""
-        now = int(time.time())
-        return {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": "svc-test",
-            "iat": now,
-            "exp": now + 300,
-            "tenant_id": tenant_id,
-            "realm_access": {"roles": ["admin"]},
-            **extra,
-        }
-
-
-def _start_provider(private_key: rsa.RSAPrivateKey, kid: str) -> Generator[str]:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are needed to run the test OpenID provider (npm oidc-provider)")
-    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PROVIDER_DIR,
-            check=True,
-            timeout=300,
-        )
-    jwk = json.loads(RSAAlgorithm.to_jwk(private_key))
-    jwk.update(kid=kid, alg="RS256", use="sig")
-    process = subprocess.Popen(
-        [node, "provider.mjs", AUDIENCE],
-        cwd=PROVIDER_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "OIDC_TEST_SIGNING_JWK": json.dumps(jwk)},
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        assert ready, "the OpenID provider did not start within 30 s"
-        line = process.stdout.readline()
-        assert line, f"the OpenID provider exited with {process.wait()}"
-        yield json.loads(line)["issuer"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="session")
-def provider() -> Generator[Provider]:
-    """A real OpenID provider for the whole session."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kid = f"test-{uuid.uuid4().hex[:8]}"
-    for issuer in _start_provider(private_key, kid):
-        yield Provider(issuer=issuer, private_key=private_key, kid=kid)
 
 
 def oidc_settings(provider: Provider, **overrides: object) -> dict[str, object]:
@@ -214,6 +133,17 @@ async def test_provider_token_authenticates_for_its_tenant(
     assert api.jwks_fetches == 1
     key = await api.http.post("/v1/api-keys", json={"name": "k", "roles": ["viewer"]}, headers=bearer(token))
     assert key.json()["created_by"] == claims["sub"]
+    assert api.jwks_fetches == 1
+
+
+async def test_concurrent_first_requests_wait_for_the_one_jwks_fetch(
+    api: Api, provider: Provider, tenant_id: str
+) -> None:
+    """Before the keys are known, requests that arrive while the first fetch is in flight wait for
+    it (a browser that has just signed in sends several at once): none gets a 503."""
+    token = await mint(provider, {"tenant_id": tenant_id, "realm_access": {"roles": ["viewer"]}})
+    responses = await asyncio.gather(*(api.http.get("/v1/agents", headers=bearer(token)) for _ in range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     assert api.jwks_fetches == 1
 
 

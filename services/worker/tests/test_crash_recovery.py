@@ -54,9 +54,11 @@ from .crash_harness import (
 )
 
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
-RECOVERY_BOUND_S = 15.0
-"""Generous: a kill is detected within the 2 s heartbeat timeout, retried after 1 s, and a cold
-replacement worker needs several seconds of imports on a small CI machine."""
+RECOVERY_BOUND_S = 30.0
+"""A hang guard, not a speed target (``bench/crash_recovery.py`` measures recovery times): a kill
+is detected within the 2 s heartbeat timeout (a workflow task's within its 10 s timeout), retried
+after 1 s, and a cold replacement worker needs several seconds of imports on a small CI machine,
+more while the other test process (``pytest -n 2``) loads both cores."""
 
 
 # ------------------------------------------------------------------------------------- fixtures

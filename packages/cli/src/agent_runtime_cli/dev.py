@@ -248,6 +248,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 _say(
                     "\nAgent Runtime is up.\n"
                     f"  API            {api_url}        (docs: {api_url}/docs)\n"
+                    f"  Console        {api_url}/console/   (sign in with the API key below)\n"
                     f"  Temporal UI    {temporal.ui_url}\n"
                     f"  Temporal       {temporal.address}\n"
                     f"  Postgres       {database_url}\n"

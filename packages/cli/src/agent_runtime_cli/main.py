@@ -11,8 +11,12 @@ from typing import Annotated
 
 import typer
 
+from agent_runtime_cli.remote import add_api_commands
+from agent_runtime_cli.remote.context import EXIT_CODES_HELP
 from agent_runtime_core.auth import Permission, Role
 from agent_runtime_core.settings import get_settings
+
+SERVER_PANEL = "Run the platform"
 
 app = typer.Typer(
     name="agent-runtime",
@@ -20,19 +24,24 @@ app = typer.Typer(
         "Agent Runtime: durable AI agent runs on Temporal.\n\n"
         "Start everything locally with `agent-runtime dev`; in production run "
         "`agent-runtime migrate`, then `agent-runtime api` and `agent-runtime worker` "
-        "(configured with AGENT_RUNTIME_* environment variables)."
+        "(configured with AGENT_RUNTIME_* environment variables).\n\n"
+        'Then use the API from here: `agent-runtime runs start calc "What is 6*7?" --follow`. '
+        "Those commands connect to --url/--api-key, a profile, or $AGENT_RUNTIME_URL and "
+        "$AGENT_RUNTIME_API_KEY (default URL: http://127.0.0.1:8000)."
     ),
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+add_api_commands(app)
 
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def dev(
     data_dir: Annotated[
         Path,
@@ -113,7 +122,7 @@ def dev(
     raise typer.Exit(run_dev_stack(options))
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def api(
     host: Annotated[str, typer.Option(envvar="AGENT_RUNTIME_API_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="AGENT_RUNTIME_API_PORT")] = 8000,
@@ -132,7 +141,7 @@ def api(
     )
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def worker(log_level: Annotated[str, typer.Option()] = "info") -> None:
     """Run a Temporal worker executing agent runs. Configure with AGENT_RUNTIME_* variables."""
     from agent_runtime_worker.main import run_worker
@@ -141,7 +150,7 @@ def worker(log_level: Annotated[str, typer.Option()] = "info") -> None:
     asyncio.run(run_worker(get_settings()))
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def migrate() -> None:
     """Apply database migrations (AGENT_RUNTIME_DATABASE_URL or DATABASE_URL)."""
     from agent_runtime_core.db.migrate import upgrade_to_head
@@ -158,7 +167,7 @@ api_keys_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(api_keys_app, name="api-keys", rich_help_panel=SERVER_PANEL)
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 

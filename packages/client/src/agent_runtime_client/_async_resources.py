@@ -24,6 +24,7 @@ from agent_runtime_client._models import (
     ApiKey,
     ApiKeyCreated,
     Approval,
+    ApprovalInboxItem,
     Budget,
     CatalogList,
     CatalogTool,
@@ -32,6 +33,7 @@ from agent_runtime_client._models import (
     MultitaskStrategy,
     Permission,
     Question,
+    QuestionInboxItem,
     Role,
     Run,
     Secret,
@@ -353,16 +355,30 @@ class AsyncRuns(_Resource):
         return AsyncRunHandle(self, await self._http.model(Run, call))
 
     def list(
-        self, *, agent_id: str | None = None, status: str | Sequence[str] | None = None, limit: int = 20
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
     ) -> AsyncPager[Run]:
-        """AsyncRuns of your tenant, newest first; ``agent_id`` and ``status`` (one or several) filter.
+        """Runs of your tenant, newest first; ``agent_id``, ``status`` (one or several) and the
+        creation time (``since`` ≤ ``created_at`` < ``until``; a naive datetime is UTC) filter.
 
         Example:
             >>> waiting = await client.runs.list(status="waiting").to_list()
         """
 
         async def fetch(cursor: str | None) -> Page[Run]:
-            params = {"agent_id": agent_id, "status": _statuses(status), "limit": limit, "cursor": cursor}
+            params = {
+                "agent_id": agent_id,
+                "status": _statuses(status),
+                "since": since,
+                "until": until,
+                "limit": limit,
+                "cursor": cursor,
+            }
             return await self._http.model(Page[Run], Call("GET", "/v1/runs", params=params))
 
         return AsyncPager(fetch)
@@ -471,6 +487,36 @@ class AsyncApprovals(_Resource):
         """The run's approvals that wait for a decision."""
         return [a async for a in self.list(run_id, limit=100) if a.status == HumanRequestStatus.PENDING]
 
+    def inbox(
+        self,
+        *,
+        status: str | Sequence[str] | None = "pending",
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 20,
+    ) -> AsyncPager[ApprovalInboxItem]:
+        """Approvals of all your runs, newest first: by default the ones waiting for a decision
+        (``status=None``: every status). Each item names its ``run_id`` and ``agent_id``.
+
+        Example:
+            >>> async for item in client.approvals.inbox():
+            ...     await client.approvals.approve(item.run_id, item.id)
+        """
+
+        async def fetch(cursor: str | None) -> Page[ApprovalInboxItem]:
+            params = {
+                "status": _statuses(status),
+                "agent_id": agent_id,
+                "run_id": run_id,
+                "limit": limit,
+                "cursor": cursor,
+            }
+            return await self._http.model(
+                Page[ApprovalInboxItem], Call("GET", "/v1/approvals", params=params)
+            )
+
+        return AsyncPager(fetch)
+
     async def get(self, run_id: str, approval_id: str) -> Approval:
         """One approval."""
         return await self._http.model(
@@ -526,6 +572,36 @@ class AsyncQuestions(_Resource):
     async def pending(self, run_id: str) -> list[Question]:
         """The run's questions that wait for an answer."""
         return [q async for q in self.list(run_id, limit=100) if q.status == HumanRequestStatus.PENDING]
+
+    def inbox(
+        self,
+        *,
+        status: str | Sequence[str] | None = "pending",
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 20,
+    ) -> AsyncPager[QuestionInboxItem]:
+        """Questions of all your runs, newest first: by default the ones waiting for an answer
+        (``status=None``: every status). Each item names its ``run_id`` and ``agent_id``.
+
+        Example:
+            >>> async for item in client.questions.inbox():
+            ...     await client.questions.answer(item.run_id, "Yes.", request_id=item.id)
+        """
+
+        async def fetch(cursor: str | None) -> Page[QuestionInboxItem]:
+            params = {
+                "status": _statuses(status),
+                "agent_id": agent_id,
+                "run_id": run_id,
+                "limit": limit,
+                "cursor": cursor,
+            }
+            return await self._http.model(
+                Page[QuestionInboxItem], Call("GET", "/v1/questions", params=params)
+            )
+
+        return AsyncPager(fetch)
 
     async def answer(self, run_id: str, answer: str, *, request_id: str | None = None) -> Question:
         """Answer the run's pending question (name it with ``request_id`` when several are).

@@ -29,6 +29,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyCreated",
     "Approval",
+    "ApprovalInboxItem",
     "Budget",
     "BudgetLimitStatus",
     "CatalogList",
@@ -43,6 +44,7 @@ __all__ = [
     "MultitaskStrategy",
     "Permission",
     "Question",
+    "QuestionInboxItem",
     "Role",
     "Run",
     "RunError",
@@ -374,6 +376,13 @@ class Approval(APIModel):
     decided_at: datetime | None
 
 
+class ApprovalInboxItem(Approval):
+    """An approval in the tenant-wide inbox (``client.approvals.inbox()``): the approval and the
+    agent of its run. Decide it with ``client.approvals.approve(item.run_id, item.id)``."""
+
+    agent_id: str
+
+
 class Question(APIModel):
     """A question the agent asked a human with the ``ask_human`` tool (``/v1/runs/{id}/input``)."""
 
@@ -386,6 +395,13 @@ class Question(APIModel):
     requested_at: datetime
     expires_at: datetime
     decided_at: datetime | None
+
+
+class QuestionInboxItem(Question):
+    """A question in the tenant-wide inbox (``client.questions.inbox()``): the question and the
+    agent of its run. Answer it with ``client.questions.answer(item.run_id, "...", request_id=item.id)``."""
+
+    agent_id: str
 
 
 # --------------------------------------------------------------------------------- threads

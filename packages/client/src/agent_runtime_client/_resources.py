@@ -25,6 +25,7 @@ from agent_runtime_client._models import (
     ApiKey,
     ApiKeyCreated,
     Approval,
+    ApprovalInboxItem,
     Budget,
     CatalogList,
     CatalogTool,
@@ -33,6 +34,7 @@ from agent_runtime_client._models import (
     MultitaskStrategy,
     Permission,
     Question,
+    QuestionInboxItem,
     Role,
     Run,
     Secret,
@@ -352,16 +354,30 @@ class Runs(_Resource):
         return RunHandle(self, self._http.model(Run, call))
 
     def list(
-        self, *, agent_id: str | None = None, status: str | Sequence[str] | None = None, limit: int = 20
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
     ) -> Pager[Run]:
-        """Runs of your tenant, newest first; ``agent_id`` and ``status`` (one or several) filter.
+        """Runs of your tenant, newest first; ``agent_id``, ``status`` (one or several) and the
+        creation time (``since`` ≤ ``created_at`` < ``until``; a naive datetime is UTC) filter.
 
         Example:
             >>> waiting = list(client.runs.list(status="waiting"))
         """
 
         def fetch(cursor: str | None) -> Page[Run]:
-            params = {"agent_id": agent_id, "status": _statuses(status), "limit": limit, "cursor": cursor}
+            params = {
+                "agent_id": agent_id,
+                "status": _statuses(status),
+                "since": since,
+                "until": until,
+                "limit": limit,
+                "cursor": cursor,
+            }
             return self._http.model(Page[Run], Call("GET", "/v1/runs", params=params))
 
         return Pager(fetch)
@@ -470,6 +486,35 @@ class Approvals(_Resource):
         """The run's approvals that wait for a decision."""
         return [a for a in self.list(run_id, limit=100) if a.status == HumanRequestStatus.PENDING]
 
+    def inbox(
+        self,
+        *,
+        status: str | Sequence[str] | None = "pending",
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 20,
+    ) -> Pager[ApprovalInboxItem]:
+        """Approvals of all your runs, newest first: by default the ones waiting for a decision
+        (``status=None``: every status). Each item names its ``run_id`` and ``agent_id``.
+
+        Example:
+            >>> for item in client.approvals.inbox():
+            ...     print(item.agent_id, item.tool, item.args)
+            ...     client.approvals.approve(item.run_id, item.id)
+        """
+
+        def fetch(cursor: str | None) -> Page[ApprovalInboxItem]:
+            params = {
+                "status": _statuses(status),
+                "agent_id": agent_id,
+                "run_id": run_id,
+                "limit": limit,
+                "cursor": cursor,
+            }
+            return self._http.model(Page[ApprovalInboxItem], Call("GET", "/v1/approvals", params=params))
+
+        return Pager(fetch)
+
     def get(self, run_id: str, approval_id: str) -> Approval:
         """One approval."""
         return self._http.model(Approval, Call("GET", path("/v1/runs/{}/approvals/{}", run_id, approval_id)))
@@ -523,6 +568,34 @@ class Questions(_Resource):
     def pending(self, run_id: str) -> list[Question]:
         """The run's questions that wait for an answer."""
         return [q for q in self.list(run_id, limit=100) if q.status == HumanRequestStatus.PENDING]
+
+    def inbox(
+        self,
+        *,
+        status: str | Sequence[str] | None = "pending",
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 20,
+    ) -> Pager[QuestionInboxItem]:
+        """Questions of all your runs, newest first: by default the ones waiting for an answer
+        (``status=None``: every status). Each item names its ``run_id`` and ``agent_id``.
+
+        Example:
+            >>> for item in client.questions.inbox():
+            ...     client.questions.answer(item.run_id, "Yes.", request_id=item.id)
+        """
+
+        def fetch(cursor: str | None) -> Page[QuestionInboxItem]:
+            params = {
+                "status": _statuses(status),
+                "agent_id": agent_id,
+                "run_id": run_id,
+                "limit": limit,
+                "cursor": cursor,
+            }
+            return self._http.model(Page[QuestionInboxItem], Call("GET", "/v1/questions", params=params))
+
+        return Pager(fetch)
 
     def answer(self, run_id: str, answer: str, *, request_id: str | None = None) -> Question:
         """Answer the run's pending question (name it with ``request_id`` when several are).

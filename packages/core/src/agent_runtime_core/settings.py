@@ -470,6 +470,22 @@ class Settings(BaseSettings):
     oidc_http_timeout_s: float = Field(
         default=5.0, gt=0, description="Timeout of discovery and JWKS fetches."
     )
+    # The web console (/console), served by the API. It signs in with an API key, or with the
+    # OIDC provider above (authorization code + PKCE in the browser) once it has a client there.
+    console_enabled: bool = Field(default=True, description="Serve the web console at /console.")
+    console_oidc_client_id: str | None = Field(
+        default=None,
+        description=(
+            "Public client (no secret, PKCE) of the OIDC provider the console signs in with; its "
+            "redirect URI is <API origin>/console/. Unset: the console offers API-key sign-in only."
+        ),
+    )
+    console_oidc_scopes: str = Field(
+        default="openid",
+        max_length=500,
+        description="Scopes the console asks for (space-separated); its access token must carry "
+        "`oidc_audience` (Keycloak: an audience mapper on the client).",
+    )
     api_key_last_used_interval_s: float = Field(
         default=60.0, ge=0, description="An API key's `last_used_at` is written at most this often."
     )

@@ -10,7 +10,9 @@ from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.audit import AuditMiddleware
 from agent_runtime_api.body_limit import BodySizeLimitMiddleware
+from agent_runtime_api.console import install_console
 from agent_runtime_api.deps import AppState, authenticate
+from agent_runtime_api.docs_pages import install_docs_pages
 from agent_runtime_api.langgraph import router as langgraph_router
 from agent_runtime_api.langgraph.router import public_router as langgraph_public_router
 from agent_runtime_api.middleware import RequestIdMiddleware, install_cors
@@ -49,6 +51,9 @@ tool calls are retried, resumable activities, with state in Postgres.
 (`POST /v1/runs`), poll it (`GET /v1/runs/{id}`) until `succeeded`, read its events
 (`GET /v1/runs/{id}/events`) or follow them live (`GET /v1/runs/{id}/stream`, SSE), and open
 `temporal_ui_url` to see the workflow.
+
+**Docs and console:** this page (`/docs`), `/redoc` and the web console (`/console`) are
+served by the API with their scripts, so they work without internet access.
 
 **Sign-in:** send an API key as `Authorization: Bearer ar_…` (or `X-API-Key: ar_…`), or an
 OIDC access token from your identity provider as `Authorization: Bearer <jwt>`. Missing or
@@ -107,6 +112,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_docs_pages, with their scripts from this server instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "agents", "description": "Agents and their immutable versions."},
             {
@@ -167,6 +175,9 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         document_body_limits(router)
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
     app.include_router(health.router)
+    install_docs_pages(app)
+    if settings.console_enabled:
+        install_console(app, settings)
     # The LangGraph Platform API (langgraph-sdk's paths, no /v1 prefix; not in our OpenAPI
     # document): the same authentication and rate limits as /v1.
     app.include_router(langgraph_router, dependencies=[Depends(authenticate)])

@@ -8,7 +8,10 @@
 //   a test picks the tenant and the roles of its tokens;
 // - the client_credentials grant with resource indicators: an access token for the resource
 //   <audience> is a JWT (RS256, signed with a key generated at start and published in the JWKS)
-//   whose `aud` is <audience>.
+//   whose `aud` is <audience>;
+// - the authorization code grant with PKCE for public clients (the web console's sign-in), through
+//   the provider's development sign-in and consent pages (any login and password are accepted),
+//   with the same resource indicator and JWT access tokens.
 // The signing key is OIDC_TEST_SIGNING_JWK when given (so a test can also sign tokens the provider
 // would never issue, expired ones for example, with a key the provider publishes), else generated.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -44,7 +47,7 @@ server.listen(0, '127.0.0.1', () => {
       },
     },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
       registration: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {

@@ -111,6 +111,11 @@ class JwksCache:
         """The published key ``kid`` bound to ``algorithm``; 401 if there is none."""
         if self._stale():
             await self._refresh()
+        elif self._fetched_at is None and self._lock.locked():
+            # The first fetch is in flight, started by a concurrent request: wait for its keys
+            # rather than answer 503 (a browser signing in sends several requests at once).
+            async with self._lock:
+                pass
         if self._fetched_at is None:  # the last fetch failed and the refetch floor holds
             raise ServiceUnavailableError(
                 "the identity provider's signing keys cannot be fetched; retry later"
