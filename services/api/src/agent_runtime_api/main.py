@@ -38,6 +38,7 @@ from agent_runtime_api.routers.common import AUTH_RESPONSES, document_body_limit
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
+from agent_runtime_core.temporal.data_converter import close_data_converter, data_converter_from_settings
 from agent_runtime_core.tracing import temporal_tracing_interceptor, tracer_provider_from_settings
 
 V1_RESPONSES = {**AUTH_RESPONSES, **problems(429)}
@@ -92,11 +93,14 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             pool_size=settings.database_pool_size,
             echo=settings.database_echo,
         )
+        # The workers' converter (encryption, offloaded payloads): each side reads what the other wrote.
+        data_converter = data_converter_from_settings(settings)
         temporal = TemporalConnection(
             settings.temporal_address,
             settings.temporal_namespace,
             # Always: it carries the run's trace id into its workflow (cheap; no spans without a provider).
             interceptors=[temporal_tracing_interceptor(tracer_provider)],
+            data_converter=data_converter,
         )
         state = AppState(settings=settings, database=database, temporal=temporal)
         app.state.agent_runtime = state
@@ -104,6 +108,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             yield
         finally:
             await state.aclose()
+            await close_data_converter(data_converter)
             if owned_provider is not None:
                 owned_provider.shutdown()
 
