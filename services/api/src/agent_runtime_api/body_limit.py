@@ -14,7 +14,8 @@ not get problem+json.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -22,6 +23,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_runtime_api.problems import problem_response
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from agent_runtime_core.settings import Settings
 
 BODY_LIMIT_KEY: Final = "x-max-body-bytes"
 """``openapi_extra`` key of a route's own limit (also shown to clients in the OpenAPI document)."""
@@ -35,24 +41,64 @@ class RequestBodyTooLarge(HTTPException):
         self.limit = limit
 
 
-def body_limit(max_bytes: int) -> dict[str, Any]:
-    """``openapi_extra`` for a route that accepts bodies up to ``max_bytes`` (e.g. uploads)."""
+RUN_INPUT_BODY: Final = "run_input"
+"""A limit named after a setting: routes that start runs read bodies as large as the longest run
+input (``run_input_max_chars``) can be, see :func:`run_request_max_bytes`."""
+
+
+def body_limit(max_bytes: int | str) -> dict[str, Any]:
+    """``openapi_extra`` for a route that accepts bodies up to ``max_bytes`` (e.g. uploads), or
+    up to a named limit (:data:`RUN_INPUT_BODY`) whose bytes the app's settings decide: the
+    middleware is given them (``named_limits``), and :func:`document_named_body_limits` writes
+    them in the app's OpenAPI document. (Routers, and so their routes, are shared by every app
+    of the process: a route never holds one app's numbers.)"""
     return {BODY_LIMIT_KEY: max_bytes}
 
 
-def route_body_limit(scope: Scope, default: int) -> int:
-    """The matched route's own limit, else ``default``."""
+def run_request_max_bytes(settings: Settings) -> int:
+    """The body a run-starting request may have: 6 bytes a character of the longest input (any
+    character of the Basic Multilingual Plane, even sent as a ``\\uXXXX`` escape) plus the
+    ordinary limit for the rest of the body."""
+    return 6 * settings.run_input_max_chars + settings.max_request_body_bytes
+
+
+def route_body_limit(scope: Scope, default: int, named: Mapping[str, int] | None = None) -> int:
+    """The matched route's own limit (a number, or one of the ``named`` limits), else ``default``."""
     extra: dict[str, Any] | None = getattr(scope.get("route"), "openapi_extra", None)
     limit = (extra or {}).get(BODY_LIMIT_KEY)
+    if isinstance(limit, str):
+        return (named or {}).get(limit, default)
     return limit if isinstance(limit, int) else default
+
+
+def document_named_body_limits(app: FastAPI, named: Mapping[str, int]) -> None:
+    """Write the bytes of the ``named`` limits in ``app``'s OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        paths: dict[str, dict[str, Any]] = schema.get("paths", {})
+        for operations in paths.values():
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    fields = cast(dict[str, Any], operation)
+                    limit = fields.get(BODY_LIMIT_KEY)
+                    if isinstance(limit, str) and limit in named:
+                        fields[BODY_LIMIT_KEY] = named[limit]
+        return schema
+
+    app.openapi = openapi
 
 
 class BodySizeLimitMiddleware:
     """Refuse request bodies above ``max_bytes`` (or the route's own limit) with 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, named_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.named_limits = dict(named_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +111,7 @@ class BodySizeLimitMiddleware:
 
         async def receive_limited() -> Message:
             nonlocal received
-            limit = route_body_limit(scope, self.max_bytes)
+            limit = route_body_limit(scope, self.max_bytes, self.named_limits)
             if declared_size is not None and declared_size > limit:
                 raise RequestBodyTooLarge(limit)
             message = await receive()

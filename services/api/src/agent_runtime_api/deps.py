@@ -280,6 +280,7 @@ def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunServi
         event_bus=state.event_bus,
         active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
         hot_reads=state.hot_reads,
+        run_input_max_chars=state.settings.run_input_max_chars,
     )
 
 

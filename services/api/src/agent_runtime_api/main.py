@@ -9,7 +9,12 @@ from fastapi import Depends, FastAPI
 from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.audit import AuditMiddleware
-from agent_runtime_api.body_limit import BodySizeLimitMiddleware
+from agent_runtime_api.body_limit import (
+    RUN_INPUT_BODY,
+    BodySizeLimitMiddleware,
+    document_named_body_limits,
+    run_request_max_bytes,
+)
 from agent_runtime_api.console import install_console
 from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.docs_pages import install_docs_pages
@@ -149,7 +154,11 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         ],
     )
     # The last added runs first: the request id is known before the audit entry is written.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    named_body_limits = {RUN_INPUT_BODY: run_request_max_bytes(settings)}
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, named_limits=named_body_limits
+    )
+    document_named_body_limits(app, named_body_limits)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings.metrics_enabled)
