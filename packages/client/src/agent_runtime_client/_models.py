@@ -165,6 +165,7 @@ class Permission(StrEnum):
     TENANTS_MANAGE = "tenants:manage"
     STORE_READ = "store:read"
     STORE_WRITE = "store:write"
+    PAYLOADS_DECODE = "payloads:decode"
 
 
 # A known value becomes the enum member, an unknown one (a newer server's) stays a str.

@@ -23,6 +23,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from agent_runtime_api.auth import OidcConfig, OidcVerifier
 from agent_runtime_api.auth import authenticate as authenticate_credentials
@@ -31,6 +32,7 @@ from agent_runtime_api.rate_limits import TenantRateLimiter
 from agent_runtime_api.services.agents import AgentService
 from agent_runtime_api.services.api_keys import ApiKeyService
 from agent_runtime_api.services.audit_log import AuditLogService
+from agent_runtime_api.services.codec import CodecService
 from agent_runtime_api.services.human_requests import HumanRequestService
 from agent_runtime_api.services.limits import LimitsService
 from agent_runtime_api.services.providers import ProviderService
@@ -268,6 +270,14 @@ def get_tool_service(session: SessionDep, principal: PrincipalDep, state: AppSta
 
 
 ToolServiceDep = Annotated[ToolService, Depends(get_tool_service)]
+
+
+def get_codec_service(state: AppStateDep) -> CodecService:
+    """The codec server's service, with the converter the API's Temporal client uses."""
+    return CodecService(state.temporal.data_converter or pydantic_data_converter)
+
+
+CodecServiceDep = Annotated[CodecService, Depends(get_codec_service)]
 
 
 def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunService:

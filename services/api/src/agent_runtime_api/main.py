@@ -20,13 +20,14 @@ from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.docs_pages import install_docs_pages
 from agent_runtime_api.langgraph import router as langgraph_router
 from agent_runtime_api.langgraph.router import public_router as langgraph_public_router
-from agent_runtime_api.middleware import RequestIdMiddleware, install_cors
+from agent_runtime_api.middleware import CodecCorsMiddleware, RequestIdMiddleware, install_cors
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
 from agent_runtime_api.routers import (
     agents,
     api_keys,
     audit_log,
+    codec,
     health,
     human_requests,
     limits,
@@ -164,7 +165,11 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     install_metrics(app, settings.metrics_enabled)
     if tracer_provider is not None:
         install_tracing(app, tracer_provider)
-    install_cors(app, settings.cors_allow_origins)  # last: the outermost of our middleware
+    install_cors(app, settings.cors_allow_origins)
+    # Outermost: the codec endpoint's own CORS (the Temporal UI's origins), around the general one.
+    app.add_middleware(
+        CodecCorsMiddleware, prefix=codec.CODEC_PREFIX, origins=settings.temporal_codec_cors_origins
+    )
     install_problem_handlers(app)
     # Every /v1 route: authenticated principal, then the tenant's rate limits.
     v1_routers = (
@@ -188,6 +193,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
     for router in v1_routers:
         document_body_limits(router)
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
+    # Temporal's codec protocol: its own authentication (platform operators; see routers/codec.py).
+    app.include_router(codec.router, responses=V1_RESPONSES)
     app.include_router(health.router)
     install_docs_pages(app)
     if settings.console_enabled:

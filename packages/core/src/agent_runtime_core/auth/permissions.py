@@ -30,6 +30,7 @@ class Permission(StrEnum):
     TENANTS_MANAGE = "tenants:manage"
     STORE_READ = "store:read"
     STORE_WRITE = "store:write"
+    PAYLOADS_DECODE = "payloads:decode"
 
 
 class Role(StrEnum):
@@ -69,9 +70,10 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
 """viewer reads (the long-term memory store too); operator also starts, cancels and decides runs
 and writes the store (what agents remember is run-time data, like runs); developer also manages agents,
 tools and tool secrets (secrets are write-only: nobody reads a value back);
-admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``
-and ``tenants:manage`` concern the whole deployment: they count only in the operators' tenant
-(see ``agent_runtime_api.deps.require_platform_operator``)."""
+admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``,
+``tenants:manage`` and ``payloads:decode`` (the Temporal codec endpoint: it decrypts any tenant's
+payloads, which carry no tenant) concern the whole deployment: they count only in the operators'
+tenant (see ``agent_runtime_api.deps.require_platform_operator``)."""
 
 
 def permissions_for_roles(roles: frozenset[str] | set[str]) -> frozenset[Permission]:
