@@ -81,7 +81,7 @@ async def codec_caller(
     """The caller, who must hold ``payloads:decode`` in the operators' tenant (401/403 otherwise);
     in development (``temporal_codec_local_dev_access``), a credential-less call from this machine."""
     if state.settings.temporal_codec_local_dev_access and is_local_dev_request(request, state.settings):
-        request.state.principal = LOCAL_DEV_PRINCIPAL
+        # Not audited (nobody to attribute it to: the dev UI decodes every payload it shows).
         return LOCAL_DEV_PRINCIPAL
     principal = await get_principal(request, state, bearer, api_key)
     principal = await authenticate(request, principal, state)  # the tenant's rate limits
