@@ -71,7 +71,9 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code` and, for i
 fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`; a cursor
 that no page returned is a 422 `invalid_cursor`.
 
-**Input rules:** request bodies above 1 MiB (`AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES`) get 413.
+**Input rules:** request bodies above 1 MiB (`AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES`) get 413;
+`POST /v1/runs` reads more (its `x-max-body-bytes`), since a run's input may be 2,000,000
+characters long (`AGENT_RUNTIME_RUN_INPUT_MAX_CHARS`; longer: 422 `input_too_long`).
 Text may not contain the NUL character (`\\u0000`), and free-form JSON objects (such as tool
 `settings`) may nest at most 32 levels and hold at most 10,000 members and items: 422 naming the
 field. Datetimes in requests without an offset are UTC and must lie between 1970 and 2200.
