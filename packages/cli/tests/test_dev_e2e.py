@@ -78,6 +78,19 @@ def test_dev_command_serves_a_run_to_success_and_keeps_it_across_restarts(stack:
     assert "calculator: 42" in str(run["output"])
     ui = httpx.get(str(run["temporal_ui_url"]), timeout=10)
     assert ui.status_code == 200
+    # The Temporal UI decodes payloads through the API's codec endpoint, which lets the UI (no
+    # sign-in) call it from this machine without credentials.
+    ui_origin = f"http://127.0.0.1:{stack.ui_port}"
+    codec = httpx.get(f"{ui_origin}/api/v1/settings", timeout=10).json()["Codec"]["Endpoint"]
+    assert codec == f"{stack.api}/v1/temporal/codec"
+    plain = {
+        "payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "IjQyIg=="}]
+    }  # json/plain "42"
+    decoded = httpx.post(
+        f"{codec}/decode", json=plain, headers={"Origin": ui_origin, "X-Namespace": "default"}, timeout=10
+    )
+    assert decoded.status_code == 200 and decoded.json() == plain, decoded.text
+    assert decoded.headers["access-control-allow-origin"] == ui_origin
     assert httpx.get(f"{stack.api}/openapi.json", timeout=10).json()["info"]["title"] == "Agent Runtime API"
     # Artifacts go to the embedded SeaweedFS the banner names.
     assert f"  S3             http://127.0.0.1:{stack.s3_port}  (bucket agent-runtime;" in stack.output()

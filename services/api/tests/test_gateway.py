@@ -214,3 +214,36 @@ def test_compose_file_parses_and_mounts_the_gateway_and_realm() -> None:
     assert "../gateway/kong.yaml:/kong/kong.yaml:ro" in services["kong"]["volumes"]
     assert "../auth:/opt/keycloak/data/import:ro" in services["keycloak"]["volumes"]
     assert "--import-realm" in services["keycloak"]["command"]
+
+
+def _route_plugin(route: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((plugin["config"] for plugin in route.get("plugins", []) if plugin["name"] == name), None)
+
+
+def test_run_starts_and_the_codec_endpoint_take_larger_bodies(kong: dict[str, Any]) -> None:
+    """Run inputs may be 2,000,000 characters (13 MB of JSON at most): every route that starts a
+    run lifts the global 1 MB cap; the codec endpoint takes batches of payloads, with CORS of its
+    own for the Temporal UI."""
+    limit = 6 * 2_000_000 + 1024 * 1024
+    for path in (
+        "/v1/runs",
+        "/threads/thr_x/runs",
+        "/runs",
+        "/runs/stream",
+        "/runs/wait",
+        "/threads/thr_x/runs/wait",
+    ):
+        found = route_for(kong, path)
+        assert found is not None, path
+        size = _route_plugin(found[1], "request-size-limiting")
+        assert size is not None and size["allowed_payload_size"] * 1024 * 1024 >= limit  # Kong: MiB, path
+    # Everything else keeps the global cap.
+    [global_size] = [p["config"] for p in kong["plugins"] if p["name"] == "request-size-limiting"]
+    assert global_size["allowed_payload_size"] == 1
+    found = route_for(kong, "/v1/agents")
+    assert found is not None and _route_plugin(found[1], "request-size-limiting") is None
+    found = route_for(kong, "/v1/temporal/codec/decode")
+    assert found is not None and found[1]["name"] == "temporal-codec"
+    cors = _route_plugin(found[1], "cors")
+    assert cors is not None and cors["credentials"] is True and "*" not in cors["origins"]
+    assert "X-Namespace" in cors["headers"]

@@ -8,6 +8,7 @@ To record new histories (after an intended, patched change), run:
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from agent_runtime_core import catalog
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.models import HumanRequestKind, HumanRequestStatus
 from agent_runtime_core.repositories import HumanRequestRepository, RunRepository
+from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
     ANSWER_INPUT_UPDATE,
@@ -34,6 +36,7 @@ from agent_runtime_core.temporal import (
     LimitsConfig,
     ToolConfig,
 )
+from agent_runtime_core.temporal.data_converter import close_data_converter, data_converter_from_settings
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
 
 from . import build_b_worker
@@ -111,6 +114,31 @@ async def test_deploy_history_replays_with_its_tool_retired(
         workflows=[AgentRunWorkflow], plugins=[PydanticAIPlugin()], data_converter=pydantic_data_converter
     )
     await replayer.replay_workflow(history)
+
+
+async def test_saved_histories_replay_after_encryption_and_offload_are_turned_on(
+    s3_settings: dict[str, object],
+) -> None:
+    """Histories written in clear and inline (every saved one) replay on a worker whose converter
+    encrypts and offloads: turning either on never breaks a run in flight. Histories written with
+    them replay in test_payload_offload.py."""
+    settings = Settings.model_validate(
+        {
+            **s3_settings,
+            "temporal_payload_keys": {"k1": base64.b64encode(os.urandom(32)).decode()},
+            "temporal_payload_active_key_id": "k1",
+        }
+    )
+    converter = data_converter_from_settings(settings)
+    try:
+        replayer = Replayer(
+            workflows=[AgentRunWorkflow], plugins=[PydanticAIPlugin()], data_converter=converter
+        )
+        for path in saved_histories():
+            history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+            await replayer.replay_workflow(history)
+    finally:
+        await close_data_converter(converter)
 
 
 def test_histories_are_saved() -> None:

@@ -93,9 +93,25 @@ origins may call the API (agent-chat-ui on port 3000, Vite on 5173; the gateway'
 Production keeps the defaults (https only, public hosts only, no CORS)."""
 
 
-def _dev_defaults() -> dict[str, str]:
-    """:data:`DEV_DEFAULTS`, except what the developer's environment sets itself."""
-    return {name: value for name, value in DEV_DEFAULTS.items() if name not in os.environ}
+def _dev_defaults(temporal_ui_url: str | None = None) -> dict[str, str]:
+    """:data:`DEV_DEFAULTS` (and :func:`codec_defaults` for the Temporal UI at
+    ``temporal_ui_url``), except what the developer's environment sets itself."""
+    defaults = {**DEV_DEFAULTS, **(codec_defaults(temporal_ui_url) if temporal_ui_url else {})}
+    return {name: value for name, value in defaults.items() if name not in os.environ}
+
+
+def codec_defaults(temporal_ui_url: str) -> dict[str, str]:
+    """The embedded Temporal UI decodes payloads through the API's codec endpoint (encrypted ones,
+    with ``AGENT_RUNTIME_TEMPORAL_PAYLOAD_KEYS``; offloaded ones). It has no sign-in, so it cannot
+    send credentials: the dev API lets credential-less calls from this machine, from the UI's
+    origin, use the codec endpoint (``temporal_codec_local_dev_access``; never in production)."""
+    url = httpx.URL(temporal_ui_url)
+    hosts = (url_host(url.host), "localhost", "127.0.0.1")
+    origins = {f"{url.scheme}://{host}:{url.port}" for host in hosts}
+    return {
+        "AGENT_RUNTIME_TEMPORAL_CODEC_CORS_ORIGINS": ",".join(sorted(origins)),
+        "AGENT_RUNTIME_TEMPORAL_CODEC_LOCAL_DEV_ACCESS": "true",
+    }
 
 
 def _child_bytecode_env(data_dir: Path) -> dict[str, str]:
@@ -184,6 +200,7 @@ def run_dev_stack(options: DevOptions) -> int:
             port=options.temporal_port,
             ui_port=options.temporal_ui_port,
             search_attributes=dict(SEARCH_ATTRIBUTE_TYPES),
+            ui_codec_endpoint=f"http://{url_host(options.host)}:{options.api_port}/v1/temporal/codec",
             port_hint=_hint("--temporal-port", "AGENT_RUNTIME_DEV_TEMPORAL_PORT"),
             ui_port_hint=_hint("--temporal-ui-port", "AGENT_RUNTIME_DEV_TEMPORAL_UI_PORT"),
         )
@@ -250,7 +267,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 "AGENT_RUNTIME_WORKER_METRICS_HOST": options.host,
                 **secrets_env,
                 **s3_env,
-                **_dev_defaults(),
+                **_dev_defaults(temporal.ui_url),
                 **_child_bytecode_env(data_dir),
             }
             command = [sys.executable, "-m", "agent_runtime_cli"]

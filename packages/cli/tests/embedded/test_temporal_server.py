@@ -21,7 +21,10 @@ SEARCH_ATTRIBUTES = {"TenantId": "Keyword", "AgentId": "Keyword", "RunStatus": "
 
 
 async def test_registers_search_attributes_and_serves_the_ui() -> None:
-    async with TemporalDevServer.in_temp_dir(search_attributes=SEARCH_ATTRIBUTES) as server:
+    codec = "http://127.0.0.1:8000/v1/temporal/codec"
+    async with TemporalDevServer.in_temp_dir(
+        search_attributes=SEARCH_ATTRIBUTES, ui_codec_endpoint=codec
+    ) as server:
         client = await Client.connect(server.address)
         response = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="default")
@@ -33,6 +36,9 @@ async def test_registers_search_attributes_and_serves_the_ui() -> None:
         assert server.ui_url is not None
         async with httpx.AsyncClient() as http:
             assert (await http.get(server.ui_url)).status_code == 200
+            # The UI decodes payloads through the API's codec endpoint.
+            settings = (await http.get(f"{server.ui_url}/api/v1/settings")).json()
+            assert settings["Codec"]["Endpoint"] == codec
         data_dir = server.data_dir
         assert server.db_path.exists()
     assert not data_dir.exists()  # in_temp_dir cleans up

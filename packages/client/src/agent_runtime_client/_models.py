@@ -167,6 +167,7 @@ class Permission(StrEnum):
     STORE_WRITE = "store:write"
     ARTIFACTS_READ = "artifacts:read"
     ARTIFACTS_WRITE = "artifacts:write"
+    PAYLOADS_DECODE = "payloads:decode"
 
 
 # A known value becomes the enum member, an unknown one (a newer server's) stays a str.

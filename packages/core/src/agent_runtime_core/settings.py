@@ -93,6 +93,77 @@ class Settings(BaseSettings):
         default=None, description="Base URL of the Temporal Web UI, used to link runs."
     )
 
+    # Temporal payloads (agent_runtime_core.temporal.data_converter): the API and the workers MUST
+    # share these settings, as each side reads what the other wrote.
+    temporal_payload_offload: bool = Field(
+        default=True,
+        description=(
+            "Store Temporal payloads of `temporal_payload_offload_threshold_bytes` or more in the "
+            "payload bucket (Temporal's external storage; the history keeps a reference), so runs "
+            "may carry more than Temporal's 2 MB per payload and 50 MB per history. Needs a bucket "
+            "(`temporal_payload_bucket` or `s3_bucket`). Off: nothing new is offloaded, but "
+            "references written before are still read (the bucket stays configured)."
+        ),
+    )
+    temporal_payload_offload_threshold_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        le=2 * 1024 * 1024,
+        description=(
+            "Payloads of this size or more (bytes, after encryption) go to the bucket; smaller ones "
+            "stay in the history. At most 2 MiB, Temporal's own limit per payload."
+        ),
+    )
+    temporal_payload_bucket: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=63,
+        description=(
+            "Bucket of offloaded payloads (default: `s3_bucket`), on the same S3 API and with the "
+            "same credentials and server-side encryption. Keys: `v0/ns/<namespace>/wt/<workflow "
+            "type>/wi/<workflow id>/ri/<run id>/d/sha256/<digest>`. Give it an expiration rule "
+            "longer than the longest run plus the namespace's retention; we never delete."
+        ),
+    )
+    temporal_payload_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=1024 * 1024 * 1024,
+        description="Largest payload the workers and the API offload (bytes); a larger one fails "
+        "the call that made it. Bounds the memory one payload takes.",
+    )
+    temporal_payload_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "Client-side encryption of every Temporal payload (AES-256-GCM), so the Temporal "
+            "server, its database and its UI never hold prompts in clear: key id → base64 of 32 "
+            "random bytes, as JSON. Empty: payloads are not encrypted. Keep a retired key here "
+            "as long as histories written with it exist (the namespace's retention, plus the "
+            "longest run)."
+        ),
+    )
+    temporal_payload_active_key_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The key of `temporal_payload_keys` new payloads are encrypted with (required "
+        "with keys); its id is written in each payload's metadata.",
+    )
+    temporal_codec_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list[str],
+        description=(
+            "Origins of Temporal Web UIs that call the codec endpoint (`/v1/temporal/codec`) from "
+            "the browser, comma-separated, e.g. `https://temporal.example.com` (`*` is refused)."
+        ),
+    )
+    temporal_codec_local_dev_access: bool = Field(
+        default=False,
+        description=(
+            "DEVELOPMENT ONLY: let requests from this machine (a loopback client address, no proxy "
+            "headers, no foreign Origin) use the codec endpoint without credentials, because the "
+            "embedded Temporal UI of `agent-runtime dev` has no sign-in. Never in production."
+        ),
+    )
+
     api_port: int = Field(default=8000, ge=1, le=65535)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list[str],
@@ -101,6 +172,17 @@ class Settings(BaseSettings):
             "`http://localhost:3000` for agent-chat-ui; `*` allows any origin. Credentials travel "
             "in headers (API keys, bearer tokens), never cookies. Empty: no CORS headers (callers "
             "from the same origin, servers, or a gateway that adds them)."
+        ),
+    )
+    run_input_max_chars: int = Field(
+        default=2_000_000,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Longest run input (characters), what a large model context holds. Above it, 422 "
+            "`input_too_long`. The run-creating routes read bodies up to 4 bytes a character plus "
+            "`max_request_body_bytes`; a larger body is a 413. Inputs over "
+            "`temporal_payload_offload_threshold_bytes` travel through the payload bucket."
         ),
     )
     max_request_body_bytes: int = Field(
@@ -521,6 +603,46 @@ class Settings(BaseSettings):
             if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
                 raise ValueError(f"'{origin}' is no origin: use scheme://host[:port], or *")
         return value
+
+    @field_validator("temporal_codec_cors_origins", mode="before")
+    @classmethod
+    def _comma_separated_codec_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("temporal_codec_cors_origins")
+    @classmethod
+    def _codec_origins_without_wildcard(cls, value: list[str]) -> list[str]:
+        # The codec endpoint decrypts prompts: every origin allowed to read its answers is named.
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(f"'{origin}' is no origin: use scheme://host[:port] (no wildcard)")
+        return value
+
+    @model_validator(mode="after")
+    def _usable_payload_keys(self) -> Self:
+        from agent_runtime_core.crypto import decode_local_key
+
+        for key_id, key in self.temporal_payload_keys.items():
+            if not key_id or len(key_id) > 100:
+                raise ValueError("temporal_payload_keys: key ids must be 1 to 100 characters")
+            try:
+                decode_local_key(key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"temporal_payload_keys['{key_id}'] is not a valid key: {exc}") from None
+        keys = self.temporal_payload_keys
+        if keys and self.temporal_payload_active_key_id not in keys:
+            raise ValueError("temporal_payload_active_key_id must name one of temporal_payload_keys")
+        if self.temporal_payload_active_key_id and not self.temporal_payload_keys:
+            raise ValueError("temporal_payload_active_key_id is set but temporal_payload_keys is empty")
+        return self
+
+    @property
+    def temporal_payload_bucket_name(self) -> str | None:
+        """The bucket of offloaded Temporal payloads (``None``: no bucket, nothing offloaded)."""
+        return self.temporal_payload_bucket or self.s3_bucket
 
     @field_validator("oidc_algorithms")
     @classmethod

@@ -94,6 +94,9 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("DELETE", "/v1/admin/tenants/{tenant_id}/limits"): AuditAction(
         "tenant_limits.reset", "tenant_limits", "tenant_id"
     ),
+    # Reading prompts in clear: who decoded how many payloads (never the payloads).
+    ("POST", "/v1/temporal/codec/decode"): AuditAction("temporal_payloads.decode", "temporal_payload"),
+    ("POST", "/v1/temporal/codec/encode"): AuditAction("temporal_payloads.encode", "temporal_payload"),
 }
 
 

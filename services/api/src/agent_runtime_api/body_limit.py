@@ -4,7 +4,9 @@ Pure ASGI middleware: it counts the bytes as the app reads them, so a chunked bo
 ``Content-Length`` is refused as soon as it crosses the limit (never buffered whole), and a
 declared ``Content-Length`` above the limit is refused before its first byte is read. The limit
 is the app's (``AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES``) unless the matched route declares its own
-with ``openapi_extra=body_limit(...)``, or one taken from the settings with
+with ``openapi_extra=body_limit(...)``: a number, or a named limit whose bytes the app's settings
+decide (:data:`RUN_INPUT_BODY`, given to the middleware as ``named_limits`` and written in the
+OpenAPI document by :func:`document_named_body_limits`), or one taken from a setting with
 ``openapi_extra=body_limit_from_setting(...)`` (uploads; the middleware reads that setting, and
 :func:`resolve_body_limits` shows its number in the OpenAPI document). It is looked up when the
 body is first read, which happens after routing, so the route is known by then.
@@ -16,7 +18,8 @@ not get problem+json.
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -25,6 +28,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_runtime_api.problems import problem_response
+
+if TYPE_CHECKING:
+    from agent_runtime_core.settings import Settings
 
 BODY_LIMIT_KEY: Final = "x-max-body-bytes"
 """``openapi_extra`` key of a route's own limit (also shown to clients in the OpenAPI document)."""
@@ -38,9 +44,46 @@ class RequestBodyTooLarge(HTTPException):
         self.limit = limit
 
 
-def body_limit(max_bytes: int) -> dict[str, Any]:
-    """``openapi_extra`` for a route that accepts bodies up to ``max_bytes`` (e.g. uploads)."""
+RUN_INPUT_BODY: Final = "run_input"
+"""A limit named after a setting: routes that start runs read bodies as large as the longest run
+input (``run_input_max_chars``) can be, see :func:`run_request_max_bytes`."""
+
+
+def body_limit(max_bytes: int | str) -> dict[str, Any]:
+    """``openapi_extra`` for a route that accepts bodies up to ``max_bytes``, or up to a named
+    limit (:data:`RUN_INPUT_BODY`) whose bytes the app's settings decide: the middleware is given
+    them (``named_limits``), and :func:`document_named_body_limits` writes them in the app's
+    OpenAPI document. (Routers, and so their routes, are shared by every app of the process: a
+    route never holds one app's numbers.)"""
     return {BODY_LIMIT_KEY: max_bytes}
+
+
+def run_request_max_bytes(settings: Settings) -> int:
+    """The body a run-starting request may have: 6 bytes a character of the longest input (any
+    character of the Basic Multilingual Plane, even sent as a ``\\uXXXX`` escape) plus the
+    ordinary limit for the rest of the body."""
+    return 6 * settings.run_input_max_chars + settings.max_request_body_bytes
+
+
+def document_named_body_limits(app: FastAPI, named: Mapping[str, int]) -> None:
+    """Write the bytes of the ``named`` limits in ``app``'s OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        paths: dict[str, dict[str, Any]] = schema.get("paths", {})
+        for operations in paths.values():
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    fields = cast(dict[str, Any], operation)
+                    limit = fields.get(BODY_LIMIT_KEY)
+                    if isinstance(limit, str) and limit in named:
+                        fields[BODY_LIMIT_KEY] = named[limit]
+        return schema
+
+    app.openapi = openapi
 
 
 BODY_LIMIT_SETTING_KEY: Final = "x-max-body-bytes-setting"
@@ -82,12 +125,17 @@ def resolve_body_limits(app: FastAPI, settings: object) -> None:
     app.openapi = openapi
 
 
-def route_body_limit(scope: Scope, default: int, settings: object = None) -> int:
-    """The matched route's own limit (a number, or a setting of ``settings``), else ``default``."""
+def route_body_limit(
+    scope: Scope, default: int, settings: object = None, named: Mapping[str, int] | None = None
+) -> int:
+    """The matched route's own limit (a number, one of the ``named`` limits, or a setting of
+    ``settings``), else ``default``."""
     extra: dict[str, Any] = getattr(scope.get("route"), "openapi_extra", None) or {}
     limit = extra.get(BODY_LIMIT_KEY)
     if isinstance(limit, int):
         return limit
+    if isinstance(limit, str):
+        return (named or {}).get(limit, default)
     from_setting = _setting_limit(extra, settings)
     return from_setting if from_setting is not None else default
 
@@ -95,11 +143,19 @@ def route_body_limit(scope: Scope, default: int, settings: object = None) -> int
 class BodySizeLimitMiddleware:
     """Refuse request bodies above ``max_bytes`` (or the route's own limit) with 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, settings: object = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        settings: object = None,
+        named_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.settings = settings
         """Where limits declared with :func:`body_limit_from_setting` are read."""
+        self.named_limits = dict(named_limits or {})
+        """The bytes of the named limits (:data:`RUN_INPUT_BODY`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +168,7 @@ class BodySizeLimitMiddleware:
 
         async def receive_limited() -> Message:
             nonlocal received
-            limit = route_body_limit(scope, self.max_bytes, self.settings)
+            limit = route_body_limit(scope, self.max_bytes, self.settings, self.named_limits)
             if declared_size is not None and declared_size > limit:
                 raise RequestBodyTooLarge(limit)
             message = await receive()

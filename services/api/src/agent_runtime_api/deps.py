@@ -23,6 +23,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from agent_runtime_api.auth import OidcConfig, OidcVerifier
 from agent_runtime_api.auth import authenticate as authenticate_credentials
@@ -32,6 +33,7 @@ from agent_runtime_api.services.agents import AgentService
 from agent_runtime_api.services.api_keys import ApiKeyService
 from agent_runtime_api.services.artifacts import ArtifactRules, ArtifactService
 from agent_runtime_api.services.audit_log import AuditLogService
+from agent_runtime_api.services.codec import CodecService
 from agent_runtime_api.services.human_requests import HumanRequestService
 from agent_runtime_api.services.limits import LimitsService
 from agent_runtime_api.services.providers import ProviderService
@@ -279,6 +281,14 @@ def get_tool_service(session: SessionDep, principal: PrincipalDep, state: AppSta
 ToolServiceDep = Annotated[ToolService, Depends(get_tool_service)]
 
 
+def get_codec_service(state: AppStateDep) -> CodecService:
+    """The codec server's service, with the converter the API's Temporal client uses."""
+    return CodecService(state.temporal.data_converter or pydantic_data_converter)
+
+
+CodecServiceDep = Annotated[CodecService, Depends(get_codec_service)]
+
+
 def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunService:
     """Runs: commits each run before its workflow starts."""
     return RunService(
@@ -289,6 +299,7 @@ def get_run_service(state: AppStateDep, unit_of_work: UnitOfWorkDep) -> RunServi
         event_bus=state.event_bus,
         active_run_retry_after_s=state.settings.active_run_limit_retry_after_s,
         hot_reads=state.hot_reads,
+        run_input_max_chars=state.settings.run_input_max_chars,
     )
 
 

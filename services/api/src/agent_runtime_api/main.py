@@ -9,13 +9,19 @@ from fastapi import Depends, FastAPI
 from opentelemetry.trace import TracerProvider
 
 from agent_runtime_api.audit import AuditMiddleware
-from agent_runtime_api.body_limit import BodySizeLimitMiddleware, resolve_body_limits
+from agent_runtime_api.body_limit import (
+    RUN_INPUT_BODY,
+    BodySizeLimitMiddleware,
+    document_named_body_limits,
+    resolve_body_limits,
+    run_request_max_bytes,
+)
 from agent_runtime_api.console import install_console
 from agent_runtime_api.deps import AppState, authenticate
 from agent_runtime_api.docs_pages import install_docs_pages
 from agent_runtime_api.langgraph import router as langgraph_router
 from agent_runtime_api.langgraph.router import public_router as langgraph_public_router
-from agent_runtime_api.middleware import RequestIdMiddleware, install_cors
+from agent_runtime_api.middleware import CodecCorsMiddleware, RequestIdMiddleware, install_cors
 from agent_runtime_api.observability import install_metrics, install_tracing
 from agent_runtime_api.problems import install_problem_handlers
 from agent_runtime_api.routers import (
@@ -23,6 +29,7 @@ from agent_runtime_api.routers import (
     api_keys,
     artifacts,
     audit_log,
+    codec,
     health,
     human_requests,
     limits,
@@ -39,6 +46,7 @@ from agent_runtime_api.routers.common import AUTH_RESPONSES, document_body_limit
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
+from agent_runtime_core.temporal.data_converter import close_data_converter, data_converter_from_settings
 from agent_runtime_core.tracing import temporal_tracing_interceptor, tracer_provider_from_settings
 
 V1_RESPONSES = {**AUTH_RESPONSES, **problems(429)}
@@ -65,7 +73,9 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code` and, for i
 fields, `errors[].loc` naming the field. Lists are paginated with `?limit=&cursor=`; a cursor
 that no page returned is a 422 `invalid_cursor`.
 
-**Input rules:** request bodies above 1 MiB (`AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES`) get 413.
+**Input rules:** request bodies above 1 MiB (`AGENT_RUNTIME_MAX_REQUEST_BODY_BYTES`) get 413;
+`POST /v1/runs` reads more (its `x-max-body-bytes`), since a run's input may be 2,000,000
+characters long (`AGENT_RUNTIME_RUN_INPUT_MAX_CHARS`; longer: 422 `input_too_long`).
 Text may not contain the NUL character (`\\u0000`), and free-form JSON objects (such as tool
 `settings`) may nest at most 32 levels and hold at most 10,000 members and items: 422 naming the
 field. Datetimes in requests without an offset are UTC and must lie between 1970 and 2200.
@@ -93,11 +103,14 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             pool_size=settings.database_pool_size,
             echo=settings.database_echo,
         )
+        # The workers' converter (encryption, offloaded payloads): each side reads what the other wrote.
+        data_converter = data_converter_from_settings(settings)
         temporal = TemporalConnection(
             settings.temporal_address,
             settings.temporal_namespace,
             # Always: it carries the run's trace id into its workflow (cheap; no spans without a provider).
             interceptors=[temporal_tracing_interceptor(tracer_provider)],
+            data_converter=data_converter,
         )
         state = AppState(settings=settings, database=database, temporal=temporal)
         app.state.agent_runtime = state
@@ -105,6 +118,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             yield
         finally:
             await state.aclose()
+            await close_data_converter(data_converter)
             if owned_provider is not None:
                 owned_provider.shutdown()
 
@@ -151,13 +165,24 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         ],
     )
     # The last added runs first: the request id is known before the audit entry is written.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, settings=settings)
+    named_body_limits = {RUN_INPUT_BODY: run_request_max_bytes(settings)}
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        settings=settings,
+        named_limits=named_body_limits,
+    )
+    document_named_body_limits(app, named_body_limits)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings.metrics_enabled)
     if tracer_provider is not None:
         install_tracing(app, tracer_provider)
-    install_cors(app, settings.cors_allow_origins)  # last: the outermost of our middleware
+    install_cors(app, settings.cors_allow_origins)
+    # Outermost: the codec endpoint's own CORS (the Temporal UI's origins), around the general one.
+    app.add_middleware(
+        CodecCorsMiddleware, prefix=codec.CODEC_PREFIX, origins=settings.temporal_codec_cors_origins
+    )
     install_problem_handlers(app)
     # Every /v1 route: authenticated principal, then the tenant's rate limits.
     v1_routers = (
@@ -183,6 +208,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         document_body_limits(router)
         app.include_router(router, dependencies=[Depends(authenticate)], responses=V1_RESPONSES)
     resolve_body_limits(app, settings)  # the OpenAPI document shows the uploads' limit
+    # Temporal's codec protocol: its own authentication (platform operators; see routers/codec.py).
+    app.include_router(codec.router, responses=V1_RESPONSES)
     app.include_router(health.router)
     install_docs_pages(app)
     if settings.console_enabled:

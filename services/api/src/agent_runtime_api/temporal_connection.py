@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
+from temporalio.converter import DataConverter
 
 from agent_runtime_core.errors import ServiceUnavailableError
 from agent_runtime_core.temporal import connect_temporal
@@ -17,10 +18,20 @@ logger = logging.getLogger(__name__)
 class TemporalConnection:
     """Connects on first use; a failed connect is a 503 for that request, retried next time."""
 
-    def __init__(self, address: str, namespace: str, *, interceptors: Sequence[Interceptor] = ()) -> None:
+    def __init__(
+        self,
+        address: str,
+        namespace: str,
+        *,
+        interceptors: Sequence[Interceptor] = (),
+        data_converter: DataConverter | None = None,
+    ) -> None:
+        """A connection to ``address`` whose client uses ``data_converter`` (default: the plain
+        pydantic one; the API passes the one built from its settings, as the workers do)."""
         self.address = address
         self.namespace = namespace
         self.interceptors = interceptors
+        self.data_converter = data_converter
         self._client: Client | None = None
         self._lock = asyncio.Lock()
 
@@ -32,7 +43,10 @@ class TemporalConnection:
             if self._client is None:
                 try:
                     self._client = await connect_temporal(
-                        self.address, self.namespace, interceptors=self.interceptors
+                        self.address,
+                        self.namespace,
+                        interceptors=self.interceptors,
+                        data_converter=self.data_converter,
                     )
                 except Exception as exc:  # the SDK raises RuntimeError for transport failures
                     logger.warning("cannot reach Temporal at %s: %s", self.address, exc)

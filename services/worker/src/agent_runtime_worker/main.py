@@ -24,6 +24,11 @@ from agent_runtime_core.db import Database
 from agent_runtime_core.metrics import start_metrics_server
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import connect_temporal
+from agent_runtime_core.temporal.data_converter import (
+    check_converter_matches,
+    close_data_converter,
+    data_converter_from_settings,
+)
 from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.runs import RunActivities
@@ -171,6 +176,8 @@ def build_worker(
     is instrumented.
     """
     check_catalog()
+    for problem in check_converter_matches(client.data_converter, settings):
+        logger.warning("%s", problem)
     client = with_pydantic_ai_converter(client)
     warm_price_table()
     owned: WorkerDependencies | None = None
@@ -212,7 +219,11 @@ async def run_worker(settings: Settings) -> None:
     """Connect, run until SIGINT/SIGTERM, then shut down gracefully."""
     # No pre-ping: a dropped connection fails one activity attempt, which Temporal retries.
     database = Database(settings.database_url, pool_size=settings.database_pool_size, pre_ping=False)
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    # The API's converter too (encryption, offloaded payloads): each side reads what the other wrote.
+    data_converter = data_converter_from_settings(settings)
+    client = await connect_temporal(
+        settings.temporal_address, settings.temporal_namespace, data_converter=data_converter
+    )
     tracer_provider = tracer_provider_from_settings(settings, "agent-runtime-worker")
     if settings.worker_metrics_port:
         start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
@@ -230,5 +241,6 @@ async def run_worker(settings: Settings) -> None:
         logger.info("shutting down worker")
     await dependencies.aclose()  # publish what is queued before exiting
     await database.dispose()
+    await close_data_converter(data_converter)
     if tracer_provider is not None:
         tracer_provider.shutdown()  # exports the spans still queued

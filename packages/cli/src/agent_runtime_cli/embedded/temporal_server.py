@@ -86,6 +86,7 @@ class TemporalDevServer(EmbeddedServer):
         dynamic_config: Mapping[str, object] | None = None,
         log_level: str = "warn",
         extra_args: Sequence[str] = (),
+        ui_codec_endpoint: str | None = None,
         cli_path: Path | None = None,
         grace_period_s: float = 10.0,
         port_hint: str = _DEFAULT_HINT,
@@ -106,6 +107,8 @@ class TemporalDevServer(EmbeddedServer):
                 `DEFAULT_DYNAMIC_CONFIG` when ``None``.
             log_level: Server log level (``debug``, ``info``, ``warn``, ``error``, ``never``).
             extra_args: Additional ``start-dev`` arguments, appended verbatim.
+            ui_codec_endpoint: Codec server the Web UI decodes payloads with (the API's
+                ``/v1/temporal/codec``), so encrypted or offloaded payloads show in clear.
             cli_path: The ``temporal`` binary; found with `temporal_cli_path` by default.
             grace_period_s: Time between SIGTERM and SIGKILL on `stop`.
             port_hint: Appended to the error when ``port`` is taken.
@@ -123,6 +126,7 @@ class TemporalDevServer(EmbeddedServer):
         self.dynamic_config = dict(DEFAULT_DYNAMIC_CONFIG if dynamic_config is None else dynamic_config)
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.port_hint = port_hint
         self.ui_port_hint = ui_port_hint
         self._cli_path = cli_path
@@ -215,6 +219,8 @@ class TemporalDevServer(EmbeddedServer):
             self.log_level,
         ]
         argv += ["--headless"] if self.ui_port is None else ["--ui-port", str(self.ui_port)]
+        if self.ui_port is not None and self.ui_codec_endpoint:
+            argv += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         for name, kind in self.search_attributes.items():
             argv += ["--search-attribute", f"{name}={kind}"]
         for key, value in self.dynamic_config.items():

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     STORE_WRITE = "store:write"
     ARTIFACTS_READ = "artifacts:read"
     ARTIFACTS_WRITE = "artifacts:write"
+    PAYLOADS_DECODE = "payloads:decode"
 
 
 class Role(StrEnum):
@@ -74,9 +75,10 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
 decides runs and writes the store and artifacts (what agents remember and the files runs use are
 run-time data, like runs); developer also manages agents,
 tools and tool secrets (secrets are write-only: nobody reads a value back);
-admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``
-and ``tenants:manage`` concern the whole deployment: they count only in the operators' tenant
-(see ``agent_runtime_api.deps.require_platform_operator``)."""
+admin also manages API keys, budgets and providers and reads the audit log. ``providers:manage``,
+``tenants:manage`` and ``payloads:decode`` (the Temporal codec endpoint: it decrypts any tenant's
+payloads, which carry no tenant) concern the whole deployment: they count only in the operators'
+tenant (see ``agent_runtime_api.deps.require_platform_operator``)."""
 
 
 def permissions_for_roles(roles: frozenset[str] | set[str]) -> frozenset[Permission]:

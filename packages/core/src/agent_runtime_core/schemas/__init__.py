@@ -41,7 +41,14 @@ from agent_runtime_core.schemas.provider import (
     ProviderEndpointList,
     ProviderEndpointPublic,
 )
-from agent_runtime_core.schemas.run import RunCreate, RunError, RunEventPublic, RunPublic, RunUsage
+from agent_runtime_core.schemas.run import (
+    RUN_INPUT_MAX_CHARS_CEILING,
+    RunCreate,
+    RunError,
+    RunEventPublic,
+    RunPublic,
+    RunUsage,
+)
 from agent_runtime_core.schemas.secret import (
     SecretCreate,
     SecretPublic,
@@ -80,6 +87,7 @@ from agent_runtime_core.schemas.tool import (
 )
 
 __all__ = [
+    "RUN_INPUT_MAX_CHARS_CEILING",
     "AgentCreate",
     "AgentPublic",
     "AgentUpdate",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from agent_runtime_core.models import Run, RunEvent
 
 
+RUN_INPUT_MAX_CHARS_CEILING: Final = 10_000_000
+"""The most any deployment accepts in one run input (``run_input_max_chars`` is at most this)."""
+
+
 class RunCreate(StrictInput):
     """Start a run of an agent."""
 
@@ -27,8 +31,11 @@ class RunCreate(StrictInput):
     )
     input: str = Field(
         min_length=1,
-        max_length=100_000,
-        description="The user's message to the agent.",
+        max_length=RUN_INPUT_MAX_CHARS_CEILING,
+        description=(
+            "The user's message to the agent: up to the deployment's `run_input_max_chars` "
+            "(2,000,000 characters by default); longer, 422 `input_too_long`."
+        ),
         examples=["What is 12 * 7?"],
     )
     thread_id: str | None = Field(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Message
 
+from agent_runtime_api.body_limit import RUN_INPUT_BODY, body_limit
 from agent_runtime_api.deps import (
     AgentServiceDep,
     HumanRequestServiceDep,
@@ -1111,7 +1112,7 @@ async def _final_values(ctx: Ctx, run: Run) -> dict[str, Any]:
     return values
 
 
-@router.post("/threads/{thread_id}/runs")
+@router.post("/threads/{thread_id}/runs", openapi_extra=body_limit(RUN_INPUT_BODY))
 async def create_thread_run(
     thread_id: str, body: RunBody, ctx: CtxDep, principal: RunsCreator, response: Response
 ) -> dict[str, Any]:
@@ -1121,7 +1122,7 @@ async def create_thread_run(
     return run_dict(started.run)
 
 
-@router.post("/threads/{thread_id}/runs/stream")
+@router.post("/threads/{thread_id}/runs/stream", openapi_extra=body_limit(RUN_INPUT_BODY))
 async def stream_thread_run(
     thread_id: str, body: RunBody, ctx: CtxDep, principal: RunsCreator, options: StreamOptionsDep
 ) -> EventSourceResponse:
@@ -1138,7 +1139,7 @@ async def stream_thread_run(
     )
 
 
-@router.post("/threads/{thread_id}/runs/wait")
+@router.post("/threads/{thread_id}/runs/wait", openapi_extra=body_limit(RUN_INPUT_BODY))
 async def wait_thread_run(
     thread_id: str, body: RunBody, ctx: CtxDep, principal: RunsCreator, response: Response
 ) -> dict[str, Any]:
@@ -1148,13 +1149,13 @@ async def wait_thread_run(
     return await wait_values(ctx, started.run, live_from=started.live_from)
 
 
-@router.post("/runs")
+@router.post("/runs", openapi_extra=body_limit(RUN_INPUT_BODY))
 async def create_run(body: RunBody, ctx: CtxDep, principal: RunsCreator) -> dict[str, Any]:
     """A run without a thread, in the background."""
     return run_dict((await start_run(ctx, principal, None, body)).run)
 
 
-@router.post("/runs/stream")
+@router.post("/runs/stream", openapi_extra=body_limit(RUN_INPUT_BODY))
 async def stream_run(
     body: RunBody, ctx: CtxDep, principal: RunsCreator, options: StreamOptionsDep
 ) -> EventSourceResponse:
@@ -1171,7 +1172,7 @@ async def stream_run(
     )
 
 
-@router.post("/runs/wait")
+@router.post("/runs/wait", openapi_extra=body_limit(RUN_INPUT_BODY))
 async def wait_run(body: RunBody, ctx: CtxDep, principal: RunsCreator) -> dict[str, Any]:
     """A run without a thread; its values once it ended."""
     started = await start_run(ctx, principal, None, body)

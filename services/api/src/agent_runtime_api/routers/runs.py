@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
+from agent_runtime_api.body_limit import RUN_INPUT_BODY, body_limit
 from agent_runtime_api.deps import AppStateDep, RunReader, RunServiceDep, require
 from agent_runtime_api.routers.common import (
     AUTH_RESPONSES,
@@ -49,6 +50,8 @@ def _present(state: AppStateDep, run: Run) -> RunPublic:
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a run",
     responses=problems(404, 409, 429, 503),
+    # Inputs may be as long as a model's context: see `run_request_max_bytes`.
+    openapi_extra=body_limit(RUN_INPUT_BODY),
 )
 async def create_run(
     body: RunCreate,

@@ -50,7 +50,7 @@ from agent_runtime_core.repositories import (
     ThreadRepository,
 )
 from agent_runtime_core.repositories.threads import admit
-from agent_runtime_core.schemas import RunCreate
+from agent_runtime_core.schemas import RUN_INPUT_MAX_CHARS_CEILING, RunCreate
 from agent_runtime_core.temporal import (
     AGENT_RUN_WORKFLOW,
     THREAD_TURN_SIGNAL,
@@ -119,6 +119,17 @@ def validate_idempotency_key(key: str | None) -> str | None:
     return key
 
 
+def check_input_length(text: str, max_chars: int) -> None:
+    """Raise 422 ``input_too_long`` when ``text`` is longer than the deployment allows."""
+    if len(text) > max_chars:
+        raise InvalidRequestError(
+            f"The input is {len(text):,} characters long; this deployment accepts at most "
+            f"{max_chars:,} characters per run.",
+            loc=["body", "input"],
+            code="input_too_long",
+        )
+
+
 def workflow_input(run: Run, agent: Agent, version: AgentVersion) -> AgentRunInput:
     """The pinned configuration the workflow receives: it loads nothing by itself."""
     return AgentRunInput(
@@ -146,6 +157,7 @@ class RunService:
         event_bus: EventBus | None = None,
         active_run_retry_after_s: int = 10,
         hot_reads: HotReads | None = None,
+        run_input_max_chars: int = RUN_INPUT_MAX_CHARS_CEILING,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.temporal = temporal
@@ -157,6 +169,8 @@ class RunService:
         self.active_run_retry_after_s = active_run_retry_after_s
         self.hot_reads = hot_reads
         """The read cache of agents and versions (``None``: read Postgres)."""
+        self.run_input_max_chars = run_input_max_chars
+        """The deployment's longest run input (``run_input_max_chars``)."""
 
     def _publish(self, *events: RunEvent) -> None:
         """Publish committed events in the background (never fails or delays the request:
@@ -170,6 +184,7 @@ class RunService:
         Same key and body: the original run. Same key, other body: 422. A run whose workflow
         could not be started stays ``queued`` under its key; retrying the request starts it.
         """
+        check_input_length(body.input, self.run_input_max_chars)
         key = validate_idempotency_key(idempotency_key)
         fingerprint = request_fingerprint(body)
         max_active_runs = 0
