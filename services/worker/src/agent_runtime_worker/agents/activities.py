@@ -37,6 +37,7 @@ from agent_runtime_core.embeddings import embedder_from_settings
 from agent_runtime_core.lifecycle import DedupeKey, EventType
 from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.agents.artifacts import DatabaseArtifacts
 from agent_runtime_worker.agents.memory import DatabaseMemory
 from agent_runtime_worker.agents.model_events import ModelEventRecorder
 from agent_runtime_worker.agents.runtime_agent import RunDeps
@@ -79,10 +80,19 @@ class AgentActivities:
         """Builds runs' MCP toolsets; its tool-list cache lives as long as this worker."""
         self._memory = DatabaseMemory(dependencies.database, embedder_from_settings(dependencies.settings))
 
+        self._artifacts = DatabaseArtifacts(
+            dependencies.database, dependencies.storage, dependencies.events, dependencies.settings
+        )
+
     @property
     def memory(self) -> DatabaseMemory:
         """The tenant's store, for the memory tools."""
         return self._memory
+
+    @property
+    def artifacts(self) -> DatabaseArtifacts:
+        """The tenant's artifacts, for the artifact tools."""
+        return self._artifacts
 
     @property
     def http_get_policy(self) -> HttpGetPolicy:
