@@ -145,6 +145,7 @@ async def test_a_run_cannot_read_a_file_it_was_not_given(runtime_api: httpx.Asyn
 async def test_another_tenants_or_a_missing_artifact_is_refused_naming_its_index(
     runtime_api: httpx.AsyncClient, database_url: str, other_tenant_id: str, s3_settings: dict[str, object]
 ) -> None:
+    foreign = ""
     async for other in client_for(database_url, other_tenant_id, **s3_settings):
         foreign = await upload(other, b"theirs", "theirs.txt", "text/plain")
     mine = await upload(runtime_api, b"mine", "mine.txt", "text/plain")
