@@ -127,6 +127,12 @@ async def test_a_run_reads_its_text_csv_and_pdf_inputs_and_writes_a_downloadable
             )
             for _ in range(2)
         ]
+        # Long files come in pages.
+        first = await backend.read(tenant_id, run["id"], text_id, offset=0, max_chars=10)
+        second = await backend.read(tenant_id, run["id"], text_id, offset=10, max_chars=100)
+        assert (first["text"], first["next_offset"]) == ("The secret", 10)
+        assert (second["text"], second["next_offset"]) == (" word is ostrich.\n", None)
+        assert first["total_chars"] == len("The secret word is ostrich.\n")
     finally:
         await storage.aclose()
     assert again[0]["id"] == again[1]["id"]
