@@ -19,6 +19,9 @@ from .support import assert_problem, client_for, events_of, make_agent, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
+LARGE_RESULT_BYTES = 5_000
+"""Tool results above this are stored as artifacts in these tests (100 KB by default)."""
+
 ARTIFACT_TOOLS = [{"name": "artifact_list"}, {"name": "artifact_read"}, {"name": "artifact_write"}]
 
 
@@ -26,7 +29,9 @@ ARTIFACT_TOOLS = [{"name": "artifact_list"}, {"name": "artifact_read"}, {"name":
 async def worker_settings(make_worker_settings, task_queue: str, s3_settings: dict[str, object]) -> Settings:  # type: ignore[no-untyped-def]
     """The worker and the API of these tests store artifacts in the session's S3 server."""
     settings: Settings = make_worker_settings(task_queue)
-    return Settings.model_validate({**settings.model_dump(), **s3_settings})
+    return Settings.model_validate(
+        {**settings.model_dump(), **s3_settings, "tool_result_artifact_bytes": LARGE_RESULT_BYTES}
+    )
 
 
 def tiny_pdf(text: str) -> bytes:
@@ -162,3 +167,22 @@ async def test_another_tenants_or_a_missing_artifact_is_refused_naming_its_index
         )
         problem = assert_problem(response, 422, "artifact_not_found")
         assert problem["errors"][0]["loc"] == ["body", "artifact_ids", index]
+
+
+async def test_a_large_tool_result_is_stored_as_an_artifact_and_the_model_sees_a_preview(
+    runtime_api: httpx.AsyncClient,
+) -> None:
+    agent_id = await make_agent(runtime_api, tools=[{"name": "run_python"}, {"name": "artifact_read"}])
+    code = "print('word ' * 2000)"
+    run = await run_to_end(runtime_api, {"agent_id": agent_id, "input": f"Run this:\n```python\n{code}\n```"})
+    events = await events_of(runtime_api, run["id"])
+    [finished] = finished_calls(events, "run_python")
+    artifact_id = finished["result_artifact_id"]
+    assert "truncated_for_model" not in finished
+    assert "result_stored_as_artifact" in run["output"] and artifact_id in run["output"]
+    [succeeded] = [e["data"] for e in events if e["type"] == "run.succeeded"]
+    assert [item["id"] for item in succeeded["artifacts"]] == [artifact_id]
+    content = await runtime_api.get(f"/v1/artifacts/{artifact_id}/content")
+    assert content.status_code == 200
+    assert content.headers["content-type"].startswith("application/json")
+    assert ("word " * 2000) in content.json()["stdout"]

@@ -47,6 +47,9 @@ MAX_LISTED: Final = 100
 MAX_READ_BYTES: Final = 20 * 1024 * 1024
 """A file larger than this is not read (its text would not fit a run anyway)."""
 
+RESULT_PREVIEW_CHARS: Final = 2_000
+"""A tool result stored as an artifact shows the model this many characters."""
+
 _TEXT_TYPES: Final = ("text/",)
 _JSON_TYPES: Final = ("application/json", "application/ld+json")
 _PDF_TYPE: Final = "application/pdf"
@@ -277,6 +280,41 @@ class DatabaseArtifacts:
             if artifact is None:  # pragma: no cover - deleted in between
                 raise
         return await self._created(tenant_id, run_id, tool_call_id, artifact)
+
+    async def store_tool_result(
+        self, tenant_id: str, run_id: str, tool_call_id: str, tool: str, text: str, *, is_json: bool
+    ) -> dict[str, Any] | None:
+        """Store a large tool result as an output artifact of the run (once per call) and return
+        what the model gets instead: a preview and the artifact's id. ``None``: not stored (no
+        object storage, or the storage refused it), so the caller truncates as usual."""
+        if self._storage is None:
+            return None
+        extension, media_type = (".json", "application/json") if is_json else (".txt", "text/plain")
+        if is_json:  # as artifact_read shows it, so the preview's offsets hold there too
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        safe_call = "".join(c if c.isalnum() or c in "-_" else "_" for c in tool_call_id)[:60]
+        try:
+            stored = await self.write(
+                tenant_id,
+                run_id,
+                f"{tool_call_id}:result",
+                name=f"{tool}-result-{safe_call}{extension}",
+                content=text,
+                content_type=media_type,
+            )
+        except ModelRetry:  # too large even for an artifact, a type not allowed here, ...
+            return None
+        return {
+            "result_stored_as_artifact": stored["id"],
+            "name": stored["name"],
+            "size": stored["size"],
+            "preview": text[:RESULT_PREVIEW_CHARS],
+            "note": (
+                f"The result was too large to show ({len(text)} characters); its first "
+                f"{RESULT_PREVIEW_CHARS} are above. Read the rest with artifact_read "
+                f"(artifact_id={stored['id']}, offset={RESULT_PREVIEW_CHARS})."
+            ),
+        }
 
     async def _created(
         self, tenant_id: str, run_id: str, tool_call_id: str, artifact: Artifact
