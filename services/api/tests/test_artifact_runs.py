@@ -145,6 +145,17 @@ async def test_a_run_reads_its_text_csv_and_pdf_inputs_and_writes_a_downloadable
     assert sorted(item["name"] for item in page) == ["retry.txt", "summary.md"]
 
 
+async def test_read_the_attached_file_lists_then_reads_and_echoes_it(runtime_api: httpx.AsyncClient) -> None:
+    text_id = await upload(runtime_api, b"Meeting moved to Thursday.", "memo.md", "text/markdown")
+    agent_id = await make_agent(runtime_api, tools=ARTIFACT_TOOLS)
+    run = await run_to_end(
+        runtime_api, {"agent_id": agent_id, "input": "Read the attached file", "artifact_ids": [text_id]}
+    )
+    assert "Meeting moved to Thursday." in run["output"]
+    events = await events_of(runtime_api, run["id"])
+    assert [call["result"]["id"] for call in finished_calls(events, "artifact_read")] == [text_id]
+
+
 async def test_a_run_cannot_read_a_file_it_was_not_given(runtime_api: httpx.AsyncClient) -> None:
     other_file = await upload(runtime_api, b"private", "private.txt", "text/plain")
     agent_id = await make_agent(runtime_api, tools=ARTIFACT_TOOLS)

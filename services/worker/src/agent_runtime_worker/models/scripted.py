@@ -9,7 +9,9 @@ other tool (an HTTP tool, a tool package's, an MCP server's) with arguments deri
 schema (:func:`schema_tool_calls`). The artifact tools: ``artifact_read`` for each artifact id
 (``art_…``) in the prompt, ``artifact_list`` when the prompt speaks of files (list, file, attached),
 ``artifact_write`` when it asks to write (``name=…`` and ``content=…`` if given, else
-``report.txt`` holding a line about the prompt). When the tools have answered, it replies from their results.
+``report.txt`` holding a line about the prompt); once ``artifact_list`` answered, a prompt that
+says "read" reads each input it listed ("Read the attached file"). When the tools have answered,
+it replies from their results.
 Its reply is streamed in chunks, like a real model's. No network, no key, same answer every time.
 
 Memory (runs on a thread see the thread's earlier turns): only the current turn (from the last
@@ -31,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -270,6 +272,8 @@ def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict
     prompts = _user_prompts(messages)
     prompt = prompts[-1] if prompts else ""
     returns = _tool_returns(_current_turn(messages))
+    if returns and (reads := _reads_after_listing(prompt, returns, info)):
+        return reads
     if returns:
         return _answer(prompt, returns)
     if (remembered := recall(prompt, prompts[:-1])) is not None:
@@ -281,6 +285,30 @@ def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict
         ),
     ]
     return calls or _answer(prompt, [])
+
+
+_READ = re.compile(r"\bread\b", re.IGNORECASE)
+
+
+def _reads_after_listing(
+    prompt: str, returns: list[ToolReturnPart], info: AgentInfo
+) -> list[tuple[str, dict[str, Any]]]:
+    """For "Read the attached file": once ``artifact_list`` answered (and nothing was read yet), read
+    each input it listed."""
+    if not _READ.search(prompt) or "artifact_read" not in {tool.name for tool in info.function_tools}:
+        return []
+    if any(part.tool_name == "artifact_read" for part in returns):
+        return []
+    ids: list[str] = []
+    for part in returns:
+        if part.tool_name != "artifact_list" or part.outcome != "success":
+            continue
+        raw: Any = part.content
+        content: dict[str, Any] = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+        for item in cast(list[Any], content.get("inputs") or []):
+            if isinstance(item, dict) and "id" in item:
+                ids.append(str(cast(dict[str, Any], item)["id"]))
+    return [("artifact_read", {"artifact_id": artifact_id}) for artifact_id in dict.fromkeys(ids)]
 
 
 def _call_id(messages: list[ModelMessage], index: int) -> str:
