@@ -59,6 +59,7 @@ class EventType(StrEnum):
     INPUT_EXPIRED = "input.expired"
     INPUT_CANCELLED = "input.cancelled"
     THREAD_SUMMARIZED = "thread.summarized"
+    ARTIFACT_CREATED = "artifact.created"
 
 
 _TERMINAL_STATUS: dict[str, RunStatus] = {

@@ -356,6 +356,7 @@ class Run(APIModel):
     multitask_strategy: _MultitaskStrategy | None = None
     rolled_back_by: str | None = None
     metadata: dict[str, Any] | None = None
+    artifact_ids: list[str] = Field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:

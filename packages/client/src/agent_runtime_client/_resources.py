@@ -323,6 +323,7 @@ class Runs(_Resource):
         thread_id: str | None = None,
         multitask_strategy: MultitaskStrategy | str | None = None,
         metadata: dict[str, Any] | None = None,
+        artifact_ids: Sequence[str] | None = None,
         idempotency_key: str | None = None,
     ) -> RunHandle:
         """Start a run of an agent (its latest version unless ``agent_version``).
@@ -347,6 +348,7 @@ class Runs(_Resource):
             "thread_id": thread_id,
             "multitask_strategy": multitask_strategy,
             "metadata": metadata,
+            "artifact_ids": list(artifact_ids) if artifact_ids is not None else None,
         }
         call = Call(
             "POST", "/v1/runs", json=body, creates=True, idempotency_key=idempotency_key, retry_safe=True

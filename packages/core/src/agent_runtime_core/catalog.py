@@ -42,6 +42,13 @@ MEMORY_TOOL_NAMES: Final[tuple[str, ...]] = ("memory_save", "memory_search", "me
 Served by the worker's ``memory`` toolset rather than ``builtin``; each reads and writes the store
 in the namespace the version's ``memory`` configuration names."""
 
+ARTIFACT_TOOL_NAMES: Final[tuple[str, ...]] = ("artifact_list", "artifact_read", "artifact_write")
+"""The artifact tools new agent versions may enable: list the run's input and output files, read
+one's text (text, Markdown, JSON, CSV, PDF), write an output file.
+
+Served by the worker's ``artifacts`` toolset rather than ``builtin``; each reads or writes the
+tenant's artifacts (``/v1/artifacts``) limited to the run's own inputs and outputs."""
+
 RETIRED_TOOLS: Final[dict[str, str]] = {}
 """Tools taken out of service: name → why (and what to use instead).
 

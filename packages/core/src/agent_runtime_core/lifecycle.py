@@ -107,6 +107,7 @@ class EventType(StrEnum):
     INPUT_EXPIRED = "input.expired"
     INPUT_CANCELLED = "input.cancelled"
     THREAD_SUMMARIZED = "thread.summarized"
+    ARTIFACT_CREATED = "artifact.created"
 
     @property
     def is_terminal(self) -> bool:
@@ -232,6 +233,11 @@ class DedupeKey:
     def budget_resumed(wait_key: str) -> str:
         """``run.resumed`` after a budget reset."""
         return f"budget:{wait_key}:resumed"
+
+    @staticmethod
+    def artifact_created(artifact_id: str) -> str:
+        """``artifact.created`` of an artifact a tool wrote (its id is stable across retries)."""
+        return f"artifact:{artifact_id}:created"
 
     @staticmethod
     def thread_summarized(thread_id: str, through_seq: int) -> str:

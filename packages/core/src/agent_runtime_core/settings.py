@@ -268,6 +268,15 @@ class Settings(BaseSettings):
             "saying how much was left out; the event keeps a preview."
         ),
     )
+    tool_result_artifact_bytes: int = Field(
+        default=100_000,
+        ge=0,
+        description=(
+            "Tool results larger than this (bytes of JSON text) are stored whole as an artifact of "
+            "the run when object storage is configured; the model gets a preview and the artifact's "
+            "id (readable with `artifact_read`). 0 turns it off."
+        ),
+    )
 
     # Tenants' secrets and signing keys: envelope encryption (agent_runtime_core.crypto). Without
     # a key, the API answers 503 `secrets_not_configured` instead of storing anything in clear.

@@ -19,7 +19,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, MEMORY_TOOL_NAMES, RETIRED_TOOLS
+from agent_runtime_core.catalog import (
+    ARTIFACT_TOOL_NAMES,
+    BUILTIN_TOOL_NAMES,
+    MEMORY_TOOL_NAMES,
+    RETIRED_TOOLS,
+)
 from agent_runtime_core.db import Database
 from agent_runtime_core.metrics import start_metrics_server
 from agent_runtime_core.settings import Settings
@@ -35,6 +40,7 @@ from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.activities import AgentActivities
 from agent_runtime_worker.agents.runtime_agent import (
     activity_side,
+    artifacts_toolset,
     builtin_toolset,
     installed_tool_packages,
     memory_toolset,
@@ -67,6 +73,10 @@ def check_catalog() -> None:
     if sorted(memory_toolset.tools) != sorted(MEMORY_TOOL_NAMES):
         raise RuntimeError(
             f"worker memory tools {sorted(memory_toolset.tools)} differ from {MEMORY_TOOL_NAMES}"
+        )
+    if sorted(artifacts_toolset.tools) != sorted(ARTIFACT_TOOL_NAMES):
+        raise RuntimeError(
+            f"worker artifact tools {sorted(artifacts_toolset.tools)} differ from {ARTIFACT_TOOL_NAMES}"
         )
     # Installed tool packages that break the contract stop the worker here, each one named.
     installed_tool_packages.check()
@@ -187,7 +197,9 @@ def build_worker(
     # do their I/O with this worker's dependencies from now on.
     activity_side.bind(AgentActivities(dependencies))
     instrument_agent(tracer_provider, include_content=settings.tracing_include_content)
-    tools = served_tools(builtin_toolset, installed_tool_packages, memory=memory_toolset)
+    tools = served_tools(
+        builtin_toolset, installed_tool_packages, memory=memory_toolset, artifacts=artifacts_toolset
+    )
     logger.info("worker serves tools: %s", describe(tools))
     return RuntimeWorker(
         client,

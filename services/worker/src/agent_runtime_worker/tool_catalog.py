@@ -40,11 +40,16 @@ def served_tools(
     packages: InstalledToolPackages,
     *,
     memory: FunctionToolset[Any] | None = None,
+    artifacts: FunctionToolset[Any] | None = None,
 ) -> list[ServedTool]:
     """Every tool this worker serves, as the catalog lists it (retired built-ins are left out:
-    the worker keeps them only so old histories replay); the memory tools count as built-in."""
+    the worker keeps them only so old histories replay); the memory and artifact tools count as built-in."""
     tools: list[ServedTool] = []
-    built_in = [*builtin.tools.values(), *(memory.tools.values() if memory is not None else ())]
+    built_in = [
+        *builtin.tools.values(),
+        *(memory.tools.values() if memory is not None else ()),
+        *(artifacts.tools.values() if artifacts is not None else ()),
+    ]
     for tool in built_in:
         if tool.name in RETIRED_TOOLS:
             continue

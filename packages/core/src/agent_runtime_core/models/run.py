@@ -79,6 +79,9 @@ class Run(SQLModel, table=True):
     )
     """The caller's JSON object (``POST /v1/runs`` ``metadata``); the ``user`` memory scope reads a
     key of it. ``None``: none given (and every run created before it existed)."""
+    input_artifact_ids: list[str] | None = Field(default=None, sa_column=jsonb_column(nullable=True))
+    """The artifacts the run was given (``POST /v1/runs`` ``artifact_ids``), in order; its tools
+    may read them. ``None``: none (and every run created before the field existed)."""
     last_event_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     started_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))

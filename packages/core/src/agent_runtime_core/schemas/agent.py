@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent_runtime_core.catalog import (
+    ARTIFACT_TOOL_NAMES,
     BUILTIN_TOOL_NAMES,
     MEMORY_TOOL_NAMES,
     RETIRED_TOOLS,
@@ -492,7 +493,9 @@ class ToolPublic(BaseModel):
         http = stored_dict(stored.get("http"))
         ref = stored_dict(stored.get("ref"))
         description = stored.get("description")
-        names = (*BUILTIN_TOOL_NAMES, *MEMORY_TOOL_NAMES) if catalog is None else catalog
+        names = (
+            (*BUILTIN_TOOL_NAMES, *MEMORY_TOOL_NAMES, *ARTIFACT_TOOL_NAMES) if catalog is None else catalog
+        )
         # An unknown kind (a newer API's) is offered to nobody by this build's workers.
         available = (name in names and name not in RETIRED_TOOLS) if kind == "catalog" else kind == "http"
         return cls(

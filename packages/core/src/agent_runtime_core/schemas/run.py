@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 RUN_INPUT_MAX_CHARS_CEILING: Final = 10_000_000
 """The most any deployment accepts in one run input (``run_input_max_chars`` is at most this)."""
+MAX_RUN_ARTIFACTS: Final = 20
+"""At most this many input artifacts per run."""
 
 
 class RunCreate(StrictInput):
@@ -64,6 +66,15 @@ class RunCreate(StrictInput):
             "names here (e.g. `user_id`)."
         ),
         examples=[{"user_id": "u_42"}],
+    )
+    artifact_ids: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None,
+        max_length=MAX_RUN_ARTIFACTS,
+        description=(
+            "Files the run is given (`art_…`, ready artifacts of yours, at most 20): an agent whose "
+            "version enables `artifact_list` / `artifact_read` can list and read them."
+        ),
+        examples=[["art_01jd3x7k2m9q8r4t6v5w0y1z2a"]],
     )
 
 
@@ -134,6 +145,10 @@ class RunPublic(BaseModel):
         ),
     )
 
+    artifact_ids: list[str] = Field(
+        default_factory=list, description="The run's input artifacts (`artifact_ids` as given)."
+    )
+
     @classmethod
     def from_row(
         cls, run: Run, *, temporal_ui_url: str | None = None, trace_url: str | None = None
@@ -164,6 +179,7 @@ class RunPublic(BaseModel):
             multitask_strategy=MultitaskStrategy(run.multitask_strategy) if run.multitask_strategy else None,
             rolled_back_by=run.rolled_back_by,
             metadata=run.run_metadata,
+            artifact_ids=list(run.input_artifact_ids or []),
         )
 
 

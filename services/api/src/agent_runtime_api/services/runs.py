@@ -41,10 +41,19 @@ from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.ids import new_run_id
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, terminal_event
 from agent_runtime_core.metrics import record_run_created
-from agent_runtime_core.models import Agent, AgentVersion, MultitaskStrategy, Run, RunEvent, RunStatus
+from agent_runtime_core.models import (
+    Agent,
+    AgentVersion,
+    ArtifactStatus,
+    MultitaskStrategy,
+    Run,
+    RunEvent,
+    RunStatus,
+)
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import (
     AgentRepository,
+    ArtifactRepository,
     RunEventRepository,
     RunRepository,
     ThreadRepository,
@@ -102,6 +111,8 @@ def request_fingerprint(body: RunCreate) -> str:
         fields.pop("multitask_strategy", None)
     if body.metadata is None:
         fields.pop("metadata", None)
+    if body.artifact_ids is None:
+        fields.pop("artifact_ids", None)
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -266,6 +277,7 @@ class RunService:
         if body.thread_id is None:
             _check_memory_needs_no_thread(config)
         metadata = await self._metadata_for_memory(session, config, body)
+        artifact_ids = await self._input_artifacts(session, body.artifact_ids)
         run_id = new_run_id()
         queued_data: dict[str, Any] = {"agent_id": agent.id, "agent_version": version.version}
         admission = None
@@ -288,11 +300,36 @@ class RunService:
             thread_id=body.thread_id,
             multitask_strategy=body.multitask_strategy.value if body.thread_id is not None else None,
             run_metadata=metadata,
+            input_artifact_ids=artifact_ids,
         )
         queued = await runs.create(run, queued_data)
         interrupted = admission.get("interrupts") if admission is not None else None
         created = CreatedRun(run=run, created=True, interrupted_run_id=interrupted)
         return created, workflow_input(run, agent, version), queued
+
+    async def _input_artifacts(
+        self, session: AsyncSession, artifact_ids: list[str] | None
+    ) -> list[str] | None:
+        """The run's input artifacts, each a ready artifact of this tenant (else 422 naming
+        ``body.artifact_ids.<i>``; another tenant's id reads like one that does not exist)."""
+        if not artifact_ids:
+            return None
+        artifacts = ArtifactRepository(session, self.tenant_id)
+        for index, artifact_id in enumerate(artifact_ids):
+            artifact = await artifacts.get(artifact_id)
+            if artifact is None:
+                raise InvalidRequestError(
+                    f"there is no artifact '{artifact_id}'",
+                    loc=["body", "artifact_ids", index],
+                    code="artifact_not_found",
+                )
+            if artifact.status != ArtifactStatus.READY:
+                raise InvalidRequestError(
+                    f"artifact '{artifact_id}' is still pending: complete its upload first",
+                    loc=["body", "artifact_ids", index],
+                    code="artifact_not_ready",
+                )
+        return list(dict.fromkeys(artifact_ids))
 
     async def _metadata_for_memory(
         self, session: AsyncSession, config: AgentConfig, body: RunCreate

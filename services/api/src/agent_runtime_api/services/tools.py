@@ -187,7 +187,12 @@ class DefinitionChecks:
 async def catalog_names(repository: ToolCatalogRepository) -> set[str]:
     """Tools a version may name alone: the built-in ones, the memory tools and those the workers
     registered, minus retired ones."""
-    names = set(catalog.BUILTIN_TOOL_NAMES) | set(catalog.MEMORY_TOOL_NAMES) | await repository.names()
+    names = (
+        set(catalog.BUILTIN_TOOL_NAMES)
+        | set(catalog.MEMORY_TOOL_NAMES)
+        | set(catalog.ARTIFACT_TOOL_NAMES)
+        | await repository.names()
+    )
     return names - set(catalog.RETIRED_TOOLS)
 
 

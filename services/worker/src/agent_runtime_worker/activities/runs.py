@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agent_runtime_core.db import session_scope
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, terminal_event
 from agent_runtime_core.metrics import record_run_finished
-from agent_runtime_core.models import Run, RunStatus
-from agent_runtime_core.repositories import ThreadRepository, UsageRepository
+from agent_runtime_core.models import ArtifactStatus, Run, RunStatus
+from agent_runtime_core.repositories import ArtifactRepository, ThreadRepository, UsageRepository
 from agent_runtime_worker.activities.errors import classify_database_errors
 from agent_runtime_worker.activities.tenancy import locked_run, transition_run
 from agent_runtime_worker.activities.thread_context import ThreadSummarizer, thread_context
@@ -40,6 +41,20 @@ from agent_runtime_worker.contracts import (
 from agent_runtime_worker.dependencies import WorkerDependencies
 
 logger = logging.getLogger(__name__)
+
+MAX_LISTED_OUTPUT_ARTIFACTS = 100
+"""``run.succeeded`` lists at most this many of the run's output artifacts (oldest first)."""
+
+
+async def run_output_artifacts(session: AsyncSession, tenant_id: str, run_id: str) -> list[dict[str, object]]:
+    """The run's ready output artifacts (``artifact.run_id`` is the run), oldest first."""
+    rows = await ArtifactRepository(session, tenant_id).list(
+        limit=MAX_LISTED_OUTPUT_ARTIFACTS, run_id=run_id, status=ArtifactStatus.READY
+    )
+    return [
+        {"id": row.id, "name": row.name, "content_type": row.content_type, "size": row.size}
+        for row in reversed(rows)
+    ]
 
 
 class RunActivities(RunActivityContract, ThreadActivityContract):
@@ -134,9 +149,12 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
         if not target.is_terminal:
             raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
         unpriced = 0
+        outputs: list[dict[str, object]] = []
 
         async def record_outcome(run: Run) -> None:
             nonlocal unpriced
+            if target == RunStatus.SUCCEEDED:
+                outputs.extend(await run_output_artifacts(session, result.tenant_id, run.id))
             run.output = result.output
             run.error = (
                 {"code": result.error_code, "message": result.error_message or result.error_code}
@@ -170,6 +188,8 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
             data: dict[str, object] = {"usage": usage}
             if run.error:
                 data["error"] = run.error
+            if target == RunStatus.SUCCEEDED:
+                data["artifacts"] = outputs
             return [EventSpec(terminal_event(target), data, DedupeKey.RUN_FINISHED)]
 
         async with session_scope(self.database, result.tenant_id) as session:

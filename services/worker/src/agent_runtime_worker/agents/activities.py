@@ -32,11 +32,12 @@ from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset
 from temporalio import activity
 
-from agent_runtime_core.catalog import RETIRED_TOOLS
+from agent_runtime_core.catalog import ARTIFACT_TOOL_NAMES, RETIRED_TOOLS
 from agent_runtime_core.embeddings import embedder_from_settings
 from agent_runtime_core.lifecycle import DedupeKey, EventType
 from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_worker.activities.errors import classify_database_errors
+from agent_runtime_worker.agents.artifacts import DatabaseArtifacts
 from agent_runtime_worker.agents.memory import DatabaseMemory
 from agent_runtime_worker.agents.model_events import ModelEventRecorder
 from agent_runtime_worker.agents.runtime_agent import RunDeps
@@ -79,10 +80,19 @@ class AgentActivities:
         """Builds runs' MCP toolsets; its tool-list cache lives as long as this worker."""
         self._memory = DatabaseMemory(dependencies.database, embedder_from_settings(dependencies.settings))
 
+        self._artifacts = DatabaseArtifacts(
+            dependencies.database, dependencies.storage, dependencies.events, dependencies.settings
+        )
+
     @property
     def memory(self) -> DatabaseMemory:
         """The tenant's store, for the memory tools."""
         return self._memory
+
+    @property
+    def artifacts(self) -> DatabaseArtifacts:
+        """The tenant's artifacts, for the artifact tools."""
+        return self._artifacts
 
     @property
     def http_get_policy(self) -> HttpGetPolicy:
@@ -217,7 +227,16 @@ class AgentActivities:
             finished["result_truncated"] = True
         else:
             finished["result"] = shown
-        if len(text) > limit:
+        spill = self.dependencies.settings.tool_result_artifact_bytes
+        stored = None
+        if spill and name not in ARTIFACT_TOOL_NAMES and len(text.encode()) > spill:
+            stored = await self._artifacts.store_tool_result(
+                deps.tenant_id, deps.run_id, call_id, name, text, is_json=not isinstance(shown, str)
+            )
+        if stored is not None:
+            result = stored
+            finished["result_artifact_id"] = stored["result_stored_as_artifact"]
+        elif len(text) > limit:
             result = truncated_for_model(text, limit)
             finished["truncated_for_model"] = True
         await self.events.record(

@@ -56,9 +56,20 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
-from agent_runtime_core.catalog import BUILTIN_TOOL_NAMES, HUMAN_INPUT_TOOL, MEMORY_TOOL_NAMES, RETIRED_TOOLS
+from agent_runtime_core.catalog import (
+    ARTIFACT_TOOL_NAMES,
+    BUILTIN_TOOL_NAMES,
+    HUMAN_INPUT_TOOL,
+    MEMORY_TOOL_NAMES,
+    RETIRED_TOOLS,
+)
 from agent_runtime_core.temporal import ToolConfig
 from agent_runtime_core.temporal.contracts import McpServerConfig
+from agent_runtime_worker.agents.artifacts_toolset import (
+    ARTIFACTS_TOOLSET_ID,
+    ArtifactBackend,
+    build_artifacts_toolset,
+)
 from agent_runtime_worker.agents.http_toolset import HTTP_TOOLSET_ID, HttpToolset
 from agent_runtime_worker.agents.memory_toolset import MEMORY_TOOLSET_ID, MemoryBackend, build_memory_toolset
 from agent_runtime_worker.governance.waiting import BudgetGuard
@@ -151,6 +162,11 @@ class AgentActivitySide(Protocol):
         """The tenant's store, for the memory tools (inside the ``memory`` toolset's activity)."""
         ...
 
+    @property
+    def artifacts(self) -> ArtifactBackend:
+        """The tenant's artifacts, for the artifact tools (inside the ``artifacts`` toolset's activity)."""
+        ...
+
 
 class ActivitySide:
     r"""The slot through which the agent's activities reach the worker's I/O half.
@@ -193,6 +209,10 @@ class ActivitySide:
     def memory_backend(self) -> MemoryBackend:
         """Read at call time, inside the memory tools' activity."""
         return self.bound.memory
+
+    def artifacts_backend(self) -> ArtifactBackend:
+        """Read at call time, inside the artifact tools' activity."""
+        return self.bound.artifacts
 
 
 activity_side = ActivitySide()
@@ -264,6 +284,7 @@ def enabled_non_builtin_tools(ctx: RunContext[RunDeps]) -> list[str]:
     served_elsewhere = {
         *BUILTIN_TOOL_NAMES,
         *MEMORY_TOOL_NAMES,
+        *ARTIFACT_TOOL_NAMES,
         *RETIRED_TOOLS,
         *(tool.name for tool in ctx.deps.http_tools),
     }
@@ -418,6 +439,8 @@ durability = RuntimeDurability(
         MCP_TOOLSET_ID: tool_activity_config(timedelta(minutes=5)),
         # One database statement (and an embeddings request when configured).
         MEMORY_TOOLSET_ID: tool_activity_config(timedelta(minutes=2)),
+        # A few database statements and one object up- or download (at most 20 MiB read).
+        ARTIFACTS_TOOLSET_ID: tool_activity_config(timedelta(minutes=5)),
     },
 )
 
@@ -433,8 +456,13 @@ memory_toolset = build_memory_toolset(
 )
 """The memory tools (``memory_save``, ``memory_search``, ``memory_delete``), one activity per call."""
 
+artifacts_toolset = build_artifacts_toolset(
+    activity_side.artifacts_backend, toolset_factory=lambda toolset_id: RecordingToolset(id=toolset_id)
+)
+"""The artifact tools (``artifact_list``, ``artifact_read``, ``artifact_write``), one activity per call."""
+
 installed_tool_packages = discover_tool_packages(
-    reserved_names={*BUILTIN_TOOL_NAMES, *MEMORY_TOOL_NAMES, *RETIRED_TOOLS}
+    reserved_names={*BUILTIN_TOOL_NAMES, *MEMORY_TOOL_NAMES, *ARTIFACT_TOOL_NAMES, *RETIRED_TOOLS}
 )
 """The tool packages installed with this worker (``build_worker`` refuses to start on problems)."""
 
@@ -452,7 +480,14 @@ runtime_agent: Agent[RunDeps, str] = Agent[RunDeps, str](
     name=AGENT_NAME,
     deps_type=RunDeps,
     output_type=str,
-    toolsets=[builtin_toolset, package_toolset, http_toolset, mcp_toolset, memory_toolset],
+    toolsets=[
+        builtin_toolset,
+        package_toolset,
+        http_toolset,
+        mcp_toolset,
+        memory_toolset,
+        artifacts_toolset,
+    ],
     capabilities=[
         ResolveModelId(resolve_model),
         PrepareTools(only_enabled_tools),

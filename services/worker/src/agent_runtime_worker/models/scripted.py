@@ -6,7 +6,12 @@ found in the prompt, ``current_time`` with an IANA timezone named in it (else UT
 ``http_get`` with a URL in it, ``run_python`` with the code of the prompt's first fenced code
 block (```python ... ``` or ``` ... ```), ``ask_human`` with a question about the prompt; any
 other tool (an HTTP tool, a tool package's, an MCP server's) with arguments derived from its JSON
-schema (:func:`schema_tool_calls`). When the tools have answered, it replies from their results.
+schema (:func:`schema_tool_calls`). The artifact tools: ``artifact_read`` for each artifact id
+(``art_…``) in the prompt, ``artifact_list`` when the prompt speaks of files (list, file, attached),
+``artifact_write`` when it asks to write (``name=…`` and ``content=…`` if given, else
+``report.txt`` holding a line about the prompt); once ``artifact_list`` answered, a prompt that
+says "read" reads each input it listed ("Read the attached file"). When the tools have answered,
+it replies from their results.
 Its reply is streamed in chunks, like a real model's. No network, no key, same answer every time.
 
 Memory (runs on a thread see the thread's earlier turns): only the current turn (from the last
@@ -28,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -50,6 +55,9 @@ MODEL_NAME = "builtin:scripted"
 _EXPRESSION = re.compile(r"[-+(]*\s*\d[\d.\s]*(?:(?:\*\*|//|[-+*/%])[\s(]*[-+]?\s*\d[\d.\s)]*)+")
 _TIMEZONE = re.compile(r"\b(UTC|[A-Z][A-Za-z_]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)\b")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
+_ARTIFACT_ID = re.compile(r"\bart_[0-9a-z]{26}\b")
+_FILES = re.compile(r"\b(?:list|files?|attached|attachments?)\b", re.IGNORECASE)
+_WRITE = re.compile(r"\bwrite\b", re.IGNORECASE)
 _CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
@@ -121,9 +129,9 @@ def _balanced(expression: str) -> str:
     return expression
 
 
-def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dict[str, str]]]:
+def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dict[str, Any]]]:
     """The tool calls the scripted model makes for ``prompt``, given the tools it may use."""
-    calls: list[tuple[str, dict[str, str]]] = []
+    calls: list[tuple[str, dict[str, Any]]] = []
     if "calculator" in tool_names and (match := _EXPRESSION.search(prompt)):
         calls.append(("calculator", {"expression": _balanced(match.group(0))}))
     if "current_time" in tool_names:
@@ -133,12 +141,34 @@ def planned_tool_calls(prompt: str, tool_names: set[str]) -> list[tuple[str, dic
         calls.append(("http_get", {"url": url.group(0).rstrip(".,;:!?)")}))
     if "run_python" in tool_names and (block := _CODE_BLOCK.search(prompt)) and block.group(1).strip():
         calls.append(("run_python", {"code": block.group(1)}))
+    if "artifact_list" in tool_names and _FILES.search(prompt):
+        calls.append(("artifact_list", {}))
+    if "artifact_read" in tool_names:
+        calls.extend(
+            ("artifact_read", {"artifact_id": found}) for found in dict.fromkeys(_ARTIFACT_ID.findall(prompt))
+        )
+    if "artifact_write" in tool_names and _WRITE.search(prompt):
+        name = _named_value(prompt, "name") or "report.txt"
+        content = _named_value(prompt, "content") or f"Report: {prompt}"
+        media_type = "text/markdown" if name.endswith(".md") else "text/plain"
+        calls.append(("artifact_write", {"name": name, "content": content, "content_type": media_type}))
     if "ask_human" in tool_names:
         calls.append(("ask_human", {"question": f"Before I answer, anything I should know about: {prompt}"}))
     return calls
 
 
-SCRIPTED_BUILTIN_TOOLS = frozenset({"calculator", "current_time", "http_get", "run_python", "ask_human"})
+SCRIPTED_BUILTIN_TOOLS = frozenset(
+    {
+        "calculator",
+        "current_time",
+        "http_get",
+        "run_python",
+        "ask_human",
+        "artifact_list",
+        "artifact_read",
+        "artifact_write",
+    }
+)
 """The tools :func:`planned_tool_calls` knows; :func:`schema_tool_calls` handles the others."""
 
 
@@ -242,6 +272,8 @@ def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict
     prompts = _user_prompts(messages)
     prompt = prompts[-1] if prompts else ""
     returns = _tool_returns(_current_turn(messages))
+    if returns and (reads := _reads_after_listing(prompt, returns, info)):
+        return reads
     if returns:
         return _answer(prompt, returns)
     if (remembered := recall(prompt, prompts[:-1])) is not None:
@@ -253,6 +285,30 @@ def _plan(messages: list[ModelMessage], info: AgentInfo) -> list[tuple[str, dict
         ),
     ]
     return calls or _answer(prompt, [])
+
+
+_READ = re.compile(r"\bread\b", re.IGNORECASE)
+
+
+def _reads_after_listing(
+    prompt: str, returns: list[ToolReturnPart], info: AgentInfo
+) -> list[tuple[str, dict[str, Any]]]:
+    """For "Read the attached file": once ``artifact_list`` answered (and nothing was read yet), read
+    each input it listed."""
+    if not _READ.search(prompt) or "artifact_read" not in {tool.name for tool in info.function_tools}:
+        return []
+    if any(part.tool_name == "artifact_read" for part in returns):
+        return []
+    ids: list[str] = []
+    for part in returns:
+        if part.tool_name != "artifact_list" or part.outcome != "success":
+            continue
+        raw: Any = part.content
+        content: dict[str, Any] = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+        for item in cast(list[Any], content.get("inputs") or []):
+            if isinstance(item, dict) and "id" in item:
+                ids.append(str(cast(dict[str, Any], item)["id"]))
+    return [("artifact_read", {"artifact_id": artifact_id}) for artifact_id in dict.fromkeys(ids)]
 
 
 def _call_id(messages: list[ModelMessage], index: int) -> str:
