@@ -24,6 +24,7 @@ from agent_runtime_core.crypto import cipher_from_settings
 from agent_runtime_core.db import Database
 from agent_runtime_core.event_bus import EventBus
 from agent_runtime_core.settings import Settings
+from agent_runtime_core.storage import ObjectStorage
 from agent_runtime_worker.activities.tool_credentials import DatabaseToolCredentials
 from agent_runtime_worker.events import RunEventWriter
 from agent_runtime_worker.governance.budgets import BudgetService, StreamedRequests
@@ -54,6 +55,9 @@ class WorkerDependencies:
     none exist, so a header naming one fails its call."""
     signing_keys: SigningKeyResolver | None = None
     """Reads tenants' keys for signing HTTP tool requests; ``None``: requests go unsigned."""
+    storage: ObjectStorage | None = None
+    """Object storage (artifacts' bytes), which the retention cleanup deletes from; ``None``: not
+    configured (no ``AGENT_RUNTIME_S3_BUCKET``)."""
     read_cache: ReadCache | None = None
     """The API's Redis read cache, which the worker never reads but must invalidate: set on
     ``database``, so every thread row it changes (a run's end hands the thread over), summary it
@@ -112,6 +116,7 @@ class WorkerDependencies:
             settings=settings,
             database=database,
             read_cache=read_cache if read_cache.enabled else None,
+            storage=ObjectStorage.from_settings(settings),
             events=RunEventWriter(database, bus),
             budgets=BudgetService(database, settings),
             breakers=breakers,
@@ -147,6 +152,8 @@ class WorkerDependencies:
         await self.events.aclose()
         if self.breakers is not None:
             await self.breakers.aclose()
+        if self.storage is not None:
+            await self.storage.aclose()
         if self.read_cache is not None:
             if self.database.read_cache is self.read_cache:
                 self.database.read_cache = None
