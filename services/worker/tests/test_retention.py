@@ -4,6 +4,8 @@ second cleanup deletes nothing more. The daily schedule exists once the worker h
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -11,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from temporalio.client import Client, ScheduleRange
+from temporalio.client import Client, ScheduleRange, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from agent_runtime_core.db import Database, session_scope, system_session_scope
 from agent_runtime_core.ids import new_run_id
@@ -36,8 +39,10 @@ from agent_runtime_worker.main import retention_activities
 from agent_runtime_worker.schedules import ensure_retention_schedule
 from agent_runtime_worker.workflows.retention import RetentionWorkflow
 
-from .support import new_run
+from .support import HISTORIES, new_run
 
+RETENTION_HISTORIES = HISTORIES / "retention"
+"""Saved cleanup histories (a folder of their own: ``test_replay.py`` replays the runs' ones)."""
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=100)
 RECENT = NOW - timedelta(days=2)
@@ -208,14 +213,21 @@ async def count(database: Database, sql: str, **params: object) -> int:
         return int((await session.execute(text(sql), params)).scalar_one())
 
 
-async def run_cleanup(client: Client, task_queue: str) -> RetentionResult:
-    return await client.execute_workflow(
+async def run_cleanup(client: Client, task_queue: str, *, record: str | None = None) -> RetentionResult:
+    """One cleanup, as the schedule starts it; ``record``: save its history under that name
+    (with ``AGENT_RUNTIME_RECORD_HISTORIES`` set) for the replay test."""
+    handle = await client.start_workflow(
         RetentionWorkflow.run,
         RetentionInput(),
         id=f"retention-test-{uuid.uuid4()}",
         task_queue=task_queue,
         execution_timeout=timedelta(minutes=2),
     )
+    result = await handle.result()
+    if record and os.environ.get("AGENT_RUNTIME_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        await asyncio.to_thread((RETENTION_HISTORIES / f"{record}.json").write_text, history.to_json())
+    return result
 
 
 async def test_cleanup_deletes_exactly_what_expired_per_tenant_and_is_idempotent(
@@ -252,7 +264,7 @@ async def test_cleanup_deletes_exactly_what_expired_per_tenant_and_is_idempotent
         workflows=[RetentionWorkflow],
         activities=retention_activities(activities),
     ):
-        first = await run_cleanup(temporal_env.client, task_queue)
+        first = await run_cleanup(temporal_env.client, task_queue, record="cleanup")
         for tenant, made in ((tenant_id, mine), (other_tenant_id, theirs)):
             assert await ids(database, tenant, "runs") >= set(made.kept_runs)
             assert not await ids(database, tenant, "runs") & set(made.expired_runs)
@@ -370,3 +382,12 @@ async def test_the_daily_schedule_exists_after_start_up_and_follows_the_settings
         await ensure_retention_schedule(
             client, settings.model_copy(update={"retention_schedule_enabled": False})
         )
+
+
+async def test_saved_cleanup_history_replays() -> None:
+    """A change to ``RetentionWorkflow`` that breaks determinism for cleanups in flight fails here
+    (record again with ``AGENT_RUNTIME_RECORD_HISTORIES=1`` after an intended, patched change)."""
+    path = RETENTION_HISTORIES / "cleanup.json"
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    replayer = Replayer(workflows=[RetentionWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
