@@ -313,6 +313,7 @@ async def test_cleanup_deletes_exactly_what_expired_per_tenant_and_is_idempotent
             )
             == audit_before
         )
+        assert first.failed == []
         assert first.deleted.get("runs", 0) >= 1
         assert first.deleted.get("threads", 0) >= 2
         assert first.deleted.get("artifacts", 0) >= 4

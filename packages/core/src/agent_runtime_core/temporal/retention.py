@@ -47,6 +47,7 @@ class RetentionInput(DurableModel):
     """The moment the cutoffs are counted back from (the first run's start)."""
     next_tenant: int = 0
     deleted: dict[str, int] = Field(default_factory=dict[str, int])
+    failed: list[str] = Field(default_factory=list[str])
 
 
 class RetentionResult(DurableModel):
@@ -54,6 +55,8 @@ class RetentionResult(DurableModel):
 
     tenants: int = 0
     deleted: dict[str, int] = Field(default_factory=dict[str, int])
+    failed: list[str] = Field(default_factory=list[str])
+    """``<tenant>/<kind>`` whose batches kept failing (left for the next cleanup)."""
 
 
 class PlanRetentionInput(DurableModel):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from agent_runtime_core.temporal.retention import (
@@ -27,8 +28,12 @@ with workflow.unsafe.imports_passed_through():
 
 RETENTION_ACTIVITY_TIMEOUT = timedelta(minutes=5)
 RETENTION_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=10,
 )
+"""A batch still failing after ~6 minutes of retries is left for tomorrow; the others go on."""
 KINDS: tuple[RetentionKind, ...] = ("runs", "threads", "artifacts")
 
 
@@ -59,6 +64,7 @@ class RetentionWorkflow:
             retry_policy=RETENTION_RETRY,
         )
         deleted = dict(data.deleted)
+        failed = list(data.failed)
         pending_cutoff = now - timedelta(hours=plan.pending_upload_hours)
         for index in range(data.next_tenant, len(plan.tenants)):
             tenant = plan.tenants[index]
@@ -66,24 +72,35 @@ class RetentionWorkflow:
                 cutoff = _cutoff(now, _days(tenant, kind))
                 if cutoff is None and kind != "artifacts":
                     continue  # kept forever (abandoned uploads expire whatever the period)
-                while True:
-                    result = await workflow.execute_activity_method(
-                        RetentionActivityContract.purge_expired,
-                        PurgeBatchInput(
-                            tenant_id=tenant.tenant_id,
-                            kind=kind,
-                            cutoff=cutoff,
-                            pending_cutoff=pending_cutoff if kind == "artifacts" else None,
-                            limit=plan.batch_size,
-                        ),
-                        start_to_close_timeout=RETENTION_ACTIVITY_TIMEOUT,
-                        retry_policy=RETENTION_RETRY,
-                    )
-                    deleted[kind] = deleted.get(kind, 0) + result.deleted
-                    if result.examined < plan.batch_size:
-                        break
+                batch = PurgeBatchInput(
+                    tenant_id=tenant.tenant_id,
+                    kind=kind,
+                    cutoff=cutoff,
+                    pending_cutoff=pending_cutoff if kind == "artifacts" else None,
+                    limit=plan.batch_size,
+                )
+                try:
+                    deleted[kind] = deleted.get(kind, 0) + await self._purge(batch)
+                except ActivityError:
+                    # One tenant's failing storage or rows must not stop the others' cleanup.
+                    workflow.logger.exception("retention of %s of %s failed", kind, tenant.tenant_id)
+                    failed.append(f"{tenant.tenant_id}/{kind}")
             if index + 1 < len(plan.tenants) and workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(
-                    RetentionInput(plan=plan, now=now, next_tenant=index + 1, deleted=deleted)
+                    RetentionInput(plan=plan, now=now, next_tenant=index + 1, deleted=deleted, failed=failed)
                 )
-        return RetentionResult(tenants=len(plan.tenants), deleted=deleted)
+        return RetentionResult(tenants=len(plan.tenants), deleted=deleted, failed=failed)
+
+    async def _purge(self, batch: PurgeBatchInput) -> int:
+        """Batches of one tenant's kind until one comes back short; the rows deleted."""
+        deleted = 0
+        while True:
+            result = await workflow.execute_activity_method(
+                RetentionActivityContract.purge_expired,
+                batch,
+                start_to_close_timeout=RETENTION_ACTIVITY_TIMEOUT,
+                retry_policy=RETENTION_RETRY,
+            )
+            deleted += result.deleted
+            if result.examined < batch.limit:
+                return deleted
