@@ -5,6 +5,7 @@ second cleanup deletes nothing more. The daily schedule exists once the worker h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncGenerator
@@ -392,3 +393,32 @@ async def test_saved_cleanup_history_replays() -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(workflows=[RetentionWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
+
+
+async def test_the_worker_creates_the_schedule_when_it_starts(
+    temporal_env: WorkflowEnvironment, worker_settings: Settings
+) -> None:
+    """``agent-runtime worker`` (``run_worker``) puts the daily schedule in place at start-up."""
+    from agent_runtime_worker.main import run_worker
+
+    client = temporal_env.client
+    settings = worker_settings.model_copy(update={"redis_url": None, "worker_metrics_port": None})
+    worker = asyncio.create_task(run_worker(settings))
+    try:
+        handle = client.get_schedule_handle(RETENTION_SCHEDULE_ID)
+        for _ in range(100):
+            if RETENTION_SCHEDULE_ID in [entry.id async for entry in await client.list_schedules()]:
+                break
+            await asyncio.sleep(0.2)
+        described = await handle.describe()
+        assert [list(calendar.hour) for calendar in described.schedule.spec.calendars] == [
+            [ScheduleRange(3, 3)]
+        ]
+        assert getattr(described.schedule.action, "task_queue", None) == settings.temporal_task_queue
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await ensure_retention_schedule(
+            client, settings.model_copy(update={"retention_schedule_enabled": False})
+        )

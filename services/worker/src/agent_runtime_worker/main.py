@@ -16,6 +16,7 @@ from genai_prices import Usage, calc_price
 from opentelemetry.trace import TracerProvider
 from pydantic_ai.durable_exec.temporal import PydanticAIPayloadConverter, PydanticAIPlugin
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -228,7 +229,11 @@ async def run_worker(settings: Settings) -> None:
     if settings.worker_metrics_port:
         start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
     dependencies = WorkerDependencies.open(settings, database)
-    await ensure_retention_schedule(client, settings)
+    try:
+        await ensure_retention_schedule(client, settings)
+    except RPCError:
+        # Runs matter more than tomorrow's cleanup: the next worker to start tries again.
+        logger.exception("could not create or update the retention schedule")
     worker = build_worker(
         client, settings, database, tracer_provider=tracer_provider, dependencies=dependencies
     )
