@@ -74,6 +74,8 @@ RESPONSE_MODELS: list[tuple[Any, str]] = [
     (sdk.UsageReport, "UsageReport"),
     (sdk.EffectiveLimit, "EffectiveLimit"),
     (sdk.TenantLimits, "TenantLimitsPublic"),
+    (sdk.EffectiveRetention, "EffectiveRetention"),
+    (sdk.TenantRetention, "TenantRetentionPublic"),
     (sdk.Problem, "Problem"),
     (sdk.FieldError, "ProblemFieldError"),
 ]
@@ -115,6 +117,7 @@ BODY_METHODS: list[tuple[Callable[..., Any], str, frozenset[str]]] = [
     (resources.Usage.set_budgets, "BudgetUpdate", frozenset()),
     (resources.Usage.set_price, "ModelPriceUpdate", frozenset({"provider", "model", "scope"})),
     (resources.Limits.set_tenant, "TenantLimitsUpdate", frozenset({"tenant_id"})),
+    (resources.Retention.set_tenant, "TenantRetentionUpdate", frozenset({"tenant_id"})),
 ]
 """Methods whose keyword arguments are a request body, and their arguments that are not (path,
 query and header arguments)."""

@@ -250,3 +250,16 @@ async def test_conflicts_are_409_with_their_codes(aclient: AsyncAgentRuntime) ->
         await aclient.secrets.create(secret_name, "v")
     assert taken.value.code == "secret_name_taken"
     await aclient.secrets.delete(secret_name)
+
+
+async def test_operators_set_a_tenants_retention_and_the_tenant_reads_it(
+    aclient: AsyncAgentRuntime, stack: Stack
+) -> None:
+    async with AsyncAgentRuntime(stack.url, stack.operator_key) as operator:
+        set_ = await operator.retention.set_tenant(stack.tenant_id, runs_days=30, artifacts_days=0)
+        assert (set_.runs_days.days, set_.runs_days.source) == (30, "tenant")
+        own = await aclient.retention.get()
+        assert own.tenant_id == stack.tenant_id and own.runs_days.days == 30
+        assert own.threads_days.source == "default"
+        await operator.retention.reset_tenant(stack.tenant_id)
+        assert (await operator.retention.get_tenant(stack.tenant_id)).runs_days.source == "default"

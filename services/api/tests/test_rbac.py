@@ -211,6 +211,28 @@ ENDPOINTS: list[tuple[str, str, str, Permission, object]] = [
         Permission.TENANTS_MANAGE,
         None,
     ),
+    ("GET", "/v1/retention", "/v1/retention", Permission.USAGE_READ, None),
+    (
+        "GET",
+        "/v1/admin/tenants/{tenant_id}/retention",
+        "/v1/admin/tenants/ten_rbac/retention",
+        Permission.TENANTS_MANAGE,
+        None,
+    ),
+    (
+        "PUT",
+        "/v1/admin/tenants/{tenant_id}/retention",
+        "/v1/admin/tenants/ten_rbac/retention",
+        Permission.TENANTS_MANAGE,
+        {"runs_days": 30},
+    ),
+    (
+        "DELETE",
+        "/v1/admin/tenants/{tenant_id}/retention",
+        "/v1/admin/tenants/ten_rbac/retention",
+        Permission.TENANTS_MANAGE,
+        None,
+    ),
 ]
 
 

@@ -8,8 +8,13 @@ import sys
 from temporalio import activity
 
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
+from agent_runtime_worker.activities.retention import RetentionActivities
 from agent_runtime_worker.activities.runs import RunActivities
-from agent_runtime_worker.contracts import HumanRequestActivityContract, RunActivityContract
+from agent_runtime_worker.contracts import (
+    HumanRequestActivityContract,
+    RetentionActivityContract,
+    RunActivityContract,
+)
 
 IO_MODULES = (
     "agent_runtime_core.db",
@@ -30,7 +35,8 @@ def test_importing_the_workflow_loads_no_database_or_redis_code() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, agent_runtime_worker.workflows.agent_run; print('\\n'.join(sys.modules))",
+            "import sys, agent_runtime_worker.workflows.agent_run, agent_runtime_worker.workflows.retention; "
+            "print('\\n'.join(sys.modules))",
         ],
         check=True,
         capture_output=True,
@@ -44,6 +50,7 @@ def test_activity_implementations_keep_the_names_the_workflow_schedules() -> Non
     for contract, implementation in (
         (RunActivityContract, RunActivities),
         (HumanRequestActivityContract, HumanRequestActivities),
+        (RetentionActivityContract, RetentionActivities),
     ):
         for name, declared in vars(contract).items():
             if not callable(declared) or name.startswith("_"):

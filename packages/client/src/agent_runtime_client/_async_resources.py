@@ -44,6 +44,7 @@ from agent_runtime_client._models import (
     StoreSearchItem,
     StoreSearchResult,
     TenantLimits,
+    TenantRetention,
     Thread,
     ThreadMessage,
     ToolDefinition,
@@ -70,6 +71,7 @@ __all__ = [
     "AsyncEvents",
     "AsyncLimits",
     "AsyncQuestions",
+    "AsyncRetention",
     "AsyncRunHandle",
     "AsyncRuns",
     "AsyncSecrets",
@@ -1058,6 +1060,40 @@ class AsyncLimits(_Resource):
     async def reset_tenant(self, tenant_id: str) -> None:
         """Drop a tenant's own limits: the defaults apply again."""
         await self._http.empty(Call("DELETE", path("/v1/admin/tenants/{}/limits", tenant_id)))
+
+
+class AsyncRetention(_Resource):
+    """``client.retention``: how long runs, threads and artifacts are kept (yours; any tenant's
+    for operators)."""
+
+    async def get(self) -> TenantRetention:
+        """The retention periods that apply to your tenant."""
+        return await self._http.model(TenantRetention, Call("GET", "/v1/retention"))
+
+    async def get_tenant(self, tenant_id: str) -> TenantRetention:
+        """A tenant's retention periods (platform operators: ``tenants:manage`` in ``ten_default``)."""
+        return await self._http.model(
+            TenantRetention, Call("GET", path("/v1/admin/tenants/{}/retention", tenant_id))
+        )
+
+    async def set_tenant(
+        self,
+        tenant_id: str,
+        *,
+        runs_days: int | None = None,
+        threads_days: int | None = None,
+        artifacts_days: int | None = None,
+    ) -> TenantRetention:
+        """Replace a tenant's own retention periods in days (left out: the deployment's default;
+        0: forever)."""
+        body = {"runs_days": runs_days, "threads_days": threads_days, "artifacts_days": artifacts_days}
+        return await self._http.model(
+            TenantRetention, Call("PUT", path("/v1/admin/tenants/{}/retention", tenant_id), json=body)
+        )
+
+    async def reset_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's own retention periods: the defaults apply again."""
+        await self._http.empty(Call("DELETE", path("/v1/admin/tenants/{}/retention", tenant_id)))
 
 
 class AsyncEvents(_Resource):

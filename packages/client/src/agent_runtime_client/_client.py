@@ -20,6 +20,7 @@ from agent_runtime_client._async_resources import (
     AsyncEvents,
     AsyncLimits,
     AsyncQuestions,
+    AsyncRetention,
     AsyncRuns,
     AsyncSecrets,
     AsyncSigningKeys,
@@ -36,6 +37,7 @@ from agent_runtime_client._resources import (
     Events,
     Limits,
     Questions,
+    Retention,
     Runs,
     Secrets,
     SigningKeys,
@@ -117,6 +119,8 @@ class AgentRuntime:
         """Usage, budgets and prices."""
         self.limits = Limits(self._http)
         """Rate limits and run caps."""
+        self.retention = Retention(self._http)
+        """How long runs, threads and artifacts are kept."""
         self.events = Events(self._http)
         """Every event of your runs, live."""
 
@@ -206,6 +210,8 @@ class AsyncAgentRuntime:
         """Usage, budgets and prices."""
         self.limits = AsyncLimits(self._http)
         """Rate limits and run caps."""
+        self.retention = AsyncRetention(self._http)
+        """How long runs, threads and artifacts are kept."""
         self.events = AsyncEvents(self._http)
         """Every event of your runs, live."""
 

@@ -35,6 +35,7 @@ __all__ = [
     "CatalogList",
     "CatalogTool",
     "EffectiveLimit",
+    "EffectiveRetention",
     "HttpEndpoint",
     "HttpRetry",
     "HumanRequestStatus",
@@ -59,6 +60,7 @@ __all__ = [
     "StoreSearchItem",
     "StoreSearchResult",
     "TenantLimits",
+    "TenantRetention",
     "Thread",
     "ThreadMessage",
     "ThreadStatus",
@@ -653,5 +655,25 @@ class TenantLimits(APIModel):
     rate_limit_burst: EffectiveLimit
     max_active_runs: EffectiveLimit
     rate_limits_enforced: bool
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class EffectiveRetention(APIModel):
+    """One retention period in force (days; 0: forever), the tenant's own (``tenant``) or the
+    ``default``."""
+
+    days: int
+    source: str
+
+
+class TenantRetention(APIModel):
+    """How long a tenant's finished runs, idle threads and artifacts are kept."""
+
+    tenant_id: str
+    runs_days: EffectiveRetention
+    threads_days: EffectiveRetention
+    artifacts_days: EffectiveRetention
+    pending_upload_hours: int
     updated_at: datetime | None = None
     updated_by: str | None = None

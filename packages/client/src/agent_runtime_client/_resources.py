@@ -45,6 +45,7 @@ from agent_runtime_client._models import (
     StoreSearchItem,
     StoreSearchResult,
     TenantLimits,
+    TenantRetention,
     Thread,
     ThreadMessage,
     ToolDefinition,
@@ -71,6 +72,7 @@ __all__ = [
     "Events",
     "Limits",
     "Questions",
+    "Retention",
     "RunHandle",
     "Runs",
     "Secrets",
@@ -1046,6 +1048,40 @@ class Limits(_Resource):
     def reset_tenant(self, tenant_id: str) -> None:
         """Drop a tenant's own limits: the defaults apply again."""
         self._http.empty(Call("DELETE", path("/v1/admin/tenants/{}/limits", tenant_id)))
+
+
+class Retention(_Resource):
+    """``client.retention``: how long runs, threads and artifacts are kept (yours; any tenant's
+    for operators)."""
+
+    def get(self) -> TenantRetention:
+        """The retention periods that apply to your tenant."""
+        return self._http.model(TenantRetention, Call("GET", "/v1/retention"))
+
+    def get_tenant(self, tenant_id: str) -> TenantRetention:
+        """A tenant's retention periods (platform operators: ``tenants:manage`` in ``ten_default``)."""
+        return self._http.model(
+            TenantRetention, Call("GET", path("/v1/admin/tenants/{}/retention", tenant_id))
+        )
+
+    def set_tenant(
+        self,
+        tenant_id: str,
+        *,
+        runs_days: int | None = None,
+        threads_days: int | None = None,
+        artifacts_days: int | None = None,
+    ) -> TenantRetention:
+        """Replace a tenant's own retention periods in days (left out: the deployment's default;
+        0: forever)."""
+        body = {"runs_days": runs_days, "threads_days": threads_days, "artifacts_days": artifacts_days}
+        return self._http.model(
+            TenantRetention, Call("PUT", path("/v1/admin/tenants/{}/retention", tenant_id), json=body)
+        )
+
+    def reset_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's own retention periods: the defaults apply again."""
+        self._http.empty(Call("DELETE", path("/v1/admin/tenants/{}/retention", tenant_id)))
 
 
 class Events(_Resource):

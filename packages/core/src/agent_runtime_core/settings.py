@@ -510,6 +510,47 @@ class Settings(BaseSettings):
         "the rate limits and active-run cap) before reading them again.",
     )
 
+    # Retention (the daily cleanup workflow; per-tenant overrides in `tenant_retention`).
+    retention_runs_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Delete finished runs (with their events, approvals and questions) this many days "
+        "after they finished (0: keep forever).",
+    )
+    retention_threads_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Delete idle threads (with their messages and summaries) this many days after "
+        "their last change (0: keep forever).",
+    )
+    retention_artifacts_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Delete artifacts (rows and objects) this many days after their creation "
+        "(0: keep forever).",
+    )
+    retention_pending_upload_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 365,
+        description="Delete artifacts whose presigned upload never completed this many hours after "
+        "the upload URL expired.",
+    )
+    retention_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Rows the cleanup deletes per activity call."
+    )
+    retention_schedule_enabled: bool = Field(
+        default=True,
+        description="Create (or update) the daily retention schedule when the worker starts; false "
+        "deletes it.",
+    )
+    retention_schedule_hour_utc: int = Field(
+        default=3, ge=0, le=23, description="Hour (UTC) the daily retention cleanup starts at."
+    )
+
     # Read cache (Redis cache-aside for hot reads: agents, agent versions; see agent_runtime_core.cache).
     cache_enabled: bool = Field(
         default=True,

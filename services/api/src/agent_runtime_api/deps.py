@@ -37,6 +37,7 @@ from agent_runtime_api.services.codec import CodecService
 from agent_runtime_api.services.human_requests import HumanRequestService
 from agent_runtime_api.services.limits import LimitsService
 from agent_runtime_api.services.providers import ProviderService
+from agent_runtime_api.services.retention import RetentionService
 from agent_runtime_api.services.runs import RunService
 from agent_runtime_api.services.secrets import SecretService
 from agent_runtime_api.services.store import StoreService
@@ -380,6 +381,15 @@ def get_limits_service(state: AppStateDep) -> LimitsService:
 
 
 LimitsServiceDep = Annotated[LimitsService, Depends(get_limits_service)]
+
+
+def get_retention_service(state: AppStateDep) -> RetentionService:
+    """Tenants' retention periods. Operators act on any tenant, so it opens its own (system)
+    transactions rather than the caller's tenant session."""
+    return RetentionService(state.database, state.settings)
+
+
+RetentionServiceDep = Annotated[RetentionService, Depends(get_retention_service)]
 
 
 def get_provider_service(state: AppStateDep) -> ProviderService:

@@ -34,6 +34,7 @@ from agent_runtime_api.routers import (
     human_requests,
     limits,
     providers,
+    retention,
     runs,
     secrets,
     store,
@@ -157,6 +158,11 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
                 "description": "Rate limits and the active-run cap: yours, and (operators) any tenant's.",
             },
             {
+                "name": "retention",
+                "description": "How long finished runs, idle threads and artifacts are kept: yours, "
+                "and (operators) any tenant's.",
+            },
+            {
                 "name": "secrets",
                 "description": "Write-only secrets for your tools, and the keys that sign HTTP tool "
                 "requests (needs `secrets:manage`; listing secrets: `tools:read`).",
@@ -200,6 +206,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
         providers.router,
         usage.router,
         limits.router,
+        retention.router,
         secrets.router,
         store.router,
         artifacts.router,

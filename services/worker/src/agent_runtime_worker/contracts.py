@@ -40,6 +40,14 @@ from agent_runtime_core.temporal.activities import (
     ThreadTurnInput,
 )
 from agent_runtime_core.temporal.contracts import HUMAN_DECISION_NOT_RECORDED
+from agent_runtime_core.temporal.retention import (
+    PLAN_RETENTION,
+    PURGE_EXPIRED,
+    PlanRetentionInput,
+    PurgeBatchInput,
+    PurgeBatchResult,
+    RetentionPlan,
+)
 
 __all__ = [
     "ACQUIRE_THREAD_TURN",
@@ -128,4 +136,18 @@ class ThreadActivityContract:
         """Summarize the thread's turns up to ``data.through_seq`` with the model and store the
         summary (once per thread and seq), with a ``thread.summarized`` event of the run. A regular
         activity (a model request), not a local one."""
+        raise NotImplementedError
+
+
+class RetentionActivityContract:
+    """The retention cleanup's activities (implemented by ``RetentionActivities``)."""
+
+    @activity.defn(name=PLAN_RETENTION)
+    async def plan_retention(self, data: PlanRetentionInput) -> RetentionPlan:
+        """Every tenant's effective retention periods, the batch size and the upload grace."""
+        raise NotImplementedError
+
+    @activity.defn(name=PURGE_EXPIRED)
+    async def purge_expired(self, batch: PurgeBatchInput) -> PurgeBatchResult:
+        """Delete one batch of one tenant's expired rows of one kind (and their objects)."""
         raise NotImplementedError

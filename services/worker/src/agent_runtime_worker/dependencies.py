@@ -56,8 +56,9 @@ class WorkerDependencies:
     signing_keys: SigningKeyResolver | None = None
     """Reads tenants' keys for signing HTTP tool requests; ``None``: requests go unsigned."""
     storage: ObjectStorage | None = None
-    """Object storage of artifacts' bytes, for the artifact tools (``None`` without a bucket:
-    their calls are tool errors)."""
+    """Object storage of artifacts' bytes: the artifact tools read and write it, the retention
+    cleanup deletes from it (``None`` without a bucket, ``AGENT_RUNTIME_S3_BUCKET``: the tools'
+    calls are tool errors)."""
     read_cache: ReadCache | None = None
     """The API's Redis read cache, which the worker never reads but must invalidate: set on
     ``database``, so every thread row it changes (a run's end hands the thread over), summary it

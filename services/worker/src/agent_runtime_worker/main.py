@@ -16,6 +16,7 @@ from genai_prices import Usage, calc_price
 from opentelemetry.trace import TracerProvider
 from pydantic_ai.durable_exec.temporal import PydanticAIPayloadConverter, PydanticAIPlugin
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -36,6 +37,7 @@ from agent_runtime_core.temporal.data_converter import (
 )
 from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
+from agent_runtime_worker.activities.retention import RetentionActivities
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.activities import AgentActivities
 from agent_runtime_worker.agents.runtime_agent import (
@@ -52,8 +54,10 @@ from agent_runtime_worker.contracts import (
 )
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
+from agent_runtime_worker.schedules import ensure_retention_schedule
 from agent_runtime_worker.tool_catalog import CatalogRegistration, describe, served_tools
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
+from agent_runtime_worker.workflows.retention import RetentionWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +168,11 @@ def bookkeeping_activities(
     ]
 
 
+def retention_activities(retention: RetentionActivities) -> list[Callable[..., Any]]:
+    """The retention cleanup's activities."""
+    return [retention.plan_retention, retention.purge_expired]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -206,8 +215,11 @@ def build_worker(
         owned_dependencies=owned,
         catalog_registration=CatalogRegistration(database, tools, worker=client.identity),
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[AgentRunWorkflow],
-        activities=bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),
+        workflows=[AgentRunWorkflow, RetentionWorkflow],
+        activities=[
+            *bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),
+            *retention_activities(RetentionActivities(settings, database, dependencies.storage)),
+        ],
         # Redis clients belong to the activity half, but a connection pool collected while a
         # workflow activation runs imports redis' metrics recorder (and OpenTelemetry) from its
         # `__del__` inside the sandbox: passed through, that is the host's module, loaded once.
@@ -240,6 +252,11 @@ async def run_worker(settings: Settings) -> None:
     if settings.worker_metrics_port:
         start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
     dependencies = WorkerDependencies.open(settings, database)
+    try:
+        await ensure_retention_schedule(client, settings)
+    except RPCError:
+        # Runs matter more than tomorrow's cleanup: the next worker to start tries again.
+        logger.exception("could not create or update the retention schedule")
     worker = build_worker(
         client, settings, database, tracer_provider=tracer_provider, dependencies=dependencies
     )

@@ -6,6 +6,7 @@ from agent_runtime_core.models.approval import HumanRequest, HumanRequestKind, H
 from agent_runtime_core.models.artifact import Artifact, ArtifactStatus
 from agent_runtime_core.models.audit import AuditLogEntry
 from agent_runtime_core.models.limits import TenantLimits
+from agent_runtime_core.models.retention import TenantRetention
 from agent_runtime_core.models.run import Run, RunEvent, RunStatus
 from agent_runtime_core.models.store import StoreItem
 from agent_runtime_core.models.thread import MultitaskStrategy, Thread, ThreadMessage, ThreadSummary
@@ -41,6 +42,7 @@ __all__ = [
     "StoreItem",
     "TenantBudget",
     "TenantLimits",
+    "TenantRetention",
     "Thread",
     "ThreadMessage",
     "ThreadSummary",

@@ -7,6 +7,7 @@ from agent_runtime_core.repositories.audit import AuditLogRepository
 from agent_runtime_core.repositories.human_requests import HumanRequestRepository
 from agent_runtime_core.repositories.limits import TenantLimitsRepository
 from agent_runtime_core.repositories.pagination import decode_cursor, encode_cursor
+from agent_runtime_core.repositories.retention import RetentionRepository, TenantRetentionRepository
 from agent_runtime_core.repositories.runs import RunEventRepository, RunRepository
 from agent_runtime_core.repositories.signing_keys import Rotation, SigningKeyMaterial, SigningKeyRepository
 from agent_runtime_core.repositories.store import (
@@ -31,6 +32,7 @@ __all__ = [
     "HumanRequestRepository",
     "ModelPriceRepository",
     "MultitaskStrategy",
+    "RetentionRepository",
     "Rotation",
     "RunEventRepository",
     "RunRepository",
@@ -40,6 +42,7 @@ __all__ = [
     "SigningKeyRepository",
     "StoreRepository",
     "TenantLimitsRepository",
+    "TenantRetentionRepository",
     "TextQuery",
     "ThreadRepository",
     "ToolCatalogRepository",
