@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
@@ -399,6 +401,75 @@ async def serve_http(server: SlowHttpServer) -> AsyncIterator[SlowHttpServer]:
         instance.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(instance.wait_closed(), timeout=2)
+
+
+# ------------------------------------------------------------------- an S3 proxy holding one upload
+
+
+class PutHolder:
+    """A TCP proxy in front of the S3 API: every connection is forwarded as is, except the first
+    request whose first line is a ``PUT`` of an artifact object (``/artifacts/art_``): its head and
+    part of its body go through, then nothing more either way until the client dies (then both
+    sockets are closed: the storage sees the upload cut short)."""
+
+    def __init__(self, upstream: str) -> None:
+        url = httpx.URL(upstream)
+        self.host, self.port = url.host, url.port or 80
+        self.held = asyncio.Event()
+        self.puts: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> PutHolder:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _connection(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        upstream_r, upstream_w = await asyncio.open_connection(self.host, self.port)
+
+        async def requests() -> None:
+            while data := await client_r.read(65536):
+                head = re.search(rb"(?m)^PUT [^\r\n]*/artifacts/art_[^\r\n]*", data)
+                if head is not None:
+                    self.puts.append(head.group(0).decode())
+                    if not self.held.is_set():
+                        self.held.set()
+                        end = data.find(b"\r\n\r\n")
+                        body = len(data) if end < 0 else end + 4
+                        # The head and a few bytes of the body: the upload is under way.
+                        upstream_w.write(data[: body + min(4, max(0, len(data) - body) // 2)])
+                        await upstream_w.drain()
+                        while await client_r.read(65536):  # swallowed until the client dies
+                            pass
+                        return
+                upstream_w.write(data)
+                await upstream_w.drain()
+
+        async def responses() -> None:
+            while data := await upstream_r.read(65536):
+                client_w.write(data)
+                await client_w.drain()
+
+        tasks = [asyncio.create_task(requests()), asyncio.create_task(responses())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except (ConnectionError, OSError):  # pragma: no cover - a killed peer
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            for writer in (client_w, upstream_w):
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
 
 
 # ------------------------------------------------------------------------------ workflow histories

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -28,14 +30,17 @@ from agent_runtime_api.deps import get_principal
 from agent_runtime_api.main import create_app
 from agent_runtime_cli.embedded import TemporalDevServer
 from agent_runtime_core.auth import Principal
-from agent_runtime_core.db import Database
-from agent_runtime_core.models import RunEvent
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.models import ArtifactStatus, RunEvent
+from agent_runtime_core.repositories import ArtifactRepository
 from agent_runtime_core.settings import Settings
+from agent_runtime_core.storage import ObjectStorage
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES, connect_temporal
 
 from .crash_harness import (
     MODEL_ACTIVITY,
     TOOL_ACTIVITY,
+    PutHolder,
     ScriptedChatServer,
     SlowHttpServer,
     WorkerProcesses,
@@ -614,3 +619,105 @@ async def test_worker_killed_mid_turn_leaves_the_thread_consistent_and_the_turn_
         assert_events_consistent(await run_events(database, tenant_id, each))
     events = await run_events(database, tenant_id, run_id)
     assert [d.data["attempt"] for d in events if d.type == "tool.call.started"] == [1, 2]
+
+
+@contextlib.asynccontextmanager
+async def object_storage(s3_settings: dict[str, object]) -> AsyncIterator[ObjectStorage]:
+    store = ObjectStorage(Settings.model_validate(s3_settings))
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+async def download(storage: ObjectStorage, key: str) -> bytes | None:
+    found = await storage.download(key)
+    if found is None:
+        return None
+    try:
+        return b"".join([chunk async for chunk in found.chunks()])
+    finally:
+        await found.close()
+
+
+ARTIFACTS_TOOL_ACTIVITY = "agent__agent_runtime__toolset__artifacts__call_tool"
+ARTIFACT_CONTENT = "Quarterly numbers"
+
+
+@pytest.mark.timeout(120)
+async def test_worker_killed_while_writing_an_artifact_leaves_no_half_written_metadata(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+    s3_settings: dict[str, object],
+) -> None:
+    endpoint = s3_settings["s3_endpoint_url"]
+    assert isinstance(endpoint, str)
+    async with PutHolder(endpoint) as proxy, object_storage(s3_settings) as storage:
+        await storage.ensure_bucket()  # not through the proxy
+        for name, value in {**s3_settings, "s3_endpoint_url": proxy.url}.items():
+            rendered = str(value).lower() if isinstance(value, bool) else str(value)
+            worker_processes.env[f"AGENT_RUNTIME_{name.upper()}"] = rendered
+        first = worker_processes.spawn()
+        agent_id = await make_agent(api, "builtin:scripted", [{"name": "artifact_write"}])
+        await wait_polling(temporal_client, task_queue, first)
+        run_id = await start_run(api, agent_id, f'Write name=report.md content="{ARTIFACT_CONTENT}"')
+
+        # The upload of the file's bytes is in flight (held by the proxy): no row is written yet.
+        await asyncio.wait_for(proxy.held.wait(), timeout=30)
+
+        async def rows() -> list[Any]:
+            async with session_scope(database, tenant_id) as session:
+                return list(await ArtifactRepository(session, tenant_id).list(limit=100, run_id=run_id))
+
+        assert await rows() == []
+        first.kill()
+        assert first.killed_at is not None
+        assert await rows() == []  # nothing half-written after the kill either
+
+        second = worker_processes.spawn()
+        await wait_polling(temporal_client, task_queue, second)
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=60)
+        recovered_s = time.monotonic() - first.killed_at
+        assert done["status"] == "succeeded", (done, second.log())
+        assert len(proxy.puts) == 2, proxy.puts  # the held upload and the retry's
+
+        # Postgres: one row, ready, of the exact bytes; no pending or partial row, no second row.
+        artifacts = await rows()
+        assert len(artifacts) == 1, [(a.id, a.status) for a in artifacts]
+        artifact = artifacts[0]
+        data = ARTIFACT_CONTENT.encode()
+        assert artifact.status == ArtifactStatus.READY
+        assert (artifact.name, artifact.content_type) == ("report.md", "text/markdown")
+        assert artifact.size == len(data)
+        assert artifact.sha256 == hashlib.sha256(data).hexdigest()
+        # S3: the row's object holds exactly the content; the killed upload stored nothing.
+        assert await download(storage, artifact.object_key) == data
+        bucket = f"/{s3_settings['s3_bucket']}/"
+        held_key = unquote(proxy.puts[0].split(" ")[1].split("?")[0].removeprefix(bucket))
+        assert held_key != artifact.object_key and "/artifacts/" in held_key, held_key
+        assert await download(storage, held_key) is None
+
+    # Temporal: the write ran again (a 2nd attempt of its activity), the rest once.
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    assert all(r.completed for r in records)
+    attempts = attempts_by_type(records)
+    assert attempts[ARTIFACTS_TOOL_ACTIVITY] == [2], attempts
+    assert attempts["finish_run"] == [1]
+
+    # Events: one artifact.created, and run.succeeded lists exactly that artifact.
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    assert [e.data["attempt"] for e in events if e.type == "tool.call.started"] == [1, 2]
+    created = [e for e in events if e.type == "artifact.created"]
+    assert len(created) == 1, [e.data for e in created]
+    assert created[0].data["artifact_id"] == artifact.id
+    assert created[0].data["size"] == len(data)
+    assert events[-1].type == "run.succeeded"
+    assert events[-1].data["artifacts"] == [
+        {"id": artifact.id, "name": "report.md", "content_type": "text/markdown", "size": len(data)}
+    ]
+    report("artifact write killed mid-upload", recovered=recovered_s)
