@@ -33,6 +33,7 @@ from temporalio.api.enums.v1 import PendingWorkflowTaskState, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 
 from agent_runtime_cli.embedded import find_free_port
 from agent_runtime_cli.embedded._process import child_preexec_fn, signal_process_group, tail_file
@@ -206,8 +207,15 @@ async def wait_polling(
     deadline = started + timeout_s
     while True:
         assert worker.alive(), f"worker exited with {worker.process.returncode}:\n{worker.log()}"
-        workflow_pollers = await pollers(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
-        activity_pollers = await pollers(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+        try:
+            workflow_pollers = await pollers(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+            activity_pollers = await pollers(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+        except RPCError as exc:
+            # A busy dev server can miss the 5 s deadline of one describe call ("operation was
+            # canceled"): ask again until our own deadline.
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"describing {task_queue} kept failing: {exc}") from exc
+            workflow_pollers = activity_pollers = set()
         if worker.identity in workflow_pollers and worker.identity in activity_pollers:
             return time.monotonic() - started
         assert time.monotonic() < deadline, f"worker {worker.identity} is not polling:\n{worker.log()}"

@@ -149,7 +149,8 @@ async def payload_settings(
     worker_settings: Settings, s3_settings: dict[str, object], fake_llm: FakeLLM
 ) -> Settings:
     """Worker (and API) settings with the payload bucket and a payload key; tools' results are
-    kept whole up to 6 MB."""
+    kept whole up to 6 MB, in the conversation (not turned into artifacts: this is about what
+    Temporal carries)."""
     return validated(
         provider_settings(worker_settings, fake_llm),
         **s3_settings,
@@ -157,6 +158,7 @@ async def payload_settings(
         temporal_payload_active_key_id="k1",
         http_get_max_bytes=6 * MB,
         tool_result_max_chars=6 * MB,
+        tool_result_artifact_bytes=0,
         model_request_timeout_s=60.0,
     )
 

@@ -94,6 +94,12 @@ ROUTE_ACTIONS: Final[dict[tuple[str, str], AuditAction]] = {
     ("DELETE", "/v1/admin/tenants/{tenant_id}/limits"): AuditAction(
         "tenant_limits.reset", "tenant_limits", "tenant_id"
     ),
+    ("PUT", "/v1/admin/tenants/{tenant_id}/retention"): AuditAction(
+        "tenant_retention.set", "tenant_retention", "tenant_id"
+    ),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}/retention"): AuditAction(
+        "tenant_retention.reset", "tenant_retention", "tenant_id"
+    ),
     # Reading prompts in clear: who decoded how many payloads (never the payloads).
     ("POST", "/v1/temporal/codec/decode"): AuditAction("temporal_payloads.decode", "temporal_payload"),
     ("POST", "/v1/temporal/codec/encode"): AuditAction("temporal_payloads.encode", "temporal_payload"),
