@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Final, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TENANT_ID = "ten_default"
@@ -637,38 +637,26 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="An API key's `last_used_at` is written at most this often."
     )
 
-    @field_validator("cors_allow_origins", mode="before")
+    @field_validator("cors_allow_origins", "temporal_codec_cors_origins", mode="before")
     @classmethod
     def _comma_separated_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("cors_allow_origins")
+    @field_validator("cors_allow_origins", "temporal_codec_cors_origins")
     @classmethod
-    def _origins_without_paths(cls, value: list[str]) -> list[str]:
-        # A browser's Origin header is scheme://host[:port]: anything else would never match.
+    def _origins_without_paths(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # A browser's Origin header is scheme://host[:port]: anything else would never match. The
+        # codec endpoint decrypts prompts: every origin allowed to read its answers is named (no *).
+        wildcard = info.field_name == "cors_allow_origins"
         for origin in value:
-            scheme, _, rest = origin.partition("://")
-            if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
-                raise ValueError(f"'{origin}' is no origin: use scheme://host[:port], or *")
-        return value
-
-    @field_validator("temporal_codec_cors_origins", mode="before")
-    @classmethod
-    def _comma_separated_codec_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
-
-    @field_validator("temporal_codec_cors_origins")
-    @classmethod
-    def _codec_origins_without_wildcard(cls, value: list[str]) -> list[str]:
-        # The codec endpoint decrypts prompts: every origin allowed to read its answers is named.
-        for origin in value:
+            if origin == "*" and wildcard:
+                continue
             scheme, _, rest = origin.partition("://")
             if scheme not in ("http", "https") or not rest or "/" in rest:
-                raise ValueError(f"'{origin}' is no origin: use scheme://host[:port] (no wildcard)")
+                hint = "scheme://host[:port], or *" if wildcard else "scheme://host[:port] (no wildcard)"
+                raise ValueError(f"'{origin}' is no origin: use {hint}")
         return value
 
     @model_validator(mode="after")
