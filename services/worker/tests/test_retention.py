@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from temporalio.client import Client, ScheduleRange, WorkflowHistory
+from temporalio.client import Client, ScheduleDescription, ScheduleRange, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -34,7 +35,7 @@ from agent_runtime_core.models import (
 from agent_runtime_core.repositories import TenantRetentionRepository
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.storage import ObjectStorage, tenant_object_key
-from agent_runtime_core.temporal.retention import RETENTION_SCHEDULE_ID, RetentionInput, RetentionResult
+from agent_runtime_core.temporal.retention import RetentionInput, RetentionResult
 from agent_runtime_worker.activities.retention import RetentionActivities
 from agent_runtime_worker.main import retention_activities
 from agent_runtime_worker.schedules import ensure_retention_schedule
@@ -353,15 +354,28 @@ async def test_an_interrupted_artifact_batch_is_finished_by_the_next_call(
     assert (await ActivityEnvironment().run(activities.purge_expired, batch)).deleted == 0
 
 
+async def describe_schedule(client: Client, schedule_id: str) -> ScheduleDescription | None:
+    """The schedule, or None once it is deleted (``describe`` reads the schedule itself, unlike
+    ``list_schedules``, which reads eventually consistent visibility records)."""
+    try:
+        return await client.get_schedule_handle(schedule_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
 async def test_the_daily_schedule_exists_after_start_up_and_follows_the_settings(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     client = temporal_env.client
-    settings = Settings(temporal_task_queue=task_queue)
+    # Its own schedule id: the Temporal server is shared with tests that start whole workers.
+    settings = Settings(temporal_task_queue=task_queue, retention_schedule_id=f"retention-{task_queue}")
     try:
         await ensure_retention_schedule(client, settings)
         await ensure_retention_schedule(client, settings)  # a second worker: no error, same schedule
-        described = await client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()
+        described = await describe_schedule(client, settings.retention_schedule_id)
+        assert described is not None
         (calendar,) = described.schedule.spec.calendars
         assert list(calendar.hour) == [ScheduleRange(3, 3)]
         assert list(calendar.minute) == [ScheduleRange(0, 0)]
@@ -372,14 +386,14 @@ async def test_the_daily_schedule_exists_after_start_up_and_follows_the_settings
         await ensure_retention_schedule(
             client, settings.model_copy(update={"retention_schedule_hour_utc": 5})
         )
-        described = await client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()
+        described = await describe_schedule(client, settings.retention_schedule_id)
+        assert described is not None
         assert list(described.schedule.spec.calendars[0].hour) == [ScheduleRange(5, 5)]
 
         await ensure_retention_schedule(
             client, settings.model_copy(update={"retention_schedule_enabled": False})
         )
-        schedules = [entry.id async for entry in await client.list_schedules()]
-        assert RETENTION_SCHEDULE_ID not in schedules
+        assert await describe_schedule(client, settings.retention_schedule_id) is None
     finally:
         await ensure_retention_schedule(
             client, settings.model_copy(update={"retention_schedule_enabled": False})
@@ -402,15 +416,22 @@ async def test_the_worker_creates_the_schedule_when_it_starts(
     from agent_runtime_worker.main import run_worker
 
     client = temporal_env.client
-    settings = worker_settings.model_copy(update={"redis_url": None, "worker_metrics_port": None})
+    settings = worker_settings.model_copy(
+        update={
+            "redis_url": None,
+            "worker_metrics_port": None,
+            "retention_schedule_id": f"retention-{worker_settings.temporal_task_queue}",
+        }
+    )
     worker = asyncio.create_task(run_worker(settings))
     try:
-        handle = client.get_schedule_handle(RETENTION_SCHEDULE_ID)
-        for _ in range(100):
-            if RETENTION_SCHEDULE_ID in [entry.id async for entry in await client.list_schedules()]:
+        described: ScheduleDescription | None = None
+        for _ in range(150):
+            described = await describe_schedule(client, settings.retention_schedule_id)
+            if described is not None:
                 break
             await asyncio.sleep(0.2)
-        described = await handle.describe()
+        assert described is not None, "the worker did not create the schedule"
         assert [list(calendar.hour) for calendar in described.schedule.spec.calendars] == [
             [ScheduleRange(3, 3)]
         ]

@@ -547,6 +547,13 @@ class Settings(BaseSettings):
         description="Create (or update) the daily retention schedule when the worker starts; false "
         "deletes it.",
     )
+    retention_schedule_id: str = Field(
+        default="agent-runtime-retention",
+        min_length=1,
+        max_length=200,
+        description="Id of the daily retention schedule. Deployments sharing one Temporal namespace "
+        "(staging and prod on one Temporal Cloud namespace, say) each need their own.",
+    )
     retention_schedule_hour_utc: int = Field(
         default=3, ge=0, le=23, description="Hour (UTC) the daily retention cleanup starts at."
     )

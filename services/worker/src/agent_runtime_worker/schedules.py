@@ -1,7 +1,8 @@
 """Temporal Schedules the worker keeps in place: the daily retention cleanup.
 
 Every worker calls :func:`ensure_retention_schedule` when it starts: the first creates the
-schedule (its id is fixed, so a second creation is refused), the others update it to the
+schedule (its id, ``retention_schedule_id``, is fixed per deployment, so a second creation is
+refused), the others update it to the
 settings they run with, so a changed hour or task queue takes effect with the next deployment.
 """
 
@@ -27,7 +28,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal.retention import (
-    RETENTION_SCHEDULE_ID,
     RETENTION_WORKFLOW,
     RETENTION_WORKFLOW_ID,
     RetentionInput,
@@ -63,23 +63,24 @@ def retention_schedule(settings: Settings) -> Schedule:
 
 async def ensure_retention_schedule(client: Client, settings: Settings) -> None:
     """Create or update the retention schedule (or delete it when disabled); idempotent."""
-    handle = client.get_schedule_handle(RETENTION_SCHEDULE_ID)
+    schedule_id = settings.retention_schedule_id
+    handle = client.get_schedule_handle(schedule_id)
     if not settings.retention_schedule_enabled:
         try:
             await handle.delete()
-            logger.info("deleted the retention schedule %r (disabled)", RETENTION_SCHEDULE_ID)
+            logger.info("deleted the retention schedule %r (disabled)", schedule_id)
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
         return
     schedule = retention_schedule(settings)
     try:
-        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
-        logger.info("created the retention schedule %r", RETENTION_SCHEDULE_ID)
+        await client.create_schedule(schedule_id, schedule)
+        logger.info("created the retention schedule %r", schedule_id)
     except ScheduleAlreadyRunningError:
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)
 
         await handle.update(replace)
-        logger.info("updated the retention schedule %r", RETENTION_SCHEDULE_ID)
+        logger.info("updated the retention schedule %r", schedule_id)

@@ -10,8 +10,6 @@ from pydantic import Field
 from agent_runtime_core.temporal.contracts import DurableModel
 
 RETENTION_WORKFLOW: Final = "RetentionWorkflow"
-RETENTION_SCHEDULE_ID: Final = "agent-runtime-retention"
-"""The one schedule starting the cleanup daily (created or updated when the worker starts)."""
 RETENTION_WORKFLOW_ID: Final = "agent-runtime-retention"
 """The workflow id of the scheduled cleanups (Temporal appends the scheduled time)."""
 
