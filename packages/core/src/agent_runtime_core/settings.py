@@ -12,6 +12,8 @@ from typing import Annotated, Final, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_TENANT_ID = "ten_default"
 """The tenant of the local dev stack (`agent-runtime dev` prints an admin API key of it)."""
@@ -69,6 +71,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AGENT_RUNTIME_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of the Postgres database (postgres:// URLs are accepted).",
     )
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="Password put into database_url (replacing one it holds), so the URL can be "
+        "plain configuration while the password comes from a secret store (e.g. the "
+        "`password` key of an RDS-managed Secrets Manager secret).",
+    )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
 
@@ -91,6 +99,31 @@ class Settings(BaseSettings):
     )
     temporal_ui_url: str | None = Field(
         default=None, description="Base URL of the Temporal Web UI, used to link runs."
+    )
+    # Connection security: Temporal Cloud (mTLS or an API key) or a self-hosted cluster with TLS.
+    temporal_tls: bool = Field(
+        default=False,
+        description="Connect to Temporal over TLS (on by itself when an API key or a client "
+        "certificate is set).",
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="Temporal Cloud API key (sent as a bearer token; implies TLS)."
+    )
+    temporal_tls_client_cert: SecretStr | None = Field(
+        default=None,
+        description="PEM client certificate (chain) for mTLS, e.g. a Temporal Cloud namespace's; "
+        "needs temporal_tls_client_key.",
+    )
+    temporal_tls_client_key: SecretStr | None = Field(
+        default=None, description="PEM private key of temporal_tls_client_cert."
+    )
+    temporal_tls_server_ca_cert: SecretStr | None = Field(
+        default=None,
+        description="PEM CA certificate(s) to verify the server with, instead of the system's "
+        "(a self-hosted cluster with its own CA).",
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="Server name to verify the server's certificate for (SNI)."
     )
 
     # Temporal payloads (agent_runtime_core.temporal.data_converter): the API and the workers MUST
@@ -778,6 +811,26 @@ class Settings(BaseSettings):
     @classmethod
     def _use_psycopg3(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @model_validator(mode="after")
+    def _database_password_into_url(self) -> Self:
+        if self.database_password is not None:
+            try:
+                url = make_url(self.database_url)
+            except ArgumentError:
+                raise ValueError("database_url is not a valid database URL") from None
+            with_password = url.set(password=self.database_password.get_secret_value())
+            self.database_url = with_password.render_as_string(hide_password=False)
+            self.database_password = None  # applied once: a copy of these settings keeps the URL
+        return self
+
+    @model_validator(mode="after")
+    def _temporal_client_certificate_pair(self) -> Self:
+        if (self.temporal_tls_client_cert is None) != (self.temporal_tls_client_key is None):
+            raise ValueError(
+                "temporal_tls_client_cert and temporal_tls_client_key go together: set both or neither"
+            )
+        return self
 
 
 @lru_cache

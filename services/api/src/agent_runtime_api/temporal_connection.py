@@ -10,7 +10,7 @@ from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter
 
 from agent_runtime_core.errors import ServiceUnavailableError
-from agent_runtime_core.temporal import connect_temporal
+from agent_runtime_core.temporal import TemporalSecurity, connect_temporal
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class TemporalConnection:
         *,
         interceptors: Sequence[Interceptor] = (),
         data_converter: DataConverter | None = None,
+        security: TemporalSecurity | None = None,
     ) -> None:
         """A connection to ``address`` whose client uses ``data_converter`` (default: the plain
         pydantic one; the API passes the one built from its settings, as the workers do)."""
@@ -32,6 +33,7 @@ class TemporalConnection:
         self.namespace = namespace
         self.interceptors = interceptors
         self.data_converter = data_converter
+        self.security = security
         self._client: Client | None = None
         self._lock = asyncio.Lock()
 
@@ -47,6 +49,7 @@ class TemporalConnection:
                         self.namespace,
                         interceptors=self.interceptors,
                         data_converter=self.data_converter,
+                        security=self.security,
                     )
                 except Exception as exc:  # the SDK raises RuntimeError for transport failures
                     logger.warning("cannot reach Temporal at %s: %s", self.address, exc)

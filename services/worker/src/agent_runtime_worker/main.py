@@ -29,7 +29,7 @@ from agent_runtime_core.catalog import (
 from agent_runtime_core.db import Database
 from agent_runtime_core.metrics import start_metrics_server
 from agent_runtime_core.settings import Settings
-from agent_runtime_core.temporal import connect_temporal
+from agent_runtime_core.temporal import TemporalSecurity, connect_temporal
 from agent_runtime_core.temporal.data_converter import (
     check_converter_matches,
     close_data_converter,
@@ -246,7 +246,10 @@ async def run_worker(settings: Settings) -> None:
     # The API's converter too (encryption, offloaded payloads): each side reads what the other wrote.
     data_converter = data_converter_from_settings(settings)
     client = await connect_temporal(
-        settings.temporal_address, settings.temporal_namespace, data_converter=data_converter
+        settings.temporal_address,
+        settings.temporal_namespace,
+        security=TemporalSecurity.from_settings(settings),
+        data_converter=data_converter,
     )
     tracer_provider = tracer_provider_from_settings(settings, "agent-runtime-worker")
     if settings.worker_metrics_port:

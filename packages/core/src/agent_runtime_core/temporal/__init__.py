@@ -3,7 +3,7 @@
 The API never imports the worker; both sides use these contracts.
 """
 
-from agent_runtime_core.temporal.client import connect_temporal
+from agent_runtime_core.temporal.client import TemporalSecurity, connect_temporal
 from agent_runtime_core.temporal.contracts import (
     AGENT_RUN_WORKFLOW,
     ANSWER_INPUT_UPDATE,
@@ -57,6 +57,7 @@ __all__ = [
     "LimitsConfig",
     "McpServerConfig",
     "ModelSettingsConfig",
+    "TemporalSecurity",
     "ToolConfig",
     "ToolKind",
     "ToolRef",
