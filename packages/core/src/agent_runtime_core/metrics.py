@@ -46,6 +46,8 @@ __all__ = [
     "RUNS_ACTIVE",
     "RUNS_CREATED",
     "RUNS_FINISHED",
+    "TASK_QUEUE_BACKLOG",
+    "TASK_QUEUE_BACKLOG_AGE",
     "BreakerState",
     "exposition",
     "observe_activity",
@@ -57,6 +59,7 @@ __all__ = [
     "record_run_finished",
     "set_active_runs",
     "set_breaker_state",
+    "set_task_queue_backlog",
     "start_metrics_server",
 ]
 
@@ -123,6 +126,18 @@ BREAKER_STATE = Gauge(
     ["endpoint"],
 )
 
+TASK_QUEUE_BACKLOG = Gauge(
+    "agent_runtime_temporal_task_queue_backlog",
+    "Approximate number of tasks waiting in the worker's Temporal task queue, by type (workflow, "
+    "activity), as Temporal reports it: what worker autoscaling follows.",
+    ["task_queue", "type"],
+)
+TASK_QUEUE_BACKLOG_AGE = Gauge(
+    "agent_runtime_temporal_task_queue_backlog_age_seconds",
+    "Age of the oldest task waiting in the worker's Temporal task queue, by type (0: none waits).",
+    ["task_queue", "type"],
+)
+
 
 class BreakerState(IntEnum):
     """Values of ``agent_runtime_breaker_state``."""
@@ -187,6 +202,12 @@ def record_provider_error(provider: str, model: str, kind: str) -> None:
 def set_breaker_state(endpoint: str, state: BreakerState) -> None:
     """Publish the state of the circuit breaker of ``endpoint``."""
     BREAKER_STATE.labels(endpoint).set(int(state))
+
+
+def set_task_queue_backlog(task_queue: str, task_type: str, count: int, age_seconds: float) -> None:
+    """Publish the backlog of ``task_queue`` for ``task_type`` (``workflow`` or ``activity``)."""
+    TASK_QUEUE_BACKLOG.labels(task_queue, task_type).set(count)
+    TASK_QUEUE_BACKLOG_AGE.labels(task_queue, task_type).set(age_seconds)
 
 
 def observe_activity(activity_type: str, outcome: str, seconds: float) -> None:

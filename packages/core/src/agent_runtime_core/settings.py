@@ -478,6 +478,14 @@ class Settings(BaseSettings):
     worker_sticky_queue_timeout_s: float = Field(default=1.0, gt=0)
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    worker_backlog_metrics_interval_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        description="How often the worker reads its task queue's backlog from Temporal into "
+        "agent_runtime_temporal_task_queue_backlog (what worker autoscaling follows); 0: never. "
+        "Only with worker_metrics_port set.",
+    )
 
     # Tracing and metrics (OpenTelemetry to OTLP/Langfuse, Prometheus). Tracing is off unless an
     # OTLP endpoint or Langfuse keys are set; then no exporter, instrumentation or thread runs.

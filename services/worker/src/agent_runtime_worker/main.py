@@ -47,6 +47,7 @@ from agent_runtime_worker.agents.runtime_agent import (
     installed_tool_packages,
     memory_toolset,
 )
+from agent_runtime_worker.backlog import report_backlog
 from agent_runtime_worker.contracts import (
     HumanRequestActivityContract,
     RunActivityContract,
@@ -268,9 +269,16 @@ async def run_worker(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     logger.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
+    backlog: asyncio.Task[None] | None = None
+    if settings.worker_metrics_port and settings.worker_backlog_metrics_interval_s:
+        backlog = asyncio.create_task(
+            report_backlog(client, settings.temporal_task_queue, settings.worker_backlog_metrics_interval_s)
+        )
     async with worker:
         await stop.wait()
         logger.info("shutting down worker")
+        if backlog is not None:
+            backlog.cancel()
     await dependencies.aclose()  # publish what is queued before exiting
     await database.dispose()
     await close_data_converter(data_converter)
