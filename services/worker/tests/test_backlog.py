@@ -48,6 +48,7 @@ async def test_waiting_workflow_tasks_show_in_the_backlog(temporal_env: Workflow
 
     reporter = asyncio.create_task(report_backlog(client, task_queue, interval_s=60))
     try:
+        value: float | None = None
         for _ in range(100):
             value = REGISTRY.get_sample_value(
                 "agent_runtime_temporal_task_queue_backlog", {"task_queue": task_queue, "type": "workflow"}
