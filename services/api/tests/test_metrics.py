@@ -66,7 +66,7 @@ async def test_metrics_endpoint_is_not_in_openapi_and_can_be_turned_off(
 
 
 async def test_worker_metrics_show_tokens_runs_and_activity_latency_after_a_run(
-    runtime_api: httpx.AsyncClient, temporal_client: Client
+    runtime_api: httpx.AsyncClient, temporal_client: Client, tenant_id: str
 ) -> None:
     server = start_metrics_server("127.0.0.1", find_free_port())
     assert server is not None
@@ -90,7 +90,7 @@ async def test_worker_metrics_show_tokens_runs_and_activity_latency_after_a_run(
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    model = {"provider": "builtin", "model": "scripted"}
+    model = {"provider": "builtin", "model": "scripted", "tenant": tenant_id}
     assert grew("agent_runtime_model_requests_total", **model) == 2
     assert (
         grew("agent_runtime_model_tokens_total", **model, direction="input") == done["usage"]["input_tokens"]

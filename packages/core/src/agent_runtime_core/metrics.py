@@ -1,8 +1,11 @@
 """Prometheus metrics of every Agent Runtime process, defined once (names ``agent_runtime_*``).
 
-Labels stay low-cardinality: no tenant, run or agent ids (tenants are unbounded; per-tenant
-figures come from ``GET /v1/usage``). ``model`` and ``provider`` are bounded by the models agent
-versions name; ``route`` is the route template (``/v1/runs/{run_id}``), never the raw path.
+Labels stay low-cardinality: no run or agent ids. Model usage and cost carry a ``tenant`` label
+(cost by tenant is what operators chart), bounded per process: the first
+``TENANT_LABEL_LIMIT`` tenants a process sees get their own value, later ones share ``other``
+(exact per-tenant figures come from ``GET /v1/usage``). ``model`` and ``provider`` are bounded
+by the models agent versions name; ``route`` is the route template (``/v1/runs/{run_id}``), never
+the raw path.
 
 The API serves these at ``GET /metrics``; the worker on ``AGENT_RUNTIME_WORKER_METRICS_PORT``.
 Other parts record through the helpers below (``record_model_usage``, ``record_provider_error``,
@@ -61,6 +64,7 @@ __all__ = [
     "set_breaker_state",
     "set_task_queue_backlog",
     "start_metrics_server",
+    "tenant_label",
 ]
 
 disable_created_metrics()  # no `_created` series next to each counter: half the scrape, no loss
@@ -97,17 +101,17 @@ RUNS_FINISHED = Counter(
 MODEL_REQUESTS = Counter(
     "agent_runtime_model_requests_total",
     "Model requests that returned a response (each attempt counts).",
-    ["provider", "model"],
+    ["provider", "model", "tenant"],
 )
 MODEL_TOKENS = Counter(
     "agent_runtime_model_tokens_total",
     "Tokens used by model requests, by direction (input, output).",
-    ["provider", "model", "direction"],
+    ["provider", "model", "direction", "tenant"],
 )
 MODEL_COST_USD = Counter(
     "agent_runtime_model_cost_usd_total",
     "Cost of model requests in US dollars (priced requests only).",
-    ["provider", "model"],
+    ["provider", "model", "tenant"],
 )
 PROVIDER_ERRORS = Counter(
     "agent_runtime_provider_errors_total",
@@ -176,21 +180,42 @@ def record_run_finished(status: str) -> None:
     RUNS_FINISHED.labels(status).inc()
 
 
+TENANT_LABEL_LIMIT: Final = 200
+"""Distinct ``tenant`` label values per process; later tenants are counted as ``other``."""
+_labelled_tenants: set[str] = set()
+
+
+def tenant_label(tenant_id: str | None) -> str:
+    """The ``tenant`` label value of ``tenant_id``: itself for the first ``TENANT_LABEL_LIMIT``
+    tenants this process sees, ``other`` after that, ``unknown`` without one."""
+    if not tenant_id:
+        return "unknown"
+    if tenant_id in _labelled_tenants:
+        return tenant_id
+    if len(_labelled_tenants) < TENANT_LABEL_LIMIT:
+        _labelled_tenants.add(tenant_id)
+        return tenant_id
+    return "other"
+
+
 def record_model_usage(
     provider: str,
     model: str,
     input_tokens: int,
     output_tokens: int,
     cost_usd: Decimal | float | None = None,
+    *,
+    tenant_id: str | None = None,
 ) -> None:
-    """Count one model response: the request, its tokens and (when priced) its cost."""
-    MODEL_REQUESTS.labels(provider, model).inc()
+    """Count one model response of ``tenant_id``: the request, its tokens and (when priced) its cost."""
+    tenant = tenant_label(tenant_id)
+    MODEL_REQUESTS.labels(provider, model, tenant).inc()
     if input_tokens:
-        MODEL_TOKENS.labels(provider, model, "input").inc(input_tokens)
+        MODEL_TOKENS.labels(provider, model, "input", tenant).inc(input_tokens)
     if output_tokens:
-        MODEL_TOKENS.labels(provider, model, "output").inc(output_tokens)
+        MODEL_TOKENS.labels(provider, model, "output", tenant).inc(output_tokens)
     if cost_usd is not None:
-        MODEL_COST_USD.labels(provider, model).inc(float(cost_usd))
+        MODEL_COST_USD.labels(provider, model, tenant).inc(float(cost_usd))
 
 
 def record_provider_error(provider: str, model: str, kind: str) -> None:

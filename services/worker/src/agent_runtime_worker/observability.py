@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import TracerProvider
@@ -91,7 +91,22 @@ def _model_id(input: ExecuteActivityInput) -> str | None:
     return getattr(input.args[0], "model_id", None) if input.args else None
 
 
-def record_response_usage(response: ModelResponse, model_id: str | None) -> None:
+def _tenant_id(input: ExecuteActivityInput) -> str | None:
+    """The tenant whose run a model-request activity serves (the run's deps, its second argument)."""
+    for arg in input.args[1:]:
+        tenant_id: object = (
+            cast("dict[str, object]", arg).get("tenant_id")
+            if isinstance(arg, dict)
+            else getattr(arg, "tenant_id", None)
+        )
+        if isinstance(tenant_id, str):
+            return tenant_id
+    return None
+
+
+def record_response_usage(
+    response: ModelResponse, model_id: str | None, tenant_id: str | None = None
+) -> None:
     """Count a model response, its tokens and (when genai-prices knows the model) its cost.
 
     Labels come from the agent version's model string, as for provider errors: ``provider``
@@ -104,7 +119,7 @@ def record_response_usage(response: ModelResponse, model_id: str | None) -> None
     except (LookupError, ValueError, AssertionError):  # not in the price table (e.g. builtin:scripted)
         cost = None
     usage = response.usage
-    record_model_usage(provider, model, usage.input_tokens, usage.output_tokens, cost)
+    record_model_usage(provider, model, usage.input_tokens, usage.output_tokens, cost, tenant_id=tenant_id)
 
 
 class ActivityMetricsInterceptor(Interceptor):
@@ -128,7 +143,7 @@ class _TimedActivityInbound(ActivityInboundInterceptor):
             result = await super().execute_activity(input)
             outcome = "completed"
             if isinstance(result, ModelResponse):  # a model request (streamed or not) answered
-                record_response_usage(result, _model_id(input))
+                record_response_usage(result, _model_id(input), _tenant_id(input))
             return result
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | CancelledError):
