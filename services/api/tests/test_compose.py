@@ -162,6 +162,21 @@ def test_prometheus_scrapes_the_api_and_the_worker_where_they_serve_metrics(
     )
 
 
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool is not installed (apt-get install prometheus)"
+)
+def test_promtool_accepts_the_prometheus_config() -> None:
+    config = DOCKER_DIR / "prometheus" / "prometheus.yml"
+    result = subprocess.run(
+        ["promtool", "check", "config", "--syntax-only", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_grafana_provisions_prometheus_and_the_dashboards_folder(services: dict[str, dict[str, Any]]) -> None:
     mounts = dict(_bind_mounts(services["grafana"]))
     provisioning = DOCKER_DIR / "grafana" / "provisioning"

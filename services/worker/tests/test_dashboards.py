@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -250,6 +252,34 @@ def test_every_dashboard_query_parses_and_names_only_defined_metrics() -> None:
         assert unknown_references(dashboard, series) == [], name
         queries += sum(1 for _ in dashboard_refs(dashboard))
     assert queries >= 40
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool is not installed (apt-get install prometheus)"
+)
+def test_prometheus_itself_parses_every_dashboard_query(tmp_path: Path) -> None:
+    """A second opinion from Prometheus' own parser: each query as a recording rule."""
+    exprs = [
+        grafana_to_promql(target["expr"]).replace('=~"$', '=~"placeholder_')
+        for dashboard in load_dashboards().values()
+        for panel in _panels(dashboard["panels"])
+        for target in panel.get("targets", [])
+    ]
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [{"record": f"dashboard:q{i}", "expr": e} for i, e in enumerate(exprs)],
+            }
+        ]
+    }
+    path = tmp_path / "rules.json"  # JSON is YAML
+    path.write_text(json.dumps(rules))
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
 
 
 def test_dashboards_pick_their_datasource_through_a_variable() -> None:
