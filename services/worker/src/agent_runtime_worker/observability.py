@@ -78,6 +78,19 @@ def error_kind(error: BaseException) -> str:
     return "other"
 
 
+def provider_error(error: BaseException) -> ModelAPIError | None:
+    """The provider's failure behind what a model activity raised, if it was one.
+
+    The governed model turns a provider's ``ModelAPIError`` into the ``ApplicationError`` Temporal
+    retries (raised ``from`` it), so the failure is the exception itself or its cause. A request
+    an open circuit breaker refused never reached the provider: it has no such cause.
+    """
+    if isinstance(error, ModelAPIError):
+        return error
+    cause = error.__cause__
+    return cause if isinstance(cause, ModelAPIError) else None
+
+
 def split_model_id(model_id: str | None) -> tuple[str, str]:
     """``openai:gpt-4o`` → ``("openai", "gpt-4o")``."""
     if not model_id:
@@ -148,9 +161,9 @@ class _TimedActivityInbound(ActivityInboundInterceptor):
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | CancelledError):
                 outcome = "cancelled"
-            elif activity_type.endswith(MODEL_ACTIVITY_SUFFIXES) and isinstance(exc, ModelAPIError):
+            elif activity_type.endswith(MODEL_ACTIVITY_SUFFIXES) and (error := provider_error(exc)):
                 provider, model = split_model_id(_model_id(input))
-                record_provider_error(provider, model, error_kind(exc))
+                record_provider_error(provider, model, error_kind(error))
             raise
         finally:
             observe_activity(activity_type, outcome, time.perf_counter() - started)
