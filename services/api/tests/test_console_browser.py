@@ -7,7 +7,7 @@ The driver and its pinned packages live in ``tests/console`` (package.json + pac
 ``npm ci`` once per session); it also pins the packages the console vendors, and the vendored
 files must equal the packages' own. Chromium is Debian's (``/usr/bin/chromium``; Playwright's
 browser download is not used): without it the test is skipped with the reason, except under CI
-(``CI`` set), where ``scripts/_chromium.sh`` installs it. Screenshots go to a temporary folder
+(``CI`` set), where ``scripts/_debian.sh`` installs it. Screenshots go to a temporary folder
 printed in the test's output (``-s`` shows it)."""
 
 from __future__ import annotations
@@ -69,13 +69,13 @@ def node_driver() -> str:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium (installed by ``scripts/_chromium.sh`` under CI when missing)."""
+    """Debian's Chromium (installed by ``scripts/_debian.sh`` under CI when missing)."""
     path = os.environ.get("AGENT_RUNTIME_TEST_CHROMIUM") or shutil.which("chromium")
     if path is None and os.environ.get("CI"):
         subprocess.run(["bash", str(ROOT / "scripts" / "_chromium.sh")], check=True, timeout=900)
         path = shutil.which("chromium")
     if path is None:
-        skip_or_fail("chromium is not installed (bash scripts/_chromium.sh installs Debian's)")
+        skip_or_fail("chromium is not installed (bash scripts/_debian.sh installs Debian's)")
     assert path is not None
     return path
 

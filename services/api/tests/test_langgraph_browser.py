@@ -5,7 +5,7 @@ served on a free port with a real worker, Temporal, Postgres and Redis behind it
 
 The page is served from another origin than the API's, so the API's CORS
 (``cors_allow_origins``) is part of what is tested. The assertions are on what the screen showed.
-Screenshots land in the test's tmp dir. Without Node or Chromium (``scripts/_chromium.sh``
+Screenshots land in the test's tmp dir. Without Node or Chromium (``scripts/_debian.sh``
 installs Debian's) the test is skipped with the reason, except under CI, where that fails."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DRIVER_TIMEOUT_S = 75
 @pytest.fixture(scope="session")
 def chromium() -> str:
     if not Path(CHROMIUM).exists():
-        skip_or_fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's (scripts/_chromium.sh)")
+        skip_or_fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's (scripts/_debian.sh)")
     return CHROMIUM
 
 

@@ -59,13 +59,6 @@ PROMETHEUS_TARGET_LABELS = frozenset({"job", "instance"})
 PROMETHEUS_SERIES = {"up": PROMETHEUS_TARGET_LABELS}
 """Series Prometheus records itself for every target (not in any exposition)."""
 
-PENDING_METRICS = {
-    # Added by the worker backlog reporter (branch main, another engineer's change): not in
-    # agent_runtime_core.metrics on this branch yet. The integrator removes this entry once it is;
-    # until then it is checked only when defined (see test_pending_metrics_are_defined).
-    "agent_runtime_temporal_task_queue_backlog": frozenset({"task_queue", "type"}),
-}
-
 GRAFANA_DURATIONS = re.compile(
     r"\$(?:__rate_interval|__interval|__range)\b|\$\{(?:__rate_interval|__interval|__range)\}"
 )
@@ -218,12 +211,6 @@ def core_metric_labels() -> dict[str, frozenset[str]]:
     return defined
 
 
-def pending_undefined() -> dict[str, frozenset[str]]:
-    """The pending metrics agent_runtime_core.metrics does not define yet."""
-    defined = core_metric_labels()
-    return {name: labels for name, labels in PENDING_METRICS.items() if name not in defined}
-
-
 # ------------------------------------------------------------------- tests without servers
 
 
@@ -245,7 +232,6 @@ def test_every_dashboard_query_parses_and_names_only_defined_metrics() -> None:
             series[f"{name}_total"] = labels
         else:
             series[name] = labels
-    series |= pending_undefined()
     series["process_resident_memory_bytes"] = frozenset()  # prometheus_client's process collector
     queries = 0
     for name, dashboard in dashboards.items():
@@ -311,19 +297,6 @@ def test_a_dashboard_with_a_misspelled_metric_or_label_is_caught() -> None:
     ]
     with pytest.raises(ValueError, match="unclosed left parenthesis"):
         query_refs("sum(rate(agent_runtime_runs_finished_total[5m])", "unbalanced")
-
-
-def test_pending_metrics_are_defined() -> None:
-    """The backlog gauge comes with the worker's backlog reporter (another branch)."""
-    undefined = pending_undefined()
-    if undefined:
-        pytest.xfail(
-            f"{sorted(undefined)} not in agent_runtime_core.metrics yet: added by the worker backlog "
-            "reporter (branch main); remove it from PENDING_METRICS once merged"
-        )
-    defined = core_metric_labels()
-    for name, labels in PENDING_METRICS.items():
-        assert defined[name] == labels, name
 
 
 # -------------------------------------------------------------------- the live API and worker
@@ -417,15 +390,15 @@ async def test_dashboards_query_only_what_the_live_api_and_worker_export(
         "agent_runtime_model_cost_usd_total",
         "agent_runtime_provider_errors_total",
         "agent_runtime_activity_duration_seconds_bucket",
+        "agent_runtime_temporal_task_queue_backlog",
     ):
         assert name in worker_series, name
     assert "agent_runtime_breaker_state" in exported_series(api_text)
 
-    pending = pending_undefined()
     problems = [
         problem
         for dashboard in load_dashboards().values()
-        for problem in unknown_references(dashboard, exported | pending)
+        for problem in unknown_references(dashboard, exported)
     ]
     assert problems == [], "\n".join(problems)
     # And against the same live series, the broken dashboard is caught.
