@@ -170,6 +170,22 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+@app.command(
+    rich_help_panel=SERVER_PANEL,
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def healthcheck(ctx: typer.Context) -> None:
+    """Exit 0 if this container's API or worker is healthy, else 1 (the image's HEALTHCHECK).
+
+    The `agent-runtime` script runs it without loading the CLI (agent_runtime_cli.entry);
+    `agent-runtime healthcheck --help` lists its options.
+    """
+    from agent_runtime_cli.healthcheck import main as check
+
+    raise typer.Exit(check(ctx.args))
+
+
 api_keys_app = typer.Typer(
     help=(
         "Manage API keys straight in the database (AGENT_RUNTIME_DATABASE_URL), e.g. to bootstrap "
