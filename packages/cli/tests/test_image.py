@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ from agent_runtime_core.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 SOURCE_DATE_EPOCH = "1700000000"
+API_GRACE_S = 2
 
 
 # ------------------------------------------------------------------------------ a Dockerfile reader
@@ -458,7 +460,7 @@ def test_pid1_without_a_handler_ignores_sigterm(as_pid1: list[Pid1], tmp_path: P
 
 
 @pytest.mark.timeout(120)
-async def test_the_images_api_as_pid1_is_healthy_and_stops_on_sigterm(
+async def test_the_images_api_as_pid1_is_healthy_and_stops_on_sigterm_within_its_grace_period(
     image_environment: ImageEnvironment, as_pid1: list[Pid1], worker_settings: Settings, tmp_path: Path
 ) -> None:
     image = image_environment
@@ -470,14 +472,24 @@ async def test_the_images_api_as_pid1_is_healthy_and_stops_on_sigterm(
         "AGENT_RUNTIME_DATABASE_URL": worker_settings.database_url,
         "AGENT_RUNTIME_TEMPORAL_ADDRESS": worker_settings.temporal_address,
         "AGENT_RUNTIME_REDIS_URL": "",
+        "AGENT_RUNTIME_API_GRACEFUL_SHUTDOWN_S": str(API_GRACE_S),
     }
     probe_env = {"AGENT_RUNTIME_API_PORT": str(port)}
     assert run_healthcheck(image, probe_env).returncode == 1
     api = start_pid1(as_pid1, ["agent-runtime", "api", "--log-level", "warning"], env, tmp_path / "api.log")
     seen = await eventually_healthy(image, probe_env, api, timeout_s=60)
     assert f"127.0.0.1:{port}/healthz: HTTP 200" in seen
-    os.kill(api.pid, signal.SIGTERM)
-    assert await api.exited(timeout_s=30) == 0, api.log.read_text()[-3000:]
+    # A request still under way (its body never arrives, like a stream that never ends) holds the
+    # stop for the grace period, no longer.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(b"POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+        client.sendall(b"Content-Length: 1000\r\n\r\n{")
+        await asyncio.sleep(0.5)
+        stopped_at = time.monotonic()
+        os.kill(api.pid, signal.SIGTERM)
+        assert await api.exited(timeout_s=30) == 0, api.log.read_text()[-3000:]
+    stop_s = time.monotonic() - stopped_at
+    assert API_GRACE_S - 0.5 < stop_s < API_GRACE_S + 10, stop_s
     assert run_healthcheck(image, probe_env).returncode == 1
 
 
