@@ -768,12 +768,15 @@ async def test_sigterm_lets_a_running_activity_finish_then_the_worker_exits_0(
             api, worker_processes, temporal_client, task_queue, target
         )
         first.terminate()  # default grace period (25 s): http_get is still waiting for its answer
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
+        first.terminate()  # a second SIGTERM (an impatient operator) changes nothing
+        await asyncio.sleep(0.5)
         assert first.alive(), f"the worker did not wait for its running activity:\n{first.log()}"
         released_at = time.monotonic()
         target.release.set()
         assert await first.exited(timeout_s=30) == 0, first.log()
         exit_s = time.monotonic() - released_at
+        assert "SIGTERM again: the worker is already shutting down" in first.log()
 
         done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
         assert done["status"] == "succeeded", (done, second.log())
