@@ -511,6 +511,8 @@ class ActivityRecord:
     """The attempt that started last (Temporal records only the last attempt's start)."""
     completed: bool = False
     local: bool = False
+    identity: str | None = None
+    """The worker that started the last attempt (``<pid>@<host>``; not recorded for local ones)."""
     last_failure: str | None = None
     """How the attempt before :attr:`attempt` failed (from the last start's ``last_failure``):
     its message, prefixed with ``timeout:`` for a timeout (e.g. a missed heartbeat)."""
@@ -564,6 +566,7 @@ async def activity_records(handle: WorkflowHandle[Any, Any]) -> list[ActivityRec
         elif event.HasField("activity_task_started_event_attributes"):
             started = event.activity_task_started_event_attributes
             records[started.scheduled_event_id].attempt = started.attempt
+            records[started.scheduled_event_id].identity = started.identity
             if started.HasField("last_failure"):
                 failure = started.last_failure
                 prefix = "timeout: " if failure.HasField("timeout_failure_info") else ""

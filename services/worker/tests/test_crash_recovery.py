@@ -787,7 +787,11 @@ async def test_sigterm_lets_a_running_activity_finish_then_the_worker_exits_0(
     tools = {r.tool_name: r for r in records if r.activity_type == TOOL_ACTIVITY}
     assert tools["http_get"].attempt == 1 and tools["http_get"].completed
     assert tools["calculator"].attempt == 1
-    assert attempts_by_type(records)[MODEL_ACTIVITY] == [1, 1]  # step 2 ran on the second worker
+    assert attempts_by_type(records)[MODEL_ACTIVITY] == [1, 1]
+    # The stopping worker took no new task: step 2 ran on the second worker.
+    model_requests = [r for r in records if r.activity_type == MODEL_ACTIVITY]
+    assert [r.identity for r in model_requests] == [first.identity, second.identity]
+    assert tools["http_get"].identity == first.identity
     events = await run_events(database, tenant_id, run_id)
     assert_events_consistent(events)
     assert [e.data["tool"] for e in events if e.type == "tool.call.started"].count("http_get") == 1
@@ -827,6 +831,7 @@ async def test_sigterm_cancels_an_activity_that_outlives_the_grace_period_and_it
     records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
     tools = {r.tool_name: r for r in records if r.activity_type == TOOL_ACTIVITY}
     assert tools["http_get"].attempt == 2 and tools["http_get"].completed
+    assert tools["http_get"].identity == second.identity
     # Handed back by the stopping worker, not found dead by a missed heartbeat or a timeout.
     assert tools["http_get"].last_failure is not None
     assert not tools["http_get"].last_failure.startswith("timeout"), tools["http_get"].last_failure
