@@ -847,3 +847,54 @@ async def test_sigterm_cancels_an_activity_that_outlives_the_grace_period_and_it
         exit=exit_s,
         retried_request=retry_s,
     )
+
+
+@pytest.mark.timeout(90)
+async def test_sigterm_cancels_a_model_request_that_outlives_the_grace_period_and_it_is_retried_elsewhere(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    async with serve_chat(ScriptedChatServer(stall={2})) as model:
+        worker_processes.env["AGENT_RUNTIME_OPENAI_BASE_URL"] = model.base_url
+        first = worker_processes.spawn(
+            {**worker_processes.env, "AGENT_RUNTIME_WORKER_GRACEFUL_SHUTDOWN_S": "1"}
+        )
+        agent_id = await make_agent(api, "openai-compatible:slow-llm", [{"name": "calculator"}])
+        await wait_polling(temporal_client, task_queue, first)
+        run_id = await start_run(api, agent_id, "What is 6 * 7?")
+        await asyncio.wait_for(model.stalled.wait(), timeout=30)  # step 2 streams, then stalls
+        second = worker_processes.spawn()
+        await wait_polling(temporal_client, task_queue, second)
+
+        first.terminate()
+        assert first.killed_at is not None
+        assert await first.exited(timeout_s=30) == 0, first.log()
+        exit_s = time.monotonic() - first.killed_at
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert done["output"] == model.answer
+        assert [r.has_tool_results for r in model.requests] == [False, True, True]
+        retry_s = model.requests[2].received_at - first.killed_at
+
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    model_requests = [r for r in records if r.activity_type == MODEL_ACTIVITY]
+    assert [r.attempt for r in model_requests] == [1, 2]
+    assert model_requests[1].identity == second.identity
+    assert model_requests[1].last_failure is not None
+    assert not model_requests[1].last_failure.startswith("timeout"), model_requests[1].last_failure
+    assert attempts_by_type(records)[TOOL_ACTIVITY] == [1]
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    finished = [e.data for e in events if e.type == "model.request.finished"]
+    assert [f["step"] for f in finished] == [1, 2]
+    assert exit_s < 1 + 10
+    assert retry_s < RECOVERY_BOUND_S
+    report(
+        f"SIGTERM, model request outlives a 1 s grace period ({model_requests[1].last_failure!r})",
+        exit=exit_s,
+        retried_request=retry_s,
+    )
