@@ -255,9 +255,11 @@ def moved(value: str, root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def image_environment(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory) -> ImageEnvironment:
+def image_environment(
+    dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory
+) -> Generator[ImageEnvironment]:
     """The build stage's instructions run here: the environment the image copies, and the
-    runtime stage's ENV and HEALTHCHECK pointing at it."""
+    runtime stage's ENV and HEALTHCHECK pointing at it (removed afterwards: ~800 MB)."""
     root = tmp_path_factory.mktemp("image")
     uv = shutil.which("uv")
     assert uv is not None, "uv is on PATH in the tests (scripts/_uv.sh)"
@@ -315,7 +317,10 @@ def image_environment(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathF
             }
         )
     runtime_env.pop("PYTHONPYCACHEPREFIX", None)
-    return ImageEnvironment(root, root / "app" / ".venv", runtime_env, healthcheck_argv(dockerfile))
+    try:
+        yield ImageEnvironment(root, root / "app" / ".venv", runtime_env, healthcheck_argv(dockerfile))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_environment_has_our_packages_installed_and_compiled_and_no_pip(
