@@ -261,7 +261,7 @@ def image_environment(
     """The build stage's instructions run here: the environment the image copies, and the
     runtime stage's ENV and HEALTHCHECK pointing at it (removed afterwards: ~800 MB)."""
     root = tmp_path_factory.mktemp("image")
-    uv = shutil.which("uv")
+    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in $UV
     assert uv is not None, "uv is on PATH in the tests (scripts/_uv.sh)"
     version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
     if not dockerfile.global_args["UV_IMAGE"].split("@")[0].endswith(f":{version}"):
