@@ -263,6 +263,8 @@ def make_worker_settings(  # type: ignore[no-untyped-def]
                 "temporal_task_queue": task_queue,
                 "temporal_ui_url": "http://127.0.0.1:8233",
                 "http_get_allow_private_networks": True,
+                # As before it was a setting: a test's teardown waits at most 10 s for activities.
+                "worker_graceful_shutdown_s": 10,
                 "redis_url": redis_url,
                 # A fixed key-encryption key for tool secrets (32 bytes, test only).
                 "secrets_keys": {"test-1": "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE="},

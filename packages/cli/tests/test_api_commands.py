@@ -421,6 +421,7 @@ def test_the_command_lists_server_and_api_commands_with_exit_codes() -> None:
         "api",
         "worker",
         "migrate",
+        "healthcheck",
         "api-keys",
         "agents",
         "runs",

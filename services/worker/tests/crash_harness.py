@@ -100,7 +100,7 @@ class WorkerProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     killed_at: float | None = None
-    """``time.monotonic()`` just before SIGKILL was sent."""
+    """``time.monotonic()`` just before SIGKILL (or SIGTERM: `terminate`) was sent."""
     killed_at_wall: float | None = None
     """``time.time()`` at the same moment (to compare with event timestamps)."""
 
@@ -133,6 +133,21 @@ class WorkerProcess:
         self.killed_at = time.monotonic()
         signal_process_group(self.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def terminate(self) -> None:
+        """``SIGTERM`` to the worker process alone (what ``docker stop`` and ECS send first)."""
+        self.killed_at_wall = time.time()
+        self.killed_at = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+
+    async def exited(self, timeout_s: float) -> int:
+        """Wait (polling, without blocking the event loop the tests' servers run in) until the
+        process exits; return its exit code."""
+        deadline = time.monotonic() + timeout_s
+        while (code := self.process.poll()) is None:
+            assert time.monotonic() < deadline, f"worker still running after {timeout_s} s:\n{self.log()}"
+            await asyncio.sleep(0.05)
+        return code
 
     def ensure_dead(self) -> None:
         """Teardown: SIGKILL whatever is left of the group and reap the child."""
@@ -496,6 +511,11 @@ class ActivityRecord:
     """The attempt that started last (Temporal records only the last attempt's start)."""
     completed: bool = False
     local: bool = False
+    identity: str | None = None
+    """The worker that started the last attempt (``<pid>@<host>``; not recorded for local ones)."""
+    last_failure: str | None = None
+    """How the attempt before :attr:`attempt` failed (from the last start's ``last_failure``):
+    its message, prefixed with ``timeout:`` for a timeout (e.g. a missed heartbeat)."""
 
     @property
     def tool_name(self) -> str | None:
@@ -546,6 +566,11 @@ async def activity_records(handle: WorkflowHandle[Any, Any]) -> list[ActivityRec
         elif event.HasField("activity_task_started_event_attributes"):
             started = event.activity_task_started_event_attributes
             records[started.scheduled_event_id].attempt = started.attempt
+            records[started.scheduled_event_id].identity = started.identity
+            if started.HasField("last_failure"):
+                failure = started.last_failure
+                prefix = "timeout: " if failure.HasField("timeout_failure_info") else ""
+                records[started.scheduled_event_id].last_failure = prefix + failure.message
         elif event.HasField("activity_task_completed_event_attributes"):
             records[event.activity_task_completed_event_attributes.scheduled_event_id].completed = True
     return list(records.values())

@@ -1,6 +1,7 @@
 """Crash-proof runs: real worker processes are ``kill -9``-ed mid-run and the Temporal server is
 restarted under a run; every run still finishes, nothing completed is executed again, and the
-run's events stay gap-free without duplicates.
+run's events stay gap-free without duplicates. Workers stopped with SIGTERM (``docker stop``, ECS)
+let running activities finish within their grace period, or hand them back to be retried elsewhere.
 
 Workers are ``python -m agent_runtime_cli worker`` subprocesses; the API runs in-process; the
 model is a local OpenAI-compatible server (``openai-compatible:…``) or the offline
@@ -43,6 +44,7 @@ from .crash_harness import (
     PutHolder,
     ScriptedChatServer,
     SlowHttpServer,
+    WorkerProcess,
     WorkerProcesses,
     activity_records,
     assert_events_consistent,
@@ -721,3 +723,178 @@ async def test_worker_killed_while_writing_an_artifact_leaves_no_half_written_me
         {"id": artifact.id, "name": "report.md", "content_type": "text/markdown", "size": len(data)}
     ]
     report("artifact write killed mid-upload", recovered=recovered_s)
+
+
+# ------------------------------------------------------------------------ graceful stop (SIGTERM)
+
+
+async def run_with_hanging_http_get(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    target: SlowHttpServer,
+    first_env: dict[str, str] | None = None,
+) -> tuple[str, WorkerProcess, WorkerProcess]:
+    """Start a run whose ``http_get`` call hangs on the first worker, once its calculator call has
+    completed; a second worker is polling by then. Returns the run id and both workers."""
+    first = worker_processes.spawn({**worker_processes.env, **(first_env or {})})
+    agent_id = await make_agent(api, "builtin:scripted", [{"name": "calculator"}, {"name": "http_get"}])
+    await wait_polling(temporal_client, task_queue, first)
+    run_id = await start_run(api, agent_id, f"What is 6 * 7? fetch {target.url}")
+    handle = temporal_client.get_workflow_handle(f"run-{run_id}")
+    await asyncio.wait_for(target.hanging.wait(), timeout=30)
+
+    async def calculator_completed() -> bool:
+        return any(r.tool_name == "calculator" and r.completed for r in await activity_records(handle))
+
+    await eventually(calculator_completed, timeout_s=10, message="the calculator did not complete")
+    second = worker_processes.spawn()
+    await wait_polling(temporal_client, task_queue, second)
+    return run_id, first, second
+
+
+@pytest.mark.timeout(90)
+async def test_sigterm_lets_a_running_activity_finish_then_the_worker_exits_0(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    async with serve_http(SlowHttpServer(hang={1})) as target:
+        run_id, first, second = await run_with_hanging_http_get(
+            api, worker_processes, temporal_client, task_queue, target
+        )
+        first.terminate()  # default grace period (25 s): http_get is still waiting for its answer
+        await asyncio.sleep(0.5)
+        first.terminate()  # a second SIGTERM (an impatient operator) changes nothing
+        await asyncio.sleep(0.5)
+        assert first.alive(), f"the worker did not wait for its running activity:\n{first.log()}"
+        released_at = time.monotonic()
+        target.release.set()
+        assert await first.exited(timeout_s=30) == 0, first.log()
+        exit_s = time.monotonic() - released_at
+        assert "SIGTERM again: the worker is already shutting down" in first.log()
+
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert "fetched ok" in done["output"]
+        assert len(target.arrivals) == 1  # the call finished on the stopping worker: never resent
+
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    tools = {r.tool_name: r for r in records if r.activity_type == TOOL_ACTIVITY}
+    assert tools["http_get"].attempt == 1 and tools["http_get"].completed
+    assert tools["calculator"].attempt == 1
+    assert attempts_by_type(records)[MODEL_ACTIVITY] == [1, 1]
+    # The stopping worker took no new task: step 2 ran on the second worker.
+    model_requests = [r for r in records if r.activity_type == MODEL_ACTIVITY]
+    assert [r.identity for r in model_requests] == [first.identity, second.identity]
+    assert tools["http_get"].identity == first.identity
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    assert [e.data["tool"] for e in events if e.type == "tool.call.started"].count("http_get") == 1
+    report("SIGTERM, activity finishes in the grace period", exit_after_release=exit_s)
+
+
+@pytest.mark.timeout(90)
+async def test_sigterm_cancels_an_activity_that_outlives_the_grace_period_and_it_is_retried_elsewhere(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    grace_s = 1.0
+    async with serve_http(SlowHttpServer(hang={1})) as target:
+        run_id, first, second = await run_with_hanging_http_get(
+            api,
+            worker_processes,
+            temporal_client,
+            task_queue,
+            target,
+            first_env={"AGENT_RUNTIME_WORKER_GRACEFUL_SHUTDOWN_S": str(grace_s)},
+        )
+        first.terminate()  # the held request is never answered: the grace period runs out
+        assert first.killed_at is not None
+        assert await first.exited(timeout_s=30) == 0, first.log()
+        exit_s = time.monotonic() - first.killed_at
+
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert "fetched ok" in done["output"]
+        assert len(target.arrivals) == 2  # the cancelled attempt and its retry
+        retry_s = target.arrivals[1] - first.killed_at
+
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    tools = {r.tool_name: r for r in records if r.activity_type == TOOL_ACTIVITY}
+    assert tools["http_get"].attempt == 2 and tools["http_get"].completed
+    assert tools["http_get"].identity == second.identity
+    # Handed back by the stopping worker, not found dead by a missed heartbeat or a timeout.
+    assert tools["http_get"].last_failure is not None
+    assert not tools["http_get"].last_failure.startswith("timeout"), tools["http_get"].last_failure
+    assert tools["calculator"].attempt == 1
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    started = [e.data for e in events if e.type == "tool.call.started" and e.data["tool"] == "http_get"]
+    assert [d["attempt"] for d in started] == [1, 2]
+    assert exit_s < grace_s + 10  # a hang guard: grace, then cancellation, closing and exit
+    assert retry_s < RECOVERY_BOUND_S
+    report(
+        f"SIGTERM, activity outlives a 1 s grace period (attempt 1: {tools['http_get'].last_failure!r})",
+        exit=exit_s,
+        retried_request=retry_s,
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_sigterm_cancels_a_model_request_that_outlives_the_grace_period_and_it_is_retried_elsewhere(
+    api: httpx.AsyncClient,
+    worker_processes: WorkerProcesses,
+    temporal_client: Client,
+    task_queue: str,
+    database: Database,
+    tenant_id: str,
+) -> None:
+    async with serve_chat(ScriptedChatServer(stall={2})) as model:
+        worker_processes.env["AGENT_RUNTIME_OPENAI_BASE_URL"] = model.base_url
+        first = worker_processes.spawn(
+            {**worker_processes.env, "AGENT_RUNTIME_WORKER_GRACEFUL_SHUTDOWN_S": "1"}
+        )
+        agent_id = await make_agent(api, "openai-compatible:slow-llm", [{"name": "calculator"}])
+        await wait_polling(temporal_client, task_queue, first)
+        run_id = await start_run(api, agent_id, "What is 6 * 7?")
+        await asyncio.wait_for(model.stalled.wait(), timeout=30)  # step 2 streams, then stalls
+        second = worker_processes.spawn()
+        await wait_polling(temporal_client, task_queue, second)
+
+        first.terminate()
+        assert first.killed_at is not None
+        assert await first.exited(timeout_s=30) == 0, first.log()
+        exit_s = time.monotonic() - first.killed_at
+        done = await wait_for_status(api, run_id, TERMINAL, timeout_s=45)
+        assert done["status"] == "succeeded", (done, second.log())
+        assert done["output"] == model.answer
+        assert [r.has_tool_results for r in model.requests] == [False, True, True]
+        retry_s = model.requests[2].received_at - first.killed_at
+
+    records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))
+    model_requests = [r for r in records if r.activity_type == MODEL_ACTIVITY]
+    assert [r.attempt for r in model_requests] == [1, 2]
+    assert model_requests[1].identity == second.identity
+    assert model_requests[1].last_failure is not None
+    assert not model_requests[1].last_failure.startswith("timeout"), model_requests[1].last_failure
+    assert attempts_by_type(records)[TOOL_ACTIVITY] == [1]
+    events = await run_events(database, tenant_id, run_id)
+    assert_events_consistent(events)
+    finished = [e.data for e in events if e.type == "model.request.finished"]
+    assert [f["step"] for f in finished] == [1, 2]
+    assert exit_s < 1 + 10
+    assert retry_s < RECOVERY_BOUND_S
+    report(
+        f"SIGTERM, model request outlives a 1 s grace period ({model_requests[1].last_failure!r})",
+        exit=exit_s,
+        retried_request=retry_s,
+    )

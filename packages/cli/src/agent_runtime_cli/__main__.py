@@ -1,5 +1,5 @@
 """``python -m agent_runtime_cli`` is the ``agent-runtime`` command."""
 
-from agent_runtime_cli.main import app
+from agent_runtime_cli.entry import main
 
-app()
+main()

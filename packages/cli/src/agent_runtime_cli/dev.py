@@ -43,11 +43,13 @@ from agent_runtime_core.db.migrate import upgrade_to_head
 from agent_runtime_core.settings import DEFAULT_TENANT_ID
 from agent_runtime_core.temporal import SEARCH_ATTRIBUTE_TYPES
 
-WORKER_STOP_GRACE_S = 25.0
+DEV_WORKER_GRACEFUL_SHUTDOWN_S = 10.0
+"""The dev worker's own graceful-shutdown timeout (``AGENT_RUNTIME_WORKER_GRACEFUL_SHUTDOWN_S``,
+25 s by default for production): a Ctrl-C should not wait long."""
+WORKER_STOP_GRACE_S = DEV_WORKER_GRACEFUL_SHUTDOWN_S + 15.0
 """SIGTERM to SIGKILL for the dev worker. It must exceed the worker's own graceful-shutdown
-timeout (``graceful_shutdown_timeout``, 10 s in ``agent_runtime_worker.main``) plus its exit, so
-that activities in flight finish or are cancelled cleanly instead of running again after a
-restart."""
+timeout plus its exit, so that activities in flight finish or are cancelled cleanly instead of
+running again after a restart."""
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,7 @@ def run_dev_stack(options: DevOptions) -> int:
             supervisor.start(
                 "worker",
                 [*command, "worker", "--log-level", options.log_level],
-                env=env,
+                env={**env, "AGENT_RUNTIME_WORKER_GRACEFUL_SHUTDOWN_S": str(DEV_WORKER_GRACEFUL_SHUTDOWN_S)},
                 grace_period_s=WORKER_STOP_GRACE_S,
             )
             worker_metrics = (

@@ -137,6 +137,17 @@ def api(
     host: Annotated[str, typer.Option(envvar="AGENT_RUNTIME_API_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="AGENT_RUNTIME_API_PORT")] = 8000,
     log_level: Annotated[str, typer.Option()] = "info",
+    graceful_shutdown: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENT_RUNTIME_API_GRACEFUL_SHUTDOWN_S",
+            min=0,
+            help=(
+                "On SIGTERM/SIGINT, seconds open requests (event streams too) get to finish before "
+                "they are cut and the server exits; keep it below the orchestrator's stop timeout."
+            ),
+        ),
+    ] = 25,
 ) -> None:
     """Serve the REST API (uvicorn). Configure with AGENT_RUNTIME_* variables."""
     import uvicorn
@@ -148,6 +159,9 @@ def api(
         port=port,
         log_level=log_level,
         proxy_headers=True,
+        # Without a limit, one client following an event stream would hold the stop until SIGKILL
+        # (streams resume from their last event id on reconnect).
+        timeout_graceful_shutdown=graceful_shutdown,
     )
 
 
@@ -163,11 +177,33 @@ def worker(log_level: Annotated[str, typer.Option()] = "info") -> None:
 @app.command(rich_help_panel=SERVER_PANEL)
 def migrate() -> None:
     """Apply database migrations (AGENT_RUNTIME_DATABASE_URL or DATABASE_URL)."""
+    import signal
+
     from agent_runtime_core.db.migrate import upgrade_to_head
+
+    # As PID 1 of a container, a signal without a handler is ignored: stop on SIGTERM like on
+    # Ctrl-C (the migration's transaction rolls back) instead of waiting for SIGKILL.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     settings = get_settings()
     upgrade_to_head(settings.database_url)
     typer.echo("database is up to date")
+
+
+@app.command(
+    rich_help_panel=SERVER_PANEL,
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def healthcheck(ctx: typer.Context) -> None:
+    """Exit 0 if this container's API or worker is healthy, else 1 (the image's HEALTHCHECK).
+
+    The `agent-runtime` script runs it without loading the CLI (agent_runtime_cli.entry);
+    `agent-runtime healthcheck --help` lists its options.
+    """
+    from agent_runtime_cli.healthcheck import main as check
+
+    raise typer.Exit(check(ctx.args))
 
 
 api_keys_app = typer.Typer(

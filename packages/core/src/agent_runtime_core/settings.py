@@ -486,6 +486,25 @@ class Settings(BaseSettings):
         "agent_runtime_temporal_task_queue_backlog (what worker autoscaling follows); 0: never. "
         "Only with worker_metrics_port set.",
     )
+    worker_graceful_shutdown_s: float = Field(
+        default=25.0,
+        ge=0,
+        description=(
+            "On SIGTERM/SIGINT the worker stops polling at once and gives its running activities "
+            "this long to finish; then it cancels them (Temporal retries them on another worker), "
+            "closes its connections and exits 0. Keep it below the time the orchestrator waits "
+            "before SIGKILL: on ECS set the container's stopTimeout a few seconds above it "
+            "(ECS' default of 30 s fits the default of 25 s; its maximum is 120 s)."
+        ),
+    )
+    worker_health_file: str | None = Field(
+        default=None,
+        description=(
+            "A file the running worker touches every few seconds (and removes when it stops), "
+            "for `agent-runtime healthcheck`; unset: none. The image sets "
+            "/tmp/agent-runtime-worker.health."
+        ),
+    )
 
     # Tracing and metrics (OpenTelemetry to OTLP/Langfuse, Prometheus). Tracing is off unless an
     # OTLP endpoint or Langfuse keys are set; then no exporter, instrumentation or thread runs.

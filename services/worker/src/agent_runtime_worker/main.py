@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from genai_prices import Usage, calc_price
@@ -233,15 +234,61 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         # Measured: ~1 s (default 10 s) plus heartbeats cut crash recovery from ~13 s to ~4 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        # On shutdown: no more polling at once; running activities get this long to finish, then
+        # they are cancelled and reported, so Temporal retries them on another worker right away
+        # (the heartbeat timeout catches any that could not be reported).
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
         # Without it the SDK hashes every loaded module at start-up (~4 s on a cold machine);
         # we do not use worker versioning, so the package version identifies the build.
         build_id=f"agent-runtime-worker-{version('agent-runtime-worker')}",
     )
 
 
+HEALTH_BEAT_S = 5.0
+"""How often a running worker touches ``settings.worker_health_file``."""
+
+
+async def beat_health_file(worker: Worker, path: Path) -> None:
+    """Touch ``path`` every :data:`HEALTH_BEAT_S` while ``worker`` runs (a fresh file says: the
+    event loop turns and the worker has not stopped); remove it when cancelled."""
+    try:
+        while True:
+            if not worker.is_shutdown:
+                try:
+                    await asyncio.to_thread(path.touch)
+                except OSError:
+                    logger.warning("cannot touch the health file %s", path, exc_info=True)
+            await asyncio.sleep(HEALTH_BEAT_S)
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
 async def run_worker(settings: Settings) -> None:
-    """Connect, run until SIGINT/SIGTERM, then shut down gracefully."""
+    """Connect, run until SIGINT/SIGTERM, then shut down gracefully and return (exit code 0).
+
+    On the first signal the worker stops polling at once; running activities get
+    ``settings.worker_graceful_shutdown_s`` to finish, then they are cancelled (Temporal retries
+    them on another worker). Then the dependencies are closed and queued spans exported. Further
+    signals are logged and change nothing: the shutdown is bounded already.
+    """
+    # First, so that a signal while connecting is not lost (PID 1 in a container ignores signals
+    # it has no handler for) and shuts the worker down as soon as it has started.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            logger.warning("%s again: the worker is already shutting down", signum.name)
+            return
+        logger.info(
+            "%s: stop polling; running activities get %.0f s to finish before they are cancelled",
+            signum.name,
+            settings.worker_graceful_shutdown_s,
+        )
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
     # No pre-ping: a dropped connection fails one activity attempt, which Temporal retries.
     database = Database(settings.database_url, pool_size=settings.database_pool_size, pre_ping=False)
     # The API's converter too (encryption, offloaded payloads): each side reads what the other wrote.
@@ -264,23 +311,35 @@ async def run_worker(settings: Settings) -> None:
     worker = build_worker(
         client, settings, database, tracer_provider=tracer_provider, dependencies=dependencies
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     logger.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
     backlog: asyncio.Task[None] | None = None
     if settings.worker_metrics_port and settings.worker_backlog_metrics_interval_s:
         backlog = asyncio.create_task(
             report_backlog(client, settings.temporal_task_queue, settings.worker_backlog_metrics_interval_s)
         )
-    async with worker:
-        await stop.wait()
-        logger.info("shutting down worker")
-        if backlog is not None:
-            backlog.cancel()
-    await dependencies.aclose()  # publish what is queued before exiting
-    await database.dispose()
-    await close_data_converter(data_converter)
-    if tracer_provider is not None:
-        tracer_provider.shutdown()  # exports the spans still queued
+    try:
+        async with worker:
+            health = (
+                asyncio.create_task(beat_health_file(worker, Path(settings.worker_health_file)))
+                if settings.worker_health_file
+                else None
+            )
+            try:
+                await stop.wait()
+            finally:
+                if backlog is not None:
+                    backlog.cancel()
+                if health is not None:  # unhealthy from now on: the worker is going away
+                    health.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await health
+            logger.info("shutting down worker")
+        # Leaving the block shut the worker down: polling stopped, running activities finished
+        # or were cancelled after the grace period, and their outcomes were reported.
+        logger.info("worker stopped")
+    finally:
+        await dependencies.aclose()  # publish what is queued before exiting
+        await database.dispose()
+        await close_data_converter(data_converter)
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # exports the spans still queued
