@@ -45,7 +45,11 @@ data "aws_iam_policy_document" "logs_key" {
     condition {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_base}/*"]
+      values = [
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_base}/*",
+        # The WAF log group (edge module): WAF requires the aws-waf-logs- prefix.
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:aws-waf-logs-${var.name_prefix}*",
+      ]
     }
   }
 }
