@@ -27,3 +27,18 @@ output "container_definitions_json" {
   description = "The rendered container definitions (JSON), for review and tests."
   value       = jsonencode(local.container_definitions)
 }
+
+output "task_role_arn" {
+  description = "ARN of the task role (the application's AWS identity)."
+  value       = aws_iam_role.task.arn
+}
+
+output "task_role_name" {
+  description = "Name of the task role."
+  value       = aws_iam_role.task.name
+}
+
+output "execution_role_arn" {
+  description = "ARN of the task execution role (needed by `aws ecs run-task` callers' iam:PassRole)."
+  value       = aws_iam_role.execution.arn
+}

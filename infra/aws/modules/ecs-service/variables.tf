@@ -205,14 +205,27 @@ variable "log_group_name" {
   description = "CloudWatch log group every container of the task logs to (awslogs driver)."
 }
 
-variable "execution_role_arn" {
+variable "log_group_arn" {
   type        = string
-  description = "Task execution role (image pulls, logs, reading `secrets`)."
+  description = "ARN of `log_group_name` (the execution role may write to it only)."
 }
 
-variable "task_role_arn" {
+variable "kms_key_arns" {
+  type        = list(string)
+  description = "KMS keys encrypting the secrets in `secrets` (the execution role may decrypt with them, through Secrets Manager only)."
+  default     = []
+}
+
+variable "ecr_repository_arn" {
   type        = string
-  description = "Task role: what the application itself may call in AWS."
+  description = "ECR repository the images come from (the execution role may pull from it only); null for public images only."
+  default     = null
+}
+
+variable "task_role_policy_json" {
+  type        = string
+  description = "IAM policy (JSON) of the task role: what the application itself may call in AWS. null: no AWS permissions."
+  default     = null
 }
 
 variable "cpu_architecture" {

@@ -21,7 +21,7 @@ variable "log_retention_days" {
 variable "log_groups" {
   type        = list(string)
   description = "Services that get a log group `/<name_prefix>/<service>`."
-  default     = ["api", "worker", "kong", "migrate", "keycloak", "temporal", "temporal-ui", "vpc-flow-logs", "emf"]
+  default     = ["api", "worker", "kong", "migrate", "keycloak", "temporal", "temporal-ui", "vpc-flow-logs", "emf", "ecs-exec"]
 }
 
 variable "access_log_retention_days" {
