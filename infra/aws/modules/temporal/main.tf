@@ -105,9 +105,9 @@ module "server" {
     "temporal operator cluster health --address \"$(getent hosts \"$(hostname)\" | awk '{print $1; exit}'):7233\" | grep -q SERVING",
   ]
   health_check_start_period = 120
-  # The image renders its configuration into /etc/temporal/config at start.
+  # The image renders its configuration into /etc/temporal/config at start; it runs as its own
+  # non-root user (temporal), so `user` stays the image's.
   readonly_root_filesystem = false
-  user                     = "1000:1000"
   stop_timeout             = 60
 
   log_group_name = var.log_group_names["temporal"]
@@ -160,9 +160,8 @@ module "ui" {
   port_mappings             = [{ container_port = 8080, name = "http" }]
   health_check_command      = ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1"]
   health_check_start_period = 30
-  # The image renders its configuration file at start.
+  # The image renders its configuration file at start, as its own non-root user.
   readonly_root_filesystem = false
-  user                     = "1000:1000"
 
   log_group_name = var.log_group_names["temporal-ui"]
   log_group_arn  = var.log_group_arns["temporal-ui"]
