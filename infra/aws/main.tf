@@ -177,6 +177,8 @@ module "temporal" {
   db_username          = module.data.db_username
   db_master_secret_arn = module.data.db_master_secret_arn
   db_kms_key_arn       = module.data.kms_key_arn
+  server_cpu           = var.temporal_server_size.cpu
+  server_memory        = var.temporal_server_size.memory
   ui_enabled           = var.temporal_ui_enabled
   ui_hostname          = var.temporal_ui_hostname
   ui_allowed_cidrs     = var.temporal_ui_allowed_cidrs
@@ -203,6 +205,9 @@ module "identity" {
   keycloak_hostname            = var.keycloak_hostname
   keycloak_admin_allowed_cidrs = var.keycloak_admin_allowed_cidrs
   import_demo_users            = var.keycloak_import_demo_users
+  keycloak_cpu                 = var.keycloak_size.cpu
+  keycloak_memory              = var.keycloak_size.memory
+  keycloak_count               = var.keycloak_size.count
   realm_path                   = "${local.repo_root}/auth/realm-agent-runtime.json"
   region                       = data.aws_region.current.region
   cluster_arn                  = module.compute.cluster_arn

@@ -244,6 +244,15 @@ variable "temporal_cloud_auth" {
   default     = "api_key"
 }
 
+variable "temporal_server_size" {
+  type = object({
+    cpu    = number
+    memory = number
+  })
+  description = "Self-hosted Temporal server task: cpu units and memory MiB."
+  default     = { cpu = 1024, memory = 2048 }
+}
+
 variable "temporal_ui_enabled" {
   type        = bool
   description = "Self-hosted: run the Temporal Web UI behind the ALB on temporal_ui_hostname, for temporal_ui_allowed_cidrs only."
@@ -273,6 +282,16 @@ variable "keycloak_hostname" {
   type        = string
   description = "Host name of Keycloak on the ALB (keycloak mode)."
   default     = ""
+}
+
+variable "keycloak_size" {
+  type = object({
+    cpu    = number
+    memory = number
+    count  = number
+  })
+  description = "Keycloak tasks (keycloak mode): cpu units, memory MiB, task count."
+  default     = { cpu = 1024, memory = 2048, count = 1 }
 }
 
 variable "keycloak_admin_allowed_cidrs" {
