@@ -47,7 +47,7 @@ module "network" {
 
   name_prefix         = local.name_prefix
   vpc_cidr            = var.vpc_cidr
-  az_count            = var.az_count
+  availability_zones  = var.availability_zones
   single_nat_gateway  = var.single_nat_gateway
   interface_endpoints = var.interface_endpoints
   flow_log_group_arn  = module.observability.log_group_arns["vpc-flow-logs"]

@@ -48,10 +48,9 @@ variable "vpc_cidr" {
   default     = "10.40.0.0/16"
 }
 
-variable "az_count" {
-  type        = number
-  description = "Availability zones (2 or 3)."
-  default     = 2
+variable "availability_zones" {
+  type        = list(string)
+  description = "Availability zones of the environment, 2 or 3 names in aws_region (e.g. [\"us-east-1a\", \"us-east-1b\"])."
 }
 
 variable "single_nat_gateway" {

@@ -9,23 +9,23 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
 }
 
-data "aws_iam_policy_document" "state_key" {
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
 resource "aws_kms_key" "state" {
   description             = "${var.project}: OpenTofu state"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.state_key.json
+  # IAM policies of the operators grant its use; Resource "*" in a key policy means this key.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      }
+    ]
+  })
 }
 
 resource "aws_kms_alias" "state" {

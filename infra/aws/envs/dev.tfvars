@@ -6,7 +6,7 @@ environment = "dev"
 aws_region  = "us-east-1"
 
 vpc_cidr           = "10.40.0.0/16"
-az_count           = 2
+availability_zones = ["us-east-1a", "us-east-1b"]
 single_nat_gateway = true
 
 api_hostname            = "agents.dev.example.com"

@@ -6,7 +6,7 @@ environment = "prod"
 aws_region  = "us-east-1"
 
 vpc_cidr           = "10.42.0.0/16"
-az_count           = 3
+availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
 single_nat_gateway = false
 
 api_hostname            = "agents.example.com"

@@ -5,7 +5,7 @@ environment = "staging"
 aws_region  = "us-east-1"
 
 vpc_cidr           = "10.41.0.0/16"
-az_count           = 2
+availability_zones = ["us-east-1a", "us-east-1b"]
 single_nat_gateway = false
 
 api_hostname            = "agents.staging.example.com"

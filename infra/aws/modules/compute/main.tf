@@ -260,6 +260,8 @@ module "api" {
   desired_count                  = var.api.min_count
   autoscaling                    = { min_capacity = var.api.min_count, max_capacity = var.api.max_count }
   enable_execute_command         = var.enable_execute_command
+  execute_command_log_group_arn  = var.log_group_arns["ecs-exec"]
+  execute_command_kms_key_arn    = var.logs_kms_key_arn
 
   tags = var.tags
 }
@@ -307,6 +309,9 @@ module "worker" {
   desired_count          = var.worker.min_count
   autoscaling            = { min_capacity = var.worker.min_count, max_capacity = var.worker.max_count }
   enable_execute_command = var.enable_execute_command
+
+  execute_command_log_group_arn = var.log_group_arns["ecs-exec"]
+  execute_command_kms_key_arn   = var.logs_kms_key_arn
 
   tags = var.tags
 }

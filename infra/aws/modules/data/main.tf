@@ -10,25 +10,25 @@ locals {
   pg_major   = split(".", var.db_engine_version)[0]
 }
 
-data "aws_iam_policy_document" "data_key" {
-  # RDS, ElastiCache, S3 and Secrets Manager use the key on behalf of callers whose IAM policies
-  # allow it (kms:ViaService); the account root statement is what lets IAM policies grant it.
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
 resource "aws_kms_key" "data" {
   description             = "${var.name_prefix}: RDS, ElastiCache, artifacts bucket, RDS master secret"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.data_key.json
+  # RDS, ElastiCache, S3 and Secrets Manager use the key on behalf of callers whose IAM policies
+  # allow it (kms:ViaService); the account statement is what lets IAM policies grant it. In a key
+  # policy, Resource "*" means this key.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      }
+    ]
+  })
   tags                    = var.tags
 }
 
@@ -177,6 +177,7 @@ resource "aws_elasticache_subnet_group" "this" {
 }
 
 resource "aws_elasticache_replication_group" "this" {
+  # checkov:skip=CKV2_AWS_50: automatic failover is on whenever redis_num_cache_clusters > 1 (staging, prod); dev runs one node on purpose
   replication_group_id = var.name_prefix
   description          = "${var.name_prefix}: live events, rate limits, read cache"
   engine               = var.redis_engine

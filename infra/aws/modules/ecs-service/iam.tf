@@ -110,6 +110,24 @@ data "aws_iam_policy_document" "exec" {
     ]
     resources = ["*"]
   }
+
+  dynamic "statement" {
+    for_each = var.execute_command_log_group_arn == null ? [] : [var.execute_command_log_group_arn]
+    content {
+      sid       = "EcsExecSessionLogs"
+      actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"]
+      resources = [statement.value, "${statement.value}:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.execute_command_kms_key_arn == null ? [] : [var.execute_command_kms_key_arn]
+    content {
+      sid       = "EcsExecSessionKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "exec" {

@@ -302,6 +302,18 @@ variable "enable_execute_command" {
   default     = false
 }
 
+variable "execute_command_log_group_arn" {
+  type        = string
+  description = "Log group ECS Exec sessions are recorded in (the cluster's setting); the task role may write there when enable_execute_command."
+  default     = null
+}
+
+variable "execute_command_kms_key_arn" {
+  type        = string
+  description = "KMS key of ECS Exec sessions and their log group (the cluster's setting)."
+  default     = null
+}
+
 variable "autoscaling" {
   type = object({
     min_capacity = number

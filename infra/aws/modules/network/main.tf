@@ -2,19 +2,33 @@
 # ElastiCache), NAT per environment, VPC endpoints, flow logs and one security group per service
 # that opens only what that service needs.
 
-data "aws_availability_zones" "available" {
+# Only the zones named in availability_zones, and they must all be available.
+data "aws_availability_zones" "selected" {
   state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = var.availability_zones
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) == length(var.availability_zones)
+      error_message = "Some of availability_zones are not available in this region/account."
+    }
+  }
 }
 
 data "aws_region" "current" {}
 
 locals {
-  azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  azs      = data.aws_availability_zones.selected.names
+  az_count = length(var.availability_zones)
   # Private subnets get three quarters of the VPC (tasks use one IP each); the last quarter is
   # split into the public subnets.
-  private_cidrs = [for i in range(var.az_count) : cidrsubnet(var.vpc_cidr, 2, i)]
-  public_cidrs  = [for i in range(var.az_count) : cidrsubnet(cidrsubnet(var.vpc_cidr, 2, 3), 2, i)]
-  nat_count     = var.single_nat_gateway ? 1 : var.az_count
+  private_cidrs = [for i in range(local.az_count) : cidrsubnet(var.vpc_cidr, 2, i)]
+  public_cidrs  = [for i in range(local.az_count) : cidrsubnet(cidrsubnet(var.vpc_cidr, 2, 3), 2, i)]
+  nat_count     = var.single_nat_gateway ? 1 : local.az_count
 }
 
 resource "aws_vpc" "this" {
@@ -37,7 +51,7 @@ resource "aws_internet_gateway" "this" {
 }
 
 resource "aws_subnet" "public" {
-  count = var.az_count
+  count = local.az_count
 
   vpc_id            = aws_vpc.this.id
   cidr_block        = local.public_cidrs[count.index]
@@ -49,7 +63,7 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_subnet" "private" {
-  count = var.az_count
+  count = local.az_count
 
   vpc_id                  = aws_vpc.this.id
   cidr_block              = local.private_cidrs[count.index]
@@ -71,7 +85,7 @@ resource "aws_route" "public_internet" {
 }
 
 resource "aws_route_table_association" "public" {
-  count = var.az_count
+  count = local.az_count
 
   subnet_id      = aws_subnet.public[count.index].id
   route_table_id = aws_route_table.public.id
@@ -97,14 +111,14 @@ resource "aws_nat_gateway" "this" {
 }
 
 resource "aws_route_table" "private" {
-  count = var.az_count
+  count = local.az_count
 
   vpc_id = aws_vpc.this.id
   tags   = merge(var.tags, { Name = "${var.name_prefix}-private-${local.azs[count.index]}" })
 }
 
 resource "aws_route" "private_nat" {
-  count = var.az_count
+  count = local.az_count
 
   route_table_id         = aws_route_table.private[count.index].id
   destination_cidr_block = "0.0.0.0/0"
@@ -112,7 +126,7 @@ resource "aws_route" "private_nat" {
 }
 
 resource "aws_route_table_association" "private" {
-  count = var.az_count
+  count = local.az_count
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private[count.index].id

@@ -13,13 +13,13 @@ variable "vpc_cidr" {
   }
 }
 
-variable "az_count" {
-  type        = number
-  description = "Availability zones to spread subnets over (2 or 3)."
+variable "availability_zones" {
+  type        = list(string)
+  description = "Availability zones (names, e.g. us-east-1a) to spread subnets over: 2 or 3, named explicitly so the set never changes under the environment."
 
   validation {
-    condition     = contains([2, 3], var.az_count)
-    error_message = "az_count must be 2 or 3."
+    condition     = contains([2, 3], length(var.availability_zones)) && length(distinct(var.availability_zones)) == length(var.availability_zones)
+    error_message = "availability_zones must list 2 or 3 distinct zones."
   }
 }
 

@@ -20,23 +20,23 @@ locals {
   placeholder = "REPLACE_ME: aws secretsmanager put-secret-value --secret-id <this secret> --secret-string <value>"
 }
 
-data "aws_iam_policy_document" "secrets_key" {
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
 resource "aws_kms_key" "secrets" {
   description             = "${var.name_prefix}: Secrets Manager secrets of the platform"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.secrets_key.json
+  # IAM policies (the task execution roles') grant its use; Resource "*" in a key policy means this key.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      }
+    ]
+  })
   tags                    = var.tags
 }
 
