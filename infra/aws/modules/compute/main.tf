@@ -372,8 +372,6 @@ module "kong" {
     # /status/ready for the ALB's health check (ready once the declarative config is loaded).
     KONG_STATUS_LISTEN = "0.0.0.0:8100"
     KONG_ADMIN_LISTEN  = "off"
-    # Read-only root: Kong's working directory on a task volume.
-    KONG_PREFIX = "/var/run/kong"
     # Client IPs (rate limiting by IP) from the ALB's X-Forwarded-For.
     KONG_TRUSTED_IPS        = var.vpc_cidr
     KONG_REAL_IP_HEADER     = "X-Forwarded-For"
@@ -389,8 +387,10 @@ module "kong" {
   ]
   health_check_command      = ["CMD", "kong", "health"]
   health_check_start_period = 30
-  readonly_root_filesystem  = true
-  writable_paths            = ["/tmp", "/var/run/kong"]
+  # Kong renders nginx.conf and pid files into its prefix (/usr/local/kong, owned by the image's
+  # non-root `kong` user) at start; the official image declares no volume a read-only root could
+  # use (Fargate bind mounts are root-owned).
+  readonly_root_filesystem  = false
   user                      = "kong"
   stop_timeout              = 30
 

@@ -149,9 +149,8 @@ resource "aws_service_discovery_service" "this" {
     }
   }
 
-  health_check_custom_config {
-    failure_threshold = 1
-  }
+  # ECS reports each task's health to Cloud Map (failure_threshold is fixed at 1 by AWS).
+  health_check_custom_config {}
 
   tags = var.tags
 }

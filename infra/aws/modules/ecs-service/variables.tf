@@ -120,8 +120,8 @@ variable "readonly_root_filesystem" {
 
 variable "writable_paths" {
   type        = list(string)
-  description = "Paths of the main container backed by task-local ephemeral volumes (e.g. /tmp), writable with a read-only root filesystem."
-  default     = ["/tmp"]
+  description = "Paths of the main container backed by task-local ephemeral volumes, writable with a read-only root filesystem. Fargate creates them root-owned (0755) unless the image declares the path as a VOLUME (then its owner and mode are copied): list only such paths for non-root images (our image declares VOLUME /tmp)."
+  default     = []
 }
 
 variable "user" {
