@@ -111,12 +111,17 @@ resource "aws_wafv2_web_acl" "this" {
         vendor_name = "AWS"
         name        = "AWSManagedRulesCommonRuleSet"
 
-        # Run inputs (up to 13 MB) and artifact uploads (26 MiB) are large by design; Kong and the
-        # API enforce their exact limits.
-        rule_action_override {
-          name = "SizeRestrictions_BODY"
-          action_to_use {
-            count {}
+        # Request bodies are prompts, agent instructions, tool definitions and files: large by
+        # design (Kong and the API enforce the exact limits) and full of code, URLs and markup that
+        # the body rules would block. Those rules only count; headers, paths and queries are
+        # still enforced.
+        dynamic "rule_action_override" {
+          for_each = var.waf_count_only_rules
+          content {
+            name = rule_action_override.value
+            action_to_use {
+              count {}
+            }
           }
         }
       }

@@ -87,6 +87,18 @@ variable "waf_rate_limit" {
   }
 }
 
+variable "waf_count_only_rules" {
+  type        = list(string)
+  description = "Rules of AWSManagedRulesCommonRuleSet that only count instead of blocking (by default those inspecting request bodies, which carry prompts and code)."
+  default = [
+    "SizeRestrictions_BODY",
+    "CrossSiteScripting_BODY",
+    "GenericRFI_BODY",
+    "GenericLFI_BODY",
+    "EC2MetaDataSSRF_BODY",
+  ]
+}
+
 variable "logs_kms_key_arn" {
   type        = string
   description = "KMS key of the WAF log group."

@@ -14,8 +14,9 @@ output "logs_kms_key_arn" {
 }
 
 output "logs_bucket_id" {
-  description = "Name of the access-log bucket (ALB logs under alb/, S3 server access logs under s3/)."
-  value       = aws_s3_bucket.logs.id
+  description = "Name of the access-log bucket (ALB logs under alb/, S3 server access logs under s3/); available once its policy lets the log deliveries write."
+  # Through the policy: the ALB checks it can write when access logs are enabled.
+  value = aws_s3_bucket_policy.logs.bucket
 }
 
 output "emf_namespace" {
