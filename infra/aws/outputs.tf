@@ -52,7 +52,7 @@ output "migrate_command" {
 }
 
 output "create_admin_api_key_command" {
-  description = "Creates a tenant's first admin API key (replace <tenant_id>); the token is in the migrate log group, valid one day: use it to create a real key with POST /v1/api-keys."
+  description = "Creates the first admin API key (tenant ten_default, the operators'); the token is in the migrate log group, valid one day: use it to create a real key with POST /v1/api-keys."
   value       = module.compute.create_admin_api_key_command
 }
 

@@ -70,8 +70,8 @@ output "migrate_command" {
 }
 
 output "create_admin_api_key_command" {
-  description = "Creates the first admin API key of a tenant (replace <tenant_id>); the token is printed to the migrate log group."
-  value       = "${local.run_task_base} --overrides '{\"containerOverrides\":[{\"name\":\"migrate\",\"command\":[\"agent-runtime\",\"api-keys\",\"create\",\"--tenant\",\"<tenant_id>\",\"--role\",\"admin\",\"--name\",\"bootstrap\",\"--expires-in-days\",\"1\"]}]}'"
+  description = "Creates a one-day admin API key of the operators' tenant ten_default (change --tenant for another tenant); the token is printed to the migrate log group."
+  value       = "${local.run_task_base} --overrides '{\"containerOverrides\":[{\"name\":\"migrate\",\"command\":[\"agent-runtime\",\"api-keys\",\"create\",\"--tenant\",\"ten_default\",\"--role\",\"admin\",\"--name\",\"bootstrap\",\"--expires-in-days\",\"1\"]}]}'"
 }
 
 output "run_task_base_command" {

@@ -152,8 +152,8 @@ module "ui" {
       TEMPORAL_DEFAULT_NAMESPACE = var.namespace
     },
     var.codec_endpoint == "" ? {} : {
-      TEMPORAL_CODEC_ENDPOINT            = var.codec_endpoint
-      TEMPORAL_CODEC_INCLUDE_CREDENTIALS = "true"
+      TEMPORAL_CODEC_ENDPOINT          = var.codec_endpoint
+      TEMPORAL_CODEC_PASS_ACCESS_TOKEN = "true"
     },
   )
 
