@@ -252,11 +252,11 @@ module "api" {
   log_group_arn         = var.log_group_arns["api"]
   kms_key_arns          = local.secret_kms_key_arns
   ecr_repository_arn    = aws_ecr_repository.this.arn
-  task_role_policy_json = data.aws_iam_policy_document.app.json
+  task_role_policies    = { application = data.aws_iam_policy_document.app.json }
 
   subnet_ids                     = var.private_subnet_ids
   security_group_ids             = [var.security_group_ids["api"]]
-  service_discovery_namespace_id = aws_service_discovery_private_dns_namespace.this.id
+  service_discovery              = { namespace_id = aws_service_discovery_private_dns_namespace.this.id }
   desired_count                  = var.api.min_count
   autoscaling                    = { min_capacity = var.api.min_count, max_capacity = var.api.max_count }
   enable_execute_command         = var.enable_execute_command
@@ -302,7 +302,7 @@ module "worker" {
   log_group_arn         = var.log_group_arns["worker"]
   kms_key_arns          = local.secret_kms_key_arns
   ecr_repository_arn    = aws_ecr_repository.this.arn
-  task_role_policy_json = data.aws_iam_policy_document.worker.json
+  task_role_policies    = { application = data.aws_iam_policy_document.worker.json }
 
   subnet_ids             = var.private_subnet_ids
   security_group_ids     = [var.security_group_ids["worker"]]

@@ -1,6 +1,6 @@
 # Per-task IAM: the execution role may pull the image, write the task's log group and read
 # exactly the secrets this task definition references; the task role gets only what the caller
-# grants (task_role_policy_json).
+# grants (task_role_policies).
 
 data "aws_partition" "current" {}
 
@@ -92,11 +92,11 @@ resource "aws_iam_role" "task" {
 }
 
 resource "aws_iam_role_policy" "task" {
-  count = var.task_role_policy_json == null ? 0 : 1
+  for_each = var.task_role_policies
 
-  name   = "application"
+  name   = each.key
   role   = aws_iam_role.task.id
-  policy = var.task_role_policy_json
+  policy = each.value
 }
 
 data "aws_iam_policy_document" "exec" {

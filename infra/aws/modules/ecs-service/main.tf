@@ -135,12 +135,12 @@ resource "aws_ecs_task_definition" "this" {
 }
 
 resource "aws_service_discovery_service" "this" {
-  count = var.create_service && var.service_discovery_namespace_id != null ? 1 : 0
+  count = var.create_service && var.service_discovery != null ? 1 : 0
 
   name = var.name
 
   dns_config {
-    namespace_id   = var.service_discovery_namespace_id
+    namespace_id   = var.service_discovery.namespace_id
     routing_policy = "MULTIVALUE"
 
     dns_records {

@@ -222,10 +222,10 @@ variable "ecr_repository_arn" {
   default     = null
 }
 
-variable "task_role_policy_json" {
-  type        = string
-  description = "IAM policy (JSON) of the task role: what the application itself may call in AWS. null: no AWS permissions."
-  default     = null
+variable "task_role_policies" {
+  type        = map(string)
+  description = "IAM policies (name → JSON) of the task role: what the application itself may call in AWS. Empty: no AWS permissions."
+  default     = {}
 }
 
 variable "cpu_architecture" {
@@ -278,9 +278,11 @@ variable "health_check_grace_period" {
   default     = 60
 }
 
-variable "service_discovery_namespace_id" {
-  type        = string
-  description = "Cloud Map private DNS namespace id; with it the service registers `<name>.<namespace>` A records (null: no registration)."
+variable "service_discovery" {
+  type = object({
+    namespace_id = string
+  })
+  description = "Cloud Map private DNS namespace the service registers `<name>.<namespace>` A records in (null: no registration). An object, so that its presence is known at plan time while the id is not."
   default     = null
 }
 

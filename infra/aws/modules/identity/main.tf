@@ -159,7 +159,7 @@ module "keycloak" {
 
   subnet_ids                     = var.private_subnet_ids
   security_group_ids             = [var.security_group_ids["keycloak"]]
-  service_discovery_namespace_id = var.service_discovery_namespace_id
+  service_discovery              = { namespace_id = var.service_discovery_namespace_id }
   load_balancers                 = [{ target_group_arn = aws_lb_target_group.keycloak[0].arn, container_port = 8080 }]
   health_check_grace_period      = 300
   desired_count                  = var.keycloak_count

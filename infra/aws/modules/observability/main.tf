@@ -251,7 +251,7 @@ locals {
 # Alarms (optional).
 
 resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
-  count = var.alarms_enabled && var.alb_arn_suffix != "" ? 1 : 0
+  count = var.alarms_enabled ? 1 : 0
 
   alarm_name          = "${var.name_prefix}-alb-target-5xx"
   alarm_description   = "Kong/API answered 5xx to more than 10 requests a minute for 5 minutes."
@@ -270,7 +270,7 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "alb_elb_5xx" {
-  count = var.alarms_enabled && var.alb_arn_suffix != "" ? 1 : 0
+  count = var.alarms_enabled ? 1 : 0
 
   alarm_name          = "${var.name_prefix}-alb-elb-5xx"
   alarm_description   = "The ALB itself answered 5xx (no healthy Kong target, timeouts) for 5 minutes."
@@ -289,7 +289,7 @@ resource "aws_cloudwatch_metric_alarm" "alb_elb_5xx" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "rds_cpu" {
-  count = var.alarms_enabled && var.rds_instance_id != "" ? 1 : 0
+  count = var.alarms_enabled ? 1 : 0
 
   alarm_name          = "${var.name_prefix}-rds-cpu"
   alarm_description   = "PostgreSQL CPU above 80 % for 15 minutes."

@@ -116,7 +116,7 @@ module "server" {
 
   subnet_ids                     = var.private_subnet_ids
   security_group_ids             = [var.security_group_ids["temporal"]]
-  service_discovery_namespace_id = var.service_discovery_namespace_id
+  service_discovery              = { namespace_id = var.service_discovery_namespace_id }
   # One server task: auto-setup runs every Temporal service in one process. Replace, don't overlap.
   desired_count                      = 1
   deployment_minimum_healthy_percent = 0
@@ -152,8 +152,7 @@ module "ui" {
       TEMPORAL_DEFAULT_NAMESPACE = var.namespace
     },
     var.codec_endpoint == "" ? {} : {
-      TEMPORAL_CODEC_ENDPOINT          = var.codec_endpoint
-      TEMPORAL_CODEC_PASS_ACCESS_TOKEN = "true"
+      TEMPORAL_CODEC_ENDPOINT = var.codec_endpoint
     },
   )
 
