@@ -73,6 +73,8 @@ module "data" {
   redis_num_cache_clusters = var.redis_num_cache_clusters
   force_destroy_bucket     = var.force_destroy_bucket
   payload_expiration_days  = var.payload_expiration_days
+  logs_kms_key_arn         = module.observability.logs_kms_key_arn
+  log_retention_days       = var.log_retention_days
   tags                     = local.tags
 }
 

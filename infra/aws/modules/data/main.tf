@@ -108,6 +108,17 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
 
+# Created before the instance exports to them, so they get a retention and the logs KMS key
+# (RDS would create them unencrypted and kept forever). Slow statements may carry prompts.
+resource "aws_cloudwatch_log_group" "rds" {
+  for_each = toset(["postgresql", "upgrade"])
+
+  name              = "/aws/rds/instance/${var.name_prefix}/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
 resource "aws_db_instance" "this" {
   identifier     = var.name_prefix
   engine         = "postgres"
@@ -158,6 +169,8 @@ resource "aws_db_instance" "this" {
   enabled_cloudwatch_logs_exports = ["postgresql", "upgrade"]
 
   tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.rds]
 }
 
 # ---------------------------------------------------------------------------------------------

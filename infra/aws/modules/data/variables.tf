@@ -196,6 +196,16 @@ variable "force_destroy_bucket" {
   default     = false
 }
 
+variable "logs_kms_key_arn" {
+  type        = string
+  description = "KMS key of the log groups the database exports its logs to."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention (days) of the database's exported logs (slow statements may contain prompts)."
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags of every resource."

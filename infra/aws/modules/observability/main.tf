@@ -48,6 +48,8 @@ resource "aws_kms_key" "logs" {
           ArnLike = {
             "kms:EncryptionContext:aws:logs:arn" = [
               "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_base}/*",
+              # RDS log exports (data module), named by RDS.
+              "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/rds/instance/${var.name_prefix}/*",
               # The WAF log group (edge module): WAF requires the aws-waf-logs- prefix.
               "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:aws-waf-logs-${var.name_prefix}*",
             ]
