@@ -38,7 +38,9 @@ locals {
   }
 
   realm_for_import = merge(local.realm, {
-    users = slice(local.realm.users, 0, var.import_demo_users ? length(local.realm.users) : 0)
+    # The export's display name announces its demo users: not true of this import.
+    displayName = var.import_demo_users ? local.realm.displayName : "Agent Runtime"
+    users       = slice(local.realm.users, 0, var.import_demo_users ? length(local.realm.users) : 0)
     clients = [
       for c in local.realm.clients : merge(
         c,
