@@ -74,7 +74,8 @@ resource "aws_security_group" "this" {
   # checkov:skip=CKV2_AWS_5: attached outside this module (ALB, ECS services, RDS, ElastiCache) through the security_group_ids output
   for_each = local.security_groups
 
-  name        = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  # A name prefix: create_before_destroy needs the replacement to have another name.
+  name_prefix = "${var.name_prefix}-${replace(each.key, "_", "-")}-"
   description = each.value
   vpc_id      = aws_vpc.this.id
 
