@@ -158,7 +158,7 @@ variable "model_providers" {
 
 variable "enable_execute_command" {
   type        = bool
-  description = "Allow `aws ecs execute-command` into API and worker tasks (debugging; audited in the ecs-exec log group)."
+  description = "Allow `aws ecs execute-command` into API and worker tasks (debugging; audited in the ecs-exec log group). Their root filesystem is writable while it is on (ECS Exec needs it): turn it on temporarily."
   default     = false
 }
 

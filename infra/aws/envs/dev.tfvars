@@ -23,7 +23,9 @@ worker = { cpu = 1024, memory = 2048, min_count = 1, max_count = 4, backlog_per_
 kong   = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
 
 model_providers        = ["openai"]
-enable_execute_command = true
+# ECS Exec (aws ecs execute-command) makes the API's and workers' root filesystem writable
+# while on: enable it when you need a shell, then turn it off again.
+enable_execute_command = false
 
 db_instance_class        = "db.t4g.micro"
 db_allocated_storage     = 20

@@ -17,6 +17,10 @@ locals {
 
   writable_volumes = { for p in var.writable_paths : p => "rw-${substr(sha1(p), 0, 12)}" }
 
+  # ECS Exec's agent writes into the container: AWS does not support it with a read-only root,
+  # so enabling it (temporarily, for debugging) makes the root writable while it is on.
+  readonly_root = var.readonly_root_filesystem && !var.enable_execute_command
+
   init_containers = [
     for c in var.init_containers : {
       name             = c.name
@@ -87,7 +91,7 @@ locals {
       startPeriod = var.health_check_start_period
     }
     logConfiguration       = local.log_configuration
-    readonlyRootFilesystem = var.readonly_root_filesystem
+    readonlyRootFilesystem = local.readonly_root
     stopTimeout            = var.stop_timeout
     mountPoints = concat(
       [for p, v in local.writable_volumes : { sourceVolume = v, containerPath = p, readOnly = false }],

@@ -300,7 +300,7 @@ variable "deployment_maximum_percent" {
 
 variable "enable_execute_command" {
   type        = bool
-  description = "Allow `aws ecs execute-command` into the tasks (audit it; off in prod unless needed)."
+  description = "Allow `aws ecs execute-command` into the tasks (audited in the cluster's ECS Exec log group). AWS does not support ECS Exec with a read-only root filesystem, so the main container's root is writable while this is on: enable it temporarily, for debugging."
   default     = false
 }
 
