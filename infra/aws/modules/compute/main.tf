@@ -25,7 +25,6 @@ locals {
       AGENT_RUNTIME_S3_KMS_KEY_ID           = var.data_kms_key_arn
       AGENT_RUNTIME_S3_CREATE_BUCKET        = "false"
       AGENT_RUNTIME_RETENTION_SCHEDULE_ID   = "agent-runtime-retention-${var.environment}"
-      AGENT_RUNTIME_TRACING_INCLUDE_CONTENT = "true"
     },
     var.temporal_environment,
     var.tracing_enabled ? { AGENT_RUNTIME_OTLP_ENDPOINT = "http://localhost:4318" } : {},

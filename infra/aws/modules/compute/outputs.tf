@@ -6,6 +6,7 @@ locals {
     "--launch-type FARGATE",
     "--task-definition ${module.migrate.task_definition_family}",
     "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${var.security_group_ids["worker"]}],assignPublicIp=DISABLED}'",
+    "--query 'tasks[0].taskArn' --output text",
   ])
 }
 
