@@ -18,7 +18,7 @@ from hcl2 import SerializationOptions
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "aws"
-OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=True)
+OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|_KEYS$|PRIVATE_KEY|CLIENT_KEY|AUTH", re.IGNORECASE)
 """Names whose values are secrets: never plain ``environment`` values of a container."""
