@@ -42,8 +42,6 @@ locals {
   adot_secrets = var.otlp_authorization_secret_arn == null ? {} : {
     OTLP_EXPORTER_AUTHORIZATION = var.otlp_authorization_secret_arn
   }
-
-  python_http_check = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=3)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +236,8 @@ module "api" {
   secrets = local.app_secrets
 
   port_mappings             = [{ container_port = 8000, name = "http" }]
-  health_check_command      = ["CMD", "python", "-c", format(local.python_http_check, 8000, "/healthz")]
+  # The image's probe (standard library only, ~50 ms): GET /healthz on the API's port.
+  health_check_command      = ["CMD", "agent-runtime", "healthcheck", "--target", "api"]
   health_check_start_period = 60
   readonly_root_filesystem  = true
   writable_paths            = ["/tmp"]
@@ -287,7 +286,10 @@ module "worker" {
   secrets = local.app_secrets
 
   port_mappings             = [{ container_port = 9464, name = "metrics" }]
-  health_check_command      = ["CMD", "python", "-c", format(local.python_http_check, 9464, "/metrics")]
+  # The image's probe: the worker's health file (AGENT_RUNTIME_WORKER_HEALTH_FILE, set by the
+  # image), touched every 5 s by the worker's event loop and removed when it stops; a wedged
+  # loop fails it, where the metrics server (its own thread) would still answer.
+  health_check_command      = ["CMD", "agent-runtime", "healthcheck", "--target", "worker"]
   health_check_start_period = 60
   readonly_root_filesystem  = true
   writable_paths            = ["/tmp"]
