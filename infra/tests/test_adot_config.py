@@ -86,7 +86,7 @@ def variables_passed(config: Config) -> set[str]:
     return names
 
 
-COMBINATIONS = [
+COMBINATIONS: list[dict[str, Any]] = [
     dict(zip(("otlp_endpoint", "otlp_auth_header", "amp_remote_write_url", "service"), combo, strict=True))
     for combo in itertools.product(
         ("", "https://langfuse.example.internal/api/public/otel"),

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from agent_runtime_core.settings import Settings
 from agent_runtime_core.temporal import TemporalSecurity, connect_temporal
+from agent_runtime_core.temporal.security import temporal_security
 
 SERVER_NAME = "temporal.internal.test"
 
@@ -188,9 +189,7 @@ async def test_mtls_with_the_settings_client_certificate_reaches_temporal(
     pki: Pki, tls_proxy: TlsProxy
 ) -> None:
     settings = _mtls_settings(pki, pki.client, tls_proxy.address)
-    client = await connect_temporal(
-        settings.temporal_address, security=TemporalSecurity.from_settings(settings)
-    )
+    client = await connect_temporal(settings.temporal_address, security=temporal_security(settings))
     info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
     assert info.server_version
     assert "agent-runtime-worker" in tls_proxy.client_names  # the proxy saw our certificate
@@ -200,7 +199,7 @@ async def test_a_client_certificate_of_another_ca_is_refused(pki: Pki, tls_proxy
     settings = _mtls_settings(pki, pki.stranger, tls_proxy.address)
     with pytest.raises(RuntimeError):
         await asyncio.wait_for(
-            connect_temporal(settings.temporal_address, security=TemporalSecurity.from_settings(settings)),
+            connect_temporal(settings.temporal_address, security=temporal_security(settings)),
             timeout=30,
         )
     assert tls_proxy.client_names == []
@@ -212,16 +211,14 @@ async def test_plain_grpc_to_a_tls_endpoint_fails(tls_proxy: TlsProxy) -> None:
 
 
 def test_an_api_key_implies_tls_with_the_system_cas() -> None:
-    security = TemporalSecurity.from_settings(Settings.model_validate({"temporal_api_key": "key-123"}))
+    security = temporal_security(Settings.model_validate({"temporal_api_key": "key-123"}))
     assert security == TemporalSecurity(tls=True, api_key="key-123")
-    assert TemporalSecurity.from_settings(Settings()) == TemporalSecurity(tls=False, api_key=None)
-    assert TemporalSecurity.from_settings(Settings.model_validate({"temporal_tls": True})).tls is True
+    assert temporal_security(Settings()) == TemporalSecurity(tls=False, api_key=None)
+    assert temporal_security(Settings.model_validate({"temporal_tls": True})).tls is True
 
 
 def test_a_private_ca_without_a_client_certificate(pki: Pki) -> None:
-    security = TemporalSecurity.from_settings(
-        Settings.model_validate({"temporal_tls_server_ca_cert": pki.ca.cert})
-    )
+    security = temporal_security(Settings.model_validate({"temporal_tls_server_ca_cert": pki.ca.cert}))
     assert isinstance(security.tls, TLSConfig)
     assert security.tls.server_root_ca_cert == pki.ca.cert.encode()
     assert security.tls.client_cert is None

@@ -47,8 +47,8 @@ from agent_runtime_api.routers.common import AUTH_RESPONSES, document_body_limit
 from agent_runtime_api.temporal_connection import TemporalConnection
 from agent_runtime_core.db import Database
 from agent_runtime_core.settings import Settings, get_settings
-from agent_runtime_core.temporal import TemporalSecurity
 from agent_runtime_core.temporal.data_converter import close_data_converter, data_converter_from_settings
+from agent_runtime_core.temporal.security import temporal_security
 from agent_runtime_core.tracing import temporal_tracing_interceptor, tracer_provider_from_settings
 
 V1_RESPONSES = {**AUTH_RESPONSES, **problems(429)}
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             # Always: it carries the run's trace id into its workflow (cheap; no spans without a provider).
             interceptors=[temporal_tracing_interceptor(tracer_provider)],
             data_converter=data_converter,
-            security=TemporalSecurity.from_settings(settings),
+            security=temporal_security(settings),
         )
         state = AppState(settings=settings, database=database, temporal=temporal)
         app.state.agent_runtime = state

@@ -30,12 +30,13 @@ from agent_runtime_core.catalog import (
 from agent_runtime_core.db import Database
 from agent_runtime_core.metrics import start_metrics_server
 from agent_runtime_core.settings import Settings
-from agent_runtime_core.temporal import TemporalSecurity, connect_temporal
+from agent_runtime_core.temporal import connect_temporal
 from agent_runtime_core.temporal.data_converter import (
     check_converter_matches,
     close_data_converter,
     data_converter_from_settings,
 )
+from agent_runtime_core.temporal.security import temporal_security
 from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
 from agent_runtime_worker.activities.retention import RetentionActivities
@@ -296,7 +297,7 @@ async def run_worker(settings: Settings) -> None:
     client = await connect_temporal(
         settings.temporal_address,
         settings.temporal_namespace,
-        security=TemporalSecurity.from_settings(settings),
+        security=temporal_security(settings),
         data_converter=data_converter,
     )
     tracer_provider = tracer_provider_from_settings(settings, "agent-runtime-worker")
