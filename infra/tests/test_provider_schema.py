@@ -1,0 +1,152 @@
+"""``terraform validate`` of ``infra/aws`` against the real AWS provider's schema, offline.
+
+Where a Terraform CLI and a local provider mirror exist (this machine image has Terraform 1.11
+and ``hashicorp/aws`` 5.100.0 in ``/opt/tf-plugins``; no registry is reachable), every resource,
+argument, block and reference of every module is checked against the provider's schema. The
+configuration pins AWS provider 6, so a copy is adapted to the mirror's 5.100 for the check:
+
+* the provider constraint and the one attribute provider 6 renamed (``data.aws_region``'s
+  ``region``, ``name`` in 5);
+* ``hashicorp/random`` is not in the mirror: each ``random_*`` resource becomes a call of a stub
+  module with the same ``count``/``for_each`` and the same attributes (``result``, ``base64``).
+
+Elsewhere it is skipped, saying why: the rules over the parsed configuration and checkov still
+run (``test_infra.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .hcl import INFRA
+
+MIRROR = Path(os.environ.get("AGENT_RUNTIME_TF_PLUGIN_DIR", "/opt/tf-plugins"))
+TERRAFORM = shutil.which("terraform") or shutil.which("tofu")
+MIRROR_AWS = sorted((MIRROR / "registry.terraform.io" / "hashicorp" / "aws").glob("5.*"))
+
+pytestmark = pytest.mark.skipif(
+    TERRAFORM is None or not MIRROR_AWS,
+    reason=f"needs a terraform/tofu CLI and hashicorp/aws 5.x in a local mirror ({MIRROR}); "
+    "none can be downloaded here",
+)
+
+STUB = """
+output "result" {
+  description = "Stands for random_*.result."
+  value       = "stub-value-for-validation"
+}
+output "base64" {
+  description = "Stands for random_bytes.base64."
+  value       = "c3R1Yg=="
+}
+output "hex" {
+  description = "Stands for random_*.hex."
+  value       = "00"
+}
+output "id" {
+  description = "Stands for random_*.id."
+  value       = "stub"
+}
+"""
+
+
+def _block_end(text: str, opening: int) -> int:
+    """Index just past the ``}`` closing the brace at ``opening`` (strings hold no braces here)."""
+    depth = 0
+    for index in range(opening, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    raise AssertionError("unbalanced braces")
+
+
+def adapt_for_the_mirror(copy: Path, stub: Path) -> int:
+    """Rewrite the copy for provider 5.x without hashicorp/random; returns the random_* replaced."""
+    renamed: dict[Path, list[str]] = {}  # module directory → random_<type>.<name> it declares
+    for path in copy.rglob("*.tf"):
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r'version\s*=\s*">=\s*6\.0,\s*<\s*7\.0"', 'version = ">= 5.100, < 7.0"', text)
+        text = re.sub(r"\brandom\s*=\s*\{[^}]*hashicorp/random[^}]*\}", "", text)
+        text = text.replace("data.aws_region.current.region", "data.aws_region.current.name")
+        while match := re.search(r'resource "random_(\w+)" "(\w+)" \{', text):
+            end = _block_end(text, match.end() - 1)
+            body = text[match.end() : end - 1]
+            meta = [line.strip() for line in body.splitlines() if re.match(r"\s*(count|for_each)\s*=", line)]
+            name = f"random_{match.group(1)}_{match.group(2)}"
+            module = "\n  ".join([f'source = "{stub}"', *meta])
+            text = f'{text[: match.start()]}module "{name}" {{\n  {module}\n}}{text[end:]}'
+            renamed.setdefault(path.parent, []).append(f"random_{match.group(1)}.{match.group(2)}")
+        path.write_text(text, encoding="utf-8")
+    for directory, references in renamed.items():
+        for path in directory.glob("*.tf"):
+            text = path.read_text(encoding="utf-8")
+            for reference in references:
+                text = re.sub(rf"\b{re.escape(reference)}\b", "module." + reference.replace(".", "_"), text)
+            path.write_text(text, encoding="utf-8")
+    return sum(len(references) for references in renamed.values())
+
+
+def _terraform(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert TERRAFORM is not None
+    environment = {
+        **os.environ,
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "TF_CLI_CONFIG_FILE": "/dev/null",
+        "TF_DATA_DIR": str(directory / ".terraform"),
+    }
+    return subprocess.run(
+        [TERRAFORM, f"-chdir={directory}", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environment,
+        check=False,
+    )
+
+
+def _validate(copy: Path) -> subprocess.CompletedProcess[str]:
+    init = _terraform(copy, "init", "-backend=false", "-input=false", f"-plugin-dir={MIRROR}")
+    assert init.returncode == 0, init.stdout[-3000:] + init.stderr[-3000:]
+    return _terraform(copy, "validate", "-no-color")
+
+
+@pytest.fixture(scope="module")
+def adapted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("provider-schema")
+    stub = root / "random-stub"
+    stub.mkdir()
+    (stub / "main.tf").write_text(STUB, encoding="utf-8")
+    copy = root / "aws"
+    shutil.copytree(INFRA, copy, ignore=shutil.ignore_patterns(".terraform*"))
+    assert adapt_for_the_mirror(copy, stub) >= 3
+    return copy
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("module", [".", "bootstrap"])
+def test_every_resource_and_argument_is_in_the_providers_schema(adapted: Path, module: str) -> None:
+    result = _validate(adapted / module)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+
+
+@pytest.mark.timeout(600)
+def test_a_misspelled_argument_fails_validation(adapted: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "aws"
+    shutil.copytree(adapted, broken, ignore=shutil.ignore_patterns(".terraform*"))
+    data = broken / "modules" / "data" / "main.tf"
+    text = data.read_text(encoding="utf-8")
+    assert "storage_encrypted" in text
+    data.write_text(text.replace("storage_encrypted", "storage_encryption", 1), encoding="utf-8")
+    result = _validate(broken)
+    assert result.returncode != 0
+    assert "storage_encryption" in result.stderr + result.stdout
