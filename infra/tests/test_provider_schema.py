@@ -1,4 +1,5 @@
-"""``terraform validate`` of ``infra/aws`` against the real AWS provider's schema, offline.
+"""``terraform validate`` of ``infra/aws`` against the real AWS provider's schema, and a plan of
+each environment with a mocked provider, offline.
 
 Where a Terraform CLI and a local provider mirror exist (this machine image has Terraform 1.11
 and ``hashicorp/aws`` 5.100.0 in ``/opt/tf-plugins``; no registry is reachable), every resource,
@@ -10,12 +11,17 @@ configuration pins AWS provider 6, so a copy is adapted to the mirror's 5.100 fo
 * ``hashicorp/random`` is not in the mirror: each ``random_*`` resource becomes a call of a stub
   module with the same ``count``/``for_each`` and the same attributes (``result``, ``base64``).
 
+Then ``terraform test`` plans the root module with each ``envs/<env>.tfvars`` against a mocked
+provider (``mock_provider``: no AWS account), which evaluates every expression, ``count``,
+``for_each``, variable validation and postcondition with that environment's values.
+
 Elsewhere it is skipped, saying why: the rules over the parsed configuration and checkov still
 run (``test_infra.py``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from .hcl import INFRA
+from .hcl import INFRA, REPO, parse_file
 
 MIRROR = Path(os.environ.get("AGENT_RUNTIME_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 TERRAFORM = shutil.which("terraform") or shutil.which("tofu")
@@ -122,14 +128,75 @@ def _validate(copy: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def adapted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The adapted copy, laid out as in the repository (it reads gateway/ and auth/ files)."""
     root = tmp_path_factory.mktemp("provider-schema")
     stub = root / "random-stub"
     stub.mkdir()
     (stub / "main.tf").write_text(STUB, encoding="utf-8")
-    copy = root / "aws"
+    copy = root / "infra" / "aws"
     shutil.copytree(INFRA, copy, ignore=shutil.ignore_patterns(".terraform*"))
+    for directory in ("gateway", "auth"):
+        shutil.copytree(REPO / directory, root / directory)
     assert adapt_for_the_mirror(copy, stub) >= 3
     return copy
+
+
+PLAN_TEST = """
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:root" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = %(zones)s }
+  }
+  mock_data "aws_elb_service_account" {
+    defaults = { arn = "arn:aws:iam::127311923021:root" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}" }
+  }
+}
+
+run "plan" {
+  command = plan
+
+  assert {
+    condition     = length(output.nat_public_ips) == %(nat_gateways)d
+    error_message = "one NAT gateway in dev, one per availability zone elsewhere"
+  }
+}
+"""
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_each_environment_plans_with_a_mocked_provider(adapted: Path, environment: str) -> None:
+    values = parse_file(adapted / "envs" / f"{environment}.tfvars")
+    zones = values["availability_zones"]
+    tests = adapted / f"tests-{environment}"
+    tests.mkdir()
+    (tests / "plan.tftest.hcl").write_text(
+        PLAN_TEST
+        % {"zones": json.dumps(zones), "nat_gateways": 1 if values["single_nat_gateway"] else len(zones)},
+        encoding="utf-8",
+    )
+    init = _terraform(adapted, "init", "-backend=false", "-input=false", f"-plugin-dir={MIRROR}")
+    assert init.returncode == 0, init.stdout[-3000:] + init.stderr[-3000:]
+    result = _terraform(
+        adapted,
+        "test",
+        "-no-color",
+        f"-test-directory=tests-{environment}",
+        f"-var-file=envs/{environment}.tfvars",
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    assert "1 passed, 0 failed" in result.stdout
 
 
 @pytest.mark.timeout(600)
