@@ -120,9 +120,16 @@ def test_kong_and_the_realm_come_from_the_repository(config: Config) -> None:
     text = config.text()
     assert "gateway/kong.yaml" in text
     assert "auth/realm-agent-runtime.json" in text
-    assert (REPO / "gateway" / "kong.yaml").is_file() and (
-        REPO / "auth" / "realm-agent-runtime.json"
-    ).is_file()
+    # Kong's upstream is rewritten from the compose name to the service-discovery name: a kong.yaml
+    # whose upstream changed would make that rewrite a silent no-op.
+    kong = (REPO / "gateway" / "kong.yaml").read_text(encoding="utf-8")
+    rewrites = re.findall(r'replace\(file\(var\.kong_config_path\),\s*"([^"]+)"', text)
+    assert rewrites, "the compute module rewrites kong.yaml's upstream"
+    for upstream in rewrites:
+        assert f"url: {upstream}" in kong, upstream
+    # Both files travel inside task definitions, which ECS caps at 64 KiB each.
+    assert len(kong) < 40_000
+    assert len((REPO / "auth" / "realm-agent-runtime.json").read_bytes()) < 40_000
 
 
 # ------------------------------------------------------------------------ a deliberately broken copy
