@@ -59,3 +59,23 @@ def test_free_port_passes_and_can_be_bound() -> None:
     ensure_port_free("127.0.0.1", port, what="API", hint="")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_waiting_for_a_port_a_stopping_server_still_holds() -> None:
+    """A leftover server just killed may hold its port a moment longer (its threads still exit):
+    with ``wait_s`` the check gives it that moment; without, it refuses at once."""
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    with pytest.raises(PortInUseError):
+        ensure_port_free("127.0.0.1", port, what="test", hint="")
+    closer = threading.Timer(0.3, listener.close)
+    closer.start()
+    started = time.monotonic()
+    ensure_port_free("127.0.0.1", port, what="test", hint="", wait_s=10)
+    assert 0.2 < time.monotonic() - started < 5
+    closer.join()

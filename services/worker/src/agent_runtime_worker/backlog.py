@@ -53,6 +53,7 @@ async def read_backlog(client: Client, task_queue: str) -> dict[str, Backlog]:
                 task_queue_type=task_queue_type,
                 report_stats=True,
             ),
+            retry=True,  # the client's retry policy: a busy server's transient errors pass
             timeout=timedelta(seconds=10),
         )
         stats = response.stats

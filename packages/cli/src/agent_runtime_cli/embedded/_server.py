@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, ClassVar, Protocol, Self
+from typing import IO, ClassVar, Final, Protocol, Self
 
 from agent_runtime_cli.embedded._process import (
     child_preexec_fn,
@@ -40,6 +40,9 @@ from agent_runtime_cli.embedded._process import (
 __all__ = ["EmbeddedServer", "RunAs"]
 
 logger = logging.getLogger(__name__)
+
+LEFTOVER_PORT_WAIT_S: Final = 10.0
+"""How long `prepare` waits for the ports of a leftover server it just stopped to be released."""
 
 _LOG_ROTATE_BYTES = 10_000_000
 
@@ -94,6 +97,9 @@ class EmbeddedServer(abc.ABC):
         self._process: subprocess.Popen[bytes] | None = None
         self._adopted_pid: int | None = None
         self._log_file: IO[bytes] | None = None
+        self.stopped_leftover = False
+        """Whether `start_process` just stopped a server left over by an earlier owner (its
+        ports may take a moment to be released: `prepare` waits for them)."""
 
     # ------------------------------------------------------------------------ to override
 
@@ -184,6 +190,7 @@ class EmbeddedServer(abc.ABC):
         if leftover is not None:
             logger.warning("Stopping a %s left over by a previous run (pid %d)", self.display_name, leftover)
             self._terminate(leftover)
+        self.stopped_leftover = leftover is not None
         self.prepare()
         argv = self.command()
         self._open_log(argv)

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import socket
+import time
 from pathlib import Path
 
 __all__ = ["PortInUseError", "ensure_port_free", "find_free_port", "find_free_ports"]
@@ -38,7 +39,7 @@ class PortInUseError(RuntimeError):
         super().__init__(message)
 
 
-def ensure_port_free(host: str, port: int, *, what: str, hint: str) -> None:
+def ensure_port_free(host: str, port: int, *, what: str, hint: str, wait_s: float = 0) -> None:
     """Raise `PortInUseError` if nothing can listen on ``host:port`` right now.
 
     We try to bind the port the way servers do (``SO_REUSEADDR``, so connections lingering in
@@ -52,10 +53,26 @@ def ensure_port_free(host: str, port: int, *, what: str, hint: str) -> None:
         hint: How to resolve the conflict, appended to the error message
             (``"Stop the process using it or choose another port with --temporal-port."``).
 
+        wait_s: Keep trying this long before refusing: a server just stopped (a leftover we
+            killed) may hold its sockets a moment longer than its process shows it alive (a
+            multi-threaded process is a zombie while its other threads still exit).
+
     Raises:
         PortInUseError: Something already listens on the port.
         OSError: The port cannot be bound for another reason (e.g. unknown address).
     """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            _bind_once(host, port, what=what, hint=hint)
+            return
+        except PortInUseError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _bind_once(host: str, port: int, *, what: str, hint: str) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -50,7 +50,7 @@ from agent_runtime_cli.embedded._postgres_binaries import (
 )
 from agent_runtime_cli.embedded._postgres_errors import EmbeddedPostgresError
 from agent_runtime_cli.embedded._process import process_is_running, read_proc_cmdline, read_proc_cwd
-from agent_runtime_cli.embedded._server import EmbeddedServer, RunAs
+from agent_runtime_cli.embedded._server import LEFTOVER_PORT_WAIT_S, EmbeddedServer, RunAs
 from agent_runtime_cli.embedded.ports import ensure_port_free, url_host
 
 __all__ = [
@@ -286,7 +286,13 @@ class EmbeddedPostgres(EmbeddedServer):
     def prepare(self) -> None:
         """Check the port, get the directory ready for the OS user, initdb, clear stale locks."""
         # Before the slow parts, so a taken port fails fast.
-        ensure_port_free(self.host, self._port, what="Postgres", hint=self.port_hint)
+        ensure_port_free(
+            self.host,
+            self._port,
+            what="Postgres",
+            hint=self.port_hint,
+            wait_s=LEFTOVER_PORT_WAIT_S if self.stopped_leftover else 0,
+        )
         user = self._os_user()
         self._prepare_data_dir(user)
         binaries = self._resolve_binaries(user)

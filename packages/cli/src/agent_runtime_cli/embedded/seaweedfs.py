@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final, cast
 
 from agent_runtime_cli.embedded._process import read_proc_cmdline, tail_file
-from agent_runtime_cli.embedded._server import EmbeddedServer
+from agent_runtime_cli.embedded._server import LEFTOVER_PORT_WAIT_S, EmbeddedServer
 from agent_runtime_cli.embedded.binaries import seaweedfs_weed_path
 from agent_runtime_cli.embedded.ports import ensure_port_free, find_free_port, find_free_ports, url_host
 
@@ -184,7 +184,13 @@ class EmbeddedSeaweedFS(EmbeddedServer):
 
     def prepare(self) -> None:
         """Check the S3 port, choose the internal ports, write the S3 identities."""
-        ensure_port_free(self.host, self.s3_port, what="SeaweedFS S3 API", hint=self.port_hint)
+        ensure_port_free(
+            self.host,
+            self.s3_port,
+            what="SeaweedFS S3 API",
+            hint=self.port_hint,
+            wait_s=LEFTOVER_PORT_WAIT_S if self.stopped_leftover else 0,
+        )
         self.ports = self._choose_ports()
         (self.data_dir / "ports.json").write_text(json.dumps(self.ports) + "\n")
         access_key_id, secret_access_key = self._load_credentials()
