@@ -26,11 +26,15 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|_KEYS$|PRIVATE_KEY|CLIE
 
 def parse_file(path: Path) -> dict[str, Any]:
     """One ``.tf`` or ``.tfvars`` file; a syntax error raises, naming the file."""
-    with path.open(encoding="utf-8") as file:
-        try:
-            return hcl2.load(file, serialization_options=OPTIONS)
-        except Exception as error:
-            raise ValueError(f"{path}: {error}") from error
+    return parse_text(path, path.read_text(encoding="utf-8"))
+
+
+def parse_text(path: Path, text: str) -> dict[str, Any]:
+    """``text``, the content of ``path``, parsed; a syntax error raises, naming the file."""
+    try:
+        return hcl2.loads(text, serialization_options=OPTIONS)
+    except Exception as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,16 @@ class Config:
 
     root: Path
     files: dict[Path, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[Path, str] = field(default_factory=dict)
+    """Each file's text, read once (the rules search it for references and comments)."""
 
     @classmethod
     def load(cls, root: Path = INFRA) -> Config:
         config = cls(root)
         for path in sorted(root.rglob("*.tf")):
             if ".terraform" not in path.parts:
-                config.files[path] = parse_file(path)
+                config.sources[path] = path.read_text(encoding="utf-8")
+                config.files[path] = parse_text(path, config.sources[path])
         return config
 
     def _blocks(self, kind: str, depth: int) -> Iterator[Block]:
@@ -108,9 +115,7 @@ class Config:
 
     def text(self, directory: Path | None = None) -> str:
         return "\n".join(
-            path.read_text(encoding="utf-8")
-            for path in self.files
-            if directory is None or path.parent == directory
+            source for path, source in self.sources.items() if directory is None or path.parent == directory
         )
 
 
@@ -188,8 +193,8 @@ def variables_and_outputs_are_documented(config: Config) -> list[str]:
 def checkov_skips_are_justified(config: Config) -> list[str]:
     """Every ``checkov:skip=CKV_...:reason`` names a check and gives a reason of some words."""
     problems = []
-    for path in config.files:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for path, source in config.sources.items():
+        for number, line in enumerate(source.splitlines(), 1):
             for match in re.finditer(r"checkov:skip=([^:\s]*)(?::(.*))?", line):
                 check, reason = match.group(1), (match.group(2) or "").strip()
                 if not re.fullmatch(r"CKV2?_[A-Z]+_\d+", check):

@@ -112,13 +112,15 @@ def _values(combination: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_template_variable_is_passed() -> None:
-    used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", TEMPLATE.read_text())) | {
+    template = TEMPLATE.read_text()
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template)) | {
         name
-        for match in DIRECTIVE.finditer(TEMPLATE.read_text())
+        for match in DIRECTIVE.finditer(template)
         if match.group("cond")
         for name in re.findall(r"[a-z_]+", match.group("cond"))
     }
-    assert used <= variables_passed(Config.load()), used - variables_passed(Config.load())
+    passed = variables_passed(Config.load())
+    assert used <= passed, used - passed
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import urllib.request
 import uuid
 
@@ -14,6 +13,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from agent_runtime_cli.embedded.ports import find_free_port
 from agent_runtime_core.settings import Settings
 from agent_runtime_worker.backlog import Backlog, read_backlog, report_backlog
 
@@ -73,12 +73,6 @@ async def test_waiting_workflow_tasks_show_in_the_backlog(temporal_env: Workflow
             await reporter
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _scrape(port: int) -> dict[tuple[str, str], float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
@@ -97,7 +91,7 @@ async def test_a_running_worker_serves_its_backlog_on_its_metrics_port(
     (zeros here: it serves everything that arrives; the test above shows non-zero figures)."""
     from agent_runtime_worker.main import run_worker
 
-    port = _free_port()
+    port = find_free_port()
     settings = worker_settings.model_copy(
         update={
             "redis_url": None,
