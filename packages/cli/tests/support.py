@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_runtime_cli.embedded import find_free_port
+from agent_runtime_cli.embedded import find_free_ports
 
 
 def process_is_alive(pid: int) -> bool:
@@ -68,12 +68,10 @@ class DevStack:
     def __init__(self, data_dir: Path) -> None:
         """Pick the ports; nothing starts until `start`."""
         self.data_dir = data_dir
-        self.api_port = find_free_port()
-        self.temporal_port = find_free_port()
-        self.ui_port = find_free_port()
-        self.postgres_port = find_free_port()
-        self.redis_port = find_free_port()
-        self.s3_port = find_free_port()
+        # Six distinct ports; the dev command holds each from its start until its server binds it.
+        ports = find_free_ports("127.0.0.1", 6)
+        self.api_port, self.temporal_port, self.ui_port = ports[:3]
+        self.postgres_port, self.redis_port, self.s3_port = ports[3:]
         self.log_path = data_dir / "dev.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.api_key = ""

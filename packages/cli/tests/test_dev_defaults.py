@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
-from agent_runtime_cli.dev import _dev_defaults  # pyright: ignore[reportPrivateUsage]
+from agent_runtime_cli.dev import _dev_defaults, _is_our_api  # pyright: ignore[reportPrivateUsage]
 from agent_runtime_cli.embedded import TemporalDevServer
 from agent_runtime_core.settings import Settings
 
@@ -45,3 +46,20 @@ def test_the_temporal_ui_decodes_through_the_api_codec_endpoint(
         tmp_path, ui_port=None, ui_codec_endpoint="http://127.0.0.1:8000/v1/temporal/codec"
     )
     assert "--ui-codec-endpoint" not in headless.command()
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "ours"),
+    [
+        (200, b'{"status":"ok","database":null,"temporal":null}', True),
+        (200, b"", False),  # SeaweedFS's S3 /healthz: once on a port the API was to take
+        (200, b"<html>ok</html>", False),
+        (200, b'["ok"]', False),
+        (503, b'{"status":"ok"}', False),
+        (200, b'{"status":"unavailable"}', False),
+    ],
+)
+def test_the_dev_command_waits_for_its_own_api_not_any_server_on_the_port(
+    status: int, content: bytes, ours: bool
+) -> None:
+    assert _is_our_api(httpx.Response(status, content=content)) is ours

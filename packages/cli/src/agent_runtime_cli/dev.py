@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -30,11 +31,11 @@ from agent_runtime_cli.embedded import (
     EmbeddedValkey,
     EmbeddedValkeyError,
     PortInUseError,
+    PortReservations,
     ShutdownRequested,
     Supervisor,
     TemporalDevServer,
     TemporalServerError,
-    ensure_port_free,
     postgres_reachable,
     redis_reachable,
 )
@@ -133,11 +134,24 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _is_our_api(response: httpx.Response) -> bool:
+    """Whether a ``/healthz`` answer comes from our API, not some other server on the port."""
+    try:
+        body: object = response.json()
+    except ValueError:
+        return False
+    return (
+        response.status_code == 200
+        and isinstance(body, dict)
+        and cast("dict[str, object]", body).get("status") == "ok"
+    )
+
+
 def _wait_for_api(url: str, supervisor: Supervisor, timeout_s: float = 60) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if _is_our_api(httpx.get(f"{url}/healthz", timeout=1)):
                 return True
         except httpx.HTTPError:
             pass
@@ -152,13 +166,21 @@ def run_dev_stack(options: DevOptions) -> int:
     data_dir = options.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     api_url = f"http://{options.host}:{options.api_port}"
+    # Every port is checked now, so a conflict stops us before anything starts, and held until its
+    # server starts, so nothing else (another server's internal ports) takes it in between.
+    held = PortReservations()
     try:
-        ensure_port_free(
+        held.reserve(
             options.host,
             options.api_port,
             what="API",
             hint=_hint("--api-port", "AGENT_RUNTIME_DEV_API_PORT"),
         )
+        # A leftover Temporal or Postgres of our own on its port is for its start to stop or reuse.
+        held.reserve_if_free(options.host, options.temporal_port, what="Temporal frontend")
+        held.reserve_if_free(options.host, options.temporal_ui_port, what="Temporal Web UI")
+        if not options.database_url:
+            held.reserve_if_free(options.host, options.postgres_port, what="Postgres")
         if options.database_url and not postgres_reachable(options.database_url):
             _say(
                 f"error: cannot connect to Postgres at {options.database_url} "
@@ -174,15 +196,14 @@ def run_dev_stack(options: DevOptions) -> int:
         valkey = None
         if options.redis_url is None:
             redis_hint = _hint("--redis-port", "AGENT_RUNTIME_DEV_REDIS_PORT")
-            # Checked now (like the API port) so a conflict stops us before anything starts.
-            ensure_port_free(options.host, options.redis_port, what="Valkey (Redis)", hint=redis_hint)
+            held.reserve(options.host, options.redis_port, what="Valkey (Redis)", hint=redis_hint)
             valkey = EmbeddedValkey(
                 data_dir / "valkey", host=options.host, port=options.redis_port, port_hint=redis_hint
             )
         seaweedfs = None
         if not os.environ.get("AGENT_RUNTIME_S3_ENDPOINT_URL"):
             s3_hint = _hint("--s3-port", "AGENT_RUNTIME_DEV_S3_PORT")
-            ensure_port_free(options.host, options.s3_port, what="SeaweedFS S3 API", hint=s3_hint)
+            held.reserve(options.host, options.s3_port, what="SeaweedFS S3 API", hint=s3_hint)
             seaweedfs = EmbeddedSeaweedFS(
                 data_dir / "seaweedfs", host=options.host, s3_port=options.s3_port, port_hint=s3_hint
             )
@@ -214,6 +235,7 @@ def run_dev_stack(options: DevOptions) -> int:
                     "postgres", stop=postgres.stop, is_alive=postgres.is_running, restart=postgres.start
                 )
                 _say(f"Starting Postgres (data in {postgres.pgdata})...")
+                held.release(options.host, options.postgres_port)
                 database_url = postgres.start()
             else:
                 assert options.database_url is not None
@@ -223,6 +245,7 @@ def run_dev_stack(options: DevOptions) -> int:
                     "valkey", stop=valkey.stop, is_alive=valkey.is_running, restart=valkey.start
                 )
                 _say(f"Starting Valkey for live events (data in {valkey.data_dir})...")
+                held.release(options.host, options.redis_port)
                 redis_url = valkey.start()
             else:
                 redis_url = options.redis_url or ""
@@ -232,6 +255,7 @@ def run_dev_stack(options: DevOptions) -> int:
                     "seaweedfs", stop=seaweedfs.stop, is_alive=seaweedfs.is_running, restart=seaweedfs.start
                 )
                 _say(f"Starting SeaweedFS for artifacts (S3; data in {seaweedfs.data_dir})...")
+                held.release(options.host, options.s3_port)
                 seaweedfs.start()
                 s3_env = {
                     name: value
@@ -253,6 +277,8 @@ def run_dev_stack(options: DevOptions) -> int:
                 "temporal", stop=temporal.stop, is_alive=temporal.is_running, restart=restart_temporal
             )
             _say("Starting the Temporal dev server...")
+            held.release(options.host, options.temporal_port)
+            held.release(options.host, options.temporal_ui_port)
             temporal.start()
             temporal.wait_ready(timeout_s=60)
             _say("Applying database migrations...")
@@ -273,6 +299,7 @@ def run_dev_stack(options: DevOptions) -> int:
                 **_child_bytecode_env(data_dir),
             }
             command = [sys.executable, "-m", "agent_runtime_cli"]
+            held.release(options.host, options.api_port)
             supervisor.start(
                 "api",
                 [
@@ -329,3 +356,5 @@ def run_dev_stack(options: DevOptions) -> int:
         return 1
     except ShutdownRequested as exc:
         return exc.exit_code
+    finally:
+        held.close()

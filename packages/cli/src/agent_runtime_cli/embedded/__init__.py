@@ -14,6 +14,7 @@ from agent_runtime_cli.embedded.binaries import (
 )
 from agent_runtime_cli.embedded.ports import (
     PortInUseError,
+    PortReservations,
     ensure_port_free,
     find_free_port,
     find_free_ports,
@@ -45,6 +46,7 @@ __all__ = [
     "EmbeddedValkey",
     "EmbeddedValkeyError",
     "PortInUseError",
+    "PortReservations",
     "PostgresBinaries",
     "ShutdownRequested",
     "Supervisor",

@@ -9,7 +9,13 @@ import socket
 import time
 from pathlib import Path
 
-__all__ = ["PortInUseError", "ensure_port_free", "find_free_port", "find_free_ports"]
+__all__ = [
+    "PortInUseError",
+    "PortReservations",
+    "ensure_port_free",
+    "find_free_port",
+    "find_free_ports",
+]
 
 _TCP_LISTEN_STATE = "0A"
 
@@ -73,17 +79,76 @@ def ensure_port_free(host: str, port: int, *, what: str, hint: str, wait_s: floa
 
 
 def _bind_once(host: str, port: int, *, what: str, hint: str) -> None:
+    _bind(host, port, what=what, hint=hint).close()
+
+
+def _bind(host: str, port: int, *, what: str, hint: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(host, port, what=what, hint=hint, owner=describe_port_owner(port)) from error
+        raise
+    return sock
+
+
+class PortReservations:
+    """Ports a process checked at start-up and will listen on later, held until then.
+
+    The problem: a command that starts several servers checks its ports first (to fail before
+    anything starts) but binds some of them a minute later. A port that is merely free in
+    between is free for anyone: the kernel hands it out to the next ``bind(0)`` (another
+    server's internal ports, a parallel test), and a health probe then talks to a stranger.
+    Holding each port with a listening socket (which no other bind can share, ``SO_REUSEADDR``
+    or not) closes that window down to the moment `release` hands it to its server.
+    """
+
+    def __init__(self) -> None:
+        """Hold nothing yet."""
+        self._sockets: dict[tuple[str, int], socket.socket] = {}
+
+    def reserve(self, host: str, port: int, *, what: str, hint: str) -> None:
+        """Hold ``host:port``; raise `PortInUseError` (as `ensure_port_free`) when it is taken."""
+        if port == 0 or (host, port) in self._sockets:
+            return
+        sock = _bind(host, port, what=what, hint=hint)
+        sock.listen(1)
+        self._sockets[(host, port)] = sock
+
+    def reserve_if_free(self, host: str, port: int, *, what: str) -> bool:
+        """Hold ``host:port`` if it is free; leave a taken one to its server's own start.
+
+        For servers whose start finds (and stops or reuses) a leftover of their own on the port.
+        """
         try:
-            sock.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise PortInUseError(
-                    host, port, what=what, hint=hint, owner=describe_port_owner(port)
-                ) from error
-            raise
+            self.reserve(host, port, what=what, hint="")
+        except PortInUseError:
+            return False
+        return True
+
+    def release(self, host: str, port: int) -> None:
+        """Let go of ``host:port`` just before its server binds it (a no-op when not held)."""
+        sock = self._sockets.pop((host, port), None)
+        if sock is not None:
+            sock.close()
+
+    def close(self) -> None:
+        """Let go of every port still held."""
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+
+    def __enter__(self) -> PortReservations:
+        """Used as a context manager: every port is let go at the end."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Let go of every port still held."""
+        self.close()
 
 
 def find_free_port(host: str = "127.0.0.1") -> int:
