@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -13,6 +14,10 @@ from fastapi import Request
 
 from agent_runtime_api.deps import get_principal
 from agent_runtime_core.auth import Principal
+from agent_runtime_core.db import Database, session_scope
+from agent_runtime_core.repositories import ArtifactRepository
+from agent_runtime_core.settings import Settings
+from agent_runtime_core.storage import ObjectStorage
 
 from .support import assert_problem, build_app, client_for, open_client
 
@@ -314,6 +319,73 @@ async def test_bad_uploads_get_clear_client_errors(api: httpx.AsyncClient) -> No
         response = await api.post("/v1/artifacts/uploads", json=body)
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["loc"][:2] == ["body", loc], response.text
+
+
+async def test_an_upload_in_progress_is_a_pending_row_and_a_failed_one_leaves_nothing(
+    api: httpx.AsyncClient, tenant_id: str, database: Database, s3_settings: dict[str, object]
+) -> None:
+    """The row is written before the bytes move, so a process that dies mid-upload leaves a row
+    the retention sweep removes (with its object), never an object that no row names; an upload
+    that fails drops both."""
+    boundary = b"in-progress"
+    head = (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\n"
+    )
+    halfway, finish = asyncio.Event(), asyncio.Event()
+
+    async def body(tail: bytes) -> AsyncIterator[bytes]:
+        yield head + b"x" * 1000
+        halfway.set()
+        await finish.wait()
+        yield tail
+
+    async def send(tail: bytes) -> httpx.Response:
+        return await api.post(
+            "/v1/artifacts",
+            content=body(tail),
+            headers={"content-type": f"multipart/form-data; boundary={boundary.decode()}"},
+        )
+
+    # Under way: listed as pending (size 0: no presigned URL), not readable, not completable.
+    sending = asyncio.create_task(send(b"y\r\n--" + boundary + b"--\r\n"))
+    await asyncio.wait_for(halfway.wait(), timeout=10)
+    listed = (await api.get("/v1/artifacts", params={"status": "pending"})).json()["data"]
+    assert [(a["name"], a["size"], a["status"]) for a in listed] == [("big.txt", 0, "pending")]
+    artifact_id = listed[0]["id"]
+    problem = assert_problem(await api.get(f"/v1/artifacts/{artifact_id}/content"), 409, "artifact_not_ready")
+    assert "has not finished" in problem["detail"]
+    assert_problem(
+        await api.post(f"/v1/artifacts/{artifact_id}/complete"), 409, "artifact_upload_in_progress"
+    )
+    async with session_scope(database, tenant_id) as session:
+        row = await ArtifactRepository(session, tenant_id).get(artifact_id)
+        assert row is not None and row.upload_expires_at is not None  # when the sweep may take it
+    finish.set()
+    done = await sending
+    assert done.status_code == 201, done.text
+    assert done.json()["id"] == artifact_id and done.json()["status"] == "ready"
+    assert (await api.get(f"/v1/artifacts/{artifact_id}/content")).content == b"x" * 1000 + b"y"
+
+    # Broken off half-way (the body ends inside the file): a 400, and no row, no object.
+    halfway.clear()
+    finish.clear()
+    failing = asyncio.create_task(send(b"y"))
+    await asyncio.wait_for(halfway.wait(), timeout=10)
+    pending = (await api.get("/v1/artifacts", params={"status": "pending"})).json()["data"]
+    assert len(pending) == 1
+    async with session_scope(database, tenant_id) as session:
+        row = await ArtifactRepository(session, tenant_id).get(pending[0]["id"])
+        assert row is not None
+        key = row.object_key
+    finish.set()
+    assert_problem(await failing, 400, "malformed_multipart")
+    assert (await api.get("/v1/artifacts", params={"status": "pending"})).json()["data"] == []
+    storage = ObjectStorage(Settings.model_validate(s3_settings))
+    try:
+        assert await storage.head(key) is None
+    finally:
+        await storage.aclose()
 
 
 async def test_a_file_over_the_limit_is_a_413_and_nothing_is_kept(

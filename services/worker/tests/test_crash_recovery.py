@@ -647,7 +647,7 @@ ARTIFACT_CONTENT = "Quarterly numbers"
 
 
 @pytest.mark.timeout(120)
-async def test_worker_killed_while_writing_an_artifact_leaves_no_half_written_metadata(
+async def test_worker_killed_while_writing_an_artifact_leaves_a_pending_row_its_retry_finishes(
     api: httpx.AsyncClient,
     worker_processes: WorkerProcesses,
     temporal_client: Client,
@@ -668,17 +668,27 @@ async def test_worker_killed_while_writing_an_artifact_leaves_no_half_written_me
         await wait_polling(temporal_client, task_queue, first)
         run_id = await start_run(api, agent_id, f'Write name=report.md content="{ARTIFACT_CONTENT}"')
 
-        # The upload of the file's bytes is in flight (held by the proxy): no row is written yet.
+        # The upload of the file's bytes is in flight (held by the proxy): its row is written
+        # first, pending and naming the object's key, so no object can exist that no row names.
         await asyncio.wait_for(proxy.held.wait(), timeout=30)
+        bucket = f"/{s3_settings['s3_bucket']}/"
+        held_key = unquote(proxy.puts[0].split(" ")[1].split("?")[0].removeprefix(bucket))
 
         async def rows() -> list[Any]:
             async with session_scope(database, tenant_id) as session:
                 return list(await ArtifactRepository(session, tenant_id).list(limit=100, run_id=run_id))
 
-        assert await rows() == []
+        def pending_of_the_held_upload(found: list[Any]) -> bool:
+            return [(a.status, a.size, a.object_key) for a in found] == [
+                (ArtifactStatus.PENDING, 0, held_key)
+            ]
+
+        assert pending_of_the_held_upload(await rows()), [(a.status, a.object_key) for a in await rows()]
         first.kill()
         assert first.killed_at is not None
-        assert await rows() == []  # nothing half-written after the kill either
+        # After the kill: that row still (the sweep's, were the call never retried); no object.
+        assert pending_of_the_held_upload(await rows())
+        assert await download(storage, held_key) is None
 
         second = worker_processes.spawn()
         await wait_polling(temporal_client, task_queue, second)
@@ -687,7 +697,7 @@ async def test_worker_killed_while_writing_an_artifact_leaves_no_half_written_me
         assert done["status"] == "succeeded", (done, second.log())
         assert len(proxy.puts) == 2, proxy.puts  # the held upload and the retry's
 
-        # Postgres: one row, ready, of the exact bytes; no pending or partial row, no second row.
+        # Postgres: the same row, now ready, of the exact bytes; no second row.
         artifacts = await rows()
         assert len(artifacts) == 1, [(a.id, a.status) for a in artifacts]
         artifact = artifacts[0]
@@ -696,12 +706,9 @@ async def test_worker_killed_while_writing_an_artifact_leaves_no_half_written_me
         assert (artifact.name, artifact.content_type) == ("report.md", "text/markdown")
         assert artifact.size == len(data)
         assert artifact.sha256 == hashlib.sha256(data).hexdigest()
-        # S3: the row's object holds exactly the content; the killed upload stored nothing.
+        # S3: the retry wrote the key the row named from the start; it holds exactly the content.
+        assert artifact.object_key == held_key and "/artifacts/" in held_key, held_key
         assert await download(storage, artifact.object_key) == data
-        bucket = f"/{s3_settings['s3_bucket']}/"
-        held_key = unquote(proxy.puts[0].split(" ")[1].split("?")[0].removeprefix(bucket))
-        assert held_key != artifact.object_key and "/artifacts/" in held_key, held_key
-        assert await download(storage, held_key) is None
 
     # Temporal: the write ran again (a 2nd attempt of its activity), the rest once.
     records = await completed_workflow_activities(temporal_client.get_workflow_handle(f"run-{run_id}"))

@@ -129,6 +129,7 @@ async def artifact(
     created_at: datetime,
     *,
     pending_until: datetime | None = None,
+    size: int = 5,
 ) -> tuple[str, str]:
     artifact_id = f"art_{uuid.uuid4().hex[:20]}"
     key = tenant_object_key(tenant_id, "artifacts", artifact_id)
@@ -142,7 +143,7 @@ async def artifact(
                 tenant_id=tenant_id,
                 name="a.txt",
                 content_type="text/plain",
-                size=5,
+                size=size,
                 status=ArtifactStatus.PENDING if pending_until else ArtifactStatus.READY,
                 created_by="test",
                 object_key=key,
@@ -175,13 +176,18 @@ async def populate(database: Database, storage: ObjectStorage, tenant_id: str, *
             {"thread": idle_old, "id": made.kept_runs[0]},
         )
 
-    for created, pending, expires in (
-        (OLD, None, True),
-        (RECENT, None, False),
-        (RECENT, NOW - timedelta(days=1, hours=1), True),  # an upload abandoned over a day ago
-        (NOW, NOW + timedelta(hours=1), False),  # an upload under way
+    for created, pending, size, expires in (
+        (OLD, None, 5, True),
+        (RECENT, None, 5, False),
+        (RECENT, NOW - timedelta(days=1, hours=1), 5, True),  # an upload abandoned over a day ago
+        (NOW, NOW + timedelta(hours=1), 5, False),  # an upload under way
+        # The platform's own write (through the API, or a run's file) whose process died after
+        # the bytes and before the row turned ready (its row says size 0), over a day ago.
+        (RECENT, NOW - timedelta(days=1, hours=1), 0, True),
     ):
-        artifact_id, key = await artifact(database, storage, tenant_id, created, pending_until=pending)
+        artifact_id, key = await artifact(
+            database, storage, tenant_id, created, pending_until=pending, size=size
+        )
         (made.expired_artifacts if expires else made.kept_artifacts).append(artifact_id)
         made.keys[artifact_id] = key
 

@@ -103,7 +103,10 @@ class ArtifactPublic(BaseModel):
         description="Hex SHA-256 of the content (declared while `pending`, or null; checked once `ready`)."
     )
     status: str = Field(
-        description="`ready`: stored and checked; `pending`: a presigned upload waits for completion.",
+        description=(
+            "`ready`: stored and checked; `pending`: a presigned upload waits for completion, or "
+            "(with `size` 0) an upload through the API or a run's write is under way."
+        ),
         examples=["ready"],
     )
     run_id: str | None = Field(description="The run it belongs to, if any.")

@@ -133,8 +133,9 @@ async def complete_upload(
     """Check the uploaded object (its size, encryption and SHA-256 against what was declared)
     and mark the artifact `ready`. 409 `artifact_not_uploaded` before the upload,
     `artifact_upload_expired` after its URL expired unused, `artifact_size_mismatch` /
-    `artifact_checksum_mismatch` when the bytes differ (they are deleted: upload again).
-    Completing a `ready` artifact returns it."""
+    `artifact_checksum_mismatch` when the bytes differ (they are deleted: upload again),
+    `artifact_upload_in_progress` for an upload through `POST /v1/artifacts` still under way
+    (it has no presigned URL). Completing a `ready` artifact returns it."""
     return await service.complete(artifact_id)
 
 
@@ -180,7 +181,8 @@ async def download_artifact(
 ) -> Response:
     """The bytes, streamed, with `Content-Type`, `Content-Length`, `Content-Disposition:
     attachment` (with the name) and `ETag` (the SHA-256; `If-None-Match` gets 304). 409
-    `artifact_not_ready` while a presigned upload is pending."""
+    `artifact_not_ready` while it is `pending` (a presigned upload not completed, or an upload
+    still under way)."""
     content = await service.content(artifact_id)
     artifact = content.artifact
     etag = f'"{artifact.sha256}"'

@@ -6,10 +6,11 @@ storage (``start_upload`` hands out a presigned PUT pinned to one key, size, med
 encryption; ``complete`` checks the object and marks the artifact ``ready``).
 
 No transaction stays open while bytes move: the service gets a unit of work and opens short
-transactions around the storage calls. An upload whose row cannot be written deletes its object;
-a process that dies between the two leaves an object no row names under
-``tenants/<tenant>/artifacts/<id>/`` (and a presigned upload never completed leaves a ``pending``
-row): both are for the retention sweep to remove (docs/decisions.md, "Artifacts").
+transactions around the storage calls. The row comes first, ``pending`` and naming its key, then
+the bytes, then the row turns ``ready``: a failed upload drops its row and object, and a process
+that dies half-way leaves a ``pending`` row (as does a presigned upload never completed), which
+the retention sweep removes with its object. No object is stored that no row names
+(docs/decisions.md, "Artifacts").
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from agent_runtime_core.ids import new_artifact_id
 from agent_runtime_core.models import Artifact, ArtifactStatus
 from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import ArtifactRepository, RunRepository, ThreadRepository
+from agent_runtime_core.repositories.artifacts import WRITE_DEADLINE
 from agent_runtime_core.schemas import (
     ArtifactDownloadUrl,
     ArtifactPublic,
@@ -154,8 +156,13 @@ class ArtifactService:
     def _ready(artifact: Artifact) -> None:
         if artifact.status != ArtifactStatus.READY:
             raise ConflictError(
-                f"Artifact '{artifact.id}' is still pending: upload its bytes with the presigned URL, "
-                f"then POST /v1/artifacts/{artifact.id}/complete.",
+                f"Artifact '{artifact.id}' is still pending: "
+                + (
+                    "its upload has not finished yet."
+                    if artifact.size == 0
+                    else f"upload its bytes with the presigned URL, then POST "
+                    f"/v1/artifacts/{artifact.id}/complete."
+                ),
                 code="artifact_not_ready",
             )
 
@@ -175,10 +182,32 @@ class ArtifactService:
         storage = self.storage
         name = self._name(filename, ["body", "file"])
         media_type = self._content_type(content_type, ["body", "file"])
-        async with self.unit_of_work.begin() as session:
-            await self._check_owners(session, run_id, thread_id)
         artifact_id = new_artifact_id()
         key = tenant_object_key(self.tenant_id, "artifacts", artifact_id)
+        # 1. The row first, `pending` (size 0: no presigned URL), so that a process dying while
+        #    the bytes move leaves a row the retention sweep removes with its object, never an
+        #    object that no row names.
+        async with self.unit_of_work.begin() as session:
+            await self._check_owners(session, run_id, thread_id)
+            now = utcnow()
+            await ArtifactRepository(session, self.tenant_id).add(
+                Artifact(
+                    id=artifact_id,
+                    tenant_id=self.tenant_id,
+                    name=name,
+                    content_type=media_type,
+                    size=0,
+                    status=ArtifactStatus.PENDING,
+                    run_id=run_id,
+                    thread_id=thread_id,
+                    created_by=created_by[:200],
+                    object_key=key,
+                    upload_expires_at=now + WRITE_DEADLINE,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        # 2. The bytes.
         upload = await storage.upload(key, content_type=media_type, max_bytes=self.rules.max_upload_bytes)
         try:
             async for chunk in chunks:
@@ -188,31 +217,37 @@ class ArtifactService:
             stored = await upload.finish()
         except ObjectTooLargeError:
             await upload.abort()
+            await self._forget(artifact_id)
             raise _too_large(self.rules.max_upload_bytes) from None
         except BaseException:
             await upload.abort()
+            await self._forget(artifact_id)
             raise
+        # 3. Ready.
         try:
             async with self.unit_of_work.begin() as session:
-                artifact = await ArtifactRepository(session, self.tenant_id).add(
-                    Artifact(
-                        id=artifact_id,
-                        tenant_id=self.tenant_id,
-                        name=name,
-                        content_type=media_type,
-                        size=stored.size,
-                        sha256=stored.sha256,
-                        status=ArtifactStatus.READY,
-                        run_id=run_id,
-                        thread_id=thread_id,
-                        created_by=created_by[:200],
-                        object_key=key,
-                    )
-                )
+                repository = ArtifactRepository(session, self.tenant_id)
+                artifact = await repository.get(artifact_id, for_update=True)
+                if artifact is None:  # deleted while it was uploading
+                    raise NotFoundError("Artifact", artifact_id)
+                artifact = await repository.mark_ready(artifact, size=stored.size, sha256=stored.sha256)
                 return ArtifactPublic.from_row(artifact)
         except BaseException:
-            await storage.delete(key)
+            # Only once its row is gone does the object go: had the commit taken effect after
+            # all, the row is ready and keeps it. Left both ways, both are the sweep's.
+            if await self._forget(artifact_id):
+                await storage.delete(key)
             raise
+
+    async def _forget(self, artifact_id: str) -> bool:
+        """Drop the `pending` row of an upload that failed; whether it was dropped. Best effort:
+        a row left behind is the retention sweep's, with its object."""
+        try:
+            async with self.unit_of_work.begin() as session:
+                return await ArtifactRepository(session, self.tenant_id).delete_pending(artifact_id)
+        except Exception:
+            logger.warning("could not drop the pending row of artifact %s", artifact_id, exc_info=True)
+            return False
 
     async def start_upload(self, body: ArtifactUploadCreate, *, created_by: str) -> ArtifactUploadPublic:
         """A pending artifact and a presigned PUT for exactly the bytes it declares."""
@@ -267,6 +302,12 @@ class ArtifactService:
             artifact = await self._get(session, artifact_id)
             if artifact.status == ArtifactStatus.READY:
                 return ArtifactPublic.from_row(artifact)
+            if artifact.size == 0:  # being uploaded through the API, not with a presigned URL
+                raise ConflictError(
+                    f"Artifact '{artifact_id}' is being uploaded through the API, not with a "
+                    "presigned URL: it becomes ready when that upload finishes.",
+                    code="artifact_upload_in_progress",
+                )
             key, declared_size, declared_sha256 = artifact.object_key, artifact.size, artifact.sha256
             expires_at = artifact.upload_expires_at
         stored = await storage.head(key)

@@ -8,9 +8,11 @@ anything else (another run's file, another tenant's id, a deleted file) is a too
 reads, worded alike so that it learns nothing about files it may not see.
 
 A write is idempotent across activity retries: the artifact's id is derived from the run and the
-tool call (and the activity's first scheduling time, so ids still sort by creation), so a retry
-finds the row the first attempt wrote and returns it. An attempt that stored the bytes but died
-before the row leaves an object no row names, for the retention sweep (as API uploads do).
+tool call (and the activity's first scheduling time, so ids still sort by creation). Its row is
+written first, ``pending`` and naming the object's key, then the bytes, then the row turns
+``ready``: a retry finds the row, and returns it or finishes the write to the same key; an attempt
+never retried leaves a ``pending`` row, which the retention sweep removes with its object (as it
+does for API uploads). No object is ever stored that no row names.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from pydantic_ai import ModelRetry
-from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from ulid import ULID
@@ -31,7 +32,9 @@ from ulid import ULID
 from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.lifecycle import DedupeKey, EventType
 from agent_runtime_core.models import Artifact, ArtifactStatus, Run
+from agent_runtime_core.models.base import utcnow
 from agent_runtime_core.repositories import ArtifactRepository, RunRepository
+from agent_runtime_core.repositories.artifacts import WRITE_DEADLINE
 from agent_runtime_core.schemas.artifact import (
     artifact_name_problem,
     content_type_allowed,
@@ -242,44 +245,51 @@ class DatabaseArtifacts:
             activity.info().scheduled_time if activity.in_activity() else datetime(2026, 1, 1, tzinfo=UTC)
         )
         artifact_id = output_artifact_id(run_id, tool_call_id, first_scheduled)
+        # 1. The row first, `pending`, naming the key: an attempt that dies from here on leaves a
+        #    row the retention sweep finds (and a retry finds, and finishes), never a lost object.
         async with session_scope(self.database, tenant_id) as session:
             run = await self._run(session, tenant_id, run_id)
-            thread_id = run.thread_id
-            existing = await ArtifactRepository(session, tenant_id).get(artifact_id)
-            if existing is not None:  # an earlier attempt of this call wrote it
-                return await self._created(tenant_id, run_id, tool_call_id, existing)
-        key = tenant_object_key(tenant_id, "artifacts", artifact_id)
-        upload = await storage.upload(key, content_type=media_type, max_bytes=len(data))
+            now = utcnow()
+            artifact = await ArtifactRepository(session, tenant_id).add_if_absent(
+                Artifact(
+                    id=artifact_id,
+                    tenant_id=tenant_id,
+                    name=name,
+                    content_type=media_type,
+                    size=0,
+                    status=ArtifactStatus.PENDING,
+                    run_id=run_id,
+                    thread_id=run.thread_id,
+                    created_by=f"run:{run_id}",
+                    object_key=tenant_object_key(tenant_id, "artifacts", artifact_id),
+                    upload_expires_at=now + WRITE_DEADLINE,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        if artifact is None:  # the file was deleted (through the API) since an earlier attempt
+            raise ModelRetry("That file was deleted while it was being written; write it again.")
+        if artifact.status == ArtifactStatus.READY:  # an earlier attempt of this call wrote it
+            return await self._created(tenant_id, run_id, tool_call_id, artifact)
+        # 2. The bytes, to the row's key (attempts of one call write the same bytes there).
+        key = artifact.object_key
+        upload = await storage.upload(key, content_type=artifact.content_type, max_bytes=len(data))
         try:
             await upload.write(data)
             stored = await upload.finish()
         except BaseException:
             await upload.abort()
             raise
-        try:
-            async with session_scope(self.database, tenant_id) as session:
-                artifact = await ArtifactRepository(session, tenant_id).add(
-                    Artifact(
-                        id=artifact_id,
-                        tenant_id=tenant_id,
-                        name=name,
-                        content_type=media_type,
-                        size=stored.size,
-                        sha256=stored.sha256,
-                        status=ArtifactStatus.READY,
-                        run_id=run_id,
-                        thread_id=thread_id,
-                        created_by=f"run:{run_id}",
-                        object_key=key,
-                    )
-                )
-        except IntegrityError:  # a concurrent attempt wrote it first: keep its row and object
+        # 3. Ready.
+        async with session_scope(self.database, tenant_id) as session:
+            repository = ArtifactRepository(session, tenant_id)
+            current = await repository.get(artifact_id, for_update=True)
+            if current is not None and current.status == ArtifactStatus.PENDING:
+                current = await repository.mark_ready(current, size=stored.size, sha256=stored.sha256)
+        if current is None:  # deleted meanwhile: its object goes too
             await storage.delete(key)
-            async with session_scope(self.database, tenant_id) as session:
-                artifact = await ArtifactRepository(session, tenant_id).get(artifact_id)
-            if artifact is None:  # pragma: no cover - deleted in between
-                raise
-        return await self._created(tenant_id, run_id, tool_call_id, artifact)
+            raise ModelRetry("That file was deleted while it was being written; write it again.")
+        return await self._created(tenant_id, run_id, tool_call_id, current)
 
     async def store_tool_result(
         self, tenant_id: str, run_id: str, tool_call_id: str, tool: str, text: str, *, is_json: bool
