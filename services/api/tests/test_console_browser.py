@@ -53,6 +53,8 @@ DRIVER_DIR = Path(__file__).parent / "console"
 DRIVER = DRIVER_DIR / "console_browser.mjs"
 OIDC_DRIVER = DRIVER_DIR / "console_oidc.mjs"
 NODE_TIMEOUT_S = 150
+ACCESS_TOKEN_TTL_S = 5
+"""The life of the console's OIDC access tokens in the sign-in test (the provider's, per client)."""
 REDOC_ATTRIBUTION_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 VENDORED = {
     "preact.mjs": "preact/dist/preact.mjs",
@@ -258,7 +260,9 @@ async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
 ) -> None:
     """Single sign-on against a real OpenID provider: the console runs the authorization code flow
     with PKCE (S256) in the browser, and the API accepts the access token it gets (tenant and
-    roles from the token's claims)."""
+    roles from the token's claims). Access tokens live 5 s here: the console renews them with the
+    refresh token, ahead of their end or when the API refuses one, and signs out when the
+    provider refuses the renewal."""
     port = find_free_port()
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=provider.issuer, timeout=10) as idp:
@@ -267,10 +271,11 @@ async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
             json={
                 "client_name": "console",
                 "redirect_uris": [f"{base}/console/"],
-                "grant_types": ["authorization_code"],
+                "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "none",
                 "test_claims": {"tenant_id": tenant_id, "roles": ["viewer"]},
+                "test_access_token_ttl": ACCESS_TOKEN_TTL_S,
             },
         )
         assert registered.status_code == 201, registered.text
@@ -284,6 +289,7 @@ async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
             "oidc_audience": OIDC_AUDIENCE,
             "console_oidc_client_id": client_id,
             "console_oidc_scopes": "openid api",
+            "oidc_leeway_s": 0,  # an expired token is refused at once
         }
     )
     # Something of the tenant's to see once signed in (made with an API key of the same tenant).
@@ -336,6 +342,32 @@ async def test_console_signs_in_with_oidc_authorization_code_and_pkce(
     assert seen["who"] == "ada"
     assert seen["agents"] == ["seen-through-sso"]
     assert seen["runsEmpty"] is True
+
+    # 1. Renewed a quarter of its life before its end: no 401 seen, a new access token (and a new
+    #    refresh token: the provider rotates them) from the refresh_token grant, no secret sent.
+    assert seen["firstSession"] == {"hasRefreshToken": True, "lifeMs": ACCESS_TOKEN_TTL_S * 1000}
+    ahead = seen["renewedAhead"]
+    assert ahead["grants"] and set(ahead["grants"]) == {"refresh_token"}, ahead
+    assert ahead["newToken"] and ahead["later"] and ahead["rotated"], ahead
+    assert ahead["refused"] == [], ahead
+    assert seen["refreshRequest"] == {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "secret": False,
+        "resource": OIDC_AUDIENCE,
+    }
+    # 2. A token the API refuses (expired, though the console thought not): one renewal, the
+    #    request sent again, still signed in.
+    refusal = seen["renewedOnRefusal"]
+    assert refusal["grants"] and set(refusal["grants"]) == {"refresh_token"}, refusal
+    assert refusal["refused"] and refusal["newToken"] and refusal["signedIn"], refusal
+    # 3. A renewal the provider refuses: signed out, told why, nothing kept.
+    assert "sign in again" in seen["endedNotice"], seen["endedNotice"]
+    assert seen["sessionAfterEnd"] is None
+    # The only errors the browser logged are those refusals: the API's 401 and the provider's 400.
+    refusals = seen["expectedRefusals"]
+    assert any("status of 401" in r and "/v1/" in r for r in refusals), refusals
+    assert any("status of 400" in r and r.endswith(f"{provider.issuer}/token") for r in refusals), refusals
 
 
 async def _drive(node: str, arguments: dict[str, Any], driver: Path = DRIVER) -> dict[str, Any]:

@@ -100,6 +100,8 @@ def test_console_client_signs_in_with_pkce_at_the_consoles_address(realm: dict[s
     mappers = {m["protocolMapper"]: m["config"] for m in console["protocolMappers"]}
     assert mappers["oidc-audience-mapper"]["included.client.audience"] == API_CLIENT_ID
     assert mappers["oidc-usermodel-attribute-mapper"]["claim.name"] == DOCUMENTED_TENANT_CLAIM
+    # The console keeps the refresh token in the browser: each is good for one renewal only.
+    assert realm["revokeRefreshToken"] is True and realm["refreshTokenMaxReuse"] == 0
 
 
 def test_demo_tenant_has_one_user_per_role_with_dev_only_passwords(realm: dict[str, Any]) -> None:

@@ -1,6 +1,8 @@
 // Signs in to the web console with single sign-on: the authorization code flow with PKCE against
 // the test OpenID provider (its development sign-in and consent pages), then reads what the
-// console shows with the access token it got. The browser reaches only the API and the provider.
+// console shows with the access token it got; then lets that short-lived token expire three ways
+// (renewed ahead of its end, refused by the API and renewed then, and a renewal the provider
+// refuses). The browser reaches only the API and the provider.
 // Driven by test_console_browser.py; prints one JSON object.
 import { join } from "node:path";
 
@@ -20,12 +22,22 @@ await context.route("**/*", (route) => {
 const page = await context.newPage();
 page.setDefaultTimeout(20000);
 const consoleErrors = [];
+const expectedRefusals = [];
 page.on("console", (message) => {
   // The provider's own pages are not ours to judge (they load a web font, blocked here).
-  if (message.type() === "error" && page.url().startsWith(args.base)) consoleErrors.push(message.text());
+  if (message.type() === "error" && page.url().startsWith(args.base)) {
+    const where = message.location()?.url || "";
+    // The browser logs every refused request: the API's 401s and the provider's refused renewal
+    // are what the expiry steps provoke, and they check those requests themselves.
+    if (/status of 40[01]/.test(message.text()) && (where.startsWith(`${args.base}/v1/`) || where === `${args.issuer}/token`)) {
+      expectedRefusals.push(`${message.text()} ${where}`);
+      return;
+    }
+    consoleErrors.push(`${message.text()} ${where}`);
+  }
 });
 page.on("pageerror", (error) => consoleErrors.push(`pageerror: ${error.message}`));
-const result = { blocked, consoleErrors, visited: [] };
+const result = { blocked, consoleErrors, expectedRefusals, visited: [] };
 page.on("framenavigated", (frame) => {
   if (frame === page.mainFrame()) {
     const url = new URL(frame.url());
@@ -38,11 +50,25 @@ page.on("request", (request) => {
   if (url.origin === new URL(args.issuer).origin && url.pathname === "/auth") authorizeRequest = Object.fromEntries(url.searchParams);
 });
 let tokenRequest = null;
+const tokenGrants = [];
 page.on("request", (request) => {
   if (request.url().startsWith(`${args.issuer}/token`) && request.method() === "POST") {
-    tokenRequest = Object.fromEntries(new URLSearchParams(request.postData() || ""));
+    const form = Object.fromEntries(new URLSearchParams(request.postData() || ""));
+    tokenRequest ??= form;
+    tokenGrants.push({ grant_type: form.grant_type, client_id: form.client_id, secret: "client_secret" in form, resource: form.resource });
   }
 });
+const refused = [];
+page.on("response", (response) => {
+  if (response.url().startsWith(`${args.base}/v1/`) && response.status() === 401) refused.push(new URL(response.url()).pathname);
+});
+const SESSION = "agent-runtime.console.session";
+const sessionNow = () =>
+  page.evaluate((key) => {
+    const { token, refreshToken, expiresAt, issuedAt } = JSON.parse(sessionStorage.getItem(key) || "{}");
+    return { token, refreshToken, expiresAt, issuedAt };
+  }, SESSION);
+const waitUntil = (at) => page.waitForTimeout(Math.max(0, at - Date.now()));
 
 try {
   await page.goto(`${args.base}/console/#/agents`);
@@ -76,6 +102,57 @@ try {
   await page.getByRole("link", { name: "Runs", exact: true }).click();
   await page.getByText("No runs match these filters.").waitFor();
   result.runsEmpty = true;
+
+  // 1. Renewed ahead of its end: past the token's expiry, the console still works, on a new token
+  //    from the refresh_token grant (and a rotated refresh token).
+  // (Background requests, such as the inbox count's poll, may renew a token any time: what each
+  // step sees is counted from its start.)
+  const first = await sessionNow();
+  result.firstSession = { hasRefreshToken: Boolean(first.refreshToken), lifeMs: first.expiresAt - first.issuedAt };
+  let grantsBefore = tokenGrants.length;
+  let refusedBefore = refused.length;
+  await waitUntil(first.expiresAt + 1000);
+  await page.getByRole("link", { name: "Agents", exact: true }).click();
+  await page.getByRole("link", { name: args.agentName }).waitFor();
+  const second = await sessionNow();
+  result.renewedAhead = {
+    grants: tokenGrants.slice(grantsBefore).map((grant) => grant.grant_type),
+    newToken: second.token !== first.token,
+    later: second.expiresAt > first.expiresAt,
+    rotated: second.refreshToken !== first.refreshToken,
+    refused: refused.slice(refusedBefore),
+  };
+  result.refreshRequest = tokenGrants.find((grant) => grant.grant_type === "refresh_token") ?? null;
+
+  // 2. Refused by the API: the console believes its token good for an hour, but it has expired;
+  //    the 401 makes it renew once and send the request again, and the page shows.
+  await page.evaluate((key) => {
+    const session = JSON.parse(sessionStorage.getItem(key));
+    sessionStorage.setItem(key, JSON.stringify({ ...session, issuedAt: Date.now(), expiresAt: Date.now() + 3600000 }));
+  }, SESSION);
+  grantsBefore = tokenGrants.length;
+  refusedBefore = refused.length;
+  await waitUntil(second.expiresAt + 1000);
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  await page.getByText("No runs match these filters.").waitFor();
+  const third = await sessionNow();
+  result.renewedOnRefusal = {
+    grants: tokenGrants.slice(grantsBefore).map((grant) => grant.grant_type),
+    refused: refused.slice(refusedBefore),
+    newToken: third.token !== second.token,
+    signedIn: await page.locator(".who").isVisible(),
+  };
+
+  // 3. The provider refuses the renewal (its sign-in session ended): signed out, told why.
+  await page.evaluate((key) => {
+    const session = JSON.parse(sessionStorage.getItem(key));
+    sessionStorage.setItem(key, JSON.stringify({ ...session, refreshToken: "ended-session" }));
+  }, SESSION);
+  await waitUntil(third.expiresAt + 1000);
+  await page.getByRole("link", { name: "Agents", exact: true }).click();
+  await page.getByRole("heading", { name: "Sign in to Agent Runtime" }).waitFor();
+  result.endedNotice = (await page.getByRole("status").first().innerText()).trim();
+  result.sessionAfterEnd = await page.evaluate((key) => sessionStorage.getItem(key), SESSION);
 } catch (error) {
   result.error = `${error.message}\n${error.stack}`;
   result.url = page.url();

@@ -11,7 +11,11 @@
 //   whose `aud` is <audience>;
 // - the authorization code grant with PKCE for public clients (the web console's sign-in), through
 //   the provider's development sign-in and consent pages (any login and password are accepted),
-//   with the same resource indicator and JWT access tokens.
+//   with the same resource indicator and JWT access tokens;
+// - refresh tokens for every client allowed the refresh_token grant (as Keycloak issues them to
+//   its code-flow clients, without an `offline_access` scope), rotated on each use (public
+//   clients). A client's `test_access_token_ttl` (seconds) shortens its access tokens' life, so a
+//   test sees them expire.
 // The signing key is OIDC_TEST_SIGNING_JWK when given (so a test can also sign tokens the provider
 // would never issue, expired ones for example, with a key the provider publishes), else generated.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -39,10 +43,13 @@ server.listen(0, '127.0.0.1', () => {
     jwks: { keys: [signingKey] },
     clients: [],
     extraClientMetadata: {
-      properties: ['test_claims'],
+      properties: ['test_claims', 'test_access_token_ttl'],
       validator(ctx, key, value) {
         if (key === 'test_claims' && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
           throw new Error('test_claims must be an object');
+        }
+        if (key === 'test_access_token_ttl' && value !== undefined && !(Number.isInteger(value) && value > 0)) {
+          throw new Error('test_access_token_ttl must be a positive integer');
         }
       },
     },
@@ -54,20 +61,21 @@ server.listen(0, '127.0.0.1', () => {
         enabled: true,
         defaultResource: () => audience,
         useGrantedResource: () => true,
-        getResourceServerInfo(ctx, resourceIndicator) {
+        getResourceServerInfo(ctx, resourceIndicator, client) {
           if (resourceIndicator !== audience) {
             throw new Provider.errors.InvalidTarget();
           }
           return {
             scope: 'api',
             audience,
-            accessTokenTTL: 300,
+            accessTokenTTL: client?.test_access_token_ttl ?? 300,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           };
         },
       },
     },
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     async extraTokenClaims(ctx, token) {
       const client = await ctx.oidc.provider.Client.find(token.clientId);
       return client?.test_claims ?? undefined;

@@ -41,12 +41,13 @@ function queryString(params) {
 }
 
 /**
- * A client of the API at `baseUrl` (e.g. `/v1`). `credentials()` returns the bearer token of the
- * signed-in user; `onUnauthorized(error)` runs when the API refuses it (expired, revoked).
+ * A client of the API at `baseUrl` (e.g. `/v1`). `credentials()` resolves to the bearer token of
+ * the signed-in user; when the API refuses it, `renew(refusedToken)` may resolve to a new one (the
+ * request is then sent once more), else `onUnauthorized(error)` runs (expired, revoked).
  */
-export function createApi({ baseUrl, credentials, onUnauthorized }) {
-  async function request(method, path, { query, body, signal, headers } = {}) {
-    const token = credentials();
+export function createApi({ baseUrl, credentials, renew, onUnauthorized }) {
+  async function request(method, path, { query, body, signal, headers } = {}, renewed = false) {
+    const token = await credentials();
     const sent = { Accept: "application/json", ...(headers || {}) };
     if (token) sent.Authorization = `Bearer ${token}`;
     if (body !== undefined) sent["Content-Type"] = "application/json";
@@ -68,6 +69,10 @@ export function createApi({ baseUrl, credentials, onUnauthorized }) {
     const data = type.includes("json") ? await response.json() : await response.text();
     if (!response.ok) {
       const error = new ApiError(response.status, typeof data === "object" ? data : { detail: data });
+      if (response.status === 401 && renew && !renewed) {
+        const fresh = await renew(token);
+        if (fresh && fresh !== token) return request(method, path, { query, body, signal, headers }, true);
+      }
       if (response.status === 401 && onUnauthorized) onUnauthorized(error);
       throw error;
     }
@@ -77,6 +82,7 @@ export function createApi({ baseUrl, credentials, onUnauthorized }) {
   return {
     baseUrl,
     credentials,
+    renew,
     get: (path, query, options) => request("GET", path, { ...options, query }),
     post: (path, body, options) => request("POST", path, { ...options, body }),
     patch: (path, body, options) => request("PATCH", path, { ...options, body }),

@@ -1,6 +1,9 @@
 // Sign-in: an API key typed by the user, or an OIDC access token from the authorization code
 // flow with PKCE (RFC 7636), done in the browser with WebCrypto. Credentials live in
-// sessionStorage: they go when the tab closes, and other sites cannot read them.
+// sessionStorage: they go when the tab closes, and other sites cannot read them. Access tokens
+// are short-lived (Keycloak's default: 5 minutes): when the provider issued a refresh token, the
+// console renews the access token before it expires (and once more if the API refuses one), so
+// a user stays signed in for the provider's session, not the token's life.
 
 const SESSION_KEY = "agent-runtime.console.session";
 const PENDING_KEY = "agent-runtime.console.oidc-pending";
@@ -10,7 +13,7 @@ export function loadSession() {
   try {
     const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
     if (!session || !session.token) return null;
-    if (session.expiresAt && Date.now() >= session.expiresAt) {
+    if (session.expiresAt && Date.now() >= session.expiresAt && !session.refreshToken) {
       sessionStorage.removeItem(SESSION_KEY);
       return null;
     }
@@ -54,8 +57,19 @@ export function redirectUri() {
   return `${location.origin}${location.pathname}`;
 }
 
+const discovered = new Map();
+
 /** The provider's metadata (OpenID Connect Discovery), checked to name our issuer. */
 export async function discover(oidc) {
+  if (!discovered.has(oidc.issuer)) {
+    const pending = fetchMetadata(oidc);
+    discovered.set(oidc.issuer, pending);
+    pending.catch(() => discovered.delete(oidc.issuer)); // a failure is not remembered
+  }
+  return discovered.get(oidc.issuer);
+}
+
+async function fetchMetadata(oidc) {
   const url = `${oidc.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
   const response = await fetch(url, { headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(`the provider's discovery document answered HTTP ${response.status}`);
@@ -117,31 +131,85 @@ export async function completeOidcSignIn(oidc) {
   if (params.has("iss") && params.get("iss") !== oidc.issuer) {
     throw new Error(`the sign-in answer comes from ${params.get("iss")}, not ${oidc.issuer}`);
   }
+  const tokens = await requestTokens(oidc, {
+    grant_type: "authorization_code",
+    code: params.get("code"),
+    redirect_uri: redirectUri(),
+    code_verifier: pending.verifier,
+  });
+  return {
+    ...tokenSession(tokens, null),
+    label: claimsLabel(tokens.id_token) || `Signed in with ${new URL(oidc.issuer).host}`,
+    returnTo: pending.returnTo,
+  };
+}
+
+/** POST a grant to the provider's token endpoint as our public client (no secret) for the API. */
+async function requestTokens(oidc, grant) {
   const metadata = await discover(oidc);
   const response = await fetch(metadata.token_endpoint, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code: params.get("code"),
-      redirect_uri: redirectUri(),
-      client_id: oidc.client_id,
-      code_verifier: pending.verifier,
-      resource: oidc.audience,
-    }),
+    body: new URLSearchParams({ ...grant, client_id: oidc.client_id, resource: oidc.audience }),
   });
   const tokens = await response.json().catch(() => ({}));
   if (!response.ok || !tokens.access_token) {
     throw new Error(`the provider did not issue a token: ${tokens.error_description || tokens.error || `HTTP ${response.status}`}`);
   }
+  return tokens;
+}
+
+/** The session fields a token answer sets (a refresh may rotate the refresh token, or not). */
+function tokenSession(tokens, previousRefreshToken) {
   const expiresIn = Number(tokens.expires_in) || 0;
+  const now = Date.now();
   return {
     method: "oidc",
     token: tokens.access_token,
-    label: claimsLabel(tokens.id_token) || `Signed in with ${new URL(oidc.issuer).host}`,
-    expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null,
-    returnTo: pending.returnTo,
+    refreshToken: tokens.refresh_token || previousRefreshToken || null,
+    issuedAt: now,
+    expiresAt: expiresIn ? now + expiresIn * 1000 : null,
   };
+}
+
+/** When to renew: a quarter of the token's life before it ends, at most 30 s before. */
+function renewAt(session) {
+  const life = session.expiresAt - (session.issuedAt || session.expiresAt);
+  return session.expiresAt - Math.min(30000, life / 4);
+}
+
+let renewing = null;
+
+/**
+ * The signed-in user's bearer token, renewed first when it is an OIDC access token near its end,
+ * or when it is still `refused`, the token the API just refused (a token already renewed since
+ * is returned as it is). Concurrent callers share one renewal. A renewal the provider refuses
+ * (its sign-in session ended) yields the old token, which the API refuses: the console signs out.
+ */
+export async function currentToken(oidc, { refused = null } = {}) {
+  const session = loadSession();
+  if (!session) return null;
+  if (session.method !== "oidc" || !session.refreshToken || !oidc) return session.token;
+  if (refused !== null ? session.token !== refused : !(session.expiresAt && Date.now() >= renewAt(session))) {
+    return session.token;
+  }
+  if (!renewing) {
+    renewing = renewOidcSession(oidc, session)
+      .then((renewed) => {
+        if (loadSession()?.refreshToken === session.refreshToken) saveSession(renewed); // not signed out meanwhile
+        return renewed.token;
+      })
+      .catch(() => session.token)
+      .finally(() => {
+        renewing = null;
+      });
+  }
+  return renewing;
+}
+
+async function renewOidcSession(oidc, session) {
+  const tokens = await requestTokens(oidc, { grant_type: "refresh_token", refresh_token: session.refreshToken });
+  return { ...session, ...tokenSession(tokens, session.refreshToken) };
 }
 
 /** Who the ID token names (display only: the API verifies the access token itself). */

@@ -21,6 +21,7 @@ function connect(api) {
   followStream({
     url: `${api.baseUrl}/events/stream`,
     credentials: api.credentials,
+    renew: api.renew,
     signal,
     onState: setState,
     onEvent(envelope, type) {

@@ -3,7 +3,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 
 import { createApi } from "./api.js";
-import { clearSession, completeOidcSignIn, loadSession, saveSession } from "./auth.js";
+import { clearSession, completeOidcSignIn, currentToken, loadSession, saveSession } from "./auth.js";
 import { html } from "./html.js";
 import { disconnect, useDebounced, useLiveState, useTenantEvents } from "./live.js";
 import { AgentPage, AgentsPage } from "./pages/agents.js";
@@ -126,7 +126,8 @@ function App({ config }) {
     () =>
       createApi({
         baseUrl: config.api_base_url,
-        credentials: () => loadSession()?.token,
+        credentials: () => currentToken(config.oidc),
+        renew: (refused) => currentToken(config.oidc, { refused }),
         onUnauthorized: () => signOut("The API no longer accepts your credentials (expired or revoked): sign in again."),
       }),
     [config, signOut],

@@ -35,8 +35,9 @@ async function readMessages(body, onMessage) {
 /**
  * Follow the stream at `url` until an event `isLast(type)` arrives (a run's stream ends after
  * its terminal event) or `signal` aborts. Reconnects after network errors, 5xx answers and a
- * stream closed early, with backoff, resuming after the last event received; a 4xx answer ends
- * it with an ApiError.
+ * stream closed early, with backoff, resuming after the last event received; a 401 is tried once
+ * more with a token from `renew()` (an access token that expired while the stream was open); a
+ * 4xx answer ends it with an ApiError.
  *
  * `onEvent(envelope, type)` gets each event's parsed `data`; `onState("live" | "reconnecting")`
  * reports the connection.
@@ -44,6 +45,7 @@ async function readMessages(body, onMessage) {
 export async function followStream({
   url,
   credentials,
+  renew = null,
   signal,
   onEvent,
   onState,
@@ -53,21 +55,28 @@ export async function followStream({
   let last = lastEventId;
   let finished = false;
   let delay = 500;
+  let renewed = false;
   while (!signal.aborted) {
     try {
       const headers = { Accept: "text/event-stream" };
-      const token = credentials();
+      const token = await credentials();
       if (token) headers.Authorization = `Bearer ${token}`;
       if (last) headers["Last-Event-ID"] = last;
       const response = await fetch(url, { headers, signal, cache: "no-store" });
       if (!response.ok) {
         const problem = (response.headers.get("content-type") || "").includes("json") ? await response.json() : null;
         const error = new ApiError(response.status, problem);
+        if (response.status === 401 && renew && !renewed) {
+          renewed = true; // an expired token: once more with a renewed one
+          await renew(token);
+          continue;
+        }
         if (response.status < 500) throw error;
         throw Object.assign(error, { retry: true });
       }
       onState?.("live");
       delay = 500;
+      renewed = false;
       await readMessages(response.body, (message) => {
         if (message.id) last = message.id;
         let envelope;

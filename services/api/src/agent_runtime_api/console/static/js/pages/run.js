@@ -194,6 +194,7 @@ export function RunPage({ api, runId }) {
     followStream({
       url: `${api.baseUrl}/runs/${encodeURIComponent(runId)}/stream`,
       credentials: api.credentials,
+      renew: api.renew,
       signal: controller.signal,
       isLast: (type) => TERMINAL.has(type),
       onState: setStreamState,
