@@ -54,6 +54,10 @@ RESPONSE_MODELS: list[tuple[Any, str]] = [
     (sdk.Thread, "ThreadPublic"),
     (sdk.ThreadSummary, "ThreadSummaryPublic"),
     (sdk.ThreadMessage, "ThreadMessagePublic"),
+    (sdk.Artifact, "ArtifactPublic"),
+    (sdk.PresignedRequest, "PresignedRequestPublic"),
+    (sdk.ArtifactUpload, "ArtifactUploadPublic"),
+    (sdk.ArtifactDownloadUrl, "ArtifactDownloadUrl"),
     (sdk.StoreItem, "StoreItemPublic"),
     (sdk.StoreSearchItem, "StoreSearchItemPublic"),
     (models.StoreSearchResult, "StoreSearchResult"),
@@ -118,6 +122,7 @@ BODY_METHODS: list[tuple[Callable[..., Any], str, frozenset[str]]] = [
     (resources.Usage.set_price, "ModelPriceUpdate", frozenset({"provider", "model", "scope"})),
     (resources.Limits.set_tenant, "TenantLimitsUpdate", frozenset({"tenant_id"})),
     (resources.Retention.set_tenant, "TenantRetentionUpdate", frozenset({"tenant_id"})),
+    (resources.Artifacts.start_upload, "ArtifactUploadCreate", frozenset()),
 ]
 """Methods whose keyword arguments are a request body, and their arguments that are not (path,
 query and header arguments)."""
@@ -141,11 +146,6 @@ NOT_IN_THE_SDK = frozenset(
         "ProviderEndpointList",  # circuit breakers: the platform operators' tooling
         "ProviderEndpointPublic",
         "BreakerSettingsPublic",
-        # Artifacts: the SDK gets them with the rest of issue 14 (runs reading and writing them);
-        # until then, upload with any HTTP client (README, "Artifacts").
-        "ArtifactPublic",
-        "ArtifactUploadPublic",
-        "ArtifactDownloadUrl",
     }
 )
 """Response schemas the SDK knowingly has no model for."""

@@ -17,6 +17,7 @@ from agent_runtime_client._async_resources import (
     AsyncAgents,
     AsyncApiKeys,
     AsyncApprovals,
+    AsyncArtifacts,
     AsyncEvents,
     AsyncLimits,
     AsyncQuestions,
@@ -34,6 +35,7 @@ from agent_runtime_client._resources import (
     Agents,
     ApiKeys,
     Approvals,
+    Artifacts,
     Events,
     Limits,
     Questions,
@@ -107,6 +109,8 @@ class AgentRuntime:
         """Conversations."""
         self.store = Store(self._http)
         """Long-term memory items."""
+        self.artifacts = Artifacts(self._http)
+        """Files: upload, list, download, delete."""
         self.tools = Tools(self._http)
         """Registered HTTP tools and the catalog."""
         self.secrets = Secrets(self._http)
@@ -198,6 +202,8 @@ class AsyncAgentRuntime:
         """Conversations."""
         self.store = AsyncStore(self._http)
         """Long-term memory items."""
+        self.artifacts = AsyncArtifacts(self._http)
+        """Files: upload, list, download, delete."""
         self.tools = AsyncTools(self._http)
         """Registered HTTP tools and the catalog."""
         self.secrets = AsyncSecrets(self._http)

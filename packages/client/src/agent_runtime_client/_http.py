@@ -16,11 +16,11 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from agent_runtime_client._errors import APIConnectionError, APITimeoutError, error_from_response
+from agent_runtime_client._models import PresignedRequest
 from agent_runtime_client._retries import RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -38,7 +39,9 @@ __all__ = [
     "Call",
     "ClientOptions",
     "SyncHTTP",
+    "content_call",
     "path",
+    "presigned_put",
 ]
 
 logger = logging.getLogger("agent_runtime_client")
@@ -149,6 +152,14 @@ class Call:
     default, for GET, PUT and DELETE. ``True`` for a POST the API makes idempotent (run creation,
     by its ``Idempotency-Key``) or that only reads; ``False`` for a PUT that adds a revision."""
     headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    files: Mapping[str, tuple[str, IO[bytes], str]] | None = None
+    """A ``multipart/form-data`` body: each field's file name, file (read from its start at each
+    attempt) and media type."""
+    content: Callable[[], bytes | Iterable[bytes] | AsyncIterable[bytes]] | None = None
+    """A raw body, made anew for each attempt (a file streamed in chunks)."""
+    url: str | None = None
+    """An absolute URL outside the API (a presigned object-storage request): it is sent with the
+    call's own headers only, never the client's credentials."""
 
     def prepared_headers(self) -> dict[str, str]:
         """The call's own headers, with its idempotency key."""
@@ -165,6 +176,25 @@ class Call:
     def body(self) -> Any:
         """The JSON body: ``None`` members left out, datetimes and decimals as the API reads them."""
         return None if self.json is None else to_jsonable_python(_without_none(self.json))
+
+
+def presigned_put(
+    request: PresignedRequest, chunks: Callable[[], Iterable[bytes] | AsyncIterable[bytes]]
+) -> Call:
+    """The call that sends a file's bytes (``chunks()``, anew at each attempt) to the object
+    storage as the API presigned it: its method, URL and exactly its headers, no credentials."""
+    return Call(
+        request.method,
+        request.url.partition("?")[0],  # what errors and logs show: never the signature
+        url=request.url,
+        headers=dict(request.headers),
+        content=chunks,
+    )
+
+
+def content_call(artifact_id: str) -> Call:
+    """The call that reads an artifact's bytes."""
+    return Call("GET", path("/v1/artifacts/{}/content", artifact_id), headers={"Accept": "*/*"})
 
 
 def _without_none(value: Any) -> Any:
@@ -216,6 +246,33 @@ def _log_retry(call: Call, delay: float, attempt: int, policy: RetryPolicy, why:
     )
 
 
+def _build_request(
+    client: httpx.Client | httpx.AsyncClient,
+    options: ClientOptions,
+    call: Call,
+    headers: Mapping[str, str],
+    timeout: httpx.Timeout | None,
+) -> httpx.Request:
+    content = call.content() if call.content is not None else None
+    if call.url is not None:
+        request = client.build_request(
+            call.method, call.url, headers=headers, content=content, timeout=timeout or options.timeout
+        )
+        # Never the API's credentials to another server (an http_client's own default headers).
+        request.headers.pop("Authorization", None)
+        return request
+    return client.build_request(
+        call.method,
+        options.base_url + call.path,
+        params=_clean_params(call.params),
+        json=call.body(),
+        files=call.files,
+        content=content,
+        headers={**options.default_headers(), **headers},
+        timeout=timeout or options.timeout,
+    )
+
+
 def _parse(model: type[M], response: httpx.Response) -> M:
     return model.model_validate_json(response.content)
 
@@ -237,14 +294,7 @@ class SyncHTTP:
     def _request(
         self, call: Call, headers: Mapping[str, str], timeout: httpx.Timeout | None
     ) -> httpx.Request:
-        return self._client.build_request(
-            call.method,
-            self.options.base_url + call.path,
-            params=_clean_params(call.params),
-            json=call.body(),
-            headers={**self.options.default_headers(), **headers},
-            timeout=timeout or self.options.timeout,
-        )
+        return _build_request(self._client, self.options, call, headers, timeout)
 
     def send(
         self, call: Call, *, stream: bool = False, request_timeout: httpx.Timeout | None = None
@@ -321,14 +371,7 @@ class AsyncHTTP:
     def _request(
         self, call: Call, headers: Mapping[str, str], timeout: httpx.Timeout | None
     ) -> httpx.Request:
-        return self._client.build_request(
-            call.method,
-            self.options.base_url + call.path,
-            params=_clean_params(call.params),
-            json=call.body(),
-            headers={**self.options.default_headers(), **headers},
-            timeout=timeout or self.options.timeout,
-        )
+        return _build_request(self._client, self.options, call, headers, timeout)
 
     async def send(
         self, call: Call, *, stream: bool = False, request_timeout: httpx.Timeout | None = None

@@ -30,6 +30,9 @@ __all__ = [
     "ApiKeyCreated",
     "Approval",
     "ApprovalInboxItem",
+    "Artifact",
+    "ArtifactDownloadUrl",
+    "ArtifactUpload",
     "Budget",
     "BudgetLimitStatus",
     "CatalogList",
@@ -44,6 +47,7 @@ __all__ = [
     "ModelSettings",
     "MultitaskStrategy",
     "Permission",
+    "PresignedRequest",
     "Question",
     "QuestionInboxItem",
     "Role",
@@ -449,6 +453,50 @@ class ThreadMessage(APIModel):
     role: str
     parts: list[dict[str, Any]]
     created_at: datetime
+
+
+# ------------------------------------------------------------------------------- artifacts
+
+
+class Artifact(APIModel):
+    """A file of your tenant (its bytes: ``client.artifacts.download``): ``ready`` once stored
+    and checked, ``pending`` while an upload is under way."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str | None
+    status: str
+    run_id: str | None
+    thread_id: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class PresignedRequest(APIModel):
+    """A request to send straight to the object storage, with exactly these headers, before
+    ``expires_at``."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class ArtifactUpload(APIModel):
+    """A ``pending`` artifact and the presigned request that uploads its bytes."""
+
+    artifact: Artifact
+    upload: PresignedRequest
+
+
+class ArtifactDownloadUrl(APIModel):
+    """A short-lived URL that downloads an artifact from the storage without credentials."""
+
+    url: str
+    expires_at: datetime
 
 
 # ----------------------------------------------------------------------------------- store

@@ -8,6 +8,7 @@ twins in ``_async_resources.py`` mirror these method for method (same names, sam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -15,9 +16,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from agent_runtime_client._errors import WaitTimeoutError
+from agent_runtime_client._errors import AgentRuntimeError, RequestTooLargeError, WaitTimeoutError
 from agent_runtime_client._events import RunEvent
-from agent_runtime_client._http import Call, SyncHTTP, path
+from agent_runtime_client._files import (
+    CHUNK_SIZE,
+    PRESIGN_THRESHOLD,
+    Destination,
+    FileInput,
+    UploadSource,
+    open_destination,
+    open_upload,
+)
+from agent_runtime_client._http import Call, SyncHTTP, content_call, path, presigned_put
 from agent_runtime_client._models import (
     Agent,
     AgentStatus,
@@ -26,6 +36,9 @@ from agent_runtime_client._models import (
     ApiKeyCreated,
     Approval,
     ApprovalInboxItem,
+    Artifact,
+    ArtifactDownloadUrl,
+    ArtifactUpload,
     Budget,
     CatalogList,
     CatalogTool,
@@ -69,6 +82,7 @@ __all__ = [
     "Agents",
     "ApiKeys",
     "Approvals",
+    "Artifacts",
     "Events",
     "Limits",
     "Questions",
@@ -1113,3 +1127,218 @@ class Events(_Resource):
             backoff=options.retry.backoff,
         )
         return EventStream(self._http, resumer)
+
+
+# ------------------------------------------------------------------------------- artifacts
+
+
+class Artifacts(_Resource):
+    """``client.artifacts``: files of your tenant (bytes in object storage) that runs can read.
+
+    Example:
+        >>> report = client.artifacts.upload("report.pdf")
+        >>> handle = client.runs.create(agent.id, "Summarise the report", artifact_ids=[report.id])
+        >>> client.artifacts.download(report.id, "copy.pdf")
+    """
+
+    def upload(
+        self,
+        file: FileInput,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        presign_threshold: int = PRESIGN_THRESHOLD,
+    ) -> Artifact:
+        """Upload a file (a path, bytes or a binary file object, read from its position to its
+        end); return the ``ready`` artifact.
+
+        The file is streamed, never read whole into memory. Up to ``presign_threshold`` bytes
+        (8 MiB) it goes through the API in one request; larger ones (or any the API finds too
+        large) go straight to the object storage with a presigned ``PUT`` (the SDK computes
+        their SHA-256 first, which the storage and the API check), then the upload is completed.
+
+        Args:
+            name: The artifact's file name; default the path's (required for bytes and for file
+                objects without a ``name``).
+            content_type: Its media type; default guessed from the name
+                (``application/octet-stream`` if the name says nothing).
+            run_id: Tie it to this run.
+            thread_id: Tie it to this thread.
+            presign_threshold: Files larger than this many bytes use the presigned upload.
+
+        Raises:
+            ValidationError: The API refused the file: empty, a name that is a path, a media type
+                the deployment does not allow (``errors`` names the field).
+            NotFoundError: No such run or thread.
+            ServiceUnavailableError: ``storage_not_configured``: the deployment has no object storage.
+            OSError: The path cannot be read.
+
+        Example:
+            >>> artifact = client.artifacts.upload("data/cities.csv")
+            >>> artifact.content_type, artifact.size
+            ('text/csv', 2048)
+            >>> client.artifacts.upload(b"hello", name="hello.txt", run_id=run.id)
+        """
+        source = open_upload(file, name=name, content_type=content_type)
+        try:
+            if source.size <= presign_threshold:
+                try:
+                    return self._upload_through_the_api(source, run_id=run_id, thread_id=thread_id)
+                except RequestTooLargeError as error:
+                    if error.code != "payload_too_large":
+                        raise
+            return self._upload_presigned(source, run_id=run_id, thread_id=thread_id)
+        finally:
+            source.close()
+
+    def _upload_through_the_api(
+        self, source: UploadSource, *, run_id: str | None, thread_id: str | None
+    ) -> Artifact:
+        call = Call(
+            "POST",
+            "/v1/artifacts",
+            params={"run_id": run_id, "thread_id": thread_id},
+            files={"file": (source.name, source.body, source.content_type)},
+        )
+        return self._http.model(Artifact, call)
+
+    def _upload_presigned(
+        self, source: UploadSource, *, run_id: str | None, thread_id: str | None
+    ) -> Artifact:
+        started = self.start_upload(
+            source.name,
+            content_type=source.content_type,
+            size=source.size,
+            sha256=source.sha256(),
+            run_id=run_id,
+            thread_id=thread_id,
+        )
+        try:
+            self._http.empty(presigned_put(started.upload, source.chunks))
+        except BaseException:
+            with contextlib.suppress(AgentRuntimeError):
+                self.delete(started.artifact.id)  # no pending artifact left behind
+            raise
+        return self.complete(started.artifact.id)
+
+    def start_upload(
+        self,
+        name: str,
+        *,
+        content_type: str,
+        size: int,
+        sha256: str | None = None,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> ArtifactUpload:
+        """Start a presigned upload yourself: a ``pending`` artifact and the ``PUT`` to send its
+        bytes with (exactly its headers, before it expires); then call :meth:`complete`.
+        :meth:`upload` does all three.
+
+        Example:
+            >>> started = client.artifacts.start_upload(
+            ...     "big.bin", content_type="application/octet-stream", size=52428800
+            ... )
+            >>> httpx.put(started.upload.url, headers=started.upload.headers, content=data)
+            >>> client.artifacts.complete(started.artifact.id).status
+            'ready'
+        """
+        body = {
+            "name": name,
+            "content_type": content_type,
+            "size": size,
+            "sha256": sha256,
+            "run_id": run_id,
+            "thread_id": thread_id,
+        }
+        return self._http.model(ArtifactUpload, Call("POST", "/v1/artifacts/uploads", json=body))
+
+    def complete(self, artifact_id: str) -> Artifact:
+        """Check a presigned upload's bytes and mark the artifact ``ready`` (``ConflictError``
+        ``artifact_not_uploaded``, ``artifact_size_mismatch``, ``artifact_checksum_mismatch``, ...)."""
+        # Completing a ready artifact returns it: a retry after a lost answer is harmless.
+        call = Call("POST", path("/v1/artifacts/{}/complete", artifact_id), retry_safe=True)
+        return self._http.model(Artifact, call)
+
+    def list(
+        self,
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+    ) -> Pager[Artifact]:
+        """Your tenant's artifacts, newest first: a run's or a thread's, ``ready`` or ``pending``.
+
+        Example:
+            >>> names = [artifact.name for artifact in client.artifacts.list(run_id=run.id)]
+        """
+
+        def fetch(cursor: str | None) -> Page[Artifact]:
+            params = {
+                "run_id": run_id,
+                "thread_id": thread_id,
+                "status": status,
+                "limit": limit,
+                "cursor": cursor,
+            }
+            return self._http.model(Page[Artifact], Call("GET", "/v1/artifacts", params=params))
+
+        return Pager(fetch)
+
+    def get(self, artifact_id: str) -> Artifact:
+        """One artifact's metadata (``NotFoundError`` if your tenant has none with this id)."""
+        return self._http.model(Artifact, Call("GET", path("/v1/artifacts/{}", artifact_id)))
+
+    def delete(self, artifact_id: str) -> None:
+        """Delete an artifact and its bytes (deleting it again succeeds too)."""
+        self._http.empty(Call("DELETE", path("/v1/artifacts/{}", artifact_id)))
+
+    def download_url(self, artifact_id: str) -> ArtifactDownloadUrl:
+        """A short-lived URL that downloads the artifact without credentials (for a browser or
+        another tool).
+
+        Example:
+            >>> link = client.artifacts.download_url(artifact.id)
+            >>> httpx.get(link.url).content
+        """
+        return self._http.model(
+            ArtifactDownloadUrl, Call("GET", path("/v1/artifacts/{}/download-url", artifact_id))
+        )
+
+    def download(self, artifact_id: str, destination: Destination) -> int:
+        """Write the artifact's bytes to ``destination`` (a path, or a binary file object), as
+        they arrive; return how many were written. A path is written whole or not at all (a
+        temporary file beside it is renamed at the end), replacing any file there.
+
+        Raises:
+            NotFoundError: No such artifact.
+            ConflictError: ``artifact_not_ready``: its upload is not complete.
+
+        Example:
+            >>> client.artifacts.download(artifact.id, "report.pdf")
+            52311
+            >>> with open("copy.pdf", "wb") as out:
+            ...     client.artifacts.download(artifact.id, out)
+        """
+        written = 0
+        response = self._http.send(content_call(artifact_id), stream=True)
+        try:
+            with open_destination(destination) as out:
+                for chunk in response.iter_bytes(CHUNK_SIZE):
+                    out.write(chunk)
+                    written += len(chunk)
+        finally:
+            response.close()
+        return written
+
+    def read(self, artifact_id: str) -> bytes:
+        """The artifact's bytes, in memory (for small files; see :meth:`download`).
+
+        Example:
+            >>> client.artifacts.read(artifact.id).decode()
+            'city,population\\n...'
+        """
+        return self._http.send(content_call(artifact_id)).content
