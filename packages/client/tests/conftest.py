@@ -48,13 +48,16 @@ async def stack(
     temporal_env: WorkflowEnvironment,
     database: Database,
     run_worker: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
+    s3_settings: dict[str, object],
 ) -> AsyncGenerator[Stack]:
-    """The API (real auth, fast streams) with a worker behind it, for every SDK test."""
+    """The API (real auth, fast streams) with a worker behind it, for every SDK test; artifacts
+    are stored in the session's S3 server (SeaweedFS)."""
     from agent_runtime_api.deps import get_stream_options
     from agent_runtime_api.main import create_app
     from agent_runtime_worker.main import build_worker
 
-    settings = make_worker_settings(f"client-sdk-{uuid.uuid4()}")
+    base = make_worker_settings(f"client-sdk-{uuid.uuid4()}")
+    settings = Settings.model_validate({**base.model_dump(), **s3_settings})
     async with run_worker(build_worker(temporal_env.client, settings, database)):
         app = create_app(settings)
         app.dependency_overrides[get_stream_options] = lambda: FAST_STREAMS
