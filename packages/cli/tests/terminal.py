@@ -4,6 +4,7 @@ screen shows, or as a plain process with pipes (what scripts and CI see)."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -65,12 +66,18 @@ class Terminal:
 
 
 def run(
-    args: Sequence[str], env: dict[str, str], *, stdin: str = "", timeout_s: float = 60
+    args: Sequence[str],
+    env: dict[str, str],
+    *,
+    stdin: str = "",
+    timeout_s: float = 60,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``agent-runtime ARGS`` with pipes (no terminal); its output and exit code."""
+    """``agent-runtime ARGS`` with pipes (no terminal), in ``cwd``; its output and exit code."""
     return subprocess.run(
         [*COMMAND, *args],
         env=env,
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,

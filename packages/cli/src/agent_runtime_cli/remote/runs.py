@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 from rich.text import Text
 
 from agent_runtime_cli.remote.agents import agent_names, resolve_agent
+from agent_runtime_cli.remote.artifacts import check_files, upload_file
 from agent_runtime_cli.remote.context import (
     EXIT_CODES_HELP,
     Cli,
@@ -176,6 +178,15 @@ def start_run(
     version: Annotated[
         int | None, typer.Option("--version", min=1, help="Run this version (default: the latest).")
     ] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file",
+            help="Upload this file and give it to the run (repeatable); its tools "
+            "artifact_list/artifact_read read it.",
+            show_default=False,
+        ),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -206,12 +217,21 @@ def start_run(
       agent-runtime runs start calc "What is 6*7?" --wait -o json | jq -r .output
 
       agent-runtime runs start chat "Hello" --thread thr_… --metadata user=u_42
+
+      agent-runtime runs start summarizer "Summarise the report" --file report.pdf --follow
     """
     if no_wait and not (follow or wait):
         raise cli.fail("--no-wait applies to --follow or --wait")
+    check_files(cli, files or [], "--file")
     agent_id = resolve_agent(cli, agent).id
+    artifact_ids = [upload_file(cli, path).id for path in files or []]
     handle = cli.client.runs.create(
-        agent_id, input, agent_version=version, thread_id=thread, metadata=parse_metadata(metadata)
+        agent_id,
+        input,
+        agent_version=version,
+        thread_id=thread,
+        metadata=parse_metadata(metadata),
+        artifact_ids=artifact_ids or None,
     )
     run = handle.run
     if not (follow or wait):
