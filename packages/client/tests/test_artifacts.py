@@ -23,6 +23,7 @@ from agent_runtime_client import (
     ToolParams,
     ValidationError,
 )
+from agent_runtime_client._files import guess_content_type
 
 from .conftest import Stack
 
@@ -156,6 +157,30 @@ async def test_the_apis_refusals_are_typed_errors_with_the_code_and_field(
         "body",
         "content_type",
     ]
+
+
+async def test_a_pipe_is_uploaded_whole_and_names_give_media_types(client: AgentRuntime) -> None:
+    data = os.urandom(200_000)
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+
+    def scenario() -> tuple[Artifact, Artifact, bytes]:
+        with os.fdopen(read_end, "rb") as pipe:  # cannot seek: the SDK copies it first
+            piped = client.artifacts.upload(pipe, name="piped.bin", presign_threshold=64 * 1024)
+        gzipped = client.artifacts.upload(b"\x1f\x8b not really", name="rows.csv.gz")
+        return piped, gzipped, client.artifacts.read(piped.id)
+
+    feeder = asyncio.create_task(asyncio.to_thread(feed))
+    piped, gzipped, content = await asyncio.to_thread(scenario)
+    await feeder
+
+    assert (piped.size, piped.sha256, content) == (len(data), hashlib.sha256(data).hexdigest(), data)
+    assert gzipped.content_type == "application/gzip"  # the compressed format, not what it holds
+    assert guess_content_type("report.PDF") == "application/pdf"
+    assert guess_content_type("no-extension") == "application/octet-stream"
 
 
 async def test_bad_arguments_are_refused_before_any_request(client: AgentRuntime, tmp_path: Path) -> None:
