@@ -244,6 +244,9 @@ async def test_downloads_go_to_a_path_or_a_file_object_and_download_urls_need_no
     assert to_path == to_file == len(data)
     assert target.read_bytes() == data and buffer.getvalue() == data and linked == data
     assert os.listdir(target.parent) == ["copy.bin"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as any new file, not 0600
 
 
 async def test_a_deleted_artifact_is_not_found_and_a_pending_one_is_not_ready(

@@ -16,6 +16,7 @@ import hashlib
 import io
 import mimetypes
 import os
+import secrets
 import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
@@ -219,7 +220,10 @@ def open_destination(destination: Destination) -> Generator[IO[bytes]]:
         yield destination
         return
     target = Path(destination)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    # Beside the target (the rename stays on one file system), named to fit any file name's
+    # limit, and created as any new file is (mode 0666 less the umask, not mkstemp's 0600).
+    temporary = target.parent / f".{target.name[:32]}.{secrets.token_hex(6)}.part"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as out:
             yield out
