@@ -231,3 +231,146 @@ async def test_a_secret_typed_at_the_hidden_prompt_never_shows_and_delete_remove
     assert name not in [s["name"] for s in json.loads(listed.stdout)["data"]]
     assert_clean_error(again, 3, "(404 ")
     assert await stored_secrets(stack, name) == {}
+
+
+# ------------------------------------------------------------------------------------ tools
+
+
+TOOL_YAML = """\
+name: {name}
+description: Open a support ticket; returns it.
+parameters:
+  type: object
+  properties:
+    title: {{type: string}}
+  required: [title]
+http:
+  method: POST
+  url: https://tickets.example.com/tickets
+  headers:
+    Authorization: "Bearer {{{{secrets.{secret}}}}}"
+  timeout_s: 10
+"""
+
+
+async def test_tools_are_registered_from_files_listed_revised_and_deleted(
+    cli_env: dict[str, str], write_file: Callable[[str, str], Path]
+) -> None:
+    name, secret = unique("ticket"), unique("cli_tickets")
+    tool_file = write_file("tool.yaml", TOOL_YAML.format(name=name, secret=secret))
+    revised = write_file(
+        "tool.json",
+        json.dumps(
+            {
+                "name": name,
+                "description": "Open a ticket (v2).",
+                "parameters": {"type": "object", "properties": {}},
+                "http": {"url": "https://tickets.example.com/v2/tickets"},
+            }
+        ),
+    )
+
+    def scenario() -> dict[str, Any]:
+        no_secret = run(["tools", "create", "-f", str(tool_file)], cli_env)
+        assert run(["secrets", "set", secret], cli_env, stdin="t0ken").returncode == 0
+        created = run(["tools", "create", "-f", str(tool_file), "-o", "json"], cli_env)
+        listed = run(["tools", "list", "--all", "-o", "json"], cli_env)
+        by_name = Terminal(["tools", "get", name], cli_env)
+        updated = run(["tools", "update", name, "-f", str(revised), "-o", "json"], cli_env)
+        revisions = run(["tools", "revisions", name, "-o", "json"], cli_env)
+        revisions_table = Terminal(["tools", "revisions", name], cli_env)
+        catalog = run(["tools", "catalog", "-o", "json"], cli_env)
+        tool_id = json.loads(created.stdout)["id"]
+        by_id = run(["tools", "get", tool_id, "-o", "yaml"], cli_env)
+        deleted = run(["tools", "delete", tool_id], cli_env)
+        gone = run(["tools", "get", name], cli_env)
+        return {
+            "no_secret": no_secret,
+            "created": created,
+            "listed": json.loads(listed.stdout)["data"],
+            "by_name": (by_name.wait(), by_name.screen),
+            "updated": updated,
+            "revisions": json.loads(revisions.stdout)["data"],
+            "revisions_table": (revisions_table.wait(), revisions_table.screen),
+            "catalog": json.loads(catalog.stdout)["data"],
+            "by_id": by_id,
+            "deleted": deleted,
+            "gone": gone,
+        }
+
+    result = await asyncio.to_thread(scenario)
+
+    # A header naming a secret the tenant does not have: the API's 422 names the header.
+    assert_clean_error(result["no_secret"], 3, "(422 ", "body.http.headers.Authorization")
+    assert result["created"].returncode == 0, result["created"].stderr
+    created = json.loads(result["created"].stdout)
+    assert created["name"] == name and created["latest_revision"] == 1
+    assert created["http"]["headers"] == {"Authorization": f"Bearer {{{{secrets.{secret}}}}}"}
+    assert created["http"]["timeout_s"] == 10
+    assert [t["id"] for t in result["listed"] if t["name"] == name] == [created["id"]]
+    code, screen = result["by_name"]
+    assert code == 0 and re.search(rf"id +{created['id']}", screen), screen
+    assert "POST https://tickets.example.com/tickets" in screen
+    assert f"Authorization: Bearer {{{{secrets.{secret}}}}}" in screen
+    assert result["updated"].returncode == 0, result["updated"].stderr
+    assert json.loads(result["updated"].stdout)["latest_revision"] == 2
+    assert [(r["revision"], r["http"]["url"]) for r in result["revisions"]] == [
+        (2, "https://tickets.example.com/v2/tickets"),
+        (1, "https://tickets.example.com/tickets"),
+    ]
+    code, screen = result["revisions_table"]
+    assert code == 0 and re.search(r"2 +POST https://tickets\.example\.com/v2/tickets", screen), screen
+    assert "calculator" in [t["name"] for t in result["catalog"]]
+    assert f"id: {created['id']}" in result["by_id"].stdout and "latest_revision: 2" in result["by_id"].stdout
+    assert result["deleted"].returncode == 0
+    assert f"Deleted tool {name} ({created['id']})." in result["deleted"].stderr
+    assert_clean_error(result["gone"], 3, f"no registered tool has the id or name '{name}'")
+
+
+async def test_a_bad_tool_file_shows_the_apis_fields_or_the_file_problem(
+    cli_env: dict[str, str], write_file: Callable[[str, str], Path]
+) -> None:
+    invalid = write_file(
+        "invalid.yaml",
+        "name: 1-bad name\ndescription: ''\nparameters: {type: array}\n"
+        "http: {url: 'ftp://example.com', timeout_s: 0}\n",
+    )
+    missing = write_file("missing.yaml", "name: no_http\ndescription: Lacks an endpoint.\n")
+    typo = write_file(
+        "typo.yaml", "name: typo\ndescription: x\nparameters: {type: object}\nurl: https://x.example\n"
+    )
+    broken = write_file("broken.yaml", "name: [unclosed\n")
+    listed = write_file("list.yaml", "- name: a\n")
+
+    def scenario() -> dict[str, Any]:
+        return {
+            name: run(["tools", "create", "-f", str(path)], cli_env)
+            for name, path in {
+                "invalid": invalid,
+                "missing": missing,
+                "typo": typo,
+                "broken": broken,
+                "list": listed,
+                "absent": Path("/nonexistent/tool.yaml"),
+            }.items()
+        }
+
+    done = await asyncio.to_thread(scenario)
+
+    assert_clean_error(
+        done["invalid"],
+        3,
+        "error: Validation error (422 validation_error)",
+        "body.name: String should match pattern",
+        "body.description: String should have at least 1 character",
+        'body.parameters.type: the root of the schema must have "type": "object"',
+        "body.http.url: Value error, must be an absolute http:// or https:// URL",
+        "body.http.timeout_s: Input should be greater than 0",
+    )
+    assert_clean_error(done["missing"], 3, "(422 validation_error)", "body.parameters: ", "body.http: ")
+    assert_clean_error(
+        done["typo"], 2, "unknown field(s) url (a tool has name, description, parameters, http)"
+    )
+    assert_clean_error(done["broken"], 2, "is not valid YAML")
+    assert_clean_error(done["list"], 2, "must hold a mapping")
+    assert_clean_error(done["absent"], 2, "cannot read /nonexistent/tool.yaml")

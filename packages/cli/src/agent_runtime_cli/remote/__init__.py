@@ -1,6 +1,6 @@
 """The ``agent-runtime`` commands that use a running API through the SDK (``agents``, ``runs``,
-``approvals``, ``questions``, ``threads``, ``secrets``, ``usage``) and the ``profiles`` that say
-where it runs.
+``approvals``, ``questions``, ``threads``, ``tools``, ``secrets``, ``usage``) and the ``profiles``
+that say where it runs.
 
 These modules import only the SDK, typer, rich and PyYAML, never the server packages: they
 speak to any deployment over HTTP, as users' programs do.
@@ -22,6 +22,7 @@ def add_api_commands(app: typer.Typer) -> None:
         runs,
         secrets,
         threads,
+        tools,
         usage,
     )
 
@@ -30,6 +31,7 @@ def add_api_commands(app: typer.Typer) -> None:
     app.add_typer(humans.approvals_app, name="approvals", rich_help_panel=API_PANEL)
     app.add_typer(humans.questions_app, name="questions", rich_help_panel=API_PANEL)
     app.add_typer(threads.app, name="threads", rich_help_panel=API_PANEL)
+    app.add_typer(tools.app, name="tools", rich_help_panel=API_PANEL)
     app.add_typer(secrets.app, name="secrets", rich_help_panel=API_PANEL)
     app.add_typer(usage.app, name="usage", rich_help_panel=API_PANEL)
     app.add_typer(profiles.app, name="profiles", rich_help_panel=API_PANEL)
