@@ -430,6 +430,7 @@ def test_the_command_lists_server_and_api_commands_with_exit_codes() -> None:
         "threads",
         "tools",
         "secrets",
+        "store",
         "usage",
         "profiles",
     ):

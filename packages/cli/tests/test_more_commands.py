@@ -374,3 +374,99 @@ async def test_a_bad_tool_file_shows_the_apis_fields_or_the_file_problem(
     assert_clean_error(done["broken"], 2, "is not valid YAML")
     assert_clean_error(done["list"], 2, "must hold a mapping")
     assert_clean_error(done["absent"], 2, "cannot read /nonexistent/tool.yaml")
+
+
+# ------------------------------------------------------------------------------------ store
+
+
+async def test_store_items_round_trip_as_json_with_dotted_namespaces_and_odd_keys(
+    cli_env: dict[str, str], write_file: Callable[[str, str], Path]
+) -> None:
+    top = unique("prefs")
+    namespace = f"{top}.alice"
+    odd_key = "notes/2026 12:07 [draft] ?&=é"
+    profile = write_file("profile.yaml", "city: Paris\nlanguages: [fr, en]\n")
+
+    def scenario() -> dict[str, Any]:
+        put = run(
+            ["store", "put", namespace, "colour", "--value", '{"favourite": "teal"}', "-o", "json"], cli_env
+        )
+        from_file = run(["store", "put", namespace, "profile", "-f", str(profile), "--ttl", "3600"], cli_env)
+        from_stdin = run(
+            ["store", "put", f"{top}.bob", "--", odd_key],
+            cli_env,
+            stdin='{"text": "[bold]not markup[/bold]", "n": 1}',
+        )
+        got = run(["store", "get", namespace, "colour", "-o", "json"], cli_env)
+        odd = run(["store", "get", "-o", "json", f"{top}.bob", "--", odd_key], cli_env)
+        odd_table = Terminal(["store", "get", f"{top}.bob", "--", odd_key], cli_env)
+        found = run(["store", "search", top, "--filter", '{"favourite": "teal"}', "-o", "json"], cli_env)
+        everything = run(["store", "search", top, "-o", "json"], cli_env)
+        text = run(["store", "search", top, "--query", "not markup", "-o", "json"], cli_env)
+        table = Terminal(["store", "search", top], cli_env)
+        namespaces = run(["store", "namespaces", top, "-o", "json"], cli_env)
+        deleted = run(["store", "delete", namespace, "colour"], cli_env)
+        gone = run(["store", "get", namespace, "colour"], cli_env)
+        return {
+            "put": put,
+            "from_file": from_file,
+            "from_stdin": from_stdin,
+            "got": json.loads(got.stdout),
+            "odd": json.loads(odd.stdout),
+            "odd_table": (odd_table.wait(), odd_table.screen),
+            "found": json.loads(found.stdout)["items"],
+            "everything": json.loads(everything.stdout)["items"],
+            "text": json.loads(text.stdout)["items"],
+            "table": (table.wait(), table.screen),
+            "namespaces": json.loads(namespaces.stdout),
+            "deleted": deleted,
+            "gone": gone,
+        }
+
+    result = await asyncio.to_thread(scenario)
+
+    for name in ("put", "from_file", "from_stdin"):
+        assert result[name].returncode == 0, (name, result[name].stderr)
+    put = json.loads(result["put"].stdout)
+    assert put["namespace"] == [top, "alice"] and put["value"] == {"favourite": "teal"}
+    assert put["expires_at"] is None
+    assert json.loads(result["from_file"].stdout)["expires_at"] is not None
+    assert json.loads(result["from_stdin"].stdout)["key"] == odd_key
+    assert result["got"]["value"] == {"favourite": "teal"} and result["got"]["key"] == "colour"
+    assert result["odd"]["key"] == odd_key
+    assert result["odd"]["value"] == {"text": "[bold]not markup[/bold]", "n": 1}
+    code, screen = result["odd_table"]
+    assert code == 0 and re.search(rf"\nkey +{re.escape(odd_key)}\n", screen), screen
+    assert '"text": "[bold]not markup[/bold]"' in screen, screen
+    assert [(i["namespace"], i["key"]) for i in result["found"]] == [([top, "alice"], "colour")]
+    assert {i["key"] for i in result["everything"]} == {"colour", "profile", odd_key}
+    assert [i["key"] for i in result["text"]] == [odd_key]
+    code, screen = result["table"]
+    assert code == 0 and re.search(rf"{top}\.alice +colour +{{\"favourite\": \"teal\"}}", screen), screen
+    assert odd_key in screen
+    assert result["namespaces"] == {"namespaces": [[top, "alice"], [top, "bob"]]}
+    assert result["deleted"].returncode == 0 and f"Deleted {namespace} / colour." in result["deleted"].stderr
+    assert_clean_error(result["gone"], 3, "(404 ")
+
+
+async def test_bad_store_input_is_a_clear_usage_error(cli_env: dict[str, str]) -> None:
+    def scenario() -> dict[str, Any]:
+        return {
+            "bad_json": run(["store", "put", "prefs.x", "k", "--value", "{favourite: teal"], cli_env),
+            "not_object": run(["store", "put", "prefs.x", "k", "--value", "[1, 2]"], cli_env),
+            "bad_stdin": run(["store", "put", "prefs.x", "k"], cli_env, stdin="not json"),
+            "both": run(["store", "put", "prefs.x", "k", "--value", "{}", "-f", "x.json"], cli_env),
+            "empty_label": run(["store", "get", "prefs..x", "k"], cli_env),
+            "bad_filter": run(["store", "search", "prefs", "--filter", "{'a': 1}"], cli_env),
+            "missing": run(["store", "get", unique("nowhere"), "k"], cli_env),
+        }
+
+    done = await asyncio.to_thread(scenario)
+
+    assert_clean_error(done["bad_json"], 2, "error: --value is not valid JSON: Expecting property name")
+    assert_clean_error(done["not_object"], 2, "error: --value must be a JSON object ({...}), not list")
+    assert_clean_error(done["bad_stdin"], 2, "error: standard input is not valid JSON")
+    assert_clean_error(done["both"], 2, "give the value with --value or --file, not both")
+    assert_clean_error(done["empty_label"], 2, "NAMESPACE 'prefs..x' has an empty label")
+    assert_clean_error(done["bad_filter"], 2, "error: --filter is not valid JSON")
+    assert_clean_error(done["missing"], 3, "(404 ")

@@ -1,6 +1,6 @@
 """The ``agent-runtime`` commands that use a running API through the SDK (``agents``, ``runs``,
-``approvals``, ``questions``, ``threads``, ``tools``, ``secrets``, ``usage``) and the ``profiles``
-that say where it runs.
+``approvals``, ``questions``, ``threads``, ``tools``, ``secrets``, ``store``, ``usage``) and the
+``profiles`` that say where it runs.
 
 These modules import only the SDK, typer, rich and PyYAML, never the server packages: they
 speak to any deployment over HTTP, as users' programs do.
@@ -21,6 +21,7 @@ def add_api_commands(app: typer.Typer) -> None:
         profiles,
         runs,
         secrets,
+        store,
         threads,
         tools,
         usage,
@@ -33,5 +34,6 @@ def add_api_commands(app: typer.Typer) -> None:
     app.add_typer(threads.app, name="threads", rich_help_panel=API_PANEL)
     app.add_typer(tools.app, name="tools", rich_help_panel=API_PANEL)
     app.add_typer(secrets.app, name="secrets", rich_help_panel=API_PANEL)
+    app.add_typer(store.app, name="store", rich_help_panel=API_PANEL)
     app.add_typer(usage.app, name="usage", rich_help_panel=API_PANEL)
     app.add_typer(profiles.app, name="profiles", rich_help_panel=API_PANEL)
