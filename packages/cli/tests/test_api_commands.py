@@ -428,6 +428,10 @@ def test_the_command_lists_server_and_api_commands_with_exit_codes() -> None:
         "approvals",
         "questions",
         "threads",
+        "tools",
+        "secrets",
+        "store",
+        "usage",
         "profiles",
     ):
         assert re.search(rf"│ {command} ", done.stdout), command

@@ -139,8 +139,13 @@ class Column(Generic[T]):
     max_width: int | None = None
 
 
+def _text(cell: str | Text) -> Text:
+    # A str cell is shown as it is: rich would read "[x]" in a name or a description as markup.
+    return Text(cell) if isinstance(cell, str) else cell
+
+
 def _width(cell: str | Text) -> int:
-    return (Text(cell) if isinstance(cell, str) else cell).cell_len
+    return _text(cell).cell_len
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -166,7 +171,7 @@ def print_table(
         console.print(Text(empty, style="dim"))
     else:
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold")
-        rows = [[column.cell(item) for column in columns] for item in items]
+        rows = [[_text(column.cell(item)) for column in columns] for item in items]
         for index, column in enumerate(columns):
             # A no_wrap column (ids, times) is never cut: ids are for copying.
             widest = max(_width(row[index]) for row in rows)
@@ -190,5 +195,5 @@ def print_fields(console: Console, rows: Sequence[tuple[str, str | Text]]) -> No
     table.add_column()
     for name, value in rows:
         if (value.plain if isinstance(value, Text) else value) != "":
-            table.add_row(name, value)
+            table.add_row(name, _text(value))
     console.print(table)
