@@ -7,8 +7,10 @@ dedupe keys, and status changes only move forward. Their inputs live in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -50,6 +52,47 @@ def _public(request: HumanRequest) -> dict[str, Any]:
     if request.answer is not None:
         data["answer"] = request.answer
     return data
+
+
+async def close_requests(
+    session: AsyncSession,
+    tenant_id: str,
+    run_id: str,
+    request_ids: Sequence[str],
+    status: HumanRequestStatus,
+) -> list[EventSpec]:
+    """Move the still-pending ones of ``request_ids`` to ``status`` (expired, cancelled); the
+    resolution events of all of them to append (once each: a dedupe key per request)."""
+    specs: list[EventSpec] = []
+    if not request_ids:
+        return specs
+    for request in await HumanRequestRepository(session, tenant_id).get_by_ids(run_id, request_ids):
+        if request.status == HumanRequestStatus.PENDING:
+            request.status = status
+            request.decided_at = utcnow()
+            session.add(request)
+        specs.append(
+            EventSpec(
+                human_request_event(request.kind.value, request.status.value),
+                _public(request),
+                DedupeKey.human_resolved(request.id),
+            )
+        )
+    return specs
+
+
+async def pending_request_ids(session: AsyncSession, tenant_id: str, run_id: str) -> list[str]:
+    """The ids of ``run_id``'s pending approvals and questions."""
+    repository = HumanRequestRepository(session, tenant_id)
+    ids: list[str] = []
+    for kind in HumanRequestKind:
+        ids.extend(
+            request.id
+            for request in await repository.list(
+                run_id, kind, limit=10_000, status=HumanRequestStatus.PENDING
+            )
+        )
+    return ids
 
 
 class HumanRequestActivities(HumanRequestActivityContract):
@@ -140,22 +183,7 @@ class HumanRequestActivities(HumanRequestActivityContract):
         """Expire or cancel still-pending requests; with ``resume``, ``waiting → running``."""
         async with session_scope(self.database, data.tenant_id) as session:
             run = await locked_run(session, self.database, data.tenant_id, data.run_id)
-            specs: list[EventSpec] = []
-            if data.request_ids:
-                for request in await HumanRequestRepository(session, data.tenant_id).get_by_ids(
-                    data.run_id, data.request_ids
-                ):
-                    if request.status == HumanRequestStatus.PENDING:
-                        request.status = data.status
-                        request.decided_at = utcnow()
-                        session.add(request)
-                    specs.append(
-                        EventSpec(
-                            human_request_event(request.kind.value, request.status.value),
-                            _public(request),
-                            DedupeKey.human_resolved(request.id),
-                        )
-                    )
+            specs = await close_requests(session, data.tenant_id, data.run_id, data.request_ids, data.status)
             written = await RunEventRepository(session, data.tenant_id).append_to_run(run.id, specs) or []
             if data.resume:
                 moved = await transition_run(

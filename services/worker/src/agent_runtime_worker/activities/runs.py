@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agent_runtime_core.db import session_scope
+from agent_runtime_core.db import Database, session_scope
 from agent_runtime_core.lifecycle import DedupeKey, EventSpec, EventType, terminal_event
 from agent_runtime_core.metrics import record_run_finished
 from agent_runtime_core.models import ArtifactStatus, Run, RunStatus
@@ -39,6 +39,7 @@ from agent_runtime_worker.contracts import (
     ThreadTurnInput,
 )
 from agent_runtime_worker.dependencies import WorkerDependencies
+from agent_runtime_worker.events import RunEventWriter
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,79 @@ async def run_output_artifacts(session: AsyncSession, tenant_id: str, run_id: st
         {"id": row.id, "name": row.name, "content_type": row.content_type, "size": row.size}
         for row in reversed(rows)
     ]
+
+
+async def finish_run_row(
+    database: Database, events: RunEventWriter, result: FinishRunInput
+) -> tuple[str, str | None]:
+    """The terminal transition of ``finish_run`` / ``finish_thread_run`` (and of the
+    reconciliation of runs whose workflow closed without it): returns the run's status afterwards
+    and, for a thread run, the run that has the thread's turn now. Safe to run twice: an earlier
+    terminal status wins and the ``run.<status>`` event has one dedupe key."""
+    target = RunStatus(result.status)
+    if not target.is_terminal:
+        raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
+    unpriced = 0
+    outputs: list[dict[str, object]] = []
+
+    async def record_outcome(run: Run) -> None:
+        nonlocal unpriced
+        if target == RunStatus.SUCCEEDED:
+            outputs.extend(await run_output_artifacts(session, result.tenant_id, run.id))
+        run.output = result.output
+        run.error = (
+            {"code": result.error_code, "message": result.error_message or result.error_code}
+            if result.error_code
+            else None
+        )
+        run.usage_requests = result.usage.requests
+        run.usage_input_tokens = result.usage.input_tokens
+        run.usage_output_tokens = result.usage.output_tokens
+        # The ledger knows every model request that was made, also when the run failed before
+        # the agent could report its usage; cost is only known there.
+        requests, input_tokens, output_tokens, cost, unpriced = await UsageRepository(
+            session, result.tenant_id
+        ).run_totals(run.id)
+        if requests > run.usage_requests:
+            run.usage_requests, run.usage_input_tokens, run.usage_output_tokens = (
+                requests,
+                input_tokens,
+                output_tokens,
+            )
+        run.cost_usd = cost if requests and not unpriced else None
+
+    def finished_event(run: Run) -> list[EventSpec]:
+        usage = {
+            "requests": run.usage_requests,
+            "input_tokens": run.usage_input_tokens,
+            "output_tokens": run.usage_output_tokens,
+            "cost_usd": str(run.cost_usd) if run.cost_usd is not None else None,
+            "unpriced_requests": unpriced,
+        }
+        data: dict[str, object] = {"usage": usage}
+        if run.error:
+            data["error"] = run.error
+        if target == RunStatus.SUCCEEDED:
+            data["artifacts"] = outputs
+        return [EventSpec(terminal_event(target), data, DedupeKey.RUN_FINISHED)]
+
+    async with session_scope(database, result.tenant_id) as session:
+        moved = await transition_run(
+            session,
+            database,
+            result.tenant_id,
+            result.run_id,
+            target,
+            apply=record_outcome,
+            events=finished_event,
+            turn_messages=result.turn_messages,
+        )
+    if not moved.applied:
+        logger.info("run %s already %s; not moving to %s", result.run_id, moved.run.status, target)
+        return moved.run.status.value, moved.next_thread_run_id
+    await events.publish_committed(moved.events)
+    record_run_finished(target.value)
+    return target.value, moved.next_thread_run_id
 
 
 class RunActivities(RunActivityContract, ThreadActivityContract):
@@ -143,72 +217,7 @@ class RunActivities(RunActivityContract, ThreadActivityContract):
         return await self.summarizer.summarize(data)
 
     async def _finish(self, result: FinishRunInput) -> tuple[str, str | None]:
-        """The terminal transition; returns the run's status afterwards and, for a thread run,
-        the run that has the thread's turn now."""
-        target = RunStatus(result.status)
-        if not target.is_terminal:
-            raise ApplicationError(f"{target} is not terminal", type="InvalidStatus", non_retryable=True)
-        unpriced = 0
-        outputs: list[dict[str, object]] = []
-
-        async def record_outcome(run: Run) -> None:
-            nonlocal unpriced
-            if target == RunStatus.SUCCEEDED:
-                outputs.extend(await run_output_artifacts(session, result.tenant_id, run.id))
-            run.output = result.output
-            run.error = (
-                {"code": result.error_code, "message": result.error_message or result.error_code}
-                if result.error_code
-                else None
-            )
-            run.usage_requests = result.usage.requests
-            run.usage_input_tokens = result.usage.input_tokens
-            run.usage_output_tokens = result.usage.output_tokens
-            # The ledger knows every model request that was made, also when the run failed before
-            # the agent could report its usage; cost is only known there.
-            requests, input_tokens, output_tokens, cost, unpriced = await UsageRepository(
-                session, result.tenant_id
-            ).run_totals(run.id)
-            if requests > run.usage_requests:
-                run.usage_requests, run.usage_input_tokens, run.usage_output_tokens = (
-                    requests,
-                    input_tokens,
-                    output_tokens,
-                )
-            run.cost_usd = cost if requests and not unpriced else None
-
-        def finished_event(run: Run) -> list[EventSpec]:
-            usage = {
-                "requests": run.usage_requests,
-                "input_tokens": run.usage_input_tokens,
-                "output_tokens": run.usage_output_tokens,
-                "cost_usd": str(run.cost_usd) if run.cost_usd is not None else None,
-                "unpriced_requests": unpriced,
-            }
-            data: dict[str, object] = {"usage": usage}
-            if run.error:
-                data["error"] = run.error
-            if target == RunStatus.SUCCEEDED:
-                data["artifacts"] = outputs
-            return [EventSpec(terminal_event(target), data, DedupeKey.RUN_FINISHED)]
-
-        async with session_scope(self.database, result.tenant_id) as session:
-            moved = await transition_run(
-                session,
-                self.database,
-                result.tenant_id,
-                result.run_id,
-                target,
-                apply=record_outcome,
-                events=finished_event,
-                turn_messages=result.turn_messages,
-            )
-        if not moved.applied:
-            logger.info("run %s already %s; not moving to %s", result.run_id, moved.run.status, target)
-            return moved.run.status.value, moved.next_thread_run_id
-        await self.events.publish_committed(moved.events)
-        record_run_finished(target.value)
-        return target.value, moved.next_thread_run_id
+        return await finish_run_row(self.database, self.events, result)
 
     @activity.defn(name=RECORD_BUDGET_WAIT)
     @classify_database_errors
