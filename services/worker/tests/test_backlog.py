@@ -99,6 +99,7 @@ async def test_a_running_worker_serves_its_backlog_on_its_metrics_port(
             "worker_metrics_host": "127.0.0.1",
             "worker_backlog_metrics_interval_s": 0.2,
             "retention_schedule_enabled": False,
+            "reconcile_schedule_enabled": False,
         }
     )
     worker = asyncio.create_task(run_worker(settings))

@@ -427,6 +427,7 @@ async def test_the_worker_creates_the_schedule_when_it_starts(
             "redis_url": None,
             "worker_metrics_port": None,
             "retention_schedule_id": f"retention-{worker_settings.temporal_task_queue}",
+            "reconcile_schedule_enabled": False,
         }
     )
     worker = asyncio.create_task(run_worker(settings))

@@ -616,6 +616,36 @@ class Settings(BaseSettings):
         default=3, ge=0, le=23, description="Hour (UTC) the daily retention cleanup starts at."
     )
 
+    # Reconciliation (the periodic workflow finishing runs whose workflow closed without doing so).
+    reconcile_schedule_enabled: bool = Field(
+        default=True,
+        description="Create (or update) the run reconciliation schedule when the worker starts; "
+        "false deletes it.",
+    )
+    reconcile_schedule_id: str = Field(
+        default="agent-runtime-reconcile",
+        min_length=1,
+        max_length=200,
+        description="Id of the run reconciliation schedule. Deployments sharing one Temporal "
+        "namespace each need their own.",
+    )
+    reconcile_interval_s: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="How often the reconciliation looks for active runs whose workflow is closed.",
+    )
+    reconcile_min_age_s: int = Field(
+        default=300,
+        ge=0,
+        le=30 * 86_400,
+        description="Only runs created longer ago than this are reconciled (a run whose workflow is "
+        "being started is never touched).",
+    )
+    reconcile_batch_size: int = Field(
+        default=100, ge=1, le=1_000, description="Active runs the reconciliation examines per batch."
+    )
+
     # Read cache (Redis cache-aside for hot reads: agents, agent versions; see agent_runtime_core.cache).
     cache_enabled: bool = Field(
         default=True,

@@ -40,6 +40,14 @@ from agent_runtime_core.temporal.activities import (
     ThreadTurnInput,
 )
 from agent_runtime_core.temporal.contracts import HUMAN_DECISION_NOT_RECORDED
+from agent_runtime_core.temporal.reconcile import (
+    FIND_CLOSED_RUNS,
+    FINISH_CLOSED_RUN,
+    ClosedRun,
+    ClosedRunsBatch,
+    FindClosedRunsInput,
+    FinishClosedRunResult,
+)
 from agent_runtime_core.temporal.retention import (
     PLAN_RETENTION,
     PURGE_EXPIRED,
@@ -150,4 +158,18 @@ class RetentionActivityContract:
     @activity.defn(name=PURGE_EXPIRED)
     async def purge_expired(self, batch: PurgeBatchInput) -> PurgeBatchResult:
         """Delete one batch of one tenant's expired rows of one kind (and their objects)."""
+        raise NotImplementedError
+
+
+class ReconcileActivityContract:
+    """The run reconciliation's activities (implemented by ``ReconcileActivities``)."""
+
+    @activity.defn(name=FIND_CLOSED_RUNS)
+    async def find_closed_runs(self, data: FindClosedRunsInput) -> ClosedRunsBatch:
+        """One batch of active runs old enough, oldest first, and those whose workflow is closed."""
+        raise NotImplementedError
+
+    @activity.defn(name=FINISH_CLOSED_RUN)
+    async def finish_closed_run(self, data: ClosedRun) -> FinishClosedRunResult:
+        """Finish a run whose workflow closed without doing so (and hand its thread's turn on)."""
         raise NotImplementedError

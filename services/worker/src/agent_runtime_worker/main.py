@@ -39,6 +39,7 @@ from agent_runtime_core.temporal.data_converter import (
 from agent_runtime_core.temporal.security import temporal_security
 from agent_runtime_core.tracing import tracer_provider_from_settings
 from agent_runtime_worker.activities.human_requests import HumanRequestActivities
+from agent_runtime_worker.activities.reconcile import ReconcileActivities
 from agent_runtime_worker.activities.retention import RetentionActivities
 from agent_runtime_worker.activities.runs import RunActivities
 from agent_runtime_worker.agents.activities import AgentActivities
@@ -57,9 +58,10 @@ from agent_runtime_worker.contracts import (
 )
 from agent_runtime_worker.dependencies import WorkerDependencies
 from agent_runtime_worker.observability import instrument_agent, worker_interceptors
-from agent_runtime_worker.schedules import ensure_retention_schedule
+from agent_runtime_worker.schedules import ensure_reconcile_schedule, ensure_retention_schedule
 from agent_runtime_worker.tool_catalog import CatalogRegistration, describe, served_tools
 from agent_runtime_worker.workflows.agent_run import AgentRunWorkflow
+from agent_runtime_worker.workflows.reconcile import RunReconcileWorkflow
 from agent_runtime_worker.workflows.retention import RetentionWorkflow
 
 logger = logging.getLogger(__name__)
@@ -176,6 +178,11 @@ def retention_activities(retention: RetentionActivities) -> list[Callable[..., A
     return [retention.plan_retention, retention.purge_expired]
 
 
+def reconcile_activities(reconcile: ReconcileActivities) -> list[Callable[..., Any]]:
+    """The run reconciliation's activities."""
+    return [reconcile.find_closed_runs, reconcile.finish_closed_run]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -218,10 +225,11 @@ def build_worker(
         owned_dependencies=owned,
         catalog_registration=CatalogRegistration(database, tools, worker=client.identity),
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[AgentRunWorkflow, RetentionWorkflow],
+        workflows=[AgentRunWorkflow, RetentionWorkflow, RunReconcileWorkflow],
         activities=[
             *bookkeeping_activities(RunActivities(dependencies), HumanRequestActivities(dependencies)),
             *retention_activities(RetentionActivities(settings, database, dependencies.storage)),
+            *reconcile_activities(ReconcileActivities(settings, database, dependencies.events, client)),
         ],
         # Redis clients belong to the activity half, but a connection pool collected while a
         # workflow activation runs imports redis' metrics recorder (and OpenTelemetry) from its
@@ -309,6 +317,10 @@ async def run_worker(settings: Settings) -> None:
     except RPCError:
         # Runs matter more than tomorrow's cleanup: the next worker to start tries again.
         logger.exception("could not create or update the retention schedule")
+    try:
+        await ensure_reconcile_schedule(client, settings)
+    except RPCError:
+        logger.exception("could not create or update the run reconciliation schedule")
     worker = build_worker(
         client, settings, database, tracer_provider=tracer_provider, dependencies=dependencies
     )
