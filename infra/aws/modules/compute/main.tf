@@ -25,6 +25,7 @@ locals {
       AGENT_RUNTIME_S3_KMS_KEY_ID           = var.data_kms_key_arn
       AGENT_RUNTIME_S3_CREATE_BUCKET        = "false"
       AGENT_RUNTIME_RETENTION_SCHEDULE_ID   = "agent-runtime-retention-${var.environment}"
+      AGENT_RUNTIME_RECONCILE_SCHEDULE_ID   = "agent-runtime-reconcile-${var.environment}"
     },
     var.temporal_environment,
     var.tracing_enabled ? { AGENT_RUNTIME_OTLP_ENDPOINT = "http://localhost:4318" } : {},
