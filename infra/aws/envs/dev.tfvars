@@ -22,7 +22,7 @@ api    = { cpu = 512, memory = 1024, min_count = 1, max_count = 3 }
 worker = { cpu = 1024, memory = 2048, min_count = 1, max_count = 4, backlog_per_task_target = 20 }
 kong   = { cpu = 256, memory = 512, min_count = 1, max_count = 2 }
 
-model_providers        = ["openai"]
+model_providers = ["openai"]
 # ECS Exec (aws ecs execute-command) makes the API's and workers' root filesystem writable
 # while on: enable it when you need a shell, then turn it off again.
 enable_execute_command = false

@@ -549,6 +549,9 @@ async def test_the_images_worker_as_pid1_is_healthy_and_stops_on_sigterm(
         "AGENT_RUNTIME_TEMPORAL_TASK_QUEUE": worker_settings.temporal_task_queue,
         "AGENT_RUNTIME_REDIS_URL": "",
         "AGENT_RUNTIME_API_PORT": str(find_free_port()),  # no API: only the file can say healthy
+        # No schedules on the shared Temporal server (they would run over every test's runs).
+        "AGENT_RUNTIME_RETENTION_SCHEDULE_ENABLED": "false",
+        "AGENT_RUNTIME_RECONCILE_SCHEDULE_ENABLED": "false",
     }
     probe_env = {k: env[k] for k in ("AGENT_RUNTIME_WORKER_HEALTH_FILE", "AGENT_RUNTIME_API_PORT")}
     assert run_healthcheck(image, probe_env).returncode == 1

@@ -81,6 +81,10 @@ def worker_environment(
             "AGENT_RUNTIME_TOOLS_REQUIRE_HTTPS": "false",
             "AGENT_RUNTIME_TOOLS_ALLOW_PRIVATE_NETWORKS": "true",
             "AGENT_RUNTIME_REDIS_URL": redis_url or "",
+            # No schedules on the shared Temporal server: a reconciliation every few minutes
+            # would run on whichever test's queue started last, over every test's runs.
+            "AGENT_RUNTIME_RETENTION_SCHEDULE_ENABLED": "false",
+            "AGENT_RUNTIME_RECONCILE_SCHEDULE_ENABLED": "false",
             "PYTHONUNBUFFERED": "1",
         }
     )

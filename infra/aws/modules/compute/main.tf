@@ -17,15 +17,15 @@ locals {
   # Plain settings shared by the API, workers and migrate. Secrets are in local.app_secrets.
   app_environment = merge(
     {
-      AGENT_RUNTIME_DATABASE_URL            = local.database_url
-      AGENT_RUNTIME_TEMPORAL_TASK_QUEUE     = var.task_queue
-      AGENT_RUNTIME_S3_BUCKET               = var.bucket_name
-      AGENT_RUNTIME_S3_REGION               = local.region
-      AGENT_RUNTIME_S3_SSE                  = "kms"
-      AGENT_RUNTIME_S3_KMS_KEY_ID           = var.data_kms_key_arn
-      AGENT_RUNTIME_S3_CREATE_BUCKET        = "false"
-      AGENT_RUNTIME_RETENTION_SCHEDULE_ID   = "agent-runtime-retention-${var.environment}"
-      AGENT_RUNTIME_RECONCILE_SCHEDULE_ID   = "agent-runtime-reconcile-${var.environment}"
+      AGENT_RUNTIME_DATABASE_URL          = local.database_url
+      AGENT_RUNTIME_TEMPORAL_TASK_QUEUE   = var.task_queue
+      AGENT_RUNTIME_S3_BUCKET             = var.bucket_name
+      AGENT_RUNTIME_S3_REGION             = local.region
+      AGENT_RUNTIME_S3_SSE                = "kms"
+      AGENT_RUNTIME_S3_KMS_KEY_ID         = var.data_kms_key_arn
+      AGENT_RUNTIME_S3_CREATE_BUCKET      = "false"
+      AGENT_RUNTIME_RETENTION_SCHEDULE_ID = "agent-runtime-retention-${var.environment}"
+      AGENT_RUNTIME_RECONCILE_SCHEDULE_ID = "agent-runtime-reconcile-${var.environment}"
     },
     var.temporal_environment,
     var.tracing_enabled ? { AGENT_RUNTIME_OTLP_ENDPOINT = "http://localhost:4318" } : {},
@@ -236,7 +236,7 @@ module "api" {
   }, var.oidc_environment)
   secrets = local.app_secrets
 
-  port_mappings             = [{ container_port = 8000, name = "http" }]
+  port_mappings = [{ container_port = 8000, name = "http" }]
   # The image's probe (standard library only, ~50 ms): GET /healthz on the API's port.
   health_check_command      = ["CMD", "agent-runtime", "healthcheck", "--target", "api"]
   health_check_start_period = 60
@@ -247,20 +247,20 @@ module "api" {
   sidecars                  = var.api_collector_enabled ? [local.adot_api] : []
   cpu_architecture          = var.cpu_architecture
 
-  log_group_name        = var.log_group_names["api"]
-  log_group_arn         = var.log_group_arns["api"]
-  kms_key_arns          = local.secret_kms_key_arns
-  ecr_repository_arn    = aws_ecr_repository.this.arn
-  task_role_policies    = { application = data.aws_iam_policy_document.app.json }
+  log_group_name     = var.log_group_names["api"]
+  log_group_arn      = var.log_group_arns["api"]
+  kms_key_arns       = local.secret_kms_key_arns
+  ecr_repository_arn = aws_ecr_repository.this.arn
+  task_role_policies = { application = data.aws_iam_policy_document.app.json }
 
-  subnet_ids                     = var.private_subnet_ids
-  security_group_ids             = [var.security_group_ids["api"]]
-  service_discovery              = { namespace_id = aws_service_discovery_private_dns_namespace.this.id }
-  desired_count                  = var.api.min_count
-  autoscaling                    = { min_capacity = var.api.min_count, max_capacity = var.api.max_count }
-  enable_execute_command         = var.enable_execute_command
-  execute_command_log_group_arn  = var.log_group_arns["ecs-exec"]
-  execute_command_kms_key_arn    = var.logs_kms_key_arn
+  subnet_ids                    = var.private_subnet_ids
+  security_group_ids            = [var.security_group_ids["api"]]
+  service_discovery             = { namespace_id = aws_service_discovery_private_dns_namespace.this.id }
+  desired_count                 = var.api.min_count
+  autoscaling                   = { min_capacity = var.api.min_count, max_capacity = var.api.max_count }
+  enable_execute_command        = var.enable_execute_command
+  execute_command_log_group_arn = var.log_group_arns["ecs-exec"]
+  execute_command_kms_key_arn   = var.logs_kms_key_arn
 
   tags = var.tags
 }
@@ -286,7 +286,7 @@ module "worker" {
   })
   secrets = local.app_secrets
 
-  port_mappings             = [{ container_port = 9464, name = "metrics" }]
+  port_mappings = [{ container_port = 9464, name = "metrics" }]
   # The image's probe: the worker's health file (AGENT_RUNTIME_WORKER_HEALTH_FILE, set by the
   # image), touched every 5 s by the worker's event loop and removed when it stops; a wedged
   # loop fails it, where the metrics server (its own thread) would still answer.
@@ -300,11 +300,11 @@ module "worker" {
   sidecars         = [local.adot_worker]
   cpu_architecture = var.cpu_architecture
 
-  log_group_name        = var.log_group_names["worker"]
-  log_group_arn         = var.log_group_arns["worker"]
-  kms_key_arns          = local.secret_kms_key_arns
-  ecr_repository_arn    = aws_ecr_repository.this.arn
-  task_role_policies    = { application = data.aws_iam_policy_document.worker.json }
+  log_group_name     = var.log_group_names["worker"]
+  log_group_arn      = var.log_group_arns["worker"]
+  kms_key_arns       = local.secret_kms_key_arns
+  ecr_repository_arn = aws_ecr_repository.this.arn
+  task_role_policies = { application = data.aws_iam_policy_document.worker.json }
 
   subnet_ids             = var.private_subnet_ids
   security_group_ids     = [var.security_group_ids["worker"]]
@@ -375,11 +375,11 @@ module "kong" {
     KONG_STATUS_LISTEN = "0.0.0.0:8100"
     KONG_ADMIN_LISTEN  = "off"
     # Client IPs (rate limiting by IP) from the ALB's X-Forwarded-For.
-    KONG_TRUSTED_IPS        = var.vpc_cidr
-    KONG_REAL_IP_HEADER     = "X-Forwarded-For"
-    KONG_REAL_IP_RECURSIVE  = "on"
-    KONG_PROXY_ACCESS_LOG   = "/dev/stdout"
-    KONG_PROXY_ERROR_LOG    = "/dev/stderr"
+    KONG_TRUSTED_IPS            = var.vpc_cidr
+    KONG_REAL_IP_HEADER         = "X-Forwarded-For"
+    KONG_REAL_IP_RECURSIVE      = "on"
+    KONG_PROXY_ACCESS_LOG       = "/dev/stdout"
+    KONG_PROXY_ERROR_LOG        = "/dev/stderr"
     KONG_NGINX_WORKER_PROCESSES = "auto"
   }
 
@@ -392,9 +392,9 @@ module "kong" {
   # Kong renders nginx.conf and pid files into its prefix (/usr/local/kong, owned by the image's
   # non-root `kong` user) at start; the official image declares no volume a read-only root could
   # use (Fargate bind mounts are root-owned).
-  readonly_root_filesystem  = false
-  user                      = "kong"
-  stop_timeout              = 30
+  readonly_root_filesystem = false
+  user                     = "kong"
+  stop_timeout             = 30
 
   log_group_name = var.log_group_names["kong"]
   log_group_arn  = var.log_group_arns["kong"]

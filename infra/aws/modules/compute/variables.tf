@@ -254,11 +254,11 @@ variable "worker" {
 
 variable "kong" {
   type = object({
-    cpu                      = number
-    memory                   = number
-    min_count                = number
-    max_count                = number
-    requests_per_target_min  = optional(number, 6000)
+    cpu                     = number
+    memory                  = number
+    min_count               = number
+    max_count               = number
+    requests_per_target_min = optional(number, 6000)
   })
   description = "Kong service size: task cpu/memory, task count bounds and ALB requests per Kong task per minute to scale on."
 

@@ -29,7 +29,7 @@ resource "aws_kms_key" "data" {
       }
     ]
   })
-  tags                    = var.tags
+  tags = var.tags
 }
 
 resource "aws_kms_alias" "data" {

@@ -159,13 +159,13 @@ module "keycloak" {
   log_group_arn  = var.log_group_arns["keycloak"]
   kms_key_arns   = [var.db_kms_key_arn, var.secrets_kms_key_arn]
 
-  subnet_ids                     = var.private_subnet_ids
-  security_group_ids             = [var.security_group_ids["keycloak"]]
-  service_discovery              = { namespace_id = var.service_discovery_namespace_id }
-  load_balancers                 = [{ target_group_arn = aws_lb_target_group.keycloak[0].arn, container_port = 8080 }]
-  health_check_grace_period      = 300
-  desired_count                  = var.keycloak_count
-  autoscaling                    = { min_capacity = var.keycloak_count, max_capacity = var.keycloak_count }
+  subnet_ids                = var.private_subnet_ids
+  security_group_ids        = [var.security_group_ids["keycloak"]]
+  service_discovery         = { namespace_id = var.service_discovery_namespace_id }
+  load_balancers            = [{ target_group_arn = aws_lb_target_group.keycloak[0].arn, container_port = 8080 }]
+  health_check_grace_period = 300
+  desired_count             = var.keycloak_count
+  autoscaling               = { min_capacity = var.keycloak_count, max_capacity = var.keycloak_count }
 
   tags = var.tags
 }

@@ -16,31 +16,31 @@ locals {
 
   # source => target, port, why. Keys are stable names so rules can be added without churn.
   ingress_rules = {
-    kong_from_alb             = { sg = "kong", from = "alb", port = 8000, to = 8000, why = "ALB forwards client requests to the Kong proxy" }
-    kong_status_from_alb      = { sg = "kong", from = "alb", port = 8100, to = 8100, why = "ALB health checks Kong's status endpoint (/status/ready)" }
-    api_from_kong             = { sg = "api", from = "kong", port = 8000, to = 8000, why = "Kong proxies /v1 and the other API routes to the API" }
-    temporal_from_api         = { sg = "temporal", from = "api", port = 7233, to = 7233, why = "API starts, signals and queries workflows (Temporal frontend gRPC)" }
-    temporal_from_worker      = { sg = "temporal", from = "worker", port = 7233, to = 7233, why = "Workers poll task queues (Temporal frontend gRPC)" }
-    temporal_from_ui          = { sg = "temporal", from = "temporal_ui", port = 7233, to = 7233, why = "Temporal Web UI reads workflows through the frontend" }
-    temporal_membership       = { sg = "temporal", from = "temporal", port = 6933, to = 6939, why = "Temporal services' membership (ringpop) between server tasks" }
-    temporal_internal_grpc    = { sg = "temporal", from = "temporal", port = 7233, to = 7239, why = "Temporal services' internal gRPC between server tasks" }
-    temporal_ui_from_alb      = { sg = "temporal_ui", from = "alb", port = 8080, to = 8080, why = "ALB forwards the Temporal UI host (allowed CIDRs only) to the UI" }
-    keycloak_from_alb         = { sg = "keycloak", from = "alb", port = 8080, to = 8080, why = "ALB forwards the identity host to Keycloak (HTTP, TLS ends at the ALB)" }
-    keycloak_mgmt_from_alb    = { sg = "keycloak", from = "alb", port = 9000, to = 9000, why = "ALB health checks Keycloak's management port (/health/ready)" }
-    keycloak_from_api         = { sg = "keycloak", from = "api", port = 8080, to = 8080, why = "API fetches the realm's signing keys (JWKS) over the VPC" }
-    keycloak_cluster          = { sg = "keycloak", from = "keycloak", port = 7800, to = 7800, why = "Keycloak nodes' Infinispan cluster traffic (JGroups)" }
-    rds_from_api              = { sg = "rds", from = "api", port = 5432, to = 5432, why = "API reads and writes the agent_runtime database" }
-    rds_from_worker           = { sg = "rds", from = "worker", port = 5432, to = 5432, why = "Workers (and migrate/admin one-off tasks) use the agent_runtime database" }
-    rds_from_temporal         = { sg = "rds", from = "temporal", port = 5432, to = 5432, why = "Self-hosted Temporal keeps its temporal and temporal_visibility databases here" }
-    rds_from_keycloak         = { sg = "rds", from = "keycloak", port = 5432, to = 5432, why = "Keycloak keeps its keycloak database here" }
-    redis_from_api            = { sg = "redis", from = "api", port = 6379, to = 6379, why = "API: live event streams, rate limits, read cache" }
-    redis_from_worker         = { sg = "redis", from = "worker", port = 6379, to = 6379, why = "Workers publish live run events" }
-    endpoints_from_api        = { sg = "endpoints", from = "api", port = 443, to = 443, why = "API tasks: ECR pulls, logs, secrets through private endpoints" }
-    endpoints_from_worker     = { sg = "endpoints", from = "worker", port = 443, to = 443, why = "Worker tasks: ECR pulls, logs, secrets through private endpoints" }
-    endpoints_from_kong       = { sg = "endpoints", from = "kong", port = 443, to = 443, why = "Kong tasks: logs and secrets through private endpoints" }
-    endpoints_from_temporal   = { sg = "endpoints", from = "temporal", port = 443, to = 443, why = "Temporal tasks: logs and secrets through private endpoints" }
-    endpoints_from_ui         = { sg = "endpoints", from = "temporal_ui", port = 443, to = 443, why = "Temporal UI tasks: logs through private endpoints" }
-    endpoints_from_keycloak   = { sg = "endpoints", from = "keycloak", port = 443, to = 443, why = "Keycloak tasks: logs and secrets through private endpoints" }
+    kong_from_alb           = { sg = "kong", from = "alb", port = 8000, to = 8000, why = "ALB forwards client requests to the Kong proxy" }
+    kong_status_from_alb    = { sg = "kong", from = "alb", port = 8100, to = 8100, why = "ALB health checks Kong's status endpoint (/status/ready)" }
+    api_from_kong           = { sg = "api", from = "kong", port = 8000, to = 8000, why = "Kong proxies /v1 and the other API routes to the API" }
+    temporal_from_api       = { sg = "temporal", from = "api", port = 7233, to = 7233, why = "API starts, signals and queries workflows (Temporal frontend gRPC)" }
+    temporal_from_worker    = { sg = "temporal", from = "worker", port = 7233, to = 7233, why = "Workers poll task queues (Temporal frontend gRPC)" }
+    temporal_from_ui        = { sg = "temporal", from = "temporal_ui", port = 7233, to = 7233, why = "Temporal Web UI reads workflows through the frontend" }
+    temporal_membership     = { sg = "temporal", from = "temporal", port = 6933, to = 6939, why = "Temporal services' membership (ringpop) between server tasks" }
+    temporal_internal_grpc  = { sg = "temporal", from = "temporal", port = 7233, to = 7239, why = "Temporal services' internal gRPC between server tasks" }
+    temporal_ui_from_alb    = { sg = "temporal_ui", from = "alb", port = 8080, to = 8080, why = "ALB forwards the Temporal UI host (allowed CIDRs only) to the UI" }
+    keycloak_from_alb       = { sg = "keycloak", from = "alb", port = 8080, to = 8080, why = "ALB forwards the identity host to Keycloak (HTTP, TLS ends at the ALB)" }
+    keycloak_mgmt_from_alb  = { sg = "keycloak", from = "alb", port = 9000, to = 9000, why = "ALB health checks Keycloak's management port (/health/ready)" }
+    keycloak_from_api       = { sg = "keycloak", from = "api", port = 8080, to = 8080, why = "API fetches the realm's signing keys (JWKS) over the VPC" }
+    keycloak_cluster        = { sg = "keycloak", from = "keycloak", port = 7800, to = 7800, why = "Keycloak nodes' Infinispan cluster traffic (JGroups)" }
+    rds_from_api            = { sg = "rds", from = "api", port = 5432, to = 5432, why = "API reads and writes the agent_runtime database" }
+    rds_from_worker         = { sg = "rds", from = "worker", port = 5432, to = 5432, why = "Workers (and migrate/admin one-off tasks) use the agent_runtime database" }
+    rds_from_temporal       = { sg = "rds", from = "temporal", port = 5432, to = 5432, why = "Self-hosted Temporal keeps its temporal and temporal_visibility databases here" }
+    rds_from_keycloak       = { sg = "rds", from = "keycloak", port = 5432, to = 5432, why = "Keycloak keeps its keycloak database here" }
+    redis_from_api          = { sg = "redis", from = "api", port = 6379, to = 6379, why = "API: live event streams, rate limits, read cache" }
+    redis_from_worker       = { sg = "redis", from = "worker", port = 6379, to = 6379, why = "Workers publish live run events" }
+    endpoints_from_api      = { sg = "endpoints", from = "api", port = 443, to = 443, why = "API tasks: ECR pulls, logs, secrets through private endpoints" }
+    endpoints_from_worker   = { sg = "endpoints", from = "worker", port = 443, to = 443, why = "Worker tasks: ECR pulls, logs, secrets through private endpoints" }
+    endpoints_from_kong     = { sg = "endpoints", from = "kong", port = 443, to = 443, why = "Kong tasks: logs and secrets through private endpoints" }
+    endpoints_from_temporal = { sg = "endpoints", from = "temporal", port = 443, to = 443, why = "Temporal tasks: logs and secrets through private endpoints" }
+    endpoints_from_ui       = { sg = "endpoints", from = "temporal_ui", port = 443, to = 443, why = "Temporal UI tasks: logs through private endpoints" }
+    endpoints_from_keycloak = { sg = "endpoints", from = "keycloak", port = 443, to = 443, why = "Keycloak tasks: logs and secrets through private endpoints" }
   }
 
   # Egress to other groups of the VPC (what each service calls).

@@ -58,7 +58,7 @@ resource "aws_kms_key" "logs" {
       },
     ]
   })
-  tags                    = var.tags
+  tags = var.tags
 }
 
 resource "aws_kms_alias" "logs" {

@@ -37,7 +37,7 @@ resource "aws_kms_key" "secrets" {
       }
     ]
   })
-  tags                    = var.tags
+  tags = var.tags
 }
 
 resource "aws_kms_alias" "secrets" {
@@ -175,11 +175,11 @@ locals {
   # Env var → valueFrom, as the api and worker containers receive them.
   app_secrets = merge(
     {
-      AGENT_RUNTIME_REDIS_URL                       = aws_secretsmanager_secret.redis_url.arn
-      AGENT_RUNTIME_TEMPORAL_PAYLOAD_KEYS           = "${aws_secretsmanager_secret.payload_keys.arn}:keys::"
-      AGENT_RUNTIME_TEMPORAL_PAYLOAD_ACTIVE_KEY_ID  = "${aws_secretsmanager_secret.payload_keys.arn}:active_key_id::"
-      AGENT_RUNTIME_SECRETS_KEYS                    = "${aws_secretsmanager_secret.secrets_keys.arn}:keys::"
-      AGENT_RUNTIME_SECRETS_ACTIVE_KEY_ID           = "${aws_secretsmanager_secret.secrets_keys.arn}:active_key_id::"
+      AGENT_RUNTIME_REDIS_URL                      = aws_secretsmanager_secret.redis_url.arn
+      AGENT_RUNTIME_TEMPORAL_PAYLOAD_KEYS          = "${aws_secretsmanager_secret.payload_keys.arn}:keys::"
+      AGENT_RUNTIME_TEMPORAL_PAYLOAD_ACTIVE_KEY_ID = "${aws_secretsmanager_secret.payload_keys.arn}:active_key_id::"
+      AGENT_RUNTIME_SECRETS_KEYS                   = "${aws_secretsmanager_secret.secrets_keys.arn}:keys::"
+      AGENT_RUNTIME_SECRETS_ACTIVE_KEY_ID          = "${aws_secretsmanager_secret.secrets_keys.arn}:active_key_id::"
     },
     { for p, s in aws_secretsmanager_secret.provider : local.provider_env[p] => s.arn },
   )

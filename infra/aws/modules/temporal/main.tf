@@ -79,15 +79,15 @@ module "server" {
   memory      = var.server_memory
 
   environment = {
-    DB                                     = "postgres12"
-    DB_PORT                                = tostring(var.db_port)
-    POSTGRES_SEEDS                         = var.db_address
-    POSTGRES_USER                          = var.db_username
-    DBNAME                                 = "temporal"
-    VISIBILITY_DBNAME                      = "temporal_visibility"
-    DEFAULT_NAMESPACE                      = var.namespace
-    DEFAULT_NAMESPACE_RETENTION            = var.namespace_retention
-    SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES      = "true"
+    DB                                = "postgres12"
+    DB_PORT                           = tostring(var.db_port)
+    POSTGRES_SEEDS                    = var.db_address
+    POSTGRES_USER                     = var.db_username
+    DBNAME                            = "temporal"
+    VISIBILITY_DBNAME                 = "temporal_visibility"
+    DEFAULT_NAMESPACE                 = var.namespace
+    DEFAULT_NAMESPACE_RETENTION       = var.namespace_retention
+    SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES = "true"
     # rds.force_ssl = 1: the schema tool and the server both connect with TLS. Host verification
     # is off because the image carries no RDS CA bundle; the traffic is still encrypted.
     POSTGRES_TLS_ENABLED                   = "true"
@@ -114,9 +114,9 @@ module "server" {
   log_group_arn  = var.log_group_arns["temporal"]
   kms_key_arns   = [var.db_kms_key_arn]
 
-  subnet_ids                     = var.private_subnet_ids
-  security_group_ids             = [var.security_group_ids["temporal"]]
-  service_discovery              = { namespace_id = var.service_discovery_namespace_id }
+  subnet_ids         = var.private_subnet_ids
+  security_group_ids = [var.security_group_ids["temporal"]]
+  service_discovery  = { namespace_id = var.service_discovery_namespace_id }
   # One server task: auto-setup runs every Temporal service in one process. Replace, don't overlap.
   desired_count                      = 1
   deployment_minimum_healthy_percent = 0
@@ -147,8 +147,8 @@ module "ui" {
 
   environment = merge(
     {
-      TEMPORAL_ADDRESS         = local.self_hosted_address
-      TEMPORAL_UI_PORT         = "8080"
+      TEMPORAL_ADDRESS           = local.self_hosted_address
+      TEMPORAL_UI_PORT           = "8080"
       TEMPORAL_DEFAULT_NAMESPACE = var.namespace
     },
     var.codec_endpoint == "" ? {} : {
