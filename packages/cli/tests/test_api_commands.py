@@ -388,6 +388,7 @@ async def test_threads_carry_a_conversation(cli_env: dict[str, str]) -> None:
         )
         listed = run(["threads", "list", "--metadata", "user=cli-ada", "-o", "json"], cli_env)
         messages = Terminal(["threads", "messages", thread_id], cli_env)
+        messages_seen = (messages.wait(), messages.screen)  # before the thread is deleted below
         got = run(["threads", "get", thread_id, "-o", "json"], cli_env)
         deleted = run(["threads", "delete", thread_id], cli_env)
         gone = run(["threads", "get", thread_id], cli_env)
@@ -396,7 +397,7 @@ async def test_threads_carry_a_conversation(cli_env: dict[str, str]) -> None:
             "codes": [first.returncode, second.returncode, deleted.returncode, gone.returncode],
             "second": second.stdout,
             "listed": [t["id"] for t in json.loads(listed.stdout)["data"]],
-            "messages": (messages.wait(), messages.screen),
+            "messages": messages_seen,
             "status": json.loads(got.stdout)["status"],
         }
 

@@ -74,6 +74,7 @@ async def test_usage_counts_a_run_by_agent_and_day_with_totals(
         by_day = run(["usage", "-o", "json"], cli_env)
         by_agent = run(["usage", "show", "--group-by", "agent", "--group-by", "model", "-o", "json"], cli_env)
         table = Terminal(["usage", "--group-by", "agent"], cli_env)
+        table_seen = (table.wait(), table.screen)
         past = run(["usage", "--from", "2020-01-01", "--to", "2020-01-31", "-o", "yaml"], cli_env)
         reversed_window = run(["usage", "--from", "2026-12-07", "--to", "2026-12-01"], cli_env)
         bad_group = run(["usage", "--group-by", "tenant"], cli_env)
@@ -84,7 +85,7 @@ async def test_usage_counts_a_run_by_agent_and_day_with_totals(
             "run": json.loads(finished.stdout),
             "by_day": json.loads(by_day.stdout),
             "by_agent": json.loads(by_agent.stdout),
-            "table": (table.wait(), table.screen),
+            "table": table_seen,
             "past": past,
             "reversed": reversed_window,
             "bad_group": bad_group,
@@ -143,11 +144,12 @@ async def test_a_secret_set_from_a_pipe_is_stored_without_its_line_break_and_nev
         created = run(["secrets", "set", name, "-d", "Tickets [API]"], cli_env, stdin=value + "\n")
         listed = run(["secrets", "list", "--all", "-o", "json"], cli_env)
         table = Terminal(["secrets", "list", "--all"], cli_env)
+        table_seen = (table.wait(), table.screen)
         replaced = run(["secrets", "set", name, "-o", "json"], cli_env, stdin=value + "-2")
         return {
             "created": created,
             "listed": listed,
-            "table": (table.wait(), table.screen),
+            "table": table_seen,
             "replaced": replaced,
         }
 
@@ -275,10 +277,13 @@ async def test_tools_are_registered_from_files_listed_revised_and_deleted(
         assert run(["secrets", "set", secret], cli_env, stdin="t0ken").returncode == 0
         created = run(["tools", "create", "-f", str(tool_file), "-o", "json"], cli_env)
         listed = run(["tools", "list", "--all", "-o", "json"], cli_env)
+        # Each terminal command is waited for before the next one changes the tool.
         by_name = Terminal(["tools", "get", name], cli_env)
+        by_name_seen = (by_name.wait(), by_name.screen)
         updated = run(["tools", "update", name, "-f", str(revised), "-o", "json"], cli_env)
         revisions = run(["tools", "revisions", name, "-o", "json"], cli_env)
         revisions_table = Terminal(["tools", "revisions", name], cli_env)
+        revisions_table_seen = (revisions_table.wait(), revisions_table.screen)
         catalog = run(["tools", "catalog", "-o", "json"], cli_env)
         tool_id = json.loads(created.stdout)["id"]
         by_id = run(["tools", "get", tool_id, "-o", "yaml"], cli_env)
@@ -288,10 +293,10 @@ async def test_tools_are_registered_from_files_listed_revised_and_deleted(
             "no_secret": no_secret,
             "created": created,
             "listed": json.loads(listed.stdout)["data"],
-            "by_name": (by_name.wait(), by_name.screen),
+            "by_name": by_name_seen,
             "updated": updated,
             "revisions": json.loads(revisions.stdout)["data"],
-            "revisions_table": (revisions_table.wait(), revisions_table.screen),
+            "revisions_table": revisions_table_seen,
             "catalog": json.loads(catalog.stdout)["data"],
             "by_id": by_id,
             "deleted": deleted,
@@ -400,10 +405,12 @@ async def test_store_items_round_trip_as_json_with_dotted_namespaces_and_odd_key
         got = run(["store", "get", namespace, "colour", "-o", "json"], cli_env)
         odd = run(["store", "get", "-o", "json", f"{top}.bob", "--", odd_key], cli_env)
         odd_table = Terminal(["store", "get", f"{top}.bob", "--", odd_key], cli_env)
+        odd_table_seen = (odd_table.wait(), odd_table.screen)
         found = run(["store", "search", top, "--filter", '{"favourite": "teal"}', "-o", "json"], cli_env)
         everything = run(["store", "search", top, "-o", "json"], cli_env)
         text = run(["store", "search", top, "--query", "not markup", "-o", "json"], cli_env)
         table = Terminal(["store", "search", top], cli_env)
+        table_seen = (table.wait(), table.screen)
         namespaces = run(["store", "namespaces", top, "-o", "json"], cli_env)
         deleted = run(["store", "delete", namespace, "colour"], cli_env)
         gone = run(["store", "get", namespace, "colour"], cli_env)
@@ -413,11 +420,11 @@ async def test_store_items_round_trip_as_json_with_dotted_namespaces_and_odd_key
             "from_stdin": from_stdin,
             "got": json.loads(got.stdout),
             "odd": json.loads(odd.stdout),
-            "odd_table": (odd_table.wait(), odd_table.screen),
+            "odd_table": odd_table_seen,
             "found": json.loads(found.stdout)["items"],
             "everything": json.loads(everything.stdout)["items"],
             "text": json.loads(text.stdout)["items"],
-            "table": (table.wait(), table.screen),
+            "table": table_seen,
             "namespaces": json.loads(namespaces.stdout),
             "deleted": deleted,
             "gone": gone,
