@@ -7,7 +7,6 @@ young are left alone. The schedule exists once the worker has started."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import uuid
 from datetime import timedelta
@@ -258,43 +257,6 @@ async def test_the_schedule_follows_the_settings(temporal_env: WorkflowEnvironme
         )
         assert await describe_schedule(client, settings.reconcile_schedule_id) is None
     finally:
-        await ensure_reconcile_schedule(
-            client, settings.model_copy(update={"reconcile_schedule_enabled": False})
-        )
-
-
-async def test_the_worker_creates_the_schedule_when_it_starts(
-    temporal_env: WorkflowEnvironment, worker_settings: Settings
-) -> None:
-    """``agent-runtime worker`` (``run_worker``) puts the reconciliation schedule in place."""
-    from agent_runtime_worker.main import run_worker
-
-    client = temporal_env.client
-    settings = worker_settings.model_copy(
-        update={
-            "redis_url": None,
-            "worker_metrics_port": None,
-            "retention_schedule_enabled": False,
-            "retention_schedule_id": f"retention-{worker_settings.temporal_task_queue}",
-            "reconcile_schedule_id": f"reconcile-{worker_settings.temporal_task_queue}",
-            "reconcile_interval_s": 120,
-        }
-    )
-    worker = asyncio.create_task(run_worker(settings))
-    try:
-        described: ScheduleDescription | None = None
-        for _ in range(150):
-            described = await describe_schedule(client, settings.reconcile_schedule_id)
-            if described is not None:
-                break
-            await asyncio.sleep(0.2)
-        assert described is not None, "the worker did not create the schedule"
-        assert described.schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(minutes=2))]
-        assert getattr(described.schedule.action, "task_queue", None) == settings.temporal_task_queue
-    finally:
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
         await ensure_reconcile_schedule(
             client, settings.model_copy(update={"reconcile_schedule_enabled": False})
         )

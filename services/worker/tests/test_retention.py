@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from temporalio.client import Client, ScheduleDescription, ScheduleRange, WorkflowHistory
+from temporalio.client import (
+    Client,
+    ScheduleDescription,
+    ScheduleIntervalSpec,
+    ScheduleRange,
+    WorkflowHistory,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -38,7 +44,7 @@ from agent_runtime_core.storage import ObjectStorage, tenant_object_key
 from agent_runtime_core.temporal.retention import RetentionInput, RetentionResult
 from agent_runtime_worker.activities.retention import RetentionActivities
 from agent_runtime_worker.main import retention_activities
-from agent_runtime_worker.schedules import ensure_retention_schedule
+from agent_runtime_worker.schedules import ensure_reconcile_schedule, ensure_retention_schedule
 from agent_runtime_worker.workflows.retention import RetentionWorkflow
 
 from .support import HISTORIES, new_run
@@ -415,38 +421,46 @@ async def test_saved_cleanup_history_replays() -> None:
     await replayer.replay_workflow(history)
 
 
-async def test_the_worker_creates_the_schedule_when_it_starts(
+async def test_the_worker_creates_its_schedules_when_it_starts(
     temporal_env: WorkflowEnvironment, worker_settings: Settings
 ) -> None:
-    """``agent-runtime worker`` (``run_worker``) puts the daily schedule in place at start-up."""
+    """``agent-runtime worker`` (``run_worker``) puts both its schedules in place at start-up: the
+    daily retention cleanup and the run reconciliation (ids of this test's own: the Temporal
+    server is shared)."""
     from agent_runtime_worker.main import run_worker
 
     client = temporal_env.client
+    queue = worker_settings.temporal_task_queue
     settings = worker_settings.model_copy(
         update={
             "redis_url": None,
             "worker_metrics_port": None,
-            "retention_schedule_id": f"retention-{worker_settings.temporal_task_queue}",
-            "reconcile_schedule_enabled": False,
+            "retention_schedule_id": f"retention-{queue}",
+            "reconcile_schedule_id": f"reconcile-{queue}",
+            "reconcile_interval_s": 120,
         }
     )
     worker = asyncio.create_task(run_worker(settings))
     try:
-        described: ScheduleDescription | None = None
+        retention: ScheduleDescription | None = None
+        reconcile: ScheduleDescription | None = None
         for _ in range(150):
-            described = await describe_schedule(client, settings.retention_schedule_id)
-            if described is not None:
+            retention = await describe_schedule(client, settings.retention_schedule_id)
+            reconcile = await describe_schedule(client, settings.reconcile_schedule_id)
+            if retention is not None and reconcile is not None:
                 break
             await asyncio.sleep(0.2)
-        assert described is not None, "the worker did not create the schedule"
-        assert [list(calendar.hour) for calendar in described.schedule.spec.calendars] == [
+        assert retention is not None and reconcile is not None, "the worker did not create both schedules"
+        assert [list(calendar.hour) for calendar in retention.schedule.spec.calendars] == [
             [ScheduleRange(3, 3)]
         ]
-        assert getattr(described.schedule.action, "task_queue", None) == settings.temporal_task_queue
+        assert reconcile.schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(minutes=2))]
+        for described in (retention, reconcile):
+            assert getattr(described.schedule.action, "task_queue", None) == queue
     finally:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
-        await ensure_retention_schedule(
-            client, settings.model_copy(update={"retention_schedule_enabled": False})
-        )
+        disabled = {"retention_schedule_enabled": False, "reconcile_schedule_enabled": False}
+        await ensure_retention_schedule(client, settings.model_copy(update=disabled))
+        await ensure_reconcile_schedule(client, settings.model_copy(update=disabled))
