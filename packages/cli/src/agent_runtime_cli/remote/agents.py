@@ -17,7 +17,6 @@ from agent_runtime_cli.remote.output import (
     Column,
     compact,
     print_fields,
-    print_table,
     when,
     when_short,
     write_data,
@@ -169,10 +168,7 @@ def print_version(cli: Cli, version: AgentVersion) -> None:
 def list_agents(cli: Cli, limit: Limit = 20, cursor: Cursor = None, every: Every = False) -> None:
     """List your agents, newest first."""
     page = cli.page(cli.client.agents.list(limit=100 if every else limit), cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(cli.out, page.data, AGENT_COLUMNS, empty="No agents yet.", next_cursor=page.next_cursor)
+    cli.show_page(page, AGENT_COLUMNS, empty="No agents yet.")
 
 
 @app.command("get")
@@ -246,10 +242,7 @@ def list_versions(
     agent_id = resolve_agent(cli, agent).id
     pager = cli.client.agents.versions.list(agent_id, limit=100 if every else limit)
     page = cli.page(pager, cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(cli.out, page.data, VERSION_COLUMNS, empty="No versions yet.", next_cursor=page.next_cursor)
+    cli.show_page(page, VERSION_COLUMNS, empty="No versions yet.")
 
 
 @versions_app.command("get")

@@ -13,7 +13,6 @@ from agent_runtime_cli.remote.context import Cli, Cursor, Every, Limit, api_comm
 from agent_runtime_cli.remote.output import (
     Column,
     print_fields,
-    print_table,
     status,
     when,
     when_short,
@@ -162,10 +161,7 @@ def list_artifacts(
         run_id=run, thread_id=thread, status=artifact_status, limit=100 if every else limit
     )
     page = cli.page(pager, cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(cli.out, page.data, ARTIFACT_COLUMNS, empty="No artifacts.", next_cursor=page.next_cursor)
+    cli.show_page(page, ARTIFACT_COLUMNS, empty="No artifacts.")
 
 
 @app.command("get")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Annotated, Any, TypeVar
@@ -29,7 +29,14 @@ from agent_runtime_cli.remote.config import (
     Connection,
     resolve_connection,
 )
-from agent_runtime_cli.remote.output import OutputFormat, default_format, make_console
+from agent_runtime_cli.remote.output import (
+    Column,
+    OutputFormat,
+    default_format,
+    make_console,
+    print_table,
+    write_data,
+)
 from agent_runtime_client import (
     AgentRuntime,
     AgentRuntimeError,
@@ -161,6 +168,14 @@ class Cli:
         if every:
             return Page[T](data=list(pager), next_cursor=None)
         return pager.page(cursor)
+
+    def show_page(self, page: Page[T], columns: Sequence[Column[T]], *, empty: str) -> None:
+        """A page as the chosen output wants it: the API's page (JSON, YAML), or a table (``empty``
+        when it has no item) that says how to get the next page."""
+        if not self.human:
+            write_data(self.output, page)
+            return
+        print_table(self.out, page.data, columns, empty=empty, next_cursor=page.next_cursor)
 
 
 def print_api_error(cli: Cli, error: APIError) -> None:

@@ -18,7 +18,6 @@ from agent_runtime_cli.remote.output import (
     Column,
     compact,
     print_fields,
-    print_table,
     when,
     when_short,
     write_data,
@@ -104,16 +103,7 @@ def read_value(cli: Cli, name: str) -> str:
 def list_secrets(cli: Cli, limit: Limit = 20, cursor: Cursor = None, every: Every = False) -> None:
     """List your secrets' names and descriptions, newest first (never their values)."""
     page = cli.page(cli.client.secrets.list(limit=100 if every else limit), cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(
-        cli.out,
-        page.data,
-        SECRET_COLUMNS,
-        empty="No secrets yet (agent-runtime secrets set NAME).",
-        next_cursor=page.next_cursor,
-    )
+    cli.show_page(page, SECRET_COLUMNS, empty="No secrets yet (agent-runtime secrets set NAME).")
 
 
 @app.command("set", epilog=EXIT_CODES_HELP)

@@ -105,10 +105,7 @@ def list_threads(
     """List threads, newest first."""
     pager = cli.client.threads.list(metadata=parse_metadata(metadata), limit=100 if every else limit)
     page = cli.page(pager, cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(cli.out, page.data, THREAD_COLUMNS, empty="No threads.", next_cursor=page.next_cursor)
+    cli.show_page(page, THREAD_COLUMNS, empty="No threads.")
 
 
 @app.command("get")

@@ -138,15 +138,8 @@ def list_catalog(cli: Cli) -> None:
 def list_tools(cli: Cli, limit: Limit = 20, cursor: Cursor = None, every: Every = False) -> None:
     """List your registered tools, newest first."""
     page = cli.page(cli.client.tools.list(limit=100 if every else limit), cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(
-        cli.out,
-        page.data,
-        TOOL_COLUMNS,
-        empty="No registered tools yet (agent-runtime tools create -f tool.yaml).",
-        next_cursor=page.next_cursor,
+    cli.show_page(
+        page, TOOL_COLUMNS, empty="No registered tools yet (agent-runtime tools create -f tool.yaml)."
     )
 
 
@@ -216,7 +209,4 @@ def list_revisions(
     tool_id = resolve_tool(cli, tool).id
     pager = cli.client.tools.revisions(tool_id, limit=100 if every else limit)
     page = cli.page(pager, cursor=cursor, every=every)
-    if not cli.human:
-        write_data(cli.output, page)
-        return
-    print_table(cli.out, page.data, REVISION_COLUMNS, empty="No revisions.", next_cursor=page.next_cursor)
+    cli.show_page(page, REVISION_COLUMNS, empty="No revisions.")

@@ -7,7 +7,7 @@ row active forever; the reconciliation finds such runs and finishes them.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 from pydantic import Field
 
@@ -20,16 +20,40 @@ RECONCILE_WORKFLOW_ID: Final = "agent-runtime-reconcile"
 FIND_CLOSED_RUNS: Final = "find_closed_runs"
 FINISH_CLOSED_RUN: Final = "finish_closed_run"
 
-CLOSED_WORKFLOW_OUTCOMES: Final[dict[str, tuple[str, str]]] = {
-    "terminated": ("cancelled", "workflow_terminated"),
-    "timed_out": ("timed_out", "workflow_timed_out"),
-    "failed": ("failed", "workflow_failed"),
-    "canceled": ("cancelled", "workflow_cancelled"),
-    "completed": ("failed", "workflow_ended_without_result"),
-    "continued_as_new": ("failed", "workflow_ended_without_result"),
+
+class ClosedOutcome(NamedTuple):
+    """What a closed workflow makes of its run."""
+
+    status: str
+    """The run's terminal status."""
+    error_code: str
+    error_message: str
+
+
+_ENDED_WITHOUT_RESULT = ClosedOutcome(
+    "failed", "workflow_ended_without_result", "The run's workflow ended without finishing the run."
+)
+
+CLOSED_WORKFLOW_OUTCOMES: Final[dict[str, ClosedOutcome]] = {
+    "terminated": ClosedOutcome(
+        "cancelled", "workflow_terminated", "The run's workflow was terminated before it finished the run."
+    ),
+    "timed_out": ClosedOutcome(
+        "timed_out",
+        "workflow_timed_out",
+        "The run's workflow reached its execution timeout before it finished the run.",
+    ),
+    "failed": ClosedOutcome(
+        "failed", "workflow_failed", "The run's workflow failed before it finished the run."
+    ),
+    "canceled": ClosedOutcome(
+        "cancelled", "workflow_cancelled", "The run's workflow was cancelled before it finished the run."
+    ),
+    "completed": _ENDED_WITHOUT_RESULT,
+    "continued_as_new": _ENDED_WITHOUT_RESULT,
 }
 """How a closed workflow (its ``WorkflowExecutionStatus``, lower case) leaves its run: the run's
-terminal status and error code."""
+terminal status, error code and message."""
 
 
 class ReconcileInput(DurableModel):

@@ -189,7 +189,6 @@ class ArtifactService:
         #    object that no row names.
         async with self.unit_of_work.begin() as session:
             await self._check_owners(session, run_id, thread_id)
-            now = utcnow()
             await ArtifactRepository(session, self.tenant_id).add(
                 Artifact(
                     id=artifact_id,
@@ -202,9 +201,7 @@ class ArtifactService:
                     thread_id=thread_id,
                     created_by=created_by[:200],
                     object_key=key,
-                    upload_expires_at=now + WRITE_DEADLINE,
-                    created_at=now,
-                    updated_at=now,
+                    upload_expires_at=utcnow() + WRITE_DEADLINE,
                 )
             )
         # 2. The bytes.

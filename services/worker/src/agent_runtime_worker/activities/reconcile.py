@@ -47,14 +47,6 @@ logger = logging.getLogger(__name__)
 DESCRIBE_CONCURRENCY = 10
 """Workflows described at once while looking through a batch."""
 
-ERROR_MESSAGES: dict[str, str] = {
-    "workflow_terminated": "The run's workflow was terminated before it finished the run.",
-    "workflow_timed_out": "The run's workflow reached its execution timeout before it finished the run.",
-    "workflow_failed": "The run's workflow failed before it finished the run.",
-    "workflow_cancelled": "The run's workflow was cancelled before it finished the run.",
-    "workflow_ended_without_result": "The run's workflow ended without finishing the run.",
-}
-
 
 def closed_status_name(status: WorkflowExecutionStatus | None) -> str | None:
     """``terminated``, ``timed_out``, ... for a closed workflow; ``None`` while it runs."""
@@ -149,7 +141,7 @@ class ReconcileActivities(ReconcileActivityContract):
                 type="InvalidStatus",
                 non_retryable=True,
             )
-        status, error_code = outcome
+        status, error_code, error_message = outcome
         async with session_scope(self.database, data.tenant_id) as session:
             run = await locked_run(session, self.database, data.tenant_id, data.run_id)
             was_terminal = run.status.is_terminal
@@ -166,7 +158,7 @@ class ReconcileActivities(ReconcileActivityContract):
             tenant_id=data.tenant_id,
             status=status,
             error_code=error_code,
-            error_message=ERROR_MESSAGES[error_code],
+            error_message=error_message,
         )
         final_status, next_run_id = await finish_run_row(self.database, self.events, finished)
         # A retry after this call's first attempt committed finds the run terminal: not counted twice.

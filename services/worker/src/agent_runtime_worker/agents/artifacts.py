@@ -249,7 +249,6 @@ class DatabaseArtifacts:
         #    row the retention sweep finds (and a retry finds, and finishes), never a lost object.
         async with session_scope(self.database, tenant_id) as session:
             run = await self._run(session, tenant_id, run_id)
-            now = utcnow()
             artifact = await ArtifactRepository(session, tenant_id).add_if_absent(
                 Artifact(
                     id=artifact_id,
@@ -262,9 +261,7 @@ class DatabaseArtifacts:
                     thread_id=run.thread_id,
                     created_by=f"run:{run_id}",
                     object_key=tenant_object_key(tenant_id, "artifacts", artifact_id),
-                    upload_expires_at=now + WRITE_DEADLINE,
-                    created_at=now,
-                    updated_at=now,
+                    upload_expires_at=utcnow() + WRITE_DEADLINE,
                 )
             )
         if artifact is None:  # the file was deleted (through the API) since an earlier attempt
